@@ -1,0 +1,1 @@
+"""The `otorch` command line: parse, call the library, render."""

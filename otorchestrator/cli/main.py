@@ -1,0 +1,68 @@
+"""Entry point of `otorch`. Subcommands live one per module and are imported lazily."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from otorchestrator import __version__
+
+# command name -> "module:attribute"; a module owns exactly one command (or group)
+COMMANDS: dict[str, str] = {
+    "lab": "otorchestrator.cli.lab:lab",
+    "inventory": "otorchestrator.cli.inventory:inventory",
+    "plan": "otorchestrator.cli.plan:plan",
+    "waves": "otorchestrator.cli.waves:waves",
+    "scan": "otorchestrator.cli.scan:scan",
+    "run": "otorchestrator.cli.run:run",
+    "resume": "otorchestrator.cli.run:resume",
+    "status": "otorchestrator.cli.run:status",
+    "rollback": "otorchestrator.cli.run:rollback",
+    "abort": "otorchestrator.cli.run:abort",
+    "audit": "otorchestrator.cli.audit:audit",
+    "report": "otorchestrator.cli.report:report",
+    "drift": "otorchestrator.cli.records:drift",
+    "drill": "otorchestrator.cli.drill:drill",
+    "demo": "otorchestrator.cli.demo:demo",
+}
+
+
+def _load(name: str) -> click.Command | None:
+    module_name, _, attr = COMMANDS[name].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:  # not written yet: hide the command
+            return None
+        raise
+    command = getattr(module, attr, None)
+    return command if isinstance(command, click.Command) else None
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if _load(name) is not None]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return _load(cmd_name) if cmd_name in COMMANDS else None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="otorch")
+def cli() -> None:
+    """Patch OT/ICS hosts safely through Ansible: plan, stage waves, run, prove.
+
+    \b
+    Typical flow in a maintenance window:
+      otorch inventory validate -i inventories/lab
+      otorch plan -i inventories/lab --advisories DIR --catalog catalog.yml -o plan.json
+      otorch waves plan.json -i inventories/lab -o waves.json
+      otorch run waves.json --operator alice
+      otorch report RUN --html report.html
+    """
+
+
+def main() -> None:
+    sys.exit(cli.main(standalone_mode=True))

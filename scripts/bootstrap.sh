@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Install everything otorchestrator needs on a Debian/Ubuntu machine, idempotently:
+#   system packages (as root, through apt), rootful podman configuration,
+#   the project virtualenv (.venv) and the Ansible collections (.collections, no Galaxy).
+# A second run is fast: each step is skipped when its stamp matches.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PY=${PYTHON:-python3}
+say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
+
+APT_PACKAGES=(podman runc netavark aardvark-dns iptables fuse-overlayfs slirp4netns uidmap catatonit
+              debootstrap gnupg apt-utils dpkg-dev make sqlite3 openssh-client rsync)
+
+# 1. system packages
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    say "missing system packages: ${missing[*]} (run as root, or install them yourself)"; exit 1
+  fi
+  say "installing system packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# 2. rootful podman configuration known to work in this sandbox (see ../shared/LAB-NOTES.md)
+if [[ $(id -u) -eq 0 ]]; then
+  conf=/etc/containers/containers.conf
+  want="# written by otorchestrator scripts/bootstrap.sh
+[containers]
+default_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]
+[engine]
+runtime = \"runc\"
+cgroup_manager = \"cgroupfs\"
+events_logger = \"file\"
+"
+  if [[ ! -f $conf ]] || ! grep -q 'otorchestrator' "$conf"; then
+    mkdir -p /etc/containers
+    [[ -f $conf ]] && cp "$conf" "$conf.otorch-backup"
+    printf '%s' "$want" > "$conf"
+    say "wrote $conf"
+  fi
+fi
+
+# 3. virtualenv, keyed by the hash of pyproject.toml
+stamp_val=$(sha256sum pyproject.toml | cut -c1-16)
+if [[ ! -x .venv/bin/python || "$(cat .venv/.stamp 2>/dev/null)" != "$stamp_val" ]]; then
+  say "creating virtualenv .venv ($($PY --version))"
+  [[ -x .venv/bin/python ]] || $PY -m venv .venv
+  .venv/bin/pip install -q --upgrade pip >/dev/null
+  .venv/bin/pip install -q -e ".[dev]"
+  echo "$stamp_val" > .venv/.stamp
+else
+  say "virtualenv up to date"
+fi
+
+# 4. Ansible collections from the 'ansible' wheel on PyPI (Galaxy is unreachable)
+COLLECTIONS=(containers/podman ansible/posix community/general ansible/windows ansible/utils)
+ANSIBLE_WHEEL_VERSION=12.3.0
+cstamp="$ANSIBLE_WHEEL_VERSION ${COLLECTIONS[*]}"
+if [[ "$(cat .collections/.stamp 2>/dev/null)" != "$cstamp" ]]; then
+  say "unpacking collections from ansible==$ANSIBLE_WHEEL_VERSION: ${COLLECTIONS[*]}"
+  tmp=$(mktemp -d)
+  cache=${XDG_CACHE_HOME:-$HOME/.cache}/otorchestrator
+  mkdir -p "$cache"
+  whl=$(ls "$cache"/ansible-"$ANSIBLE_WHEEL_VERSION"-*.whl 2>/dev/null | head -1 || true)
+  if [[ -z $whl ]]; then
+    .venv/bin/pip download -q --no-deps -d "$cache" "ansible==$ANSIBLE_WHEEL_VERSION"
+    whl=$(ls "$cache"/ansible-"$ANSIBLE_WHEEL_VERSION"-*.whl | head -1)
+  fi
+  rm -rf .collections; mkdir -p .collections/ansible_collections
+  pats=(); for c in "${COLLECTIONS[@]}"; do pats+=("ansible_collections/$c/*"); done
+  (cd "$tmp" && unzip -q "$whl" "${pats[@]}")
+  cp -r "$tmp"/ansible_collections/* .collections/ansible_collections/
+  rm -rf "$tmp"
+  echo "$cstamp" > .collections/.stamp
+else
+  say "collections up to date"
+fi
+say "ready: $(.venv/bin/ansible --version | head -1)"
