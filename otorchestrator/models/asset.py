@@ -1,0 +1,156 @@
+"""Assets: what the plant runs, where it sits, how much it matters, and when it may be touched."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Role(StrEnum):
+    HMI = "hmi"
+    SCADA_SERVER = "scada_server"
+    HISTORIAN = "historian"
+    ENGINEERING_WORKSTATION = "engineering_workstation"
+    GATEWAY = "gateway"
+    PLC = "plc"
+    RTU = "rtu"
+    SERVER = "server"
+    OTHER = "other"
+
+
+class Criticality(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return ["low", "medium", "high", "critical"].index(self.value)
+
+
+PURDUE_LEVELS: tuple[float, ...] = (0, 1, 2, 3, 3.5, 4, 5)
+DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class RecurringWindow(BaseModel):
+    """A weekly window: on each listed day, from `start` (local time in `timezone`) for `duration_minutes`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    days: tuple[Day, ...]
+    start: time
+    duration_minutes: int = Field(gt=0, le=7 * 24 * 60)
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone
+        return value
+
+    def occurrence_containing(self, moment: datetime) -> tuple[datetime, datetime] | None:
+        """The occurrence (start, end) that contains `moment` (an aware datetime), if any."""
+        tz = ZoneInfo(self.timezone)
+        local = moment.astimezone(tz)
+        span = timedelta(minutes=self.duration_minutes)
+        # an occurrence that started up to `span` ago may still be open: look back enough days
+        for back in range(0, span.days + 2):
+            day = (local - timedelta(days=back)).date()
+            if DAYS[day.weekday()] not in self.days:
+                continue
+            start = datetime.combine(day, self.start, tzinfo=tz)
+            if start <= local < start + span:
+                return start, start + span
+        return None
+
+
+class OneOffWindow(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: datetime
+    end: datetime
+
+    @model_validator(mode="after")
+    def _ordered_and_aware(self) -> OneOffWindow:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("start and end need a UTC offset, e.g. 2026-11-22T02:00:00+00:00")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+    def occurrence_containing(self, moment: datetime) -> tuple[datetime, datetime] | None:
+        return (self.start, self.end) if self.start <= moment < self.end else None
+
+
+MaintenanceWindow = RecurringWindow | OneOffWindow
+
+
+def window_remaining(windows: tuple[MaintenanceWindow, ...], moment: datetime) -> timedelta:
+    """How long from `moment` the longest currently open window stays open (zero when none is open)."""
+    best = timedelta(0)
+    for window in windows:
+        occurrence = window.occurrence_containing(moment)
+        if occurrence is not None:
+            best = max(best, occurrence[1] - moment)
+    return best
+
+
+class InstalledProduct(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vendor: str
+    product: str
+    version: str
+    package: str | None = None
+    kind: Literal["software", "firmware"] = "software"
+
+
+class OperatingSystem(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    family: str
+    version: str = ""
+
+
+class Asset(BaseModel):
+    """One inventory host with its OT metadata. `name` is the Ansible inventory hostname."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    site: str
+    zone: str
+    purdue_level: float
+    role: Role
+    criticality: Criticality
+    safety_system: bool = False
+    redundancy_group: str | None = None
+    maintenance_windows: tuple[MaintenanceWindow, ...] = ()
+    installed_products: tuple[InstalledProduct, ...] = ()
+    os: OperatingSystem = OperatingSystem(family="debian")
+    connection: Literal["ssh", "winrm"] = "ssh"
+    depends_on: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    @field_validator("purdue_level")
+    @classmethod
+    def _purdue(cls, value: float) -> float:
+        if value not in PURDUE_LEVELS:
+            raise ValueError(f"expected one of {', '.join(str(v) for v in PURDUE_LEVELS)}")
+        return value
+
+
+class Inventory(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    assets: tuple[Asset, ...]
+
+    def by_name(self) -> dict[str, Asset]:
+        return {a.name: a for a in self.assets}
