@@ -1,0 +1,52 @@
+# otorchestrator: the two commands of the README, and their parts.
+#   make demo   the main job: install what is missing, start the lab, run the demo rollout
+#   make test   the whole test suite: lint, unit, integration against the lab, Molecule rollback scenario
+SHELL := /bin/bash
+VENV  := .venv
+BIN   := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: demo test bootstrap lab-up lab-down lint unit integration molecule molecule-all bench clean
+
+demo: bootstrap lab-up
+	otorch demo
+
+test: bootstrap lint lab-up
+	bash scripts/run-tests.sh
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+lab-up: bootstrap
+	otorch lab up
+
+lab-down:
+	otorch lab down
+
+lint: bootstrap
+	ruff check otorchestrator tests bench
+	mypy
+	bash scripts/lint.sh
+
+unit: bootstrap
+	pytest tests/unit -q
+
+integration: bootstrap lab-up
+	pytest tests/integration -q
+
+molecule: bootstrap
+	bash scripts/molecule-all.sh e2e_rollback
+
+molecule-all: bootstrap
+	bash scripts/molecule-all.sh
+
+bench: bootstrap lab-up
+	python bench/plan_scale.py
+	python bench/wave_overhead.py
+
+clean:
+	-otorch lab down
+	rm -rf .otorch out

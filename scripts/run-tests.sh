@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The test suite behind `make test`: pytest over unit and integration tests (the lab must be up),
+# then the Molecule end-to-end rollback scenario. Fails on any failure; "no tests collected" is a failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p out
+rc=0
+pytest tests -q --junitxml=out/pytest-junit.xml || rc=$?
+if [[ $rc -eq 5 ]]; then echo "pytest collected no tests: that is a failure"; exit 1; fi
+[[ $rc -eq 0 ]] || { echo "pytest failed (exit $rc)"; exit "$rc"; }
+if [[ -x scripts/molecule-all.sh ]]; then
+  bash scripts/molecule-all.sh e2e_rollback || { echo "molecule e2e_rollback failed"; exit 1; }
+fi
+echo "all tests passed"
