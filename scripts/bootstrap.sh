@@ -50,8 +50,9 @@ stamp_val=$(sha256sum pyproject.toml | cut -c1-16)
 if [[ ! -x .venv/bin/python || "$(cat .venv/.stamp 2>/dev/null)" != "$stamp_val" ]]; then
   say "creating virtualenv .venv ($($PY --version))"
   [[ -x .venv/bin/python ]] || $PY -m venv .venv
-  .venv/bin/pip install -q --upgrade pip >/dev/null
-  .venv/bin/pip install -q -e ".[dev]"
+  quiet() { "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+  quiet .venv/bin/pip install -q --upgrade pip >/dev/null
+  quiet .venv/bin/pip install -q -e ".[dev]"
   echo "$stamp_val" > .venv/.stamp
 else
   say "virtualenv up to date"
@@ -68,7 +69,7 @@ if [[ "$(cat .collections/.stamp 2>/dev/null)" != "$cstamp" ]]; then
   mkdir -p "$cache"
   whl=$(ls "$cache"/ansible-"$ANSIBLE_WHEEL_VERSION"-*.whl 2>/dev/null | head -1 || true)
   if [[ -z $whl ]]; then
-    .venv/bin/pip download -q --no-deps -d "$cache" "ansible==$ANSIBLE_WHEEL_VERSION"
+    .venv/bin/pip download -q --no-deps 2>/dev/null -d "$cache" "ansible==$ANSIBLE_WHEEL_VERSION"
     whl=$(ls "$cache"/ansible-"$ANSIBLE_WHEEL_VERSION"-*.whl | head -1)
   fi
   rm -rf .collections; mkdir -p .collections/ansible_collections
