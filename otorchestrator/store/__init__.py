@@ -1,0 +1,1 @@
+"""Durable state: the SQLite state store, the run lock, and the hash-chained audit log."""

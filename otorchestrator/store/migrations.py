@@ -1,0 +1,73 @@
+"""Schema of the state store, one tuple of statements per version. Append; never edit a released one."""
+
+from __future__ import annotations
+
+V1: tuple[str, ...] = (
+    """CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        record TEXT NOT NULL
+    )""",
+    """CREATE TABLE host_states (
+        run_id TEXT NOT NULL REFERENCES runs (run_id),
+        host TEXT NOT NULL,
+        wave INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (run_id, host)
+    )""",
+    """CREATE TABLE transitions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL REFERENCES runs (run_id),
+        host TEXT NOT NULL,
+        wave INTEGER NOT NULL,
+        from_state TEXT,
+        to_state TEXT NOT NULL,
+        phase TEXT,
+        at TEXT NOT NULL,
+        detail TEXT NOT NULL
+    )""",
+    "CREATE INDEX transitions_run_host ON transitions (run_id, host, id)",
+    """CREATE TABLE phase_results (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL REFERENCES runs (run_id),
+        wave INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        phase TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        result TEXT NOT NULL
+    )""",
+    "CREATE INDEX phase_results_run_host ON phase_results (run_id, host, id)",
+    """CREATE TABLE installed_patches (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        asset TEXT NOT NULL,
+        patch_id TEXT NOT NULL,
+        package TEXT,
+        from_version TEXT,
+        to_version TEXT,
+        run_id TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        at TEXT NOT NULL
+    )""",
+    "CREATE INDEX installed_patches_asset ON installed_patches (asset, id)",
+    """CREATE TABLE baselines (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        asset TEXT NOT NULL,
+        at TEXT NOT NULL,
+        run_id TEXT,
+        data TEXT NOT NULL
+    )""",
+    "CREATE INDEX baselines_asset ON baselines (asset, at, id)",
+    """CREATE TABLE audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    )""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (V1,)
