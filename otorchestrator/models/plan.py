@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from otorchestrator.models.asset import Asset
 from otorchestrator.models.catalog import Patch
+from otorchestrator.models.problem import ImportProblem
 
 
 class Decision(StrEnum):
@@ -84,6 +85,47 @@ class PlanItem(BaseModel):
     override: Approval | None = None
     cvss_max: float | None = None
     in_kev: bool = False
+    product: str = ""  # "vendor / product" as installed on the asset
+    installed_version: str = ""
+
+
+class UnpatchedFinding(BaseModel):
+    """An installed product affected by CVEs that no catalog patch fixes: reported, never dropped."""
+
+    model_config = ConfigDict(frozen=True)
+
+    asset: str
+    vendor: str
+    product: str
+    version: str
+    cves: tuple[str, ...]
+    advisories: tuple[str, ...]
+    remediation: str = ""  # what the advisory recommends (vendor_fix details, mitigations)
+
+
+class UnmatchedProduct(BaseModel):
+    """An installed product that no advisory rule names (by vendor and product)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    vendor: str
+    product: str
+    version: str
+    assets: int
+
+
+class RuleProblem(BaseModel):
+    """An advisory product rule whose version text could not be interpreted."""
+
+    model_config = ConfigDict(frozen=True)
+
+    advisory: str
+    product_id: str
+    vendor: str
+    product: str
+    text: str
+    reason: str
+    inventory_match: bool = False  # an inventory product has this vendor/product: needs a human look
 
 
 class Plan(BaseModel):
@@ -99,6 +141,10 @@ class Plan(BaseModel):
     items: tuple[PlanItem, ...]
     approvals: tuple[Approval, ...] = ()
     warnings: tuple[str, ...] = ()
+    unpatched: tuple[UnpatchedFinding, ...] = ()
+    unmatched_products: tuple[UnmatchedProduct, ...] = ()
+    uninterpretable_rules: tuple[RuleProblem, ...] = ()
+    import_problems: tuple[ImportProblem, ...] = ()
     content_hash: str = ""
 
     def compute_hash(self) -> str:
@@ -112,6 +158,12 @@ class Plan(BaseModel):
 
     def patch_map(self) -> dict[str, Patch]:
         return {p.id: p for p in self.patches}
+
+    def decision_counts(self) -> dict[str, int]:
+        counts = {d.value: 0 for d in Decision}
+        for item in self.items:
+            counts[item.decision.value] += 1
+        return counts
 
 
 def canonical_json(data: Any) -> str:
