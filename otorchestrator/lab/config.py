@@ -1,0 +1,80 @@
+"""Where the lab lives and how this instance of it is named (environment: OTORCH_LAB_NAME,
+OTORCH_LAB_PORT_OFFSET)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+LABEL = "otorchestrator.lab"
+HOST_LABEL = "otorchestrator.lab.host"
+IMAGE_LABEL = "otorchestrator.lab.image"
+DEFAULT_NAME = "otlab"
+_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,30}$")
+
+Progress = Callable[[str], None]
+
+
+def project_root() -> Path:
+    """The project checkout holding ``lab/`` and ``inventories/lab`` (this package is installed editable)."""
+    env = os.environ.get("OTORCH_PROJECT_DIR")
+    root = Path(env) if env else Path(__file__).resolve().parents[2]
+    return root
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    """One lab instance: its name (container prefix, label value, network) and port offset."""
+
+    root: Path
+    name: str = DEFAULT_NAME
+    port_offset: int = 0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, root: Path | None = None) -> LabConfig:
+        env = os.environ if env is None else env
+        name = env.get("OTORCH_LAB_NAME", "") or DEFAULT_NAME
+        if not _NAME_RE.match(name):
+            raise ValueError(f"OTORCH_LAB_NAME={name!r}: use 2-31 lowercase letters/digits, starting with a letter")
+        try:
+            offset = int(env.get("OTORCH_LAB_PORT_OFFSET", "") or 0)
+        except ValueError as exc:
+            raise ValueError(f"OTORCH_LAB_PORT_OFFSET must be an integer: {exc}") from None
+        return cls(root=root or project_root(), name=name, port_offset=offset)
+
+    @property
+    def lab_dir(self) -> Path:
+        return self.root / ".lab"
+
+    @property
+    def scripts_dir(self) -> Path:
+        return self.root / "lab"
+
+    @property
+    def ssh_key(self) -> Path:
+        return self.lab_dir / "ssh" / "id_ed25519"
+
+    @property
+    def repo_dir(self) -> Path:
+        return self.lab_dir / "repo"
+
+    @property
+    def keyring(self) -> Path:
+        return self.repo_dir / "keys" / "nwc-archive.gpg"
+
+    @property
+    def inventory_dir(self) -> Path:
+        return self.root / "inventories" / "lab"
+
+    @property
+    def network(self) -> str:
+        return f"{self.name}-net"
+
+    def container(self, host: str) -> str:
+        return f"{self.name}-{host}"
+
+    def port(self, base_port: int) -> int:
+        return base_port + self.port_offset

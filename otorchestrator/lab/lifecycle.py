@@ -1,0 +1,169 @@
+"""`otorch lab up | down | reset | status`: the lab's lifecycle on top of podman.
+
+Invariants: everything the lab creates carries the label ``otorchestrator.lab=<lab name>`` (and container names
+``<lab name>-<host>``), so a lab instance only ever touches its own containers and network; ``up`` is idempotent
+and repairs leftovers of a killed session; ``down`` leaves nothing behind."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from otorchestrator.lab import build, net, podman, provision
+from otorchestrator.lab.config import IMAGE_LABEL, LABEL, LabConfig, Progress
+from otorchestrator.lab.inventory import LabHost, load_lab_hosts
+
+
+class LabError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    host: str
+    container: str
+    state: str  # running, exited, ..., or "absent"
+    ssh_port: int
+    reachable: bool
+    role: str
+    purdue_level: float | None
+    criticality: str
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def select_hosts(cfg: LabConfig, count: int | None = None) -> list[LabHost]:
+    hosts = load_lab_hosts(cfg.inventory_dir)
+    if count is not None:
+        if count < 1 or count > len(hosts):
+            raise LabError(f"--hosts must be between 1 and {len(hosts)}")
+        hosts = hosts[:count]
+    return hosts
+
+
+def _own_containers(cfg: LabConfig) -> list[podman.Container]:
+    by_label = podman.list_containers(label=f"{LABEL}={cfg.name}")
+    by_name = podman.list_containers(name_prefix=f"{cfg.name}-")
+    seen: dict[str, podman.Container] = {c.name: c for c in by_label}
+    for c in by_name:  # a container named like ours but without our label is ours too (older build)
+        if c.name not in seen and c.name.startswith(f"{cfg.name}-") and c.labels.get(LABEL, cfg.name) == cfg.name:
+            seen[c.name] = c
+    return list(seen.values())
+
+
+def _clean_leftovers(cfg: LabConfig, progress: Progress) -> dict[str, podman.Container]:
+    """Remove half-dead containers (anything not running) of this lab; drop a network without live hosts."""
+    containers = _own_containers(cfg)
+    dead = [c.name for c in containers if not c.running]
+    if dead:
+        progress(f"removing {len(dead)} stale container(s) of lab '{cfg.name}': {', '.join(sorted(dead))}")
+        podman.remove_containers(dead)
+    alive = {c.name: c for c in containers if c.running}
+    if not alive and podman.network_exists(cfg.network):
+        progress(f"recreating network {cfg.network} (no live hosts on it)")
+        podman.remove_network(cfg.network)
+    if not podman.network_exists(cfg.network):
+        podman.create_network(cfg.network, {LABEL: cfg.name})
+    return alive
+
+
+def _provision_all(cfg: LabConfig, hosts: list[LabHost], progress: Progress) -> None:
+    def one(host: LabHost) -> tuple[str, float, Exception | None]:
+        start = time.monotonic()
+        try:
+            provision.provision(cfg, host)
+        except podman.PodmanError as exc:
+            return host.name, time.monotonic() - start, exc
+        return host.name, time.monotonic() - start, None
+
+    errors: list[str] = []
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for name, secs, exc in pool.map(one, hosts):
+            if exc is None:
+                progress(f"  {name}: baseline installed ({secs:.1f} s)")
+            else:
+                errors.append(f"{name}: {exc}")
+    if errors:
+        raise LabError("provisioning failed:\n" + "\n".join(errors))
+
+
+def up(cfg: LabConfig, count: int | None = None, progress: Progress = _quiet, wait_timeout: float = 90) -> None:
+    """Start the lab (all inventory hosts or the first ``count``); safe to run again at any time."""
+    t0 = time.monotonic()
+    hosts = select_hosts(cfg, count)
+    image = build.build_all(cfg, progress)
+    alive = _clean_leftovers(cfg, progress)
+
+    keep: list[LabHost] = []
+    recreate: list[str] = []
+    for host in hosts:
+        name = cfg.container(host.name)
+        if name not in alive:
+            continue
+        if provision.is_provisioned(cfg, host):
+            keep.append(host)
+            if alive[name].labels.get(IMAGE_LABEL, image) != image:
+                progress(f"  {host.name}: running an older image (run `otorch lab reset` for the new baseline)")
+        else:
+            recreate.append(name)  # killed while provisioning: start over from the image
+    if recreate:
+        progress(f"recreating {len(recreate)} half-provisioned host(s): {', '.join(recreate)}")
+        podman.remove_containers(recreate)
+    kept = {h.name for h in keep}
+    new = [h for h in hosts if h.name not in kept]
+    if keep:
+        progress(f"{len(keep)} host(s) already running: {', '.join(sorted(kept))}")
+    if new:
+        progress(f"starting {len(new)} host(s) from {image}")
+        for host in new:
+            provision.create(cfg, host, image)
+        progress("installing the baseline (products 1.0.0 from the signed repository, knobs)")
+        _provision_all(cfg, new, progress)
+
+    missing = net.wait_for_ssh([cfg.port(h.base_port) for h in hosts], timeout=wait_timeout)
+    if missing:
+        raise LabError(f"sshd not answering on 127.0.0.1 port(s) {missing} after {wait_timeout:.0f} s")
+    progress(f"lab '{cfg.name}' up: {len(hosts)} host(s) answering SSH ({time.monotonic() - t0:.1f} s)")
+
+
+def down(cfg: LabConfig, progress: Progress = _quiet) -> None:
+    """Remove every container and the network of this lab instance."""
+    t0 = time.monotonic()
+    names = sorted(c.name for c in _own_containers(cfg))
+    if names:
+        progress(f"removing {len(names)} container(s) of lab '{cfg.name}'")
+        podman.remove_containers(names)
+    if podman.network_exists(cfg.network):
+        progress(f"removing network {cfg.network}")
+        podman.remove_network(cfg.network)
+    left = _own_containers(cfg)
+    if left:
+        raise LabError(f"containers still present after removal: {[c.name for c in left]}")
+    progress(f"lab '{cfg.name}' down ({time.monotonic() - t0:.1f} s)")
+
+
+def reset(cfg: LabConfig, count: int | None = None, progress: Progress = _quiet) -> None:
+    """Recreate the hosts from the image: the clean baseline (products at 1.0.0, knobs applied)."""
+    hosts = select_hosts(cfg, count)
+    names = [cfg.container(h.name) for h in hosts]
+    progress(f"removing {len(names)} host(s) for a clean baseline")
+    podman.remove_containers(names)
+    up(cfg, count, progress)
+
+
+def status(cfg: LabConfig) -> list[HostStatus]:
+    """One row per inventory host: container state, ssh port, SSH reachable on loopback, OT role."""
+    containers = {c.name: c for c in _own_containers(cfg)}
+    rows: list[HostStatus] = []
+    for host in load_lab_hosts(cfg.inventory_dir):
+        cname = cfg.container(host.name)
+        container = containers.get(cname)
+        port = cfg.port(host.base_port)
+        state = container.state if container else "absent"
+        reachable = state == "running" and net.ssh_banner(port, timeout=1.0) is not None
+        rows.append(HostStatus(host.name, cname, state, port, reachable, host.role, host.purdue_level,
+                               host.criticality))
+    return rows

@@ -1,0 +1,47 @@
+"""Create one lab host container and bring it to the lab baseline (lab/provision-host.sh inside it)."""
+
+from __future__ import annotations
+
+import base64
+
+from otorchestrator.lab import podman
+from otorchestrator.lab.config import HOST_LABEL, IMAGE_LABEL, LABEL, LabConfig
+from otorchestrator.lab.inventory import LabHost
+
+PROVISIONED_MARKER = "/etc/otlab-provisioned"
+OPT_NWC_TMPFS = "rw,exec,nosuid,nodev,size=8m,mode=0755"  # nearly_full_disk knob
+
+
+def create(cfg: LabConfig, host: LabHost, image: str) -> None:
+    repo = cfg.repo_dir
+    args = [
+        "run", "--detach", "--name", cfg.container(host.name), "--hostname", host.name,
+        "--label", f"{LABEL}={cfg.name}", "--label", f"{HOST_LABEL}={host.name}",
+        "--label", f"{IMAGE_LABEL}={image}",
+        "--network", cfg.network,
+        "--publish", f"127.0.0.1:{cfg.port(host.base_port)}:22",
+        "--init",  # catatonit as PID 1: reaps the daemons' orphans
+        "--volume", f"{repo / 'main'}:/srv/nwc-repo:ro",
+        "--volume", f"{repo / 'rogue'}:/srv/nwc-rogue:ro",
+        "--stop-timeout", "2",
+    ]
+    if "nearly_full_disk" in host.knobs:
+        args += ["--tmpfs", f"/opt/nwc:{OPT_NWC_TMPFS}"]
+    args += [image, "/usr/local/sbin/otlab-entrypoint"]
+    podman.run(args, timeout=120)
+
+
+def provision(cfg: LabConfig, host: LabHost) -> None:
+    """Lab key, signed repo as the only apt source, products at baseline, knobs. Raises PodmanError."""
+    script = (cfg.scripts_dir / "provision-host.sh").read_text(encoding="utf-8")
+    pubkey = cfg.ssh_key.with_suffix(".pub").read_text(encoding="utf-8").strip()
+    keyring = base64.b64encode(cfg.keyring.read_bytes()).decode()
+    knobs = ",".join(host.knobs) or "-"
+    packages = [f"{pkg}={ver}" if ver else pkg for pkg, ver in host.packages]
+    podman.exec_in(cfg.container(host.name), ["/bin/bash", "-s", "--", pubkey, keyring, knobs, *packages],
+                   stdin=script, timeout=300)
+
+
+def is_provisioned(cfg: LabConfig, host: LabHost) -> bool:
+    proc = podman.exec_in(cfg.container(host.name), ["test", "-f", PROVISIONED_MARKER], check=False, timeout=30)
+    return proc.returncode == 0
