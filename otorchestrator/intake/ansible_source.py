@@ -1,0 +1,194 @@
+"""Read an inventory exactly as Ansible reads it, with ansible-core's own loader.
+
+`InventoryManager` parses the sources (INI, YAML, directories, scripts, inventory plugins: whatever the
+active Ansible configuration enables) and `VariableManager.get_vars(host, stage="all")` composes each host's
+variables with Ansible's precedence (all group, parent groups before children, `ansible_group_priority`,
+group_vars/ and host_vars/ next to the inventory, host vars last). That is the call `ansible-inventory
+--list` makes for `_meta.hostvars`. Nothing is templated: values such as `"{{ inventory_dir }}/key"` stay
+as written.
+
+This is the only intake module that imports Ansible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from otorchestrator.intake.problems import FieldProblem, Note
+
+# the variables intake reads; everything else (connection details, secrets, templates) is left alone
+RELEVANT_PREFIX = "ot_"
+RELEVANT_EXTRA = frozenset({"ansible_connection"})
+
+PathItem = str | int
+SOURCE_VAR = "(inventory source)"
+
+
+@dataclass(frozen=True)
+class RawHost:
+    """One host as Ansible sees it, reduced to the variables intake reads.
+
+    `variables` holds plain Python values (Ansible's tagged str/int/dict subclasses converted back);
+    `tagged` keeps Ansible's values so that a problem can name the file and line a value came from.
+    """
+
+    name: str
+    groups: tuple[str, ...]
+    variables: Mapping[str, object]
+    inventory_file: str
+    tagged: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
+
+    def source_of(self, variable: str, path: Sequence[PathItem] = ()) -> str:
+        """`file:line:col` of the value at `variable` + `path` (the deepest one Ansible tagged)."""
+        best = _origin(self.tagged.get(variable))
+        value: object = self.tagged.get(variable)
+        for item in path:
+            try:
+                value = value[item]  # type: ignore[index]
+            except (KeyError, IndexError, TypeError):
+                break
+            best = _origin(value) or best
+        return best or _relative(self.inventory_file) or "<inventory>"
+
+
+@dataclass(frozen=True)
+class RawInventory:
+    sources: tuple[str, ...]
+    hosts: tuple[RawHost, ...]
+    problems: tuple[FieldProblem, ...] = ()
+    notes: tuple[Note, ...] = ()
+
+
+def read_ansible_inventory(sources: Sequence[Path | str]) -> RawInventory:
+    """Parse `sources` with ansible-core and return every host with its composed OT variables."""
+    names = tuple(str(s) for s in sources)
+    missing = [
+        FieldProblem("", SOURCE_VAR, s, "an existing inventory file or directory", s)
+        for s in names
+        if "," not in s and not os.path.exists(s)
+    ]
+    if missing:
+        return RawInventory(names, (), tuple(missing))
+
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.vars.manager import VariableManager
+
+    with _captured_warnings() as warnings:
+        loader = DataLoader()
+        manager = InventoryManager(loader=loader, sources=list(names))
+        variable_manager = VariableManager(loader=loader, inventory=manager)
+        hosts = tuple(
+            _raw_host(host, variable_manager.get_vars(host=host, include_hostvars=False, stage="all"))
+            for host in manager.get_hosts("all")
+        )
+    problems, notes = _classify_warnings(warnings, names)
+    return RawInventory(names, hosts, problems, notes)
+
+
+def _raw_host(host: Any, all_vars: Mapping[str, Any]) -> RawHost:
+    tagged = {
+        key: value
+        for key, value in all_vars.items()
+        if key.startswith(RELEVANT_PREFIX) or key in RELEVANT_EXTRA
+    }
+    groups = tuple(sorted(g.name for g in host.get_groups() if g.name not in ("all", "ungrouped")))
+    return RawHost(
+        name=str(host.name),
+        groups=groups,
+        variables={str(k): plain(v) for k, v in tagged.items()},
+        inventory_file=str(all_vars.get("inventory_file") or ""),
+        tagged=tagged,
+    )
+
+
+def plain(value: object) -> object:
+    """Ansible's tagged values converted to plain Python types, recursively (bool/None pass through)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return str(value) if type(value) is not str else value
+    if isinstance(value, int):
+        return int(value) if type(value) is not int else value
+    if isinstance(value, float):
+        return float(value) if type(value) is not float else value
+    if isinstance(value, datetime):
+        return datetime.fromisoformat(value.isoformat()) if type(value) is not datetime else value
+    if isinstance(value, date):
+        return date.fromisoformat(value.isoformat()) if type(value) is not date else value
+    if isinstance(value, Mapping):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in value]
+    return value
+
+
+def _origin(value: object) -> str | None:
+    try:
+        from ansible._internal._datatag._tags import Origin
+    except ImportError:  # private API of ansible-core 2.19: degrade to the inventory file
+        return None
+    tag = Origin.get_tag(value)
+    if tag is None or not tag.path:
+        return None
+    where = _relative(tag.path)
+    if tag.line_num:
+        where += f":{tag.line_num}"
+        if tag.col_num:
+            where += f":{tag.col_num}"
+    return where
+
+
+def _relative(path: str) -> str:
+    if not path:
+        return ""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return path
+
+
+@contextlib.contextmanager
+def _captured_warnings() -> Iterator[list[str]]:
+    """Collect Ansible's warnings (which would otherwise be printed to stderr) as text."""
+    captured: list[str] = []
+    try:
+        from ansible._internal._display_utils import DeferredWarningContext, format_message
+    except ImportError:  # private API of ansible-core 2.19: let Ansible print them
+        yield captured
+        return
+    with DeferredWarningContext(variables={}) as context:
+        yield captured
+    captured.extend(format_message(w, False) for w in context.get_warnings())
+
+
+def _classify_warnings(
+    warnings: Sequence[str], sources: Sequence[str]
+) -> tuple[tuple[FieldProblem, ...], tuple[Note, ...]]:
+    """An unparsable source is a problem (Ansible only warns and carries on without those hosts)."""
+    problems: list[FieldProblem] = []
+    notes: list[Note] = []
+    details: list[str] = []
+    for text in warnings:
+        first = text.strip().splitlines()[0] if text.strip() else ""
+        if first.startswith("Failed to parse inventory with"):
+            details.append(" ".join(line.strip() for line in text.strip().splitlines()))
+        elif first.startswith("Unable to parse ") and first.endswith(" as an inventory source"):
+            path = first[len("Unable to parse ") : -len(" as an inventory source")]
+            why = "; ".join(details) or "no inventory plugin accepted it"
+            where = _relative(path)
+            problems.append(FieldProblem("", SOURCE_VAR, where, f"an Ansible inventory ({why})", where))
+            details = []
+        elif first.startswith("No inventory was parsed"):
+            if not problems:
+                joined = ", ".join(sources)
+                problems.append(FieldProblem("", SOURCE_VAR, joined, "an Ansible inventory", joined))
+        else:
+            notes.append(Note("warning", "", f"ansible: {' '.join(text.split())}", ", ".join(sources)))
+    return tuple(problems), tuple(notes)
