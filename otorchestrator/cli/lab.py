@@ -83,8 +83,14 @@ def build_cmd() -> None:
 
 
 @lab.command("up")
-@click.option("--hosts", "count", type=int, default=None, metavar="N",
-              help="Start only the first N hosts of the lab inventory (default: all).")
+@click.option(
+    "--hosts",
+    "count",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Start only the first N hosts of the lab inventory (default: all).",
+)
 def up_cmd(count: int | None) -> None:
     """Start the lab hosts (building image and repository first if needed).
 
@@ -110,8 +116,14 @@ def down_cmd() -> None:
 
 
 @lab.command("reset")
-@click.option("--hosts", "count", type=int, default=None, metavar="N",
-              help="Reset only the first N hosts of the lab inventory (default: all).")
+@click.option(
+    "--hosts",
+    "count",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Reset only the first N hosts of the lab inventory (default: all).",
+)
 def reset_cmd(count: int | None) -> None:
     """Recreate the hosts from the image: the clean baseline.
 

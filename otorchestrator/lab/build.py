@@ -55,8 +55,11 @@ def ensure_ssh_key(cfg: LabConfig, progress: Progress) -> Path:
     key.parent.chmod(0o700)
     for stale in (key, key.with_suffix(".pub")):
         stale.unlink(missing_ok=True)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "otorchestrator-lab", "-f", str(key)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "otorchestrator-lab", "-f", str(key)],
+        check=True,
+        capture_output=True,
+    )
     progress(f"[lab key] generated {key}")
     return key
 

@@ -38,7 +38,9 @@ class LabConfig:
         env = os.environ if env is None else env
         name = env.get("OTORCH_LAB_NAME", "") or DEFAULT_NAME
         if not _NAME_RE.match(name):
-            raise ValueError(f"OTORCH_LAB_NAME={name!r}: use 2-31 lowercase letters/digits, starting with a letter")
+            raise ValueError(
+                f"OTORCH_LAB_NAME={name!r}: use 2-31 lowercase letters/digits, starting with a letter"
+            )
         try:
             offset = int(env.get("OTORCH_LAB_PORT_OFFSET", "") or 0)
         except ValueError as exc:

@@ -48,7 +48,9 @@ def _parse_host(name: str, hv: dict[str, Any], source: Path) -> LabHost:
     knobs = tuple(str(k) for k in (hv.get("lab_knobs") or []))
     unknown = set(knobs) - KNOWN_KNOBS
     if unknown:
-        raise LabInventoryError(f"{where}: unknown lab_knobs {sorted(unknown)} (known: {sorted(KNOWN_KNOBS)})")
+        raise LabInventoryError(
+            f"{where}: unknown lab_knobs {sorted(unknown)} (known: {sorted(KNOWN_KNOBS)})"
+        )
     level = hv.get("ot_purdue_level")
     return LabHost(
         name=name,

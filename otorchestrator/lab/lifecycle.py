@@ -1,8 +1,8 @@
 """`otorch lab up | down | reset | status`: the lab's lifecycle on top of podman.
 
-Invariants: everything the lab creates carries the label ``otorchestrator.lab=<lab name>`` (and container names
-``<lab name>-<host>``), so a lab instance only ever touches its own containers and network; ``up`` is idempotent
-and repairs leftovers of a killed session; ``down`` leaves nothing behind."""
+Invariants: everything the lab creates carries the label ``otorchestrator.lab=<lab name>`` (and container
+names ``<lab name>-<host>``), so a lab instance only ever touches its own containers and network; ``up`` is
+idempotent and repairs leftovers of a killed session; ``down`` leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -49,7 +49,11 @@ def _own_containers(cfg: LabConfig) -> list[podman.Container]:
     by_name = podman.list_containers(name_prefix=f"{cfg.name}-")
     seen: dict[str, podman.Container] = {c.name: c for c in by_label}
     for c in by_name:  # a container named like ours but without our label is ours too (older build)
-        if c.name not in seen and c.name.startswith(f"{cfg.name}-") and c.labels.get(LABEL, cfg.name) == cfg.name:
+        if (
+            c.name not in seen
+            and c.name.startswith(f"{cfg.name}-")
+            and c.labels.get(LABEL, cfg.name) == cfg.name
+        ):
             seen[c.name] = c
     return list(seen.values())
 
@@ -90,7 +94,9 @@ def _provision_all(cfg: LabConfig, hosts: list[LabHost], progress: Progress) -> 
         raise LabError("provisioning failed:\n" + "\n".join(errors))
 
 
-def up(cfg: LabConfig, count: int | None = None, progress: Progress = _quiet, wait_timeout: float = 90) -> None:
+def up(
+    cfg: LabConfig, count: int | None = None, progress: Progress = _quiet, wait_timeout: float = 90
+) -> None:
     """Start the lab (all inventory hosts or the first ``count``); safe to run again at any time."""
     t0 = time.monotonic()
     hosts = select_hosts(cfg, count)
@@ -106,7 +112,9 @@ def up(cfg: LabConfig, count: int | None = None, progress: Progress = _quiet, wa
         if provision.is_provisioned(cfg, host):
             keep.append(host)
             if alive[name].labels.get(IMAGE_LABEL, image) != image:
-                progress(f"  {host.name}: running an older image (run `otorch lab reset` for the new baseline)")
+                progress(
+                    f"  {host.name}: running an older image (run `otorch lab reset` for the new baseline)"
+                )
         else:
             recreate.append(name)  # killed while provisioning: start over from the image
     if recreate:
@@ -164,6 +172,9 @@ def status(cfg: LabConfig) -> list[HostStatus]:
         port = cfg.port(host.base_port)
         state = container.state if container else "absent"
         reachable = state == "running" and net.ssh_banner(port, timeout=1.0) is not None
-        rows.append(HostStatus(host.name, cname, state, port, reachable, host.role, host.purdue_level,
-                               host.criticality))
+        rows.append(
+            HostStatus(
+                host.name, cname, state, port, reachable, host.role, host.purdue_level, host.criticality
+            )
+        )
     return rows

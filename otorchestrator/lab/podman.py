@@ -19,8 +19,9 @@ def _clean_stderr(text: str) -> str:
     return "\n".join(lines).strip()
 
 
-def run(args: Sequence[str], *, check: bool = True, stdin: str | None = None,
-        timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run(
+    args: Sequence[str], *, check: bool = True, stdin: str | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     cmd = ["podman", *args]
     try:
         proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
@@ -30,7 +31,9 @@ def run(args: Sequence[str], *, check: bool = True, stdin: str | None = None,
         raise PodmanError(f"timed out after {timeout:.0f} s: {' '.join(cmd)}") from exc
     proc.stderr = _clean_stderr(proc.stderr)
     if check and proc.returncode != 0:
-        raise PodmanError(f"{' '.join(cmd[:4])} ... failed (rc {proc.returncode}): {proc.stderr or proc.stdout}")
+        raise PodmanError(
+            f"{' '.join(cmd[:4])} ... failed (rc {proc.returncode}): {proc.stderr or proc.stdout}"
+        )
     return proc
 
 
@@ -91,7 +94,13 @@ def image_exists(ref: str) -> bool:
     return run(["image", "exists", ref], check=False).returncode == 0
 
 
-def exec_in(container: str, command: Sequence[str], *, stdin: str | None = None,
-            timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
+def exec_in(
+    container: str,
+    command: Sequence[str],
+    *,
+    stdin: str | None = None,
+    timeout: float = 300,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
     args = ["exec", *(["-i"] if stdin is not None else []), container, *command]
     return run(args, stdin=stdin, timeout=timeout, check=check)

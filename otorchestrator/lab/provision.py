@@ -15,15 +15,29 @@ OPT_NWC_TMPFS = "rw,exec,nosuid,nodev,size=8m,mode=0755"  # nearly_full_disk kno
 def create(cfg: LabConfig, host: LabHost, image: str) -> None:
     repo = cfg.repo_dir
     args = [
-        "run", "--detach", "--name", cfg.container(host.name), "--hostname", host.name,
-        "--label", f"{LABEL}={cfg.name}", "--label", f"{HOST_LABEL}={host.name}",
-        "--label", f"{IMAGE_LABEL}={image}",
-        "--network", cfg.network,
-        "--publish", f"127.0.0.1:{cfg.port(host.base_port)}:22",
+        "run",
+        "--detach",
+        "--name",
+        cfg.container(host.name),
+        "--hostname",
+        host.name,
+        "--label",
+        f"{LABEL}={cfg.name}",
+        "--label",
+        f"{HOST_LABEL}={host.name}",
+        "--label",
+        f"{IMAGE_LABEL}={image}",
+        "--network",
+        cfg.network,
+        "--publish",
+        f"127.0.0.1:{cfg.port(host.base_port)}:22",
         "--init",  # catatonit as PID 1: reaps the daemons' orphans
-        "--volume", f"{repo / 'main'}:/srv/nwc-repo:ro",
-        "--volume", f"{repo / 'rogue'}:/srv/nwc-rogue:ro",
-        "--stop-timeout", "2",
+        "--volume",
+        f"{repo / 'main'}:/srv/nwc-repo:ro",
+        "--volume",
+        f"{repo / 'rogue'}:/srv/nwc-rogue:ro",
+        "--stop-timeout",
+        "2",
     ]
     if "nearly_full_disk" in host.knobs:
         args += ["--tmpfs", f"/opt/nwc:{OPT_NWC_TMPFS}"]
@@ -38,10 +52,16 @@ def provision(cfg: LabConfig, host: LabHost) -> None:
     keyring = base64.b64encode(cfg.keyring.read_bytes()).decode()
     knobs = ",".join(host.knobs) or "-"
     packages = [f"{pkg}={ver}" if ver else pkg for pkg, ver in host.packages]
-    podman.exec_in(cfg.container(host.name), ["/bin/bash", "-s", "--", pubkey, keyring, knobs, *packages],
-                   stdin=script, timeout=300)
+    podman.exec_in(
+        cfg.container(host.name),
+        ["/bin/bash", "-s", "--", pubkey, keyring, knobs, *packages],
+        stdin=script,
+        timeout=300,
+    )
 
 
 def is_provisioned(cfg: LabConfig, host: LabHost) -> bool:
-    proc = podman.exec_in(cfg.container(host.name), ["test", "-f", PROVISIONED_MARKER], check=False, timeout=30)
+    proc = podman.exec_in(
+        cfg.container(host.name), ["test", "-f", PROVISIONED_MARKER], check=False, timeout=30
+    )
     return proc.returncode == 0
