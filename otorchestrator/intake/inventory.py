@@ -88,7 +88,8 @@ def inventory_from_raw(raw: RawInventory, *, skip_groups: Iterable[str] = ()) ->
             assets.append(result.asset)
     by_name = {h.name: h for h in raw.hosts}
     valid = {a.name: a for a in assets}
-    problems.extend(_dependency_problems(assets, by_name, skipped))
+    managed = [h for h in raw.hosts if h.name not in skipped]
+    problems.extend(_dependency_problems(managed, by_name, skipped))
     notes.extend(_asset_notes(assets, by_name))
     if skip - _all_groups(raw.hosts):
         for group in sorted(skip - _all_groups(raw.hosts)):
@@ -111,16 +112,25 @@ def _skip_reason(host: RawHost, skip: frozenset[str]) -> str:
     return ""
 
 
+def declared_dependencies(host: RawHost) -> list[str]:
+    """The hostnames of a host's `ot_depends_on` when it is a list of names (else its own problem)."""
+    value = host.variables.get("ot_depends_on")
+    if not isinstance(value, list):
+        return []
+    return [str(item) for item in value if isinstance(item, str | int) and not isinstance(item, bool)]
+
+
 def _dependency_problems(
-    assets: Sequence[Asset], hosts: Mapping[str, RawHost], skipped: Mapping[str, RawHost]
+    managed: Sequence[RawHost], hosts: Mapping[str, RawHost], skipped: Mapping[str, RawHost]
 ) -> list[FieldProblem]:
     """ot_depends_on must name OT hosts of this inventory, never the host itself, and form no cycle."""
     problems: list[FieldProblem] = []
-    for asset in assets:
-        host = hosts[asset.name]
-        for index, target in enumerate(asset.depends_on):
+    graph: dict[str, list[str]] = {}
+    for host in managed:
+        graph[host.name] = declared_dependencies(host)
+        for index, target in enumerate(graph[host.name]):
             expected = ""
-            if target == asset.name:
+            if target == host.name:
                 expected = "another host (a host cannot depend on itself)"
             elif target in skipped:
                 expected = f"an OT host of this inventory ({target} is skipped as not an OT asset)"
@@ -128,8 +138,8 @@ def _dependency_problems(
                 expected = f"a host of this inventory{suggestion(target, list(hosts))}"
             if expected:
                 source = host.source_of("ot_depends_on", (index,))
-                problems.append(FieldProblem(asset.name, f"ot_depends_on[{index}]", target, expected, source))
-    for cycle in _cycles({a.name: a.depends_on for a in assets}):
+                problems.append(FieldProblem(host.name, f"ot_depends_on[{index}]", target, expected, source))
+    for cycle in _cycles(graph):
         first = cycle[0]
         problems.append(
             FieldProblem(

@@ -210,7 +210,8 @@ class _Collector:
         """Translate a pydantic ValidationError into readable problems (never dump it)."""
         for error in exc.errors(include_url=False):
             loc = tuple(error["loc"])
-            self.bad(variable, (*path, *loc), error.get("input", MISSING), _expected(error, model))
+            value = MISSING if error["type"] == "missing" else error.get("input", MISSING)
+            self.bad(variable, (*path, *loc), value, _expected(error, model))
 
 
 def _expected(error: Any, model: type[BaseModel]) -> str:
@@ -237,7 +238,11 @@ def _expected(error: Any, model: type[BaseModel]) -> str:
     message = str(error.get("msg", kind))
     for prefix in ("Value error, ", "Input should be "):
         message = message.removeprefix(prefix)
-    return message
+    return _MODEL_MESSAGES.get(message, message)
+
+
+# model rules phrased as what was expected
+_MODEL_MESSAGES = {"end must be after start": "an end after the start"}
 
 
 def _text(c: _Collector, variable: str, value: object, path: Sequence[PathItem] = ()) -> str | None:
@@ -256,8 +261,8 @@ def _version(c: _Collector, variable: str, value: object, path: Sequence[PathIte
     if isinstance(value, float):
         c.bad(
             variable, path, value,
-            "a quoted version string: unquoted YAML numbers lose digits (1.10 is read as 1.1), "
-            f'write "{value}" as written on the device',
+            "a quoted version string exactly as the vendor writes it: YAML reads an unquoted version "
+            'as a number and drops digits (1.10 becomes 1.1); write version: "1.10"',
         )
         return None
     return _text(c, variable, value, path)
@@ -334,10 +339,10 @@ def _windows(c: _Collector, value: object) -> tuple[MaintenanceWindow, ...]:
             c.bad(variable, (index, "days"), days, f"a list of days, e.g. [{days}]")
             continue
         if model is RecurringWindow and isinstance(days, list):
-            wrong = [d for d in days if d not in DAYS]
-            for day in wrong:
-                hint = suggestion(str(day).lower(), DAYS)
-                c.bad(variable, (index, "days", days.index(day)), day, f"one of {', '.join(DAYS)}{hint}")
+            wrong = [(n, d) for n, d in enumerate(days) if d not in DAYS]
+            for position, day in wrong:
+                hint = suggestion(str(day).lower()[:3], DAYS)
+                c.bad(variable, (index, "days", position), day, f"one of {', '.join(DAYS)}{hint}")
             if wrong:
                 continue
         if model is OneOffWindow and _naive(item):
@@ -355,7 +360,17 @@ def _windows(c: _Collector, value: object) -> tuple[MaintenanceWindow, ...]:
 
 
 def _naive(item: Mapping[str, Any]) -> bool:
-    return any(isinstance(item.get(k), datetime) and item[k].tzinfo is None for k in ("start", "end"))
+    """Whether start or end is a date-time without a UTC offset (which the model refuses)."""
+    for key in ("start", "end"):
+        value = item.get(key)
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                continue
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return True
+    return False
 
 
 def _products(c: _Collector, value: object) -> tuple[InstalledProduct, ...]:
@@ -421,6 +436,17 @@ def _connection(c: _Collector, value: object) -> str | None:
     return None
 
 
+def _missing_text(name: str, variables: Mapping[str, object]) -> str:
+    text = f"{KNOWN[name].expected} (required)"
+    unknown = [k for k in variables if k.startswith("ot_") and k not in KNOWN]
+    typos = [k for k in unknown if closest(k, list(KNOWN)) == name]
+    if typos:
+        return text + f"; {typos[0]} is set: a typo?"
+    if name == "ot_role":
+        return text + "; not an OT asset? mark it `ot_managed: false` or use --skip-group GROUP"
+    return text
+
+
 def asset_from_host(host: HostVars) -> HostResult:
     """Validate one host's OT variables into an Asset, or collect every problem found."""
     c = _Collector(host)
@@ -435,7 +461,7 @@ def asset_from_host(host: HostVars) -> HostResult:
         return HostResult(None, tuple(c.problems), notes)
     for name in REQUIRED:
         if name not in v:
-            c.bad(name, (), MISSING, f"{KNOWN[name].expected} (required)")
+            c.bad(name, (), MISSING, _missing_text(name, v))
 
     fields: dict[str, Any] = {"name": host.name, "groups": host.groups}
     simple: dict[str, Callable[[object], object]] = {
