@@ -274,7 +274,7 @@ class AuditLog:
         head_store: HeadStore | None = None,
     ) -> None:
         self.path = Path(path)
-        self.redactor = redactor or Redactor()
+        self.redactor = redactor if redactor is not None else Redactor()
         self.head_store = head_store
         self._mutex = threading.Lock()
 

@@ -1,0 +1,288 @@
+"""The state store: durable transitions, the state machine's guard, WAL, and the cross-process run lock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from otorchestrator.models.results import Check, Phase, PhaseResult
+from otorchestrator.models.run import (
+    ALLOWED_TRANSITIONS,
+    HostState,
+    RunRecord,
+    RunStatus,
+    can_transition,
+)
+from otorchestrator.store.errors import (
+    IllegalTransition,
+    RunExists,
+    RunLocked,
+    RunNotFound,
+    StateConflict,
+)
+from otorchestrator.store.paths import StatePaths
+from otorchestrator.store.state import StateStore
+
+T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+
+
+def at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def run_record(run_id: str = "run-1", operator: str = "alice") -> RunRecord:
+    return RunRecord(
+        run_id=run_id,
+        operator=operator,
+        waveplan_hash="sha256:" + "a" * 64,
+        plan_hash="sha256:" + "b" * 64,
+        started_at=T0,
+        waveplan_path="waves.json",
+        plan_path="plan.json",
+    )
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return StatePaths(tmp_path / "state").ensure().db
+
+
+@pytest.fixture
+def store(db: Path) -> Iterator[StateStore]:
+    with StateStore(db) as s:
+        s.create_run(run_record())
+        yield s
+
+
+def walk_to_success(store: StateStore, host: str = "hmi-01", wave: int = 0) -> None:
+    store.register_hosts("run-1", {host: wave}, at(0))
+    for i, state in enumerate(
+        [
+            HostState.DIAGNOSING,
+            HostState.BACKING_UP,
+            HostState.INSTALLING,
+            HostState.VERIFYING,
+            HostState.SUCCEEDED,
+        ],
+        start=1,
+    ):
+        store.transition("run-1", host, wave, state, detail=f"step {i}", now=at(i))
+
+
+# -- state machine ------------------------------------------------------------------------------
+
+
+def test_every_state_has_a_transition_row() -> None:
+    assert set(ALLOWED_TRANSITIONS) == set(HostState)
+
+
+def test_terminal_states() -> None:
+    assert HostState.SUCCEEDED.terminal and HostState.ROLLBACK_FAILED.terminal
+    assert not HostState.INSTALLING.terminal and not HostState.NEEDS_RECONCILE.terminal
+
+
+def test_no_install_without_diagnostics_after_a_crash() -> None:
+    assert not can_transition(HostState.NEEDS_RECONCILE, HostState.INSTALLING)
+    assert not can_transition(HostState.PENDING, HostState.INSTALLING)
+    assert not can_transition(HostState.BLOCKED, HostState.INSTALLING)
+    assert can_transition(None, HostState.PENDING)
+    assert not can_transition(None, HostState.DIAGNOSING)
+
+
+# -- runs and transitions -----------------------------------------------------------------------
+
+
+def test_wal_mode_and_schema(store: StateStore) -> None:
+    assert store.journal_mode() == "wal"
+    assert store.schema_version == 1
+
+
+def test_transitions_survive_reopening(db: Path) -> None:
+    with StateStore(db) as store:
+        store.create_run(run_record())
+        walk_to_success(store)
+        store.set_run_status("run-1", RunStatus.COMPLETED, at(10), "all waves done")
+    with StateStore(db) as store:
+        record = store.host_states("run-1")["hmi-01"]
+        assert record.state is HostState.SUCCEEDED
+        assert record.phase is Phase.VERIFY
+        assert record.install_attempts == 1 and record.diagnose_attempts == 1
+        assert record.updated_at == at(5)
+        steps = [(t.from_state, t.to_state) for t in store.transitions("run-1", "hmi-01")]
+        assert steps == [
+            (None, HostState.PENDING),
+            (HostState.PENDING, HostState.DIAGNOSING),
+            (HostState.DIAGNOSING, HostState.BACKING_UP),
+            (HostState.BACKING_UP, HostState.INSTALLING),
+            (HostState.INSTALLING, HostState.VERIFYING),
+            (HostState.VERIFYING, HostState.SUCCEEDED),
+        ]
+        run = store.get_run("run-1")
+        assert run.status is RunStatus.COMPLETED and run.finished_at == at(10)
+        assert [r.run_id for r in store.list_runs()] == ["run-1"]
+
+
+def test_a_second_connection_sees_each_committed_transition(db: Path) -> None:
+    with StateStore(db) as store:
+        store.create_run(run_record())
+        store.register_hosts("run-1", {"hmi-01": 0}, at(0))
+        store.transition("run-1", "hmi-01", 0, HostState.DIAGNOSING, now=at(1))
+        other = sqlite3.connect(db)
+        try:
+            (state,) = other.execute("SELECT state FROM host_states WHERE host = 'hmi-01'").fetchone()
+        finally:
+            other.close()
+        assert state == "diagnosing"
+
+
+def test_illegal_transition_is_refused_and_nothing_is_written(store: StateStore) -> None:
+    store.register_hosts("run-1", {"hmi-01": 0}, at(0))
+    with pytest.raises(IllegalTransition, match="pending -> installing"):
+        store.transition("run-1", "hmi-01", 0, HostState.INSTALLING, now=at(1))
+    assert store.host_states("run-1")["hmi-01"].state is HostState.PENDING
+    assert len(store.transitions("run-1")) == 1
+
+
+def test_unknown_host_must_enter_in_an_initial_state(store: StateStore) -> None:
+    with pytest.raises(IllegalTransition, match=r"\(not in run\) -> diagnosing"):
+        store.transition("run-1", "ghost", 0, HostState.DIAGNOSING, now=at(1))
+
+
+def test_expect_guards_against_a_stale_view(store: StateStore) -> None:
+    store.register_hosts("run-1", {"hmi-01": 0}, at(0))
+    with pytest.raises(StateConflict):
+        store.transition(
+            "run-1", "hmi-01", 0, HostState.DIAGNOSING, now=at(1), expect=[HostState.NEEDS_RECONCILE]
+        )
+    store.transition("run-1", "hmi-01", 0, HostState.DIAGNOSING, now=at(1), expect=[HostState.PENDING])
+
+
+def test_rollback_path_keeps_backup_and_versions(store: StateStore) -> None:
+    store.register_hosts("run-1", {"gw-01": 1}, at(0))
+    store.transition("run-1", "gw-01", 1, HostState.DIAGNOSING, now=at(1))
+    store.transition("run-1", "gw-01", 1, HostState.BACKING_UP, now=at(2))
+    store.transition(
+        "run-1",
+        "gw-01",
+        1,
+        HostState.INSTALLING,
+        now=at(3),
+        backup_id="bk-1",
+        versions_before={"nwc-gateway": "1.0.0"},
+    )
+    store.transition(
+        "run-1", "gw-01", 1, HostState.VERIFYING, now=at(4), versions_after={"nwc-gateway": "1.1.0"}
+    )
+    store.transition("run-1", "gw-01", 1, HostState.ROLLING_BACK, detail="health check failed", now=at(5))
+    record = store.transition("run-1", "gw-01", 1, HostState.ROLLED_BACK, now=at(6))
+    assert record.backup_id == "bk-1"
+    assert record.versions_before == {"nwc-gateway": "1.0.0"}
+    assert record.versions_after == {"nwc-gateway": "1.1.0"}
+    assert record.rollback_attempts == 1 and record.phase is Phase.ROLLBACK
+
+
+def test_unknown_run_and_duplicate_run(store: StateStore) -> None:
+    with pytest.raises(RunNotFound):
+        store.get_run("nope")
+    with pytest.raises(RunNotFound):
+        store.transition("nope", "h", 0, HostState.PENDING, now=at(0))
+    with pytest.raises(RunExists):
+        store.create_run(run_record())
+
+
+def test_naive_time_is_refused(store: StateStore) -> None:
+    with pytest.raises(ValueError, match="naive"):
+        store.register_hosts("run-1", {"hmi-01": 0}, datetime(2026, 3, 1))
+
+
+# -- phase results, patch history, baselines ----------------------------------------------------
+
+
+def test_phase_results_round_trip(store: StateStore) -> None:
+    result = PhaseResult(
+        phase=Phase.DIAGNOSTICS,
+        host="hmi-01",
+        ok=False,
+        checks=(Check(name="disk_free:/opt/nwc", ok=False, value=1, threshold=20),),
+        values={"disk": {"/opt/nwc": 1}},
+    )
+    store.record_phase_result("run-1", 0, result, at(1), at(2))
+    (stored,) = store.phase_results("run-1", host="hmi-01")
+    assert stored.result == result and stored.finished_at == at(2)
+    assert store.phase_results("run-1", phase=Phase.INSTALL) == []
+
+
+def test_patch_history_and_baseline(store: StateStore) -> None:
+    store.record_installed_patch(
+        "hmi-01", "NWC-P-1", "nwc-hmi-runtime", "1.0.0", "1.1.0", "run-1", "alice", at(5)
+    )
+    (entry,) = store.patch_history("hmi-01")
+    assert entry.to_version == "1.1.0" and entry.operator == "alice"
+    assert store.patch_history("other") == []
+    scan = PhaseResult(phase=Phase.SCAN, host="hmi-01", ok=True, values={"packages": {"a": "1"}})
+    store.save_baseline("hmi-01", scan, at(1))
+    store.save_baseline("hmi-01", {"packages": {"a": "2"}}, at(9), run_id="run-1")
+    latest = store.latest_baseline("hmi-01")
+    assert latest is not None and latest.data == {"packages": {"a": "2"}} and latest.run_id == "run-1"
+    assert store.latest_baseline("nobody") is None
+
+
+# -- the run lock -------------------------------------------------------------------------------
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from datetime import datetime, UTC
+    from otorchestrator.store.state import StateStore
+    store = StateStore(sys.argv[1])
+    lock = store.lock("run-9", "bob", datetime(2026, 3, 1, 1, 0, tzinfo=UTC))
+    print("locked", flush=True)
+    time.sleep(120)
+    """
+)
+
+
+def test_lock_is_refused_across_processes_and_freed_by_sigkill(db: Path) -> None:
+    StateStore(db).close()
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(db)], stdout=subprocess.PIPE, text=True, env=os.environ.copy()
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "locked"
+        with StateStore(db) as store:
+            with pytest.raises(RunLocked) as refused:
+                store.lock("run-1", "alice", T0)
+            holder = refused.value.holder
+            assert holder is not None
+            assert (holder.operator, holder.run_id, holder.pid) == ("bob", "run-9", child.pid)
+            assert "bob" in str(refused.value) and str(child.pid) in str(refused.value)
+            assert store.lock_holder() == holder
+
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait(timeout=10)
+
+            with store.lock("run-1", "alice", T0) as lock:
+                assert lock.previous is not None and lock.previous.pid == holder.pid  # the crashed holder
+                assert store.lock_holder() is not None
+            assert store.lock_holder() is None
+            with store.lock("run-2", "alice", T0) as lock:
+                assert lock.previous is None  # released cleanly last time
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def test_lock_refused_within_one_process_too(store: StateStore) -> None:
+    with store.lock("run-1", "alice", T0), pytest.raises(RunLocked, match="alice"):
+        store.lock("run-2", "carol", T0)
