@@ -1,0 +1,151 @@
+"""plan + policy + now -> WavePlan. Pure: no I/O, no clock; `now` is passed in."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from otorchestrator.models.asset import Asset
+from otorchestrator.models.plan import Plan
+from otorchestrator.models.policy import WavePolicy
+from otorchestrator.models.waves import CanaryGap, Exclusion, Wave, WaveHost, WaveItem, WavePlan
+from otorchestrator.planning.waves.canary import CanaryChoice, choose_canaries, combinations
+from otorchestrator.planning.waves.schedule import Schedule, Slotted, WaveDraft, schedule
+from otorchestrator.planning.waves.triage import Candidate, Triage, risk_key, triage
+
+
+def risk_text(asset: Asset) -> str:
+    safety = ", safety system" if asset.safety_system else ""
+    level = f"{asset.purdue_level:g}"
+    return f"criticality {asset.criticality.value}{safety}, Purdue {level}"
+
+
+def _listing(names: tuple[str, ...], most: int = 3) -> str:
+    shown = ", ".join(names[:most])
+    return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
+
+
+def stage_waves(plan: Plan, policy: WavePolicy, now: datetime, inventory: str | None = None) -> WavePlan:
+    """Stage the plan's deployable items into waves. The result is sealed (content_hash set)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware (e.g. 2026-11-22T02:00:00+00:00)")
+    now = now.astimezone(UTC)
+    start = now + timedelta(minutes=policy.start_delay_minutes)
+    limit = now + timedelta(hours=policy.horizon_hours)
+    tri = triage(plan, policy, start, limit)
+
+    def risk(cand: Candidate) -> tuple[float, ...]:
+        return risk_key(cand, policy.risk_order)
+
+    def tier(cand: Candidate) -> tuple[float, ...]:
+        return risk(cand)[: policy.tier_keys]
+
+    choice = choose_canaries(tri.candidates, policy, risk)
+
+    def describe(host: Slotted) -> str:
+        asset = host.cand.asset
+        approved = ""
+        if host.cand.approval is not None:
+            approved = f"; approved by {host.cand.approval.approved_by}"
+        covers = choice.hosts.get(host.name)
+        if covers is not None and host.phase == 0:
+            return f"canary covering {_listing(covers)} ({risk_text(asset)}){approved}"
+        return f"risk order ({risk_text(asset)}){approved}"
+
+    result = schedule(tri.candidates, choice.hosts, risk, tier, describe, policy, start, limit)
+    waves = tuple(_wave(draft, choice, policy) for draft in result.waves)
+    placed = {h.name for w in waves for h in w.hosts}
+    used_patches = {i.patch_id for w in waves for h in w.hosts for i in h.items}
+    wave_plan = WavePlan(
+        created_at=now,
+        plan_hash=plan.content_hash or plan.compute_hash(),
+        policy_hash=policy.compute_hash(),
+        policy=policy,
+        inventory=inventory,
+        assets=tuple(a for a in plan.assets if a.name in placed),
+        patches=tuple(p for p in plan.patches if p.id in used_patches),
+        waves=waves,
+        holds=tuple(tri.holds),
+        exclusions=_exclusions(plan, tri, result),
+        canary_gaps=_gaps(tri, choice, result, policy),
+        warnings=() if policy.canary.enabled else ("canary waves are disabled by the policy",),
+    )
+    return wave_plan.sealed()
+
+
+def _wave(draft: WaveDraft, choice: CanaryChoice, policy: WavePolicy) -> Wave:
+    canary = draft.kind == "canary"
+    budget = (policy.canary.failure_budget or policy.failure_budget) if canary else policy.failure_budget
+    hosts = tuple(_host(h, choice) for h in draft.hosts)
+    return Wave(
+        index=draft.index,
+        name=draft.name,
+        kind="canary" if canary else "wave",
+        slot_start=draft.start,
+        slot_end=draft.end,
+        failure_budget=budget.for_wave(len(hosts)),
+        budget_counts_blocked=budget.count_blocked,
+        hosts=hosts,
+    )
+
+
+def _host(host: Slotted, choice: CanaryChoice) -> WaveHost:
+    cand = host.cand
+    asset = cand.asset
+    assert host.fit is not None
+    return WaveHost(
+        name=asset.name,
+        zone=asset.zone,
+        purdue_level=asset.purdue_level,
+        role=asset.role,
+        criticality=asset.criticality,
+        safety_system=asset.safety_system,
+        redundancy_group=asset.redundancy_group,
+        items=tuple(
+            WaveItem(patch_id=i.patch_id, priority_rank=i.priority_rank, decision=i.decision, cves=i.cves)
+            for i in cand.items
+        ),
+        duration_minutes=cand.duration,
+        rollback_minutes=cand.rollback,
+        reboot_required=any(p.reboot_required for p in cand.patches),
+        window_start=host.fit.start,
+        window_end=host.fit.end,
+        latest_start=host.fit.end - cand.need,
+        waits_for=host.waits_for,
+        approval=cand.approval,
+        canary_covers=choice.hosts.get(host.name, ()) if host.phase == 0 else (),
+        placement_rule=host.rule,
+        placement_reason=host.reason,
+    )
+
+
+def _exclusions(plan: Plan, tri: Triage, result: Schedule) -> tuple[Exclusion, ...]:
+    dropped = [
+        Exclusion(asset=name, patch_id=item.patch_id, rule=rule, reason=reason, infeasible=True)
+        for name, (rule, reason) in result.dropped.items()
+        for item in tri.candidates[name].items
+    ]
+    rank = {(i.asset, i.patch_id): n for n, i in enumerate(plan.items)}
+    return tuple(sorted([*tri.exclusions, *dropped], key=lambda e: rank.get((e.asset, e.patch_id), -1)))
+
+
+def _gaps(tri: Triage, choice: CanaryChoice, result: Schedule, policy: WavePolicy) -> tuple[CanaryGap, ...]:
+    if not policy.canary.enabled:
+        return ()
+    canary_hosts = [h for w in result.waves if w.kind == "canary" for h in w.hosts]
+    covered = {c for h in canary_hosts for c in combinations(h.cand, policy.canary.cover)}
+    owner = {c: name for name, combos in choice.hosts.items() for c in combos}
+    gaps: dict[str, str] = {}
+    for wave in result.waves:
+        for host in wave.hosts:
+            for combo in combinations(host.cand, policy.canary.cover):
+                if combo in covered or combo in gaps:
+                    continue
+                if combo in choice.gaps:
+                    gaps[combo] = choice.gaps[combo]
+                elif combo in owner and owner[combo] in result.dropped:
+                    gaps[combo] = (
+                        f"its canary {owner[combo]} could not be placed: {result.dropped[owner[combo]][1]}"
+                    )
+                else:
+                    gaps[combo] = "no canary host was placed for it"
+    return tuple(CanaryGap(combination=c, reason=r) for c, r in sorted(gaps.items()))

@@ -1,0 +1,245 @@
+"""Which plan items can go into waves at all: decisions, approvals, windows and dependencies.
+
+Every item ends up in exactly one place: a candidate host's `items`, a hold, or an exclusion.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from otorchestrator.models.asset import Asset, MaintenanceWindow
+from otorchestrator.models.catalog import Patch
+from otorchestrator.models.plan import Approval, Decision, Plan, PlanItem
+from otorchestrator.models.policy import RiskKey, WavePolicy
+from otorchestrator.models.waves import Exclusion, Hold, Rule
+from otorchestrator.planning.waves.windows import Timeline, timeline
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A host with at least one item to deploy, that no rule keeps out before scheduling."""
+
+    asset: Asset
+    items: list[PlanItem]
+    patches: list[Patch]
+    duration: int  # minutes, including the policy's per-host overhead
+    rollback: int
+    approval: Approval | None
+    timeline: Timeline
+    deps: list[str] = field(default_factory=list)  # candidate hosts that go first
+
+    @property
+    def need(self) -> timedelta:
+        return timedelta(minutes=self.duration + self.rollback)
+
+
+@dataclass(slots=True)
+class Triage:
+    candidates: dict[str, Candidate]  # plan order
+    holds: list[Hold]
+    exclusions: list[Exclusion]
+
+
+def risk_key(cand: Candidate, order: tuple[RiskKey, ...]) -> tuple[float, ...]:
+    """Ascending risk: lower sorts first."""
+    asset = cand.asset
+    values: dict[RiskKey, float] = {
+        RiskKey.CRITICALITY: asset.criticality.rank,
+        RiskKey.SAFETY_SYSTEM: int(asset.safety_system),
+        RiskKey.PURDUE_LEVEL: -asset.purdue_level,
+        RiskKey.PRIORITY: min(item.priority_rank for item in cand.items),
+    }
+    return tuple(values[key] for key in order)
+
+
+def _decision_reason(item: PlanItem, policy: WavePolicy) -> str:
+    why = "; ".join(item.reasons)
+    if item.decision is Decision.EXEMPT and item.exemption is not None:
+        ex = item.exemption
+        controls = ", ".join(ex.compensating_controls) or "none listed"
+        return f"exempt by {ex.id} ({ex.reason}; compensating controls: {controls})"
+    if item.decision is Decision.BLOCKED:
+        return f"blocked by the plan: {why}" if why else "blocked by the plan"
+    allowed = ", ".join(d.value for d in policy.include_decisions)
+    return f"plan decision '{item.decision.value}' is not in the policy's include_decisions ({allowed})"
+
+
+def _approval_for(name: str, plan: Plan, policy: WavePolicy) -> Approval | None:
+    for approval in (*plan.approvals, *policy.approvals):
+        if approval.kind == "asset" and approval.subject == name:
+            return approval
+    return None
+
+
+def _release_text(name: str) -> str:
+    return f'an approval kind "asset", subject "{name}" in the plan (approvals) or the policy (approvals)'
+
+
+def triage(plan: Plan, policy: WavePolicy, start: datetime, limit: datetime) -> Triage:
+    assets = plan.asset_map()
+    patches = plan.patch_map()
+    exclusions: list[Exclusion] = []
+    included: dict[str, list[PlanItem]] = {}
+    with_items: set[str] = set()
+    for item in plan.items:
+        if item.asset not in assets or item.patch_id not in patches:
+            missing = "asset" if item.asset not in assets else "patch"
+            reason = f"the plan has no {missing} named {item.asset if missing == 'asset' else item.patch_id}"
+            exclusions.append(
+                Exclusion(
+                    asset=item.asset,
+                    patch_id=item.patch_id,
+                    rule=Rule.UNKNOWN,
+                    reason=reason,
+                    infeasible=True,
+                )
+            )
+            continue
+        with_items.add(item.asset)
+        if item.decision in policy.include_decisions:  # never exempt or blocked (policy validator)
+            included.setdefault(item.asset, []).append(item)
+        else:
+            exclusions.append(
+                Exclusion(
+                    asset=item.asset,
+                    patch_id=item.patch_id,
+                    rule=Rule.DECISION,
+                    reason=_decision_reason(item, policy),
+                )
+            )
+
+    timelines: dict[tuple[MaintenanceWindow, ...], Timeline] = {}
+    candidates: dict[str, Candidate] = {}
+    holds: dict[str, Hold] = {}
+    out: dict[str, tuple[Rule, str]] = {}  # host -> why it is not in this rollout at all
+    for name in with_items - included.keys():
+        out[name] = (Rule.DECISION, "none of its items is deployable in this rollout")
+    for name, items in included.items():
+        asset = assets[name]
+        item_patches = [patches[i.patch_id] for i in items]
+        duration = sum(p.expected_duration_minutes for p in item_patches) + policy.host_overhead_minutes
+        rollback = sum(p.rollback_minutes for p in item_patches)
+        approval = _approval_for(name, plan, policy)
+        if policy.needs_approval(asset.criticality, asset.safety_system) and approval is None:
+            what = "safety system" if asset.safety_system else f"criticality {asset.criticality.value}"
+            holds[name] = Hold(
+                asset=name,
+                patch_ids=tuple(i.patch_id for i in items),
+                rule=Rule.APPROVAL,
+                reason=f"{what}: needs a recorded approval",
+                release=_release_text(name),
+            )
+            continue
+        windows = asset.maintenance_windows
+        if windows not in timelines:
+            timelines[windows] = timeline(windows, start, limit)
+        cand = Candidate(
+            asset,
+            items,
+            item_patches,
+            duration,
+            rollback,
+            approval if policy.needs_approval(asset.criticality, asset.safety_system) else None,
+            timelines[windows],
+        )
+        if cand.timeline.next_fit(start, cand.need, limit) is None:
+            what = "no maintenance window declared" if not windows else "no maintenance window"
+            out[name] = (
+                Rule.WINDOW,
+                f"{what} between {start.isoformat()} and the horizon {limit.isoformat()} "
+                f"holds {duration + rollback} min (duration {duration} + rollback {rollback})",
+            )
+            continue
+        candidates[name] = cand
+
+    _resolve_dependencies(plan, with_items, candidates, holds, out)
+    for name, (rule, reason) in out.items():
+        for item in included.get(name, []):
+            exclusions.append(
+                Exclusion(
+                    asset=name,
+                    patch_id=item.patch_id,
+                    rule=rule,
+                    reason=reason,
+                    infeasible=rule is not Rule.DECISION,
+                )
+            )
+    rank = {(i.asset, i.patch_id): n for n, i in enumerate(plan.items)}
+    exclusions.sort(key=lambda e: rank.get((e.asset, e.patch_id), -1))
+    ordered = {n: candidates[n] for n in included if n in candidates}
+    return Triage(ordered, [holds[n] for n in included if n in holds], exclusions)
+
+
+def _resolve_dependencies(
+    plan: Plan,
+    with_items: set[str],
+    candidates: dict[str, Candidate],
+    holds: dict[str, Hold],
+    out: dict[str, tuple[Rule, str]],
+) -> None:
+    """Honour `depends_on` among hosts that have plan items: a host whose dependency is left out is left
+    out, one whose dependency is held is held, and hosts in a cycle are left out. Mutates the arguments."""
+    assets = plan.asset_map()
+    deps = {
+        n: [d for d in dict.fromkeys(assets[n].depends_on) if d in with_items and d != n] for n in with_items
+    }
+    dependents: dict[str, list[str]] = {n: [] for n in with_items}
+    for name, ds in deps.items():
+        for d in ds:
+            dependents[d].append(name)
+    pending = {n: len(ds) for n, ds in deps.items()}
+    queue = deque(sorted(n for n, c in pending.items() if c == 0))
+    while queue:
+        name = queue.popleft()
+        if name not in out and name not in holds:
+            for d in deps[name]:
+                if d in out:
+                    out[name] = (
+                        Rule.DEPENDENCY,
+                        f"depends on {d}, which is not in this rollout: {out[d][1]}",
+                    )
+                    break
+            else:
+                held = next((d for d in deps[name] if d in holds), None)
+                if held is not None and name in candidates:
+                    held_items = tuple(i.patch_id for i in candidates[name].items)
+                    holds[name] = Hold(
+                        asset=name,
+                        patch_ids=held_items,
+                        rule=Rule.DEPENDENCY,
+                        reason=f"depends on {held}, held: {holds[held].reason}",
+                        release=holds[held].release,
+                    )
+        if name in out or name in holds:
+            candidates.pop(name, None)
+        elif name in candidates:
+            candidates[name].deps = [d for d in deps[name] if d in candidates]
+        for nxt in dependents[name]:
+            pending[nxt] -= 1
+            if pending[nxt] == 0:
+                queue.append(nxt)
+    for name in sorted(n for n, c in pending.items() if c > 0):
+        cycle = _cycle_from(name, deps, pending)
+        rule = Rule.DEPENDENCY_CYCLE if name in cycle else Rule.DEPENDENCY
+        text = " -> ".join([*cycle, cycle[0]])
+        out[name] = (
+            rule,
+            f"dependency cycle {text}"
+            if rule is Rule.DEPENDENCY_CYCLE
+            else f"depends on a dependency cycle {text}",
+        )
+        candidates.pop(name, None)
+        holds.pop(name, None)
+
+
+def _cycle_from(name: str, deps: dict[str, list[str]], pending: dict[str, int]) -> list[str]:
+    path: list[str] = []
+    seen: dict[str, int] = {}
+    node = name
+    while node not in seen:
+        seen[node] = len(path)
+        path.append(node)
+        node = next(d for d in deps[node] if pending[d] > 0)
+    return path[seen[node] :]
