@@ -1,0 +1,157 @@
+"""`otorch plan`: read inventory, advisories, KEV, catalog, exemptions and approvals; write the plan.
+
+Exit codes: 0 plan written (advisory import problems are listed, not fatal); 2 usage error;
+3 an input is unusable (inventory, catalog, KEV, exemptions or approvals): nothing written.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from otorchestrator.intake.errors import IntakeError
+from otorchestrator.intake.plan_inputs import AdvisoryImport, gather
+from otorchestrator.models.plan import Decision, Plan
+from otorchestrator.planning.plan import build_plan
+
+EXIT_INPUT = 3
+SHOW_PROBLEMS = 15
+STYLE = {
+    Decision.IMMEDIATE: "bold red",
+    Decision.OUT_OF_CYCLE: "red",
+    Decision.SCHEDULED: "yellow",
+    Decision.DEFER: "green",
+    Decision.EXEMPT: "cyan",
+    Decision.BLOCKED: "magenta",
+}
+
+
+def _parse_now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"expected an ISO-8601 datetime, got {value!r}", param_hint="--now") from exc
+    if moment.tzinfo is None:
+        raise click.BadParameter("needs a UTC offset, e.g. 2026-03-10T08:00:00+00:00", param_hint="--now")
+    return moment
+
+
+def render_plan(plan: Plan, suffix: str) -> str:
+    """The plan file's text: JSON (indented, stable) or YAML for a .yml/.yaml suffix."""
+    data = plan.model_dump(mode="json")
+    if suffix in (".yml", ".yaml"):
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _short(reason: str, limit: int = 140) -> str:
+    return reason if len(reason) <= limit else reason[: limit - 3] + "..."
+
+
+def _summary(console: Console, plan: Plan, imported: AdvisoryImport, top: int) -> None:
+    counts = Table(title=f"Plan: {len(plan.items)} item(s) on {len({i.asset for i in plan.items})} asset(s)")
+    counts.add_column("decision")
+    counts.add_column("items", justify="right")
+    for decision, n in plan.decision_counts().items():
+        counts.add_row(f"[{STYLE[Decision(decision)]}]{decision}[/]", str(n))
+    console.print(counts)
+    if plan.items and top > 0:
+        table = Table(title=f"Top {min(top, len(plan.items))} item(s)", show_lines=True)
+        for column in ("#", "asset", "patch", "decision", "CVEs"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("why", overflow="fold", min_width=40)
+        for item in plan.items[:top]:
+            table.add_row(
+                str(item.priority_rank),
+                item.asset,
+                item.patch_id,
+                f"[{STYLE[item.decision]}]{item.decision.value}[/]",
+                "\n".join(item.cves),
+                "\n".join(_short(r) for r in item.reasons),
+            )
+        console.print(table)
+    console.print(
+        f"advisories: {len(imported.advisories)} read of {imported.files} file(s), "
+        f"{imported.skipped} skipped; "
+        f"{len(imported.problems)} import problem(s)"
+    )
+    for problem in imported.problems[:SHOW_PROBLEMS]:
+        console.print(f"  [{problem.severity.value}] {problem}", markup=False)
+    if len(imported.problems) > SHOW_PROBLEMS:
+        console.print(
+            f"  ... {len(imported.problems) - SHOW_PROBLEMS} more in the plan file (import_problems)"
+        )
+    for warning in plan.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+
+
+@click.command()
+@click.option(
+    "-i", "--inventory", "inventory_path", required=True, type=click.Path(exists=True, path_type=Path)
+)
+@click.option(
+    "--advisories",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="CSAF 2.0 file or directory (repeatable).",
+)
+@click.option("--kev", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="CISA KEV JSON.")
+@click.option("--catalog", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--exemptions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--approvals",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML list of approvals (kind: asset | unqualified_patch, subject, approved_by, reason, at).",
+)
+@click.option("--now", "now_text", help="ISO-8601 datetime with offset; default: the current time.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--top", default=10, show_default=True, help="How many items to show in the summary.")
+def plan(
+    inventory_path: Path,
+    advisories: tuple[Path, ...],
+    kev: Path | None,
+    catalog: Path,
+    exemptions: Path | None,
+    approvals: Path | None,
+    now_text: str | None,
+    output: Path,
+    top: int,
+) -> None:
+    """Match advisories to the inventory, prioritize with SSVC, and write the plan (JSON, or YAML by suffix).
+
+    \b
+    Exit codes: 0 plan written; 2 usage error; 3 an input is unusable (nothing written).
+    """
+    from otorchestrator.intake.inventory import load_inventory
+    from otorchestrator.intake.problems import InventoryError
+
+    now = _parse_now(now_text)
+    console = Console(stderr=False, soft_wrap=False)
+    err = Console(stderr=True)
+    try:
+        inventory = load_inventory(inventory_path)
+        inputs, imported = gather(inventory, inventory_path, advisories, catalog, kev, exemptions, approvals)
+    except InventoryError as exc:
+        err.print(f"[red]inventory {inventory_path} is unusable:[/]")
+        for problem in exc.problems:
+            err.print(f"  {problem}", markup=False)
+        raise SystemExit(EXIT_INPUT) from exc
+    except IntakeError as exc:
+        err.print("[red]input unusable, no plan written:[/]")
+        for item in exc.problems:
+            err.print(f"  {item}", markup=False)
+        raise SystemExit(EXIT_INPUT) from exc
+    result = build_plan(inputs, now).sealed()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render_plan(result, output.suffix.lower()), encoding="utf-8")
+    _summary(console, result, imported, top)
+    console.print(f"plan written to {output} ({result.content_hash})")

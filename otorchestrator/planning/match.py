@@ -1,0 +1,146 @@
+"""Which installed products are affected, by which advisory rule, and why.
+
+An `AdvisoryIndex` is built once from all advisories; `match_product` answers for one installed product
+(vendor, product, version) and is cached, so a large inventory costs one lookup per distinct product.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from otorchestrator.models.advisory import Advisory, ProductRule, Remediation, Score, Vulnerability
+from otorchestrator.models.asset import InstalledProduct
+from otorchestrator.models.plan import RuleProblem
+from otorchestrator.planning.names import product_key, vendor_match
+from otorchestrator.planning.versions import Spec, SpecKind, parse_spec, parse_version
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    advisory: Advisory
+    rule: ProductRule
+    spec: Spec
+    vulns: tuple[Vulnerability, ...]  # vulnerabilities that list this product id as affected
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One CVE affecting one installed product through one advisory rule."""
+
+    cve: str
+    advisory: Advisory
+    rule: ProductRule
+    vuln: Vulnerability
+    score: Score | None
+    why: str
+
+    @property
+    def remediations(self) -> tuple[Remediation, ...]:
+        return tuple(r for r in self.vuln.remediations if self.rule.product_id in r.product_ids)
+
+
+@dataclass(frozen=True)
+class ProductMatch:
+    named: bool  # some advisory rule names this vendor/product (whatever the version)
+    hits: tuple[Hit, ...] = ()
+    needs_review: tuple[CompiledRule, ...] = ()  # product named, but version text not interpretable
+    note: str = ""
+
+
+@dataclass
+class AdvisoryIndex:
+    by_product: dict[str, list[CompiledRule]] = field(default_factory=dict)
+    uninterpretable: list[CompiledRule] = field(default_factory=list)
+    rules: int = 0
+    _cache: dict[tuple[str, str, str], ProductMatch] = field(default_factory=dict, repr=False)
+
+    def match(self, installed: InstalledProduct) -> ProductMatch:
+        key = (installed.vendor, installed.product, installed.version)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = _match(self, *key)
+        return found
+
+
+def _score_for(vuln: Vulnerability, product_id: str) -> Score | None:
+    scored = [
+        s for s in vuln.scores if s.base_score is not None and (not s.products or product_id in s.products)
+    ]
+    if not scored:
+        return vuln.max_score()
+    return max(scored, key=lambda s: (s.base_score or 0.0, s.vector or ""))
+
+
+def build_index(advisories: tuple[Advisory, ...]) -> AdvisoryIndex:
+    index = AdvisoryIndex()
+    grouped: dict[str, list[CompiledRule]] = defaultdict(list)
+    for advisory in advisories:
+        affecting: dict[str, list[Vulnerability]] = defaultdict(list)
+        for vuln in advisory.vulnerabilities:
+            fixed = set(vuln.fixed) | set(vuln.not_affected)
+            for pid in vuln.affected:
+                if pid not in fixed and vuln.cve:
+                    affecting[pid].append(vuln)
+        for rule in advisory.products:
+            compiled = CompiledRule(
+                advisory, rule, parse_spec(rule.version), tuple(affecting.get(rule.product_id, ()))
+            )
+            index.rules += 1
+            grouped[product_key(rule.product, rule.vendor)].append(compiled)
+            if compiled.spec.kind is SpecKind.UNINTERPRETABLE:
+                index.uninterpretable.append(compiled)
+    index.by_product = dict(grouped)
+    return index
+
+
+def _match(index: AdvisoryIndex, vendor: str, product: str, version: str) -> ProductMatch:
+    candidates = index.by_product.get(product_key(product, vendor), [])
+    parsed = parse_version(version)
+    named = False
+    hits: list[Hit] = []
+    review: list[CompiledRule] = []
+    for compiled in candidates:
+        how = vendor_match(vendor, compiled.rule.vendor)
+        if how is None:
+            continue
+        named = True
+        spec = compiled.spec
+        if spec.kind is SpecKind.ALL:
+            inside: bool | None = True
+        elif parsed is None:
+            inside = None
+        else:
+            inside = spec.contains(parsed)
+        if inside is None:
+            review.append(compiled)
+            continue
+        if not inside or not compiled.vulns:
+            continue
+        rule = compiled.rule
+        why = (
+            f"{compiled.advisory.id} {rule.product_id}: {how}; product {rule.product!r}; "
+            f"version {version} in {spec.describe()} (advisory text {rule.version or 'none'!r})"
+        )
+        for vuln in compiled.vulns:
+            assert vuln.cve is not None
+            hits.append(Hit(vuln.cve, compiled.advisory, rule, vuln, _score_for(vuln, rule.product_id), why))
+    note = "" if parsed is not None else f"installed version {version!r} could not be parsed"
+    return ProductMatch(named=named, hits=tuple(hits), needs_review=tuple(review), note=note)
+
+
+def rule_problems(index: AdvisoryIndex, reviewed: set[tuple[str, str]]) -> tuple[RuleProblem, ...]:
+    """Every rule the matcher could not interpret; `reviewed`: (advisory, product_id) an inventory named."""
+    out = [
+        RuleProblem(
+            advisory=c.advisory.id,
+            product_id=c.rule.product_id,
+            vendor=c.rule.vendor or "",
+            product=c.rule.product,
+            text=c.rule.version or "",
+            reason=c.spec.reason,
+            inventory_match=(c.advisory.id, c.rule.product_id) in reviewed,
+        )
+        for c in index.uninterpretable
+    ]
+    return tuple(sorted(out, key=lambda p: (not p.inventory_match, p.advisory, p.product_id)))

@@ -1,0 +1,92 @@
+"""Vendor and product name normalization: case, punctuation, legal suffixes, generic words."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_LEGAL = (
+    "ag inc incorporated se corporation corp co company ltd limited llc gmbh sa plc kg bv nv oy ab spa srl"
+)
+LEGAL_SUFFIXES = frozenset((_LEGAL + " pty kk sas ltda lp llp ug mbh").split(" "))
+_GENERIC = (
+    "device devices firmware software series family product products all versions version module modules"
+)
+GENERIC_PRODUCT_WORDS = frozenset(_GENERIC.split(" "))
+_PAREN = re.compile(r"\([^()]*\)")
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in _NON_WORD.split(text.lower().replace("&", " ")) if w]
+
+
+def _strip_legal(words: list[str]) -> list[str]:
+    while words and words[-1] in LEGAL_SUFFIXES:
+        words = words[:-1]
+    while words and words[0] == "the":
+        words = words[1:]
+    return words
+
+
+@lru_cache(maxsize=65536)
+def vendor_key(vendor: str) -> str:
+    """`Siemens AG` -> `siemens`; `Schneider Electric SE` -> `schneider electric`."""
+    return " ".join(_strip_legal(_words(_PAREN.sub(" ", vendor))))
+
+
+@lru_cache(maxsize=65536)
+def vendor_aliases(vendor: str) -> tuple[str, ...]:
+    """Every name a vendor string stands for: `ICONICS, Mitsubishi Electric` -> both;
+    `General Electric (GE)` -> `general electric` and `ge`."""
+    out: dict[str, None] = {}
+    full = vendor_key(vendor)
+    if full:
+        out[full] = None
+    for inner in re.findall(r"\(([^()]*)\)", vendor):
+        key = vendor_key(inner)
+        if key:
+            out[key] = None
+    for part in re.split(r",|/|;|\band\b", _PAREN.sub(" ", vendor)):
+        key = vendor_key(part)
+        if key:
+            out[key] = None
+    return tuple(out)
+
+
+def vendor_match(installed: str, advisory_vendor: str | None) -> str | None:
+    """How the installed vendor matches the advisory's vendor, or None when it does not."""
+    if advisory_vendor is None:
+        return "the advisory names no vendor for this product"
+    mine = vendor_key(installed)
+    if not mine:
+        return None
+    aliases = vendor_aliases(advisory_vendor)
+    if mine in aliases:
+        how = (
+            "same name"
+            if installed.strip() == advisory_vendor.strip()
+            else "same after normalizing case/suffixes"
+        )
+        return f"vendor {how}"
+    mine_words = mine.split()
+    for alias in aliases:
+        words = alias.split()
+        shorter, longer = sorted((mine_words, words), key=len)
+        if longer[: len(shorter)] == shorter:
+            return f"vendor name prefix ({installed!r} ~ {alias!r})"
+    return None
+
+
+@lru_cache(maxsize=65536)
+def product_key(product: str, vendor: str | None = None) -> str:
+    """`SIPROTEC 5 devices (CPU variant CP300)` -> `siprotec 5`; a leading vendor name is dropped."""
+    words = _words(_PAREN.sub(" ", product))
+    if vendor:
+        for alias in vendor_aliases(vendor):
+            prefix = alias.split()
+            if len(words) > len(prefix) and words[: len(prefix)] == prefix:
+                words = words[len(prefix) :]
+                break
+    kept = [w for w in words if w not in GENERIC_PRODUCT_WORDS]
+    return " ".join(kept or words)

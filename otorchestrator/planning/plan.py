@@ -1,0 +1,334 @@
+"""build_plan: inventory x advisories x catalog -> an ordered, explained Plan. Pure; `now` is passed in."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from otorchestrator.models.advisory import Advisory, KevCatalog, KevEntry
+from otorchestrator.models.asset import Asset, Criticality, InstalledProduct, Inventory
+from otorchestrator.models.catalog import Catalog, Patch, Qualification
+from otorchestrator.models.exemption import Exemption
+from otorchestrator.models.plan import (
+    Approval,
+    Decision,
+    ExemptionRef,
+    Plan,
+    PlanItem,
+    UnmatchedProduct,
+    UnpatchedFinding,
+)
+from otorchestrator.models.problem import ImportProblem
+from otorchestrator.planning.match import AdvisoryIndex, Hit, build_index, rule_problems
+from otorchestrator.planning.names import product_key, vendor_match
+from otorchestrator.planning.prioritize import CveDecision, decide_cve, worst
+from otorchestrator.planning.versions import Version, parse_version
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    inventory: Inventory
+    advisories: tuple[Advisory, ...]
+    catalog: Catalog
+    kev: KevCatalog = field(default_factory=KevCatalog)
+    exemptions: tuple[Exemption, ...] = ()
+    approvals: tuple[Approval, ...] = ()
+    import_problems: tuple[ImportProblem, ...] = ()
+    input_hashes: tuple[tuple[str, str], ...] = ()  # (input name, sha256), recorded in the plan
+
+
+@dataclass
+class _Patches:
+    by_product: dict[str, list[tuple[Patch, Version | None]]]
+
+    @classmethod
+    def build(cls, catalog: Catalog) -> _Patches:
+        grouped: dict[str, list[tuple[Patch, Version | None]]] = defaultdict(list)
+        for patch in sorted(catalog.patches, key=lambda p: p.id):
+            grouped[product_key(patch.product, patch.vendor)].append(
+                (patch, parse_version(patch.fixed_version))
+            )
+        return cls(dict(grouped))
+
+    def for_product(self, installed: InstalledProduct, version: Version | None) -> list[Patch]:
+        out = []
+        for patch, fixed in self.by_product.get(product_key(installed.product, installed.vendor), []):
+            if vendor_match(installed.vendor, patch.vendor) is None:
+                continue
+            if version is not None and fixed is not None and version < fixed:
+                out.append(patch)
+        return out
+
+
+def _choose(patches: list[Patch], cves: list[str]) -> tuple[Patch, tuple[str, ...]] | None:
+    """The patch covering most of the CVEs (then highest target version, then id)."""
+    best: tuple[Patch, tuple[str, ...]] | None = None
+    best_key: tuple[int, Version | None] | None = None
+    for patch in patches:
+        covered = tuple(c for c in cves if not patch.fixes or c in patch.fixes)
+        if not covered:
+            continue
+        key = (len(covered), parse_version(patch.target_version))
+        better = best_key is None or key[0] > best_key[0]
+        if best_key is not None and key[0] == best_key[0] and key[1] is not None:
+            better = best_key[1] is None or key[1] > best_key[1]
+        if better:
+            best, best_key = (patch, covered), key
+    return best
+
+
+def _needs_asset_approval(asset: Asset) -> str | None:
+    if asset.safety_system:
+        return "safety system"
+    if asset.criticality in (Criticality.HIGH, Criticality.CRITICAL):
+        return f"criticality {asset.criticality.value}"
+    return None
+
+
+def _ref(exemption: Exemption, now: datetime) -> ExemptionRef:
+    return ExemptionRef(
+        id=exemption.id,
+        reason=exemption.reason,
+        compensating_controls=exemption.compensating_controls,
+        approver=exemption.approver,
+        expires=exemption.expires,
+        expired=exemption.is_expired(now),
+    )
+
+
+@dataclass(frozen=True)
+class _Overlay:
+    decision: Decision
+    reasons: tuple[str, ...]
+    exemption: ExemptionRef | None
+    override: Approval | None
+
+
+def _overlay(
+    asset: Asset,
+    patch: Patch,
+    cves: tuple[str, ...],
+    ssvc: Decision,
+    exemptions: tuple[Exemption, ...],
+    approvals: dict[tuple[str, str], Approval],
+    now: datetime,
+) -> _Overlay:
+    reasons: list[str] = []
+    decision, ref, override = ssvc, None, None
+    scoped = [e for e in exemptions if e.covers_asset(asset.name, asset.groups)]
+    relevant = [e for e in scoped if patch.id in e.patches or any(c in e.cves for c in cves)]
+    active = [e for e in relevant if not e.is_expired(now)]
+    for expired in (e for e in relevant if e.is_expired(now)):
+        reasons.append(f"exemption {expired.id} expired {expired.expires.isoformat()}: flagged, not applied")
+        ref = ref or _ref(expired, now)
+    covered = {c for e in active for c in e.cves}
+    applying = [e for e in active if patch.id in e.patches] or (
+        active if active and all(c in covered for c in cves) else []
+    )
+    if applying:
+        chosen = applying[0]
+        decision, ref = Decision.EXEMPT, _ref(chosen, now)
+        reasons.append(
+            f"exempt under {chosen.id} until {chosen.expires.isoformat()} (approved by {chosen.approver}): "
+            f"{chosen.reason}; compensating controls: {'; '.join(chosen.compensating_controls)}"
+        )
+    elif active:
+        missing = sorted(c for c in cves if c not in covered)
+        reasons.append(
+            f"exemption {active[0].id} covers only part of the CVEs; not exempt for {', '.join(missing)}"
+        )
+    if decision is not Decision.EXEMPT and patch.qualification is not Qualification.QUALIFIED:
+        approval = approvals.get(("unqualified_patch", f"{patch.id}@{asset.name}")) or approvals.get(
+            ("unqualified_patch", patch.id)
+        )
+        if approval is None:
+            reasons.append(
+                f"blocked: patch {patch.id} is {patch.qualification.value} by the vendor and the plan "
+                "records no "
+                "override (approval kind unqualified_patch)"
+            )
+            decision = Decision.BLOCKED
+        else:
+            override = approval
+            reasons.append(
+                f"patch {patch.id} is {patch.qualification.value}: "
+                f"override approved by {approval.approved_by} "
+                f"at {approval.at.isoformat()}: {approval.reason}"
+            )
+    need = _needs_asset_approval(asset)
+    if need and decision.deployable:
+        approved = approvals.get(("asset", asset.name))
+        reasons.append(
+            f"{need}: asset approval by {approved.approved_by}"
+            if approved
+            else f"{need}: needs an asset approval recorded in the plan before a wave may include it"
+        )
+    return _Overlay(decision, tuple(reasons), ref, override)
+
+
+def _ssvc_reason(chosen: CveDecision, all_cves: tuple[str, ...]) -> str:
+    values = {p.name: p.value for p in chosen.points}
+    score = f" (CVSS {chosen.cvss:g})" if chosen.cvss is not None else ""
+    others = f"; worst of {len(all_cves)} CVEs" if len(all_cves) > 1 else ""
+    return (
+        f"{chosen.cve}{score}: exploitation {values['Exploitation']}, exposure {values['System Exposure']}, "
+        f"automatable {values['Automatable']}, human impact {values['Human Impact']} -> "
+        f"{values['Deployer Priority']}{others}"
+    )
+
+
+def _remediation_text(hits: list[Hit]) -> str:
+    seen: dict[str, None] = {}
+    for hit in hits:
+        for rem in hit.remediations:
+            if rem.category in ("vendor_fix", "no_fix_planned", "none_available") and rem.details:
+                seen.setdefault(f"{rem.category}: {rem.details.splitlines()[0][:160]}")
+    return " | ".join(list(seen)[:3])
+
+
+def _sort_key(item: PlanItem, criticality: dict[str, int]) -> tuple[int, float, int, str, str]:
+    return (
+        item.decision.urgency,
+        -(item.cvss_max or 0.0),
+        -criticality[item.asset],
+        item.asset,
+        item.patch_id,
+    )
+
+
+def build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None = None) -> Plan:
+    """The plan for `inputs` at `now`. Same inputs, same plan (ordering is total and explicit)."""
+    index = index or build_index(inputs.advisories)
+    patches = _Patches.build(inputs.catalog)
+    kev: dict[str, KevEntry] = inputs.kev.by_cve()
+    approvals = {
+        (a.kind, a.subject): a for a in sorted(inputs.approvals, key=lambda a: (a.kind, a.subject, a.at))
+    }
+    cve_cache: dict[tuple[object, ...], CveDecision] = {}
+    items: list[PlanItem] = []
+    unpatched: list[UnpatchedFinding] = []
+    unmatched: Counter[tuple[str, str, str]] = Counter()
+    reviewed: set[tuple[str, str]] = set()
+    unparsed: Counter[tuple[str, str, str]] = Counter()
+    assets = tuple(sorted(inputs.inventory.assets, key=lambda a: a.name))
+    for asset in assets:
+        profile = (asset.purdue_level, asset.zone, asset.criticality, asset.safety_system)
+        for installed in asset.installed_products:
+            match = index.match(installed)
+            reviewed.update((c.advisory.id, c.rule.product_id) for c in match.needs_review)
+            if not match.named:
+                unmatched[(installed.vendor, installed.product, installed.version)] += 1
+            if not match.hits:
+                continue
+            by_cve: dict[str, list[Hit]] = defaultdict(list)
+            for hit in match.hits:
+                by_cve[hit.cve].append(hit)
+            cves = sorted(by_cve)
+            version = parse_version(installed.version)
+            if version is None:
+                unparsed[(installed.vendor, installed.product, installed.version)] += 1
+            chosen = _choose(patches.for_product(installed, version), cves)
+            covered = chosen[1] if chosen else ()
+            missing = [c for c in cves if c not in covered]
+            if missing:
+                unpatched.append(
+                    UnpatchedFinding(
+                        asset=asset.name,
+                        vendor=installed.vendor,
+                        product=installed.product,
+                        version=installed.version,
+                        cves=tuple(missing),
+                        advisories=tuple(sorted({h.advisory.id for c in missing for h in by_cve[c]})),
+                        remediation=_remediation_text([h for c in missing for h in by_cve[c]]),
+                    )
+                )
+            if chosen is None:
+                continue
+            patch = chosen[0]
+            decisions = []
+            for cve in covered:
+                hit = by_cve[cve][0]
+                key = (profile, cve, hit.advisory.id, hit.rule.product_id)
+                decided = cve_cache.get(key)
+                if decided is None:
+                    decided = cve_cache[key] = decide_cve(asset, hit, kev.get(cve))
+                decisions.append(decided)
+            top = worst(decisions)
+            overlay = _overlay(asset, patch, covered, top.outcome, inputs.exemptions, approvals, now)
+            scores = [d.cvss for d in decisions if d.cvss is not None]
+            items.append(
+                PlanItem(
+                    asset=asset.name,
+                    patch_id=patch.id,
+                    cves=covered,
+                    decision=overlay.decision,
+                    priority_rank=0,
+                    explanation=top.points,
+                    reasons=(_ssvc_reason(top, covered), *overlay.reasons),
+                    matched_rules=tuple(sorted({h.why for c in covered for h in by_cve[c]})),
+                    exemption=overlay.exemption,
+                    override=overlay.override,
+                    cvss_max=max(scores) if scores else None,
+                    in_kev=any(c in kev for c in covered),
+                    product=f"{installed.vendor} / {installed.product}",
+                    installed_version=installed.version,
+                )
+            )
+    criticality = {a.name: a.criticality.rank for a in assets}
+    items.sort(key=lambda i: _sort_key(i, criticality))
+    ranked = tuple(item.model_copy(update={"priority_rank": n}) for n, item in enumerate(items, start=1))
+    used = {i.patch_id for i in ranked}
+    problems = rule_problems(index, reviewed)
+    warnings = _warnings(unpatched, unmatched, unparsed, problems, inputs.exemptions, now)
+    return Plan(
+        created_at=now,
+        inputs=dict(sorted(inputs.input_hashes)),
+        assets=assets,
+        patches=tuple(p for p in sorted(inputs.catalog.patches, key=lambda p: p.id) if p.id in used),
+        items=ranked,
+        approvals=tuple(sorted(inputs.approvals, key=lambda a: (a.kind, a.subject, a.at))),
+        warnings=warnings,
+        unpatched=tuple(unpatched),
+        unmatched_products=tuple(
+            UnmatchedProduct(vendor=v, product=p, version=ver, assets=n)
+            for (v, p, ver), n in sorted(unmatched.items())
+        ),
+        uninterpretable_rules=problems,
+        import_problems=tuple(inputs.import_problems),
+    )
+
+
+def _warnings(
+    unpatched: list[UnpatchedFinding],
+    unmatched: Counter[tuple[str, str, str]],
+    unparsed: Counter[tuple[str, str, str]],
+    problems: tuple[object, ...],
+    exemptions: tuple[Exemption, ...],
+    now: datetime,
+) -> tuple[str, ...]:
+    out = []
+    if unpatched:
+        assets = len({u.asset for u in unpatched})
+        cves = len({c for u in unpatched for c in u.cves})
+        out.append(
+            f"no patch available: {cves} CVE(s) on {assets} asset(s) have no catalog patch (see `unpatched`)"
+        )
+    if unmatched:
+        out.append(f"{len(unmatched)} installed product(s) named by no advisory (see `unmatched_products`)")
+    for (vendor, product, version), n in sorted(unparsed.items()):
+        out.append(
+            f"installed version {version!r} of {vendor} / {product} on {n} asset(s) "
+            "is not a comparable version"
+        )
+    review = [p for p in problems if getattr(p, "inventory_match", False)]
+    if problems:
+        out.append(
+            f"{len(problems)} advisory rule(s) have version text that could not be interpreted; "
+            f"{len(review)} of them "
+            "name an installed product and need a human look (see `uninterpretable_rules`)"
+        )
+    for exemption in sorted(exemptions, key=lambda e: e.id):
+        if exemption.is_expired(now):
+            out.append(f"exemption {exemption.id} expired {exemption.expires.isoformat()}: not applied")
+    return tuple(out)

@@ -1,0 +1,181 @@
+"""SSVC prioritization: decision points from data, each with its value and where the value came from."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from otorchestrator.models.advisory import KevEntry
+from otorchestrator.models.asset import Asset, Criticality
+from otorchestrator.models.plan import Decision, DecisionPoint
+from otorchestrator.planning.match import Hit
+from otorchestrator.planning.ssvc import COORDINATOR, DEPLOYER, HUMAN_IMPACT, load_table
+
+OUTCOME_DECISION = {
+    "immediate": Decision.IMMEDIATE,
+    "out-of-cycle": Decision.OUT_OF_CYCLE,
+    "scheduled": Decision.SCHEDULED,
+    "defer": Decision.DEFER,
+}
+_OPEN_ZONE = re.compile(r"dmz|internet|remote|vendor|cloud|corporate|enterprise|wan", re.I)
+_SMALL_ZONE = re.compile(r"isolat|air-?gap|standalone|offline", re.I)
+MISSION = {
+    Criticality.LOW: "degraded",
+    Criticality.MEDIUM: "mef support crippled",
+    Criticality.HIGH: "mef failure",
+    Criticality.CRITICAL: "mission failure",
+}
+WELL_BEING = {"low": "low", "medium": "medium", "high": "high", "very high": "high"}
+
+
+def cvss_metrics(vector: str | None) -> dict[str, str]:
+    if not vector:
+        return {}
+    return dict(part.split(":", 1) for part in vector.split("/")[1:] if ":" in part)
+
+
+def exploitation(cve: str, kev: KevEntry | None, note: str | None, vector: str | None) -> DecisionPoint:
+    if kev is not None:
+        added = f", added {kev.date_added.isoformat()}" if kev.date_added else ""
+        return DecisionPoint(
+            name="Exploitation", value="active", source=f"{cve} is in the CISA KEV catalog{added}"
+        )
+    if note:
+        low = note.lower()
+        quoted = note.strip().splitlines()[0][:120]
+        if re.search(
+            r"actively exploited|exploited in the wild|known to be exploited|active exploitation", low
+        ):
+            return DecisionPoint(name="Exploitation", value="active", source=f"advisory: {quoted!r}")
+        if re.search(r"no known public exploit|no public exploit", low):
+            return DecisionPoint(name="Exploitation", value="none", source=f"advisory: {quoted!r}")
+        if re.search(
+            r"public(ly)? (available )?exploit|exploits? .*publicly available|proof[- ]of[- ]concept", low
+        ):
+            return DecisionPoint(name="Exploitation", value="public poc", source=f"advisory: {quoted!r}")
+    maturity = cvss_metrics(vector).get("E")
+    if maturity in ("P", "F", "H"):
+        return DecisionPoint(
+            name="Exploitation",
+            value="public poc",
+            source=f"CVSS exploit code maturity E:{maturity} ({vector})",
+        )
+    return DecisionPoint(
+        name="Exploitation", value="none", source="default: not in KEV, advisory reports no exploit"
+    )
+
+
+def automatable(vector: str | None) -> DecisionPoint:
+    m = cvss_metrics(vector)
+    if not m:
+        return DecisionPoint(name="Automatable", value="no", source="default: no CVSS vector")
+    auto = m.get("AV") == "N" and m.get("AC") == "L" and m.get("PR") == "N" and m.get("UI") == "N"
+    why = (
+        "AV:N/AC:L/PR:N/UI:N"
+        if auto
+        else f"AV:{m.get('AV')}/AC:{m.get('AC')}/PR:{m.get('PR')}/UI:{m.get('UI')}"
+    )
+    return DecisionPoint(name="Automatable", value="yes" if auto else "no", source=f"CVSS {why}")
+
+
+def technical_impact(vector: str | None) -> DecisionPoint:
+    m = cvss_metrics(vector)
+    if not m:
+        return DecisionPoint(name="Technical Impact", value="partial", source="default: no CVSS vector")
+    total = m.get("C") == "H" and m.get("I") == "H" and m.get("A") == "H"
+    return DecisionPoint(
+        name="Technical Impact",
+        value="total" if total else "partial",
+        source=f"CVSS C:{m.get('C')}/I:{m.get('I')}/A:{m.get('A')}",
+    )
+
+
+def system_exposure(asset: Asset) -> DecisionPoint:
+    where = f"Purdue level {asset.purdue_level:g}, zone {asset.zone!r}"
+    if _OPEN_ZONE.search(asset.zone) or asset.purdue_level >= 3.5:
+        return DecisionPoint(name="System Exposure", value="open", source=f"{where}: DMZ or above")
+    if _SMALL_ZONE.search(asset.zone) or asset.purdue_level <= 1:
+        return DecisionPoint(name="System Exposure", value="small", source=f"{where}: control/field level")
+    return DecisionPoint(name="System Exposure", value="controlled", source=f"{where}: inside the OT network")
+
+
+def safety_impact(asset: Asset) -> DecisionPoint:
+    if asset.safety_system:
+        return DecisionPoint(name="Safety Impact", value="catastrophic", source="asset is a safety system")
+    value = {
+        Criticality.CRITICAL: "critical",
+        Criticality.HIGH: "critical",
+        Criticality.MEDIUM: "marginal",
+    }.get(asset.criticality, "negligible")
+    return DecisionPoint(name="Safety Impact", value=value, source=f"criticality {asset.criticality.value}")
+
+
+def mission_impact(asset: Asset) -> DecisionPoint:
+    return DecisionPoint(
+        name="Mission Impact",
+        value=MISSION[asset.criticality],
+        source=f"criticality {asset.criticality.value}",
+    )
+
+
+@dataclass(frozen=True)
+class CveDecision:
+    cve: str
+    outcome: Decision
+    points: tuple[DecisionPoint, ...]
+    cvss: float | None
+
+
+def decide_cve(asset: Asset, hit: Hit, kev: KevEntry | None) -> CveDecision:
+    vector = hit.score.vector if hit.score else None
+    note = hit.vuln.exploitation_note or hit.advisory.exploitation_note
+    expl, auto, tech = exploitation(hit.cve, kev, note, vector), automatable(vector), technical_impact(vector)
+    exposure, safety, mission = system_exposure(asset), safety_impact(asset), mission_impact(asset)
+    human_table = load_table(HUMAN_IMPACT)
+    human_value = human_table.lookup({"Safety Impact": safety.value, "Mission Impact": mission.value})
+    human = DecisionPoint(
+        name="Human Impact",
+        value=human_value,
+        source=f"SSVC human impact table: safety {safety.value} x mission {mission.value}",
+    )
+    well_being = DecisionPoint(
+        name="Mission and Well-Being Impact",
+        value=WELL_BEING[human_value],
+        source=f"human impact {human_value}",
+    )
+    values: Mapping[str, str] = {
+        "Exploitation": expl.value,
+        "System Exposure": exposure.value,
+        "Automatable": auto.value,
+        "Human Impact": human.value,
+        "Technical Impact": tech.value,
+        "Mission and Well-Being Impact": well_being.value,
+    }
+    outcome = load_table(DEPLOYER).lookup(values)
+    cisa = load_table(COORDINATOR).lookup(values)
+    score = hit.score.base_score if hit.score else None
+    points = (
+        DecisionPoint(name="CVE", value=hit.cve, source=f"{hit.advisory.id} ({hit.advisory.source})"),
+        expl,
+        exposure,
+        auto,
+        safety,
+        mission,
+        human,
+        tech,
+        well_being,
+        DecisionPoint(name="CISA Levels", value=cisa, source="SSVC CISA coordinator 2.0.3 (for reference)"),
+        DecisionPoint(
+            name="Deployer Priority",
+            value=outcome,
+            source="SSVC deployer patch application priority 1.0.0: "
+            f"{expl.value}, {exposure.value}, automatable {auto.value}, human impact {human.value}",
+        ),
+    )
+    return CveDecision(hit.cve, OUTCOME_DECISION[outcome], points, score)
+
+
+def worst(decisions: list[CveDecision]) -> CveDecision:
+    """The most urgent CVE decides the item: urgency, then CVSS, then CVE id."""
+    return min(decisions, key=lambda d: (d.outcome.urgency, -(d.cvss or 0.0), d.cve))
