@@ -1,0 +1,203 @@
+"""`otorch waves`: stage a reviewed plan into waves (docs/waves.md). Thin: read, plan, render."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from otorchestrator.models.plan import Plan
+from otorchestrator.models.waves import WavePlan
+from otorchestrator.planning.policy import PolicyError, load_policy
+from otorchestrator.planning.waves import stage_waves
+
+EXIT_INPUT = 2
+EXIT_INFEASIBLE = 3
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(file=stream, highlight=False, soft_wrap=False, width=None if stream.isatty() else 160)
+
+
+def _fail(message: str) -> None:
+    _console(stderr=True).print(f"[red]error:[/red] {escape(message)}")
+    sys.exit(EXIT_INPUT)
+
+
+def read_plan(path: Path) -> Plan:
+    """The plan in `path`, refused unless its content hash matches its content."""
+    try:
+        plan = Plan.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError) as exc:
+        raise click.ClickException(f"{path}: not a readable plan: {exc}") from exc
+    if not plan.content_hash:
+        raise click.ClickException(f"{path}: the plan has no content_hash; create it with `otorch plan`")
+    actual = plan.compute_hash()
+    if actual != plan.content_hash:
+        raise click.ClickException(
+            f"{path}: the plan was changed after it was sealed (recorded {plan.content_hash}, content hashes "
+            f"to {actual}); refusing to stage it. Re-create and review it with `otorch plan`."
+        )
+    return plan
+
+
+def _parse_now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"expected an ISO-8601 datetime, got {value!r}", param_hint="--now") from exc
+    if moment.tzinfo is None:
+        raise click.BadParameter("needs a UTC offset, e.g. 2026-11-22T02:00:00+00:00", param_hint="--now")
+    return moment
+
+
+def _hm(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%m-%d %H:%M")
+
+
+def render(wp: WavePlan, console: Console, max_rows: int) -> None:
+    table = Table(title=f"Waves (UTC; plan {wp.plan_hash[:19]}, policy {wp.policy_hash[:19]})")
+    for column in ("wave", "host", "zone", "Purdue", "role", "criticality", "patches", "rule", "why here"):
+        table.add_column(column, overflow="fold")
+    shown = 0
+    total = sum(len(w.hosts) for w in wp.waves)
+    for wave in wp.waves:
+        for n, host in enumerate(wave.hosts):
+            if shown >= max_rows:
+                break
+            label = f"{wave.name}\n{_hm(wave.slot_start)}" if n == 0 else ""
+            crit = host.criticality.value + (" SIS" if host.safety_system else "")
+            table.add_row(
+                label,
+                host.name,
+                host.zone,
+                f"{host.purdue_level:g}",
+                host.role.value,
+                crit,
+                ", ".join(host.patch_ids),
+                host.placement_rule.value,
+                escape(host.placement_reason),
+                end_section=n == len(wave.hosts) - 1,
+            )
+            shown += 1
+    console.print(table)
+    if shown < total:
+        console.print(f"... {total - shown} more hosts (raise --max-rows, or read the JSON)")
+    _timeline(wp, console)
+    _left_out(wp, console, max_rows)
+
+
+def _timeline(wp: WavePlan, console: Console) -> None:
+    if not wp.waves:
+        console.print("[yellow]No waves: nothing could be placed.[/yellow]")
+        return
+    first, last = wp.waves[0].slot_start, max(w.slot_end for w in wp.waves)
+    span = max((last - first).total_seconds(), 1.0)
+    width = 48
+    console.print(f"\nTimeline (UTC) {_hm(first)} .. {_hm(last)}")
+    for wave in wp.waves[:60]:
+        a = int((wave.slot_start - first).total_seconds() / span * width)
+        b = max(a + 1, int((wave.slot_end - first).total_seconds() / span * width))
+        bar = " " * a + "█" * (b - a)
+        console.print(
+            f"  {wave.name:<10} {_hm(wave.slot_start)}-{wave.slot_end.astimezone(UTC):%H:%M} "
+            f"{bar:<{width}}  {len(wave.hosts)} hosts, failure budget {wave.failure_budget}"
+        )
+    if len(wp.waves) > 60:
+        console.print(f"  ... {len(wp.waves) - 60} more waves")
+
+
+def _left_out(wp: WavePlan, console: Console, max_rows: int) -> None:
+    if wp.holds:
+        table = Table(title="Held: waiting for an approval")
+        for column in ("host", "patches", "reason", "released by"):
+            table.add_column(column, overflow="fold")
+        for hold in wp.holds[:max_rows]:
+            table.add_row(hold.asset, ", ".join(hold.patch_ids), escape(hold.reason), escape(hold.release))
+        console.print(table)
+    if wp.exclusions:
+        table = Table(title="Left out (red: a constraint that cannot be met)")
+        for column in ("host", "patch", "rule", "reason"):
+            table.add_column(column, overflow="fold")
+        for ex in wp.exclusions[:max_rows]:
+            style = "red" if ex.infeasible else ""
+            table.add_row(ex.asset, ex.patch_id, ex.rule.value, escape(ex.reason), style=style)
+        console.print(table)
+    for gap in wp.canary_gaps[:max_rows]:
+        console.print(f"[yellow]canary gap:[/yellow] {escape(gap.combination)}: {escape(gap.reason)}")
+    for warning in wp.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    placed = sum(len(w.hosts) for w in wp.waves)
+    console.print(
+        f"\n{len(wp.waves)} waves, {placed} hosts placed, {len(wp.holds)} held, "
+        f"{len(wp.exclusions)} items left out ({len(wp.infeasible)} infeasible)"
+    )
+
+
+@click.command()
+@click.argument("plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Wave policy YAML (default: the built-in policy of docs/waves.md).",
+)
+@click.option("-i", "--inventory", help="Inventory path, recorded in the wave plan for `otorch run`.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the wave plan here."
+)
+@click.option("--now", "now_text", metavar="ISO-8601", help="Schedule from this moment (default: now, UTC).")
+@click.option("--json", "as_json", is_flag=True, help="Print the wave plan as JSON instead of tables.")
+@click.option("--max-rows", default=200, show_default=True, help="Rows per table in the terminal.")
+@click.option("--strict", is_flag=True, help=f"Exit {EXIT_INFEASIBLE} when a constraint cannot be met.")
+def waves(
+    plan_file: Path,
+    policy_file: Path | None,
+    inventory: str | None,
+    output: Path | None,
+    now_text: str | None,
+    as_json: bool,
+    max_rows: int,
+    strict: bool,
+) -> None:
+    """Stage a reviewed plan into waves: canary first, then ascending risk.
+
+    \b
+    Redundancy pairs never share a wave, zones and waves are capped, every
+    host's slot lies in its maintenance window with time for its duration
+    plus rollback, safety-system and high-criticality hosts need an approval,
+    dependencies go first. Every placement says which rule put it there;
+    everything left out says why. Nothing runs on hosts.
+
+    \b
+    Examples:
+      otorch waves plan.json --policy inventories/lab/policy.yml -o waves.json
+      otorch waves plan.json --now 2026-11-22T02:00:00+00:00 --json
+    """
+    now = _parse_now(now_text)
+    plan = read_plan(plan_file)
+    try:
+        policy = load_policy(policy_file)
+    except PolicyError as exc:
+        _fail(str(exc))
+    wave_plan = stage_waves(plan, policy, now, inventory=inventory)
+    if output is not None:
+        output.write_text(wave_plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    if as_json:
+        click.echo(wave_plan.model_dump_json(indent=2))
+    else:
+        console = _console()
+        render(wave_plan, console, max_rows)
+        if output is not None:
+            console.print(f"wave plan written to {output} ({wave_plan.content_hash})")
+    if strict and wave_plan.infeasible:
+        sys.exit(EXIT_INFEASIBLE)
