@@ -124,15 +124,23 @@ def down_cmd() -> None:
     metavar="N",
     help="Reset only the first N hosts of the lab inventory (default: all).",
 )
-def reset_cmd(count: int | None) -> None:
-    """Recreate the hosts from the image: the clean baseline.
+@click.option(
+    "--host",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="Reset only this inventory host (repeatable), e.g. --host nw-hmi-02.",
+)
+def reset_cmd(count: int | None, names: tuple[str, ...]) -> None:
+    """Recreate hosts from the image: the clean baseline.
 
     Everything done to the hosts since (patches, rollbacks, stray processes) is
     discarded; products are back at 1.0.0 and the lab knobs are re-applied.
+    Hosts not selected by --hosts/--host keep running untouched.
     """
     cfg = _config()
     t0 = time.monotonic()
-    _guard(lambda: lifecycle.reset(cfg, count, _progress))
+    _guard(lambda: lifecycle.reset(cfg, count, _progress, names=list(names)))
     _progress(f"reset done ({time.monotonic() - t0:.1f} s)")
 
 

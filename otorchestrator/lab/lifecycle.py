@@ -7,6 +7,7 @@ idempotent and repairs leftovers of a killed session; ``down`` leaves nothing be
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -35,8 +36,17 @@ def _quiet(_: str) -> None:
     pass
 
 
-def select_hosts(cfg: LabConfig, count: int | None = None) -> list[LabHost]:
+def select_hosts(
+    cfg: LabConfig, count: int | None = None, names: Sequence[str] | None = None
+) -> list[LabHost]:
+    """The first ``count`` inventory hosts, or the hosts called ``names``, or all."""
     hosts = load_lab_hosts(cfg.inventory_dir)
+    if names:
+        known = {h.name for h in hosts}
+        unknown = sorted(set(names) - known)
+        if unknown:
+            raise LabError(f"not lab hosts: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        return [h for h in hosts if h.name in set(names)]
     if count is not None:
         if count < 1 or count > len(hosts):
             raise LabError(f"--hosts must be between 1 and {len(hosts)}")
@@ -95,11 +105,15 @@ def _provision_all(cfg: LabConfig, hosts: list[LabHost], progress: Progress) -> 
 
 
 def up(
-    cfg: LabConfig, count: int | None = None, progress: Progress = _quiet, wait_timeout: float = 90
+    cfg: LabConfig,
+    count: int | None = None,
+    progress: Progress = _quiet,
+    wait_timeout: float = 90,
+    names: Sequence[str] | None = None,
 ) -> None:
-    """Start the lab (all inventory hosts or the first ``count``); safe to run again at any time."""
+    """Start the lab (all inventory hosts, the first ``count`` or ``names``); safe to run again."""
     t0 = time.monotonic()
-    hosts = select_hosts(cfg, count)
+    hosts = select_hosts(cfg, count, names)
     image = build.build_all(cfg, progress)
     alive = _clean_leftovers(cfg, progress)
 
@@ -153,13 +167,19 @@ def down(cfg: LabConfig, progress: Progress = _quiet) -> None:
     progress(f"lab '{cfg.name}' down ({time.monotonic() - t0:.1f} s)")
 
 
-def reset(cfg: LabConfig, count: int | None = None, progress: Progress = _quiet) -> None:
-    """Recreate the hosts from the image: the clean baseline (products at 1.0.0, knobs applied)."""
-    hosts = select_hosts(cfg, count)
-    names = [cfg.container(h.name) for h in hosts]
-    progress(f"removing {len(names)} host(s) for a clean baseline")
-    podman.remove_containers(names)
-    up(cfg, count, progress)
+def reset(
+    cfg: LabConfig,
+    count: int | None = None,
+    progress: Progress = _quiet,
+    names: Sequence[str] | None = None,
+) -> None:
+    """Recreate hosts from the image: the clean baseline (products at 1.0.0, knobs applied).
+    Hosts that are not reset are kept as they are."""
+    hosts = select_hosts(cfg, count, names)
+    containers = [cfg.container(h.name) for h in hosts]
+    progress(f"removing {len(containers)} host(s) for a clean baseline")
+    podman.remove_containers(containers)
+    up(cfg, progress=progress, names=[h.name for h in hosts])
 
 
 def status(cfg: LabConfig) -> list[HostStatus]:

@@ -1,0 +1,77 @@
+"""A small handle on a running lab, for tests and tools: inventory, hosts, key, ports, commands in hosts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from otorchestrator.lab import lifecycle
+from otorchestrator.lab.config import LabConfig
+
+
+def lab_unavailable_reason() -> str | None:
+    """Why the lab cannot run on this machine, or None."""
+    if shutil.which("podman") is None:
+        return "podman is not installed (scripts/bootstrap.sh)"
+    if os.geteuid() != 0:
+        return "the lab uses rootful podman: run as root"
+    return None
+
+
+@dataclass
+class LabHandle:
+    cfg: LabConfig
+    inventory: Path
+    hosts: list[str]
+    key: Path
+    ports: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def for_config(cls, cfg: LabConfig) -> LabHandle:
+        hosts = lifecycle.select_hosts(cfg)
+        return cls(
+            cfg=cfg,
+            inventory=cfg.inventory_dir,
+            hosts=[h.name for h in hosts],
+            key=cfg.ssh_key,
+            ports={h.name: cfg.port(h.base_port) for h in hosts},
+        )
+
+    def container(self, host: str) -> str:
+        return self.cfg.container(host)
+
+    def sh(
+        self, host: str, command: str, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a shell command as root inside a lab host (podman exec, not SSH)."""
+        proc = subprocess.run(
+            ["podman", "exec", self.container(host), "bash", "-c", command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"{host}: `{command}` failed rc={proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+    def runner_envvars(self) -> dict[str, str]:
+        """envvars for ``ansible_runner.run(..., suppress_env_files=True)`` against this lab."""
+        root = self.cfg.root
+        return {
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "ANSIBLE_CONFIG": str(root / "ansible.cfg"),
+            "ANSIBLE_COLLECTIONS_PATH": str(root / ".collections"),
+            "ANSIBLE_ROLES_PATH": str(root / "roles"),
+            "OTORCH_LAB_PORT_OFFSET": str(self.cfg.port_offset),
+        }
+
+    def reset(self, *hosts: str) -> None:
+        """Recreate these hosts from the image (the clean baseline)."""
+        lifecycle.reset(self.cfg, names=list(hosts))

@@ -1,0 +1,26 @@
+"""Integration fixtures: the running lab (real hosts over SSH).
+
+``lab`` (session): brings the lab up idempotently (the instance named by OTORCH_LAB_NAME, default ``otlab``)
+and yields an :class:`otorchestrator.lab.handle.LabHandle` (inventory path, hosts, key, ports, ``sh(host,
+cmd)`` via podman exec, ``runner_envvars()`` for ansible-runner, ``reset(*hosts)``). Tests that change a
+host must restore it (or ``lab.reset(host)``); tests that take a lab down use their own instance."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from otorchestrator.lab import LabConfig, lifecycle
+from otorchestrator.lab.handle import LabHandle, lab_unavailable_reason
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[LabHandle]:
+    reason = lab_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    cfg = LabConfig.from_env()
+    lifecycle.up(cfg, progress=lambda msg: print(f"[lab] {msg}", file=sys.stderr))
+    yield LabHandle.for_config(cfg)
