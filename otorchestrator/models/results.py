@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 
 class Phase(StrEnum):
@@ -43,7 +43,8 @@ class PhaseResult(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    schema_version: int = Field(1, alias="schema")
+    # roles send `schema`; Python code may say schema_version
+    schema_version: int = Field(1, validation_alias=AliasChoices("schema", "schema_version"))
     phase: Phase
     host: str
     ok: bool
