@@ -7,5 +7,5 @@ for f in "$@"; do
   ino=$(stat -c %i "$f")
   if grep -Eq "[0-9a-f]+:[0-9a-f]+:${ino} " /proc/locks; then held+=("\"$f\""); fi
 done
-holders=$(pgrep -d, -x 'apt|apt-get|dpkg|unattended-upgr|aptitude' || true)
+holders=$(ps -eo pid=,comm= 2>/dev/null | awk '$2 ~ /^(apt|apt-get|dpkg|aptitude|unattended-upgr)$/ {printf "%s%s", sep, $1; sep=","}')
 printf '{"held": [%s], "processes": "%s"}\n' "$(IFS=,; echo "${held[*]}")" "$holders"
