@@ -1,0 +1,256 @@
+"""Invariants of wave staging over generated inventories, plans and policies (hypothesis)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import time, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from otorchestrator.models.asset import (
+    Asset,
+    Criticality,
+    MaintenanceWindow,
+    OneOffWindow,
+    OperatingSystem,
+    RecurringWindow,
+    Role,
+    window_remaining,
+)
+from otorchestrator.models.plan import Decision, Plan, PlanItem
+from otorchestrator.models.policy import CanaryPolicy, FailureBudgetPolicy, RiskKey, WavePolicy
+from otorchestrator.models.waves import WavePlan
+from otorchestrator.planning.waves import stage_waves
+from otorchestrator.planning.waves.canary import combination
+from otorchestrator.planning.waves.triage import Candidate, risk_key
+
+from ._build import NOW, approval, patch
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+PATCHES = [
+    patch("P1", 10),
+    patch("P2", 30, rollback=15),
+    patch("P3", 60),
+    patch("P4", 5, reboot_required=True),
+]
+
+recurring = st.builds(
+    RecurringWindow,
+    days=st.lists(st.sampled_from(DAYS), min_size=1, max_size=7, unique=True).map(tuple),
+    start=st.builds(time, st.integers(0, 23), st.sampled_from([0, 30])),
+    duration_minutes=st.sampled_from([30, 60, 120, 240, 480, 1440]),
+    timezone=st.sampled_from(["UTC", "Europe/Berlin", "America/Chicago"]),
+)
+one_off = st.builds(
+    lambda h, d: OneOffWindow(start=NOW + timedelta(hours=h), end=NOW + timedelta(hours=h, minutes=d)),
+    st.integers(-3, 100),
+    st.sampled_from([20, 45, 90, 300]),
+)
+windows = st.lists(st.one_of(recurring, one_off), min_size=0, max_size=2).map(tuple)
+
+
+@st.composite
+def plans(draw: st.DrawFn) -> Plan:
+    n = draw(st.integers(1, 30))
+    names = [f"h{i:02}" for i in range(n)]
+    assets = []
+    for i, name in enumerate(names):
+        always = draw(st.booleans())
+        win: tuple[MaintenanceWindow, ...] = (
+            (RecurringWindow(days=DAYS, start=time(0, 0), duration_minutes=1440),)
+            if always
+            else draw(windows)
+        )
+        deps = (
+            draw(st.lists(st.sampled_from(names), max_size=2, unique=True))
+            if draw(st.integers(0, 4)) == 0
+            else []
+        )
+        assets.append(
+            Asset(
+                name=name,
+                site="s",
+                zone=draw(st.sampled_from(["z1", "z2", "z3", "z4"])),
+                purdue_level=draw(st.sampled_from([1, 2, 3, 3.5, 4])),
+                role=draw(st.sampled_from([Role.HMI, Role.HISTORIAN, Role.GATEWAY, Role.SCADA_SERVER])),
+                criticality=draw(st.sampled_from(list(Criticality))),
+                safety_system=draw(st.integers(0, 9)) == 0,
+                redundancy_group=draw(st.sampled_from([None, None, "ga", "gb", "gc"])),
+                maintenance_windows=win,
+                os=OperatingSystem(family="debian", version=draw(st.sampled_from(["11", "12"]))),
+                depends_on=tuple(d for d in deps if draw(st.booleans()) or names.index(d) < i),
+            )
+        )
+    items = []
+    for a in assets:
+        for p in draw(st.lists(st.sampled_from(PATCHES), min_size=0, max_size=3, unique_by=lambda p: p.id)):
+            items.append((a.name, p.id, draw(st.sampled_from(list(Decision)))))
+    draw(st.randoms()).shuffle(items)
+    plan_items = tuple(
+        PlanItem(asset=a, patch_id=p, cves=(), decision=d, priority_rank=r)
+        for r, (a, p, d) in enumerate(items, start=1)
+    )
+    approved = draw(st.lists(st.sampled_from(names), unique=True, max_size=n))
+    return Plan(
+        created_at=NOW,
+        assets=tuple(assets),
+        patches=tuple(PATCHES),
+        items=plan_items,
+        approvals=tuple(approval(x) for x in approved),
+    ).sealed()
+
+
+policies = st.builds(
+    WavePolicy,
+    risk_order=st.permutations(list(RiskKey)).map(tuple),
+    tier_keys=st.integers(0, 2),
+    max_hosts_per_wave=st.integers(1, 6),
+    max_hosts_per_zone_per_wave=st.integers(1, 3),
+    include_decisions=st.sampled_from(
+        [
+            (Decision.IMMEDIATE, Decision.OUT_OF_CYCLE, Decision.SCHEDULED),
+            (Decision.IMMEDIATE, Decision.SCHEDULED, Decision.DEFER),
+        ]
+    ),
+    approval_from_criticality=st.sampled_from([None, Criticality.HIGH, Criticality.MEDIUM]),
+    gap_minutes=st.sampled_from([0, 5, 30]),
+    start_delay_minutes=st.sampled_from([0, 10]),
+    host_overhead_minutes=st.sampled_from([0, 5]),
+    horizon_hours=st.sampled_from([6, 48, 168]),
+    failure_budget=st.sampled_from([FailureBudgetPolicy(hosts=1), FailureBudgetPolicy(percent=50)]),
+    canary=st.builds(
+        CanaryPolicy,
+        enabled=st.booleans(),
+        max_criticality=st.sampled_from([None, Criticality.MEDIUM]),
+    ),
+)
+
+
+def check_invariants(plan: Plan, policy: WavePolicy, wp: WavePlan) -> None:
+    assets = plan.asset_map()
+    patches = plan.patch_map()
+    where = wp.host_waves()
+    hosts = {h.name: h for w in wp.waves for h in w.hosts}
+
+    # every planned item placed exactly once, held, or excluded with a reason
+    seen: Counter[tuple[str, str]] = Counter()
+    for host in hosts.values():
+        seen.update((host.name, i.patch_id) for i in host.items)
+    for hold in wp.holds:
+        assert hold.reason and hold.release
+        seen.update((hold.asset, p) for p in hold.patch_ids)
+    for ex in wp.exclusions:
+        assert ex.reason
+        seen[(ex.asset, ex.patch_id)] += 1
+    assert seen == Counter((i.asset, i.patch_id) for i in plan.items)
+    assert sum(len(w.hosts) for w in wp.waves) == len(hosts)  # a host is in one wave only
+
+    # placed items are allowed by the plan's decision and the policy, in plan order
+    rank = {(i.asset, i.patch_id): i for i in plan.items}
+    for host in hosts.values():
+        decisions = [rank[(host.name, i.patch_id)].decision for i in host.items]
+        assert all(d in policy.include_decisions for d in decisions)
+        ranks = [i.priority_rank for i in host.items]
+        assert ranks == sorted(ranks)
+
+    gap = timedelta(minutes=policy.gap_minutes)
+    start = NOW + timedelta(minutes=policy.start_delay_minutes)
+    limit = NOW + timedelta(hours=policy.horizon_hours)
+    previous_end = None
+    for index, wave in enumerate(wp.waves):
+        assert wave.index == index and wave.hosts
+        # caps
+        assert len(wave.hosts) <= policy.max_hosts_per_wave
+        zones = Counter(h.zone for h in wave.hosts)
+        assert max(zones.values()) <= policy.max_hosts_per_zone_per_wave
+        # redundancy pairs never share a wave
+        groups = [h.redundancy_group for h in wave.hosts if h.redundancy_group]
+        assert len(groups) == len(set(groups))
+        # slots in order, back to back or later
+        assert start <= wave.slot_start <= limit
+        if previous_end is not None:
+            assert wave.slot_start >= previous_end + gap
+        previous_end = wave.slot_end
+        for host in wave.hosts:
+            need = timedelta(minutes=host.duration_minutes + host.rollback_minutes)
+            expected = sum(patches[i.patch_id].expected_duration_minutes for i in host.items)
+            assert host.duration_minutes == expected + policy.host_overhead_minutes
+            assert host.rollback_minutes == sum(patches[i.patch_id].rollback_minutes for i in host.items)
+            # the window (checked with the model's own arithmetic) holds duration + rollback
+            assert window_remaining(assets[host.name].maintenance_windows, wave.slot_start) >= need
+            assert wave.slot_end >= wave.slot_start + need
+            assert host.window_start <= wave.slot_start <= host.latest_start
+            # approvals
+            asset = assets[host.name]
+            if policy.needs_approval(asset.criticality, asset.safety_system):
+                assert host.approval is not None and host.approval.subject == host.name
+            assert host.placement_reason
+
+    # redundancy: later members wait for the previous member
+    by_group: dict[str, list[str]] = {}
+    for wave in wp.waves:
+        for host in wave.hosts:
+            if host.redundancy_group:
+                earlier = by_group.setdefault(host.redundancy_group, [])
+                if earlier:
+                    assert earlier[-1] in host.waits_for
+                earlier.append(host.name)
+
+    # dependencies with plan items go first, in an earlier wave
+    with_items = {i.asset for i in plan.items}
+    for name in hosts:
+        for dep in assets[name].depends_on:
+            if dep in with_items and dep != name:
+                assert dep in where and where[dep] < where[name], (name, dep)
+
+    # canary waves come first and cover every combination placed later, or say why not
+    kinds = [w.kind for w in wp.waves]
+    assert kinds == sorted(kinds)  # "canary" < "wave"
+    if policy.canary.enabled:
+
+        def combos(name: str) -> set[str]:
+            cand = Candidate(
+                assets[name], [rank[(name, i.patch_id)] for i in hosts[name].items], [], 0, 0, None, None
+            )  # type: ignore[arg-type]
+            return {combination(cand, item, policy.canary.cover) for item in cand.items}
+
+        covered = set().union(*(combos(h.name) for w in wp.waves if w.kind == "canary" for h in w.hosts))
+        gaps = {g.combination for g in wp.canary_gaps}
+        for wave in wp.waves:
+            for host in wave.hosts:
+                assert combos(host.name) <= covered | gaps
+    else:
+        assert "canary" not in kinds
+
+    # ascending risk tiers, except a host that follows a dependency from a higher tier
+    if policy.tier_keys:
+
+        def tier(name: str) -> tuple[float, ...]:
+            items = [rank[(name, i.patch_id)] for i in hosts[name].items]
+            cand = Candidate(assets[name], items, [], 0, 0, None, None)  # type: ignore[arg-type]
+            return risk_key(cand, policy.risk_order)[: policy.tier_keys]
+
+        regular = [(where[n], tier(n), n) for n in hosts if wp.waves[where[n]].kind == "wave"]
+        highest: tuple[float, ...] | None = None
+        for _, t, n in sorted(regular):
+            if highest is not None and t < highest:
+                assert assets[n].depends_on, n
+            highest = t if highest is None or t > highest else highest
+
+    assert wp.content_hash == wp.compute_hash()
+    assert wp.plan_hash == plan.content_hash
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plans(), policies)
+def test_invariants(plan: Plan, policy: WavePolicy) -> None:
+    check_invariants(plan, policy, stage_waves(plan, policy, NOW))
+
+
+@settings(max_examples=30, deadline=None)
+@given(plans(), policies)
+def test_pure_and_deterministic(plan: Plan, policy: WavePolicy) -> None:
+    first = stage_waves(plan, policy, NOW)
+    assert stage_waves(plan, policy, NOW) == first
+    assert WavePlan.model_validate_json(first.model_dump_json()) == first
