@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -58,9 +58,14 @@ class RecurringWindow(BaseModel):
         return value
 
     def occurrence_containing(self, moment: datetime) -> tuple[datetime, datetime] | None:
-        """The occurrence (start, end) that contains `moment` (an aware datetime), if any."""
+        """The occurrence (start, end) that contains `moment` (an aware datetime), if any.
+
+        Start and end are local wall-clock times in `timezone` (sat 22:00 + 6 h ends sun 04:00 local, also
+        on a DST night); containment is decided on the absolute instant, whatever zone `moment` is in.
+        """
         tz = ZoneInfo(self.timezone)
         local = moment.astimezone(tz)
+        instant = moment.astimezone(UTC)  # compare instants: same-tzinfo comparisons are wall-clock
         span = timedelta(minutes=self.duration_minutes)
         # an occurrence that started up to `span` ago may still be open: look back enough days
         for back in range(0, span.days + 2):
@@ -68,7 +73,7 @@ class RecurringWindow(BaseModel):
             if DAYS[day.weekday()] not in self.days:
                 continue
             start = datetime.combine(day, self.start, tzinfo=tz)
-            if start <= local < start + span:
+            if start <= instant < start + span:
                 return start, start + span
         return None
 
@@ -88,19 +93,24 @@ class OneOffWindow(BaseModel):
         return self
 
     def occurrence_containing(self, moment: datetime) -> tuple[datetime, datetime] | None:
-        return (self.start, self.end) if self.start <= moment < self.end else None
+        return (self.start, self.end) if self.start <= moment.astimezone(UTC) < self.end else None
 
 
 MaintenanceWindow = RecurringWindow | OneOffWindow
 
 
 def window_remaining(windows: tuple[MaintenanceWindow, ...], moment: datetime) -> timedelta:
-    """How long from `moment` the longest currently open window stays open (zero when none is open)."""
+    """How long from `moment` the longest currently open window stays open (zero when none is open).
+
+    Real elapsed time, the same whatever zone `moment` is in. Occurrences are not merged: a daily window
+    00:00 + 24 h has 10 minutes left at 23:50 (the wave planner relies on this).
+    """
     best = timedelta(0)
+    instant = moment.astimezone(UTC)  # subtracting same-tzinfo datetimes would give wall-clock time
     for window in windows:
-        occurrence = window.occurrence_containing(moment)
+        occurrence = window.occurrence_containing(instant)
         if occurrence is not None:
-            best = max(best, occurrence[1] - moment)
+            best = max(best, occurrence[1].astimezone(UTC) - instant)
     return best
 
 
