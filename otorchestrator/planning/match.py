@@ -87,7 +87,8 @@ def build_index(advisories: tuple[Advisory, ...]) -> AdvisoryIndex:
                 advisory, rule, parse_spec(rule.version), tuple(affecting.get(rule.product_id, ()))
             )
             index.rules += 1
-            grouped[product_key(rule.product, rule.vendor)].append(compiled)
+            for key in sorted({product_key(rule.product, rule.vendor), product_key(rule.product)}):
+                grouped[key].append(compiled)
             if compiled.spec.kind is SpecKind.UNINTERPRETABLE:
                 index.uninterpretable.append(compiled)
     index.by_product = dict(grouped)
@@ -95,7 +96,8 @@ def build_index(advisories: tuple[Advisory, ...]) -> AdvisoryIndex:
 
 
 def _match(index: AdvisoryIndex, vendor: str, product: str, version: str) -> ProductMatch:
-    candidates = index.by_product.get(product_key(product, vendor), [])
+    keys = dict.fromkeys((product_key(product, vendor), product_key(product)))
+    candidates = list({id(c): c for key in keys for c in index.by_product.get(key, [])}.values())
     parsed = parse_version(version)
     named = False
     hits: list[Hit] = []

@@ -46,14 +46,19 @@ class _Patches:
     def build(cls, catalog: Catalog) -> _Patches:
         grouped: dict[str, list[tuple[Patch, Version | None]]] = defaultdict(list)
         for patch in sorted(catalog.patches, key=lambda p: p.id):
-            grouped[product_key(patch.product, patch.vendor)].append(
-                (patch, parse_version(patch.fixed_version))
-            )
+            entry = (patch, parse_version(patch.fixed_version))
+            for key in sorted({product_key(patch.product, patch.vendor), product_key(patch.product)}):
+                grouped[key].append(entry)
         return cls(dict(grouped))
 
     def for_product(self, installed: InstalledProduct, version: Version | None) -> list[Patch]:
-        out = []
-        for patch, fixed in self.by_product.get(product_key(installed.product, installed.vendor), []):
+        out: list[Patch] = []
+        keys = dict.fromkeys(
+            (product_key(installed.product, installed.vendor), product_key(installed.product))
+        )
+        for patch, fixed in (e for key in keys for e in self.by_product.get(key, [])):
+            if patch in out:
+                continue
             if vendor_match(installed.vendor, patch.vendor) is None:
                 continue
             if version is not None and fixed is not None and version < fixed:
