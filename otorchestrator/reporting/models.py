@@ -1,0 +1,285 @@
+"""What the reports hold: plain data, built by `build` / `compliance`, rendered by `render`.
+
+Free text in these models (check details, messages, output excerpts) has been through the report
+redactor (`reporting.redact`): a report never carries a secret.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from otorchestrator.models.results import HostOutcome, Phase
+from otorchestrator.models.run import HostState, RunStatus
+
+_FROZEN = ConfigDict(frozen=True)
+
+
+# -- run report ------------------------------------------------------------------------------------
+
+
+class PhaseTiming(BaseModel):
+    model_config = _FROZEN
+
+    phase: Phase
+    started_at: datetime
+    finished_at: datetime
+    duration_s: float
+    ok: bool
+    outcome: HostOutcome
+    failed_checks: tuple[str, ...] = ()
+
+
+class FailedCheck(BaseModel):
+    model_config = _FROZEN
+
+    name: str
+    value: str = ""
+    threshold: str = ""
+    detail: str = ""
+
+
+class FailureEntry(BaseModel):
+    """One failed phase (or a host that ended failed without a phase result)."""
+
+    model_config = _FROZEN
+
+    host: str
+    wave: int
+    phase: Phase | None
+    at: datetime | None
+    outcome: str
+    checks: tuple[FailedCheck, ...] = ()
+    failed_task: str = ""
+    excerpt: str = ""  # redacted and cut to `EXCERPT_CHARS`
+
+
+class RollbackEntry(BaseModel):
+    model_config = _FROZEN
+
+    host: str
+    wave: int
+    from_state: HostState | None  # where the host was when the rollback started
+    reason: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    final_state: HostState
+    ok: bool
+
+
+class HostRow(BaseModel):
+    model_config = _FROZEN
+
+    host: str
+    wave: int
+    state: HostState
+    detail: str = ""
+    patches: tuple[str, ...] = ()
+    versions_before: dict[str, str] = Field(default_factory=dict)
+    versions_after: dict[str, str] = Field(default_factory=dict)
+    phases: tuple[PhaseTiming, ...] = ()
+    total_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.state in (HostState.SUCCEEDED, HostState.SKIPPED)
+
+    def phase_seconds(self, phase: Phase) -> float | None:
+        found = [p.duration_s for p in self.phases if p.phase is phase]
+        return sum(found) if found else None
+
+
+class WaveRow(BaseModel):
+    model_config = _FROZEN
+
+    index: int
+    name: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    hosts: tuple[str, ...]
+    states: dict[str, int]  # state -> hosts in it
+    failure_budget: int | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class AuditSummary(BaseModel):
+    model_config = _FROZEN
+
+    head_seq: int | None
+    head_hash: str | None
+    store_head_seq: int | None = None
+    store_head_hash: str | None = None
+    verified: bool | None = None  # None: not checked
+    records: int = 0
+    problems: tuple[str, ...] = ()
+    run_events: int = 0
+
+
+class RunReport(BaseModel):
+    model_config = _FROZEN
+
+    report: str = "run"
+    schema_version: int = 1
+    generated_at: datetime
+    run_id: str
+    operator: str
+    status: RunStatus
+    status_detail: str = ""
+    check_mode: bool = False
+    started_at: datetime
+    finished_at: datetime | None
+    plan_hash: str
+    waveplan_hash: str
+    waves: tuple[WaveRow, ...]
+    hosts: tuple[HostRow, ...]
+    failures: tuple[FailureEntry, ...]
+    rollbacks: tuple[RollbackEntry, ...]
+    state_counts: dict[str, int]
+    audit: AuditSummary
+    notes: tuple[str, ...] = ()
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+# -- compliance ------------------------------------------------------------------------------------
+
+
+class PatchStatus(StrEnum):
+    INSTALLED = "installed"
+    PENDING = "pending"
+    EXEMPT = "exempt"
+    BLOCKED = "blocked"
+
+
+class FlagLevel(StrEnum):
+    VIOLATION = "violation"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Flag(BaseModel):
+    model_config = _FROZEN
+
+    code: str  # e.g. EVALUATION_OVERDUE
+    rule: str  # e.g. "CIP-007 R2.2 (style)"
+    level: FlagLevel
+    message: str
+    subject: str = ""  # patch id, when the flag is about one patch
+
+
+class ExemptionInfo(BaseModel):
+    model_config = _FROZEN
+
+    id: str
+    reason: str
+    compensating_controls: tuple[str, ...]
+    approver: str
+    expires: datetime
+    expired: bool
+    days_left: int
+
+
+class InstalledInfo(BaseModel):
+    model_config = _FROZEN
+
+    run_id: str
+    operator: str
+    at: datetime
+    from_version: str | None
+    to_version: str | None
+
+
+class PatchLine(BaseModel):
+    model_config = _FROZEN
+
+    patch_id: str
+    cves: tuple[str, ...]
+    decision: str
+    status: PatchStatus
+    package: str | None = None
+    target_version: str | None = None
+    due: datetime | None = None  # evaluation + 35 days: apply or have a dated mitigation plan by then
+    installed: InstalledInfo | None = None
+    exemption: ExemptionInfo | None = None
+    reason: str = ""
+
+
+class AssetCompliance(BaseModel):
+    model_config = _FROZEN
+
+    asset: str
+    zone: str
+    criticality: str
+    safety_system: bool
+    baseline_at: datetime | None
+    baseline_age_days: int | None
+    last_evaluation: datetime | None
+    days_since_evaluation: int | None
+    patches: tuple[PatchLine, ...]
+    history: tuple[InstalledInfo, ...] = ()
+    flags: tuple[Flag, ...] = ()
+
+    def count(self, status: PatchStatus | str) -> int:
+        return sum(1 for p in self.patches if p.status == status)
+
+    @property
+    def compliant(self) -> bool:
+        return not any(f.level is FlagLevel.VIOLATION for f in self.flags)
+
+
+class EvidenceStep(BaseModel):
+    model_config = _FROZEN
+
+    asset: str
+    patch_id: str
+    decision: str
+    wave: str | None = None  # "run R, wave 1 (wave-1)", or None when not staged
+    verification: str | None = None  # "ok at ..." / "failed: check ..." / None
+    verified: bool | None = None
+    rollback_tested: bool | None = None  # a passing rollback drill of this patch on this asset
+    rollback_evidence: str | None = None
+    installed: bool = False
+
+
+class CveEvidence(BaseModel):
+    model_config = _FROZEN
+
+    cve: str
+    in_kev: bool = False
+    cvss_max: float | None = None
+    steps: tuple[EvidenceStep, ...]
+
+
+class ComplianceReport(BaseModel):
+    model_config = _FROZEN
+
+    report: str = "compliance"
+    schema_version: int = 1
+    generated_at: datetime
+    evaluation_days: int
+    plan_hash: str | None
+    plan_created_at: datetime | None
+    assets: tuple[AssetCompliance, ...]
+    evidence: tuple[CveEvidence, ...]
+    notes: tuple[str, ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "assets": len(self.assets),
+            "compliant": sum(1 for a in self.assets if a.compliant),
+            "violations": sum(1 for a in self.assets for f in a.flags if f.level is FlagLevel.VIOLATION),
+            "warnings": sum(1 for a in self.assets for f in a.flags if f.level is FlagLevel.WARNING),
+        }

@@ -1,0 +1,119 @@
+"""Read what a report needs from the state store, the audit log and the plan files (the only I/O of
+reporting besides writing the rendered files)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from otorchestrator.models.plan import Plan
+from otorchestrator.models.run import (
+    AuditEvent,
+    AuditHead,
+    BaselineRecord,
+    HostStateRecord,
+    InstalledPatchRecord,
+    PhaseResultRecord,
+    RunRecord,
+    Transition,
+)
+from otorchestrator.models.waves import WavePlan
+from otorchestrator.store.audit import AuditVerification, read_events, verify
+from otorchestrator.store.paths import StatePaths
+from otorchestrator.store.state import StateStore
+
+
+@dataclass(frozen=True)
+class RunSources:
+    run: RunRecord
+    host_states: dict[str, HostStateRecord]
+    transitions: list[Transition]
+    phase_results: list[PhaseResultRecord]
+    run_events: list[AuditEvent]
+    store_head: AuditHead | None
+    audit: AuditVerification | None
+    waveplan: WavePlan | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunHistory:
+    """Every run of the store with its phase results and wave plan: for evidence across runs."""
+
+    run: RunRecord
+    phase_results: list[PhaseResultRecord]
+    waveplan: WavePlan | None
+
+
+@dataclass(frozen=True)
+class ComplianceSources:
+    plan: Plan | None
+    baselines: dict[str, BaselineRecord]  # asset -> latest baseline
+    history: list[InstalledPatchRecord]
+    runs: list[RunHistory]
+    drill_events: list[AuditEvent]
+    notes: tuple[str, ...] = field(default=())
+
+
+def load_waveplan(path: str | Path | None) -> tuple[WavePlan | None, str | None]:
+    """The wave plan at `path`, or None with a note why not."""
+    if not path:
+        return None, None
+    try:
+        return WavePlan.model_validate_json(Path(path).read_text(encoding="utf-8")), None
+    except (OSError, ValidationError, ValueError) as exc:
+        return None, f"wave plan {path} not read ({type(exc).__name__}); waves shown from the store only"
+
+
+def load_plan(path: str | Path) -> Plan:
+    return Plan.model_validate_json(Path(path).read_text(encoding="utf-8"))
+
+
+def load_run_sources(paths: StatePaths, run_id: str, waveplan_path: Path | None = None) -> RunSources:
+    """Raises `RunNotFound` when the run is not in the store."""
+    with StateStore(paths.db) as store:
+        run = store.get_run(run_id)
+        host_states = store.host_states(run_id)
+        transitions = store.transitions(run_id)
+        results = store.phase_results(run_id)
+        head = store.audit_head()
+    audit = verify(paths.audit, head) if paths.audit.exists() else None
+    events = [e for _, e in read_events(paths.audit) if e.run_id == run_id]
+    waveplan, note = load_waveplan(waveplan_path or run.waveplan_path)
+    return RunSources(
+        run=run,
+        host_states=host_states,
+        transitions=transitions,
+        phase_results=results,
+        run_events=events,
+        store_head=head,
+        audit=audit,
+        waveplan=waveplan,
+        notes=(note,) if note else (),
+    )
+
+
+DRILL_EVENT_KIND = "drill_result"
+
+
+def load_compliance_sources(paths: StatePaths, plan: Plan | None, assets: list[str]) -> ComplianceSources:
+    notes: list[str] = []
+    with StateStore(paths.db) as store:
+        baselines: dict[str, BaselineRecord] = {}
+        for asset in assets:
+            record = store.latest_baseline(asset)
+            if record is not None:
+                baselines[asset] = record
+        history = store.patch_history()
+        runs: list[RunHistory] = []
+        for run in store.list_runs():
+            waveplan, note = load_waveplan(run.waveplan_path)
+            if note:
+                notes.append(f"run {run.run_id}: {note}")
+            runs.append(RunHistory(run=run, phase_results=store.phase_results(run.run_id), waveplan=waveplan))
+    drills = [e for _, e in read_events(paths.audit) if e.kind == DRILL_EVENT_KIND]
+    return ComplianceSources(
+        plan=plan, baselines=baselines, history=history, runs=runs, drill_events=drills, notes=tuple(notes)
+    )

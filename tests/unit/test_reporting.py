@@ -1,0 +1,243 @@
+"""Report building and rendering on a real state store and audit log (tests/fixtures/report_store.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import xmlschema
+
+from otorchestrator.models.results import Phase
+from otorchestrator.models.run import HostState
+from otorchestrator.reporting import write_run_reports
+from otorchestrator.reporting.build import build_compliance_report, build_run_report
+from otorchestrator.reporting.models import FlagLevel, PatchStatus, RunReport
+from otorchestrator.reporting.redact import ReportRedactor
+from otorchestrator.reporting.render import (
+    junit_schema_path,
+    render_compliance_html,
+    render_compliance_markdown,
+    render_run_html,
+    render_run_junit,
+    render_run_markdown,
+)
+from otorchestrator.reporting.sources import load_compliance_sources, load_run_sources
+
+
+def _fixture_module() -> ModuleType:
+    path = Path(__file__).parents[1] / "fixtures" / "report_store.py"
+    spec = importlib.util.spec_from_file_location("report_store", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["report_store"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+fx = _fixture_module()
+
+
+@pytest.fixture(scope="module")
+def run_fixture(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return fx.make_run_store(tmp_path_factory.mktemp("reports"))
+
+
+@pytest.fixture(scope="module")
+def report(run_fixture) -> RunReport:  # type: ignore[no-untyped-def]
+    sources = load_run_sources(run_fixture.paths, run_fixture.run_id)
+    return build_run_report(sources, run_fixture.finished_at, ReportRedactor([fx.SECRET]))
+
+
+def test_run_report_hosts_waves_and_durations(report: RunReport) -> None:
+    assert report.run_id == fx.RUN_ID and report.status.value == "completed"
+    assert [(w.index, w.name, w.hosts) for w in report.waves] == [
+        (0, "canary", ("nw-hmi-02",)),
+        (1, "wave-1", ("nw-gw-01", "nw-hist-01", "nw-hmi-01")),
+    ]
+    assert report.waves[0].started_at is not None and report.waves[0].duration_s
+    states = {h.host: h.state for h in report.hosts}
+    assert states == {
+        "nw-hmi-02": HostState.SUCCEEDED,
+        "nw-hmi-01": HostState.SUCCEEDED,
+        "nw-gw-01": HostState.ROLLED_BACK,
+        "nw-hist-01": HostState.BLOCKED,
+    }
+    gw = next(h for h in report.hosts if h.host == "nw-gw-01")
+    assert gw.phase_seconds(Phase.VERIFY) == pytest.approx(31.0)
+    assert gw.phase_seconds(Phase.ROLLBACK) == pytest.approx(14.2)
+    assert gw.total_s == pytest.approx(5.0 + 3.9 + 10.0 + 31.0 + 14.2)
+    assert report.state_counts == {"blocked": 1, "rolled_back": 1, "succeeded": 2}
+
+
+def test_failures_name_the_failing_check_with_a_redacted_excerpt(report: RunReport) -> None:
+    by_host = {f.host: f for f in report.failures}
+    assert set(by_host) == {"nw-gw-01", "nw-hist-01"}
+    gw = by_host["nw-gw-01"]
+    assert gw.phase is Phase.VERIFY
+    assert [c.name for c in gw.checks] == ["service_running:nwc-gateway"]
+    assert "bind failed" in gw.excerpt and "traceback line 1" in gw.excerpt
+    assert by_host["nw-hist-01"].checks[0].detail == "1 MiB free on /opt/nwc, 20 MiB needed"
+
+
+def test_rollbacks_and_audit_head(report: RunReport, run_fixture) -> None:  # type: ignore[no-untyped-def]
+    (rb,) = report.rollbacks
+    assert rb.host == "nw-gw-01" and rb.from_state is HostState.VERIFYING and rb.ok
+    assert rb.duration_s == pytest.approx(14.2)
+    assert "service_running:nwc-gateway" in rb.reason
+    assert report.audit.verified is True
+    assert report.audit.head_hash == report.audit.store_head_hash
+    assert report.audit.head_hash and report.audit.head_hash.startswith("sha256:")
+
+
+@pytest.mark.parametrize("render", [render_run_html, render_run_markdown, render_run_junit])
+def test_no_secret_in_any_rendering(report: RunReport, render) -> None:  # type: ignore[no-untyped-def]
+    text = render(report)
+    assert "hunter2" not in text and fx.SECRET not in text
+    assert "REDACTED" in text
+    assert fx.SECRET not in report.model_dump_json()
+
+
+def test_html_is_self_contained(report: RunReport) -> None:
+    html = render_run_html(report)
+    assert "<style>" in html
+    for external in ("<link", "<script", "src=", "http://", "https://", "@import", "url("):
+        assert external not in html, external
+    for expected in (
+        "Wave timeline",
+        "nw-gw-01",
+        "service_running:nwc-gateway",
+        "Rollbacks",
+        "chain intact",
+        report.audit.head_hash,
+    ):
+        assert expected in html
+
+
+def test_markdown_holds_the_tables(report: RunReport) -> None:
+    md = render_run_markdown(report)
+    assert md.startswith(f"# Run report `{fx.RUN_ID}`: completed")
+    assert "| nw-gw-01 | 1 | rolled_back |" in md
+    assert "failing check `service_running:nwc-gateway`" in md
+
+
+def test_junit_validates_against_the_schema(report: RunReport) -> None:
+    xml = render_run_junit(report)
+    schema = xmlschema.XMLSchema(junit_schema_path())
+    schema.validate(xml)
+    root = ET.fromstring(xml)
+    cases = root.findall(".//testcase")
+    # one case per host and phase: 4 + 4 + 5 + 1
+    assert len(cases) == 14
+    assert root.get("tests") == "14" and root.get("failures") == "2" and root.get("errors") == "0"
+    names = {(c.get("classname", "").rsplit(".", 1)[-1], c.get("name")) for c in cases}
+    assert ("nw-gw-01", "rollback") in names and ("nw-hist-01", "diagnostics") in names
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert {c.get("classname", "").rsplit(".", 1)[-1] for c in failed} == {"nw-gw-01", "nw-hist-01"}
+
+
+def test_junit_with_a_skipped_host_validates(report: RunReport) -> None:
+    hosts = list(report.hosts)
+    skipped = hosts[0].model_copy(
+        update={"host": "nw-skip", "state": HostState.SKIPPED, "phases": (), "detail": "outside window <now>"}
+    )
+    bigger = report.model_copy(update={"hosts": (*hosts, skipped)})
+    xml = render_run_junit(bigger)
+    xmlschema.XMLSchema(junit_schema_path()).validate(xml)
+    assert '<skipped message="skipped: outside window &lt;now&gt;"/>' in xml
+
+
+def test_write_run_reports_writes_every_format(run_fixture, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = write_run_reports(run_fixture.paths, run_fixture.run_id, tmp_path / "out", run_fixture.finished_at)
+    assert set(out) == {"html", "md", "json", "junit"}
+    assert out["junit"].name == f"run-{fx.RUN_ID}.junit.xml"
+    data = json.loads(out["json"].read_text())
+    assert data["run_id"] == fx.RUN_ID and len(data["hosts"]) == 4
+    assert "hunter2" not in out["json"].read_text()
+
+
+# -- compliance --------------------------------------------------------------------------------------
+
+
+def _compliance(run_fixture, evaluated_days_ago: int, exemption_in_days: int):  # type: ignore[no-untyped-def]
+    now = run_fixture.finished_at + timedelta(days=2)
+    plan = fx.plan(now - timedelta(days=evaluated_days_ago), now + timedelta(days=exemption_in_days))
+    with fx.StateStore(run_fixture.paths.db) as store:
+        store.save_baseline(
+            "nw-hmi-02", {"values": {"packages": {"nwc-hmi-runtime": "1.1.0"}}}, at=now - timedelta(days=50)
+        )
+        store.save_baseline(
+            "nw-hmi-01", {"values": {"packages": {"nwc-hmi-runtime": "1.0.0"}}}, at=now - timedelta(days=3)
+        )
+    sources = load_compliance_sources(run_fixture.paths, plan, [a.name for a in plan.assets])
+    return build_compliance_report(plan.assets, sources, now)
+
+
+def _codes(report, asset: str) -> set[str]:  # type: ignore[no-untyped-def]
+    return {f.code for a in report.assets if a.asset == asset for f in a.flags}
+
+
+def test_compliance_35_day_rules_when_overdue(run_fixture) -> None:  # type: ignore[no-untyped-def]
+    report = _compliance(run_fixture, evaluated_days_ago=40, exemption_in_days=-1)
+    by = {a.asset: a for a in report.assets}
+    assert by["nw-hmi-02"].days_since_evaluation == 40
+    assert {"EVALUATION_OVERDUE", "BASELINE_STALE"} <= _codes(report, "nw-hmi-02")
+    # installed in the run: no R2.3 flag for it
+    assert by["nw-hmi-02"].patches[0].status is PatchStatus.INSTALLED
+    assert by["nw-hmi-02"].patches[0].installed and by["nw-hmi-02"].patches[0].installed.operator == "alice"
+    # rolled back gateway: pending past evaluation + 35 days without a mitigation plan
+    assert by["nw-gw-01"].patches[0].status is PatchStatus.PENDING
+    assert "MITIGATION_PLAN_MISSING" in _codes(report, "nw-gw-01")
+    # exempt with an expired exemption
+    ews = by["nw-ews-01"].patches[0]
+    assert ews.status is PatchStatus.EXEMPT and ews.exemption and ews.exemption.expired
+    assert ews.exemption.compensating_controls == ("application allow-listing", "no remote access to the EWS")
+    assert "MITIGATION_PLAN_EXPIRED" in _codes(report, "nw-ews-01")
+    assert not any(a.compliant for a in report.assets)
+
+
+def test_compliance_clean_within_35_days(run_fixture) -> None:  # type: ignore[no-untyped-def]
+    report = _compliance(run_fixture, evaluated_days_ago=10, exemption_in_days=60)
+    assert _codes(report, "nw-hmi-01") == set()
+    assert _codes(report, "nw-gw-01") == {"NO_BASELINE"}  # pending, due in 25 days: no violation yet
+    gw = next(a for a in report.assets if a.asset == "nw-gw-01")
+    assert gw.patches[0].due is not None and gw.compliant
+    assert _codes(report, "nw-ews-01") == {"NO_BASELINE"}
+    assert report.summary()["violations"] == 0
+
+
+def test_compliance_due_soon_warnings(run_fixture) -> None:  # type: ignore[no-untyped-def]
+    report = _compliance(run_fixture, evaluated_days_ago=31, exemption_in_days=3)
+    assert {"EVALUATION_DUE_SOON", "APPLY_OR_MITIGATE_DUE_SOON"} <= _codes(report, "nw-gw-01")
+    assert "MITIGATION_PLAN_EXPIRES_SOON" in _codes(report, "nw-ews-01")
+    assert all(f.level is FlagLevel.WARNING for a in report.assets for f in a.flags)
+
+
+def test_cve_evidence_chain(run_fixture) -> None:  # type: ignore[no-untyped-def]
+    report = _compliance(run_fixture, evaluated_days_ago=10, exemption_in_days=60)
+    by_cve = {e.cve: e for e in report.evidence}
+    hmi = by_cve["CVE-2026-10103"]
+    assert hmi.in_kev and hmi.cvss_max == 8.1
+    step = next(s for s in hmi.steps if s.asset == "nw-hmi-02")
+    assert step.wave == f"run {fx.RUN_ID}, wave 0 (canary)"
+    assert step.verified is True and step.installed
+    assert step.rollback_tested is True and step.rollback_evidence and "DRILL-1" in step.rollback_evidence
+    gw = by_cve["CVE-2026-10104"].steps[0]
+    assert gw.verified is False and gw.verification and "service_running:nwc-gateway" in gw.verification
+    assert gw.rollback_tested is None
+    assert by_cve["CVE-2026-10105"].steps[0].wave is None
+
+
+def test_compliance_renderings(run_fixture) -> None:  # type: ignore[no-untyped-def]
+    report = _compliance(run_fixture, evaluated_days_ago=40, exemption_in_days=-1)
+    html = render_compliance_html(report)
+    md = render_compliance_markdown(report)
+    for text in (html, md):
+        assert "MITIGATION_PLAN_EXPIRED" in text and "application allow-listing" in text
+        assert "CVE-2026-10103" in text and "DRILL-1" in text
+    assert "<script" not in html and "http" not in html
