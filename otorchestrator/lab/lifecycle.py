@@ -130,9 +130,9 @@ def up(
                     f"  {host.name}: running an older image (run `otorch lab reset` for the new baseline)"
                 )
         else:
-            recreate.append(name)  # killed while provisioning: start over from the image
+            recreate.append(name)  # dead inside or killed while provisioning: start over
     if recreate:
-        progress(f"recreating {len(recreate)} half-provisioned host(s): {', '.join(recreate)}")
+        progress(f"recreating {len(recreate)} unresponsive or half-provisioned host(s): {', '.join(recreate)}")
         podman.remove_containers(recreate)
     kept = {h.name for h in keep}
     new = [h for h in hosts if h.name not in kept]
