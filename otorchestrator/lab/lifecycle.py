@@ -132,7 +132,8 @@ def up(
         else:
             recreate.append(name)  # dead inside or killed while provisioning: start over
     if recreate:
-        progress(f"recreating {len(recreate)} unresponsive or half-provisioned host(s): {', '.join(recreate)}")
+        listed = ", ".join(recreate)
+        progress(f"recreating {len(recreate)} unresponsive or half-provisioned host(s): {listed}")
         podman.remove_containers(recreate)
     kept = {h.name for h in keep}
     new = [h for h in hosts if h.name not in kept]
