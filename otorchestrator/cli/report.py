@@ -1,0 +1,213 @@
+"""`otorch report [run] RUN` and `otorch report compliance`: write the run and compliance reports."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from otorchestrator.intake.inventory import load_inventory
+from otorchestrator.models.asset import Asset
+from otorchestrator.models.plan import Plan
+from otorchestrator.reporting.build import build_compliance_report, build_run_report
+from otorchestrator.reporting.compliance import EVALUATION_DAYS
+from otorchestrator.reporting.models import ComplianceReport, RunReport
+from otorchestrator.reporting.redact import ReportRedactor
+from otorchestrator.reporting.sources import load_compliance_sources, load_plan, load_run_sources
+from otorchestrator.reporting.write import RUN_FORMATS, write_rendered_compliance, write_rendered_run
+from otorchestrator.store.errors import RunNotFound, StoreError
+from otorchestrator.store.paths import StatePaths
+from otorchestrator.store.state import StateStore
+
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+class _RunByDefault(click.Group):
+    """`otorch report RUN ...` is `otorch report run RUN ...`."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["run", *args]
+        return super().resolve_command(ctx, args)
+
+
+def _state_dir_option(f: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="State directory (default: $OTORCH_STATE_DIR or ./.otorch).",
+    )(f)
+
+
+def _as_of(value: datetime | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@click.group(cls=_RunByDefault)
+def report() -> None:
+    """Write reports: a run's report, or the compliance report of the assets.
+
+    \b
+      otorch report RUN --html r.html --junit r.xml   # same as `otorch report run RUN ...`
+      otorch report run                               # latest run, every format into <state>/reports/
+      otorch report compliance -i inventories/lab --plan plan.json --html compliance.html
+    """
+
+
+def _print_run_summary(rep: RunReport) -> None:
+    counts = ", ".join(f"{state} {n}" for state, n in rep.state_counts.items())
+    click.echo(
+        f"run {rep.run_id}: {rep.status.value} ({counts}); {len(rep.failures)} failure(s), "
+        f"{len(rep.rollbacks)} rollback(s)"
+    )
+    if rep.audit.verified is False:
+        click.echo("warning: the audit chain does not verify: see the report's audit section", err=True)
+
+
+@report.command("run")
+@click.argument("run_id", required=False)
+@click.option("--html", "html", type=_FILE, help="Self-contained HTML page.")
+@click.option("--md", "md", type=_FILE, help="Markdown.")
+@click.option("--json", "json_", type=_FILE, help="JSON (the report model).")
+@click.option("--junit", "junit", type=_FILE, help="JUnit XML: one test case per host and phase.")
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write every format here as run-<RUN>.<ext> (default when no file is named: <state>/reports).",
+)
+@click.option("--secret", "secrets", multiple=True, hidden=True, help="A value to redact (repeatable).")
+@_state_dir_option
+def run_report(
+    run_id: str | None,
+    html: Path | None,
+    md: Path | None,
+    json_: Path | None,
+    junit: Path | None,
+    out_dir: Path | None,
+    secrets: tuple[str, ...],
+    state_dir: Path | None,
+) -> None:
+    """Report of run RUN (default: the latest run): wave timeline, per-host phase durations, failures
+    with the failing check and an output excerpt, rollbacks, the audit chain head."""
+    paths = StatePaths.resolve(state_dir, os.environ)
+    if not paths.db.exists():
+        raise click.ClickException(f"no state store at {paths.db}")
+    try:
+        if run_id is None:
+            with StateStore(paths.db) as store:
+                latest = store.latest_run()
+            if latest is None:
+                raise click.ClickException(f"no run in {paths.db}")
+            run_id = latest.run_id
+        rep = build_run_report(load_run_sources(paths, run_id), datetime.now(UTC), ReportRedactor(secrets))
+    except RunNotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    targets = {k: v for k, v in {"html": html, "md": md, "json": json_, "junit": junit}.items() if v}
+    if not targets or out_dir is not None:
+        directory = out_dir or paths.reports
+        for fmt, (ext, _) in RUN_FORMATS.items():
+            targets.setdefault(fmt, directory / f"run-{run_id}.{ext}")
+    written = write_rendered_run(rep, targets)
+    _print_run_summary(rep)
+    for fmt, path in written.items():
+        click.echo(f"{fmt:>6}: {path}")
+
+
+def _assets(inventory: Path | None, plan: Plan | None) -> list[Asset]:
+    if inventory is not None:
+        try:
+            return list(load_inventory(inventory).assets)
+        except ValueError as exc:  # IntakeError, InventoryError
+            raise click.ClickException(str(exc)) from exc
+    if plan is not None:
+        return list(plan.assets)
+    raise click.UsageError("give --inventory or --plan (the assets to report on)")
+
+
+def _print_compliance_summary(rep: ComplianceReport) -> None:
+    s = rep.summary()
+    click.echo(
+        f"{s['assets']} assets: {s['compliant']} compliant, {s['violations']} violation(s), "
+        f"{s['warnings']} warning(s)"
+    )
+    for a in rep.assets:
+        codes = ", ".join(f.code for f in a.flags) or "-"
+        click.echo(f"  {a.asset:<14} {'ok ' if a.compliant else 'NOT'}  {codes}")
+
+
+@report.command("compliance")
+@click.option(
+    "-i",
+    "--inventory",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Inventory of the assets (default: the plan's assets).",
+)
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The saved plan: the patch evaluation (applicable patches, decisions).",
+)
+@click.option("--html", "html", type=_FILE)
+@click.option("--md", "md", type=_FILE)
+@click.option("--json", "json_", type=_FILE)
+@click.option(
+    "--evaluation-days",
+    type=click.IntRange(1, 366),
+    default=EVALUATION_DAYS,
+    show_default=True,
+    help="Evaluation interval (CIP-007 R2.2 style) and apply-or-mitigate deadline (R2.3).",
+)
+@click.option(
+    "--as-of",
+    type=click.DateTime(),
+    default=None,
+    help="Evaluate as of this time (UTC unless it has an offset; default: now).",
+)
+@click.option("--fail-on-violation", is_flag=True, help="Exit 1 when any asset has a violation.")
+@_state_dir_option
+def compliance(
+    inventory: Path | None,
+    plan_path: Path | None,
+    html: Path | None,
+    md: Path | None,
+    json_: Path | None,
+    evaluation_days: int,
+    as_of: datetime | None,
+    fail_on_violation: bool,
+    state_dir: Path | None,
+) -> None:
+    """Compliance per asset: baseline age, applicable patches (installed / pending / exempt / blocked),
+    days since the last evaluation, CIP-007 R2 style flags, and the evidence chain per CVE."""
+    try:
+        plan = load_plan(plan_path) if plan_path else None
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{plan_path}: not a saved plan ({exc})") from exc
+    assets = _assets(inventory, plan)
+    paths = StatePaths.resolve(state_dir, os.environ)
+    try:
+        sources = load_compliance_sources(paths, plan, [a.name for a in assets])
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rep = build_compliance_report(assets, sources, _as_of(as_of), evaluation_days=evaluation_days)
+    targets = {k: v for k, v in {"html": html, "md": md, "json": json_}.items() if v}
+    if not targets:
+        targets = {"html": paths.reports / "compliance.html", "json": paths.reports / "compliance.json"}
+    written = write_rendered_compliance(rep, targets)
+    _print_compliance_summary(rep)
+    for fmt, path in written.items():
+        click.echo(f"{fmt:>6}: {path}")
+    if fail_on_violation and rep.summary()["violations"]:
+        raise SystemExit(1)
