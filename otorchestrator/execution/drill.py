@@ -1,0 +1,399 @@
+"""The rollback drill: prove on real hosts that the way back works.
+
+Per drill host, one host at a time (a drill never takes two hosts of a group down together):
+scan (baseline) -> diagnostics -> backup -> install -> verify -> FORCED rollback (even when verification
+passed) -> scan -> compare with the pre-drill baseline (packages, config hashes, services, listening ports).
+A host passes when the rollback reported ok and the scans show no difference. Every transition goes to the
+state store and the audit log before the step it starts; the drill is a run in the store (run id = drill id,
+so `otorch report DRILL` renders it), and each host's verdict is an audit event `drill_result` (the evidence
+the compliance report cites). Safety-system hosts are refused unless an approval is recorded for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from otorchestrator.execution.backend import Backend, PhaseRequest
+from otorchestrator.execution.scan import patch_vars
+from otorchestrator.models.asset import Asset
+from otorchestrator.models.catalog import Patch
+from otorchestrator.models.plan import Approval, content_hash
+from otorchestrator.models.results import HostOutcome, Phase, PhaseResult
+from otorchestrator.models.run import AuditEvent, AuditKind, HostState, RunRecord, RunStatus
+from otorchestrator.planning.drift import Difference, compare_scans
+from otorchestrator.store.audit import AuditLog
+from otorchestrator.store.clock import Clock
+from otorchestrator.store.state import StateStore
+
+DRILL_RESULT = "drill_result"
+DRILL_REFUSED = "drill_refused"
+APPROVAL_RECORDED = "approval_recorded"
+
+
+class DrillRefused(ValueError):
+    """The drill would touch a safety-system asset without a recorded approval (nothing was touched)."""
+
+    def __init__(self, hosts: Sequence[str]) -> None:
+        self.hosts = tuple(hosts)
+        names = ", ".join(self.hosts)
+        super().__init__(
+            f"refusing the drill: {names} {'is a' if len(self.hosts) == 1 else 'are'} safety-system "
+            f"asset{'s' if len(self.hosts) > 1 else ''} and no approval is recorded; nothing was touched. "
+            f"Approve explicitly with --approve-safety '<host>:<reason>' per host, or drill another group."
+        )
+
+
+class DrillPhase(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    phase: Phase
+    ok: bool
+    seconds: float
+    detail: str = ""
+
+
+class DrillHostResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    host: str
+    passed: bool
+    final_state: HostState
+    phases: tuple[DrillPhase, ...] = ()
+    verification_ok: bool | None = None
+    rollback_ok: bool | None = None
+    rollback_seconds: float | None = None
+    differences: tuple[Difference, ...] = ()
+    message: str = ""
+
+
+class DrillReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    drill_id: str
+    group: str
+    patch_id: str
+    package: str | None
+    operator: str
+    started_at: datetime
+    finished_at: datetime
+    hosts: tuple[DrillHostResult, ...]
+    not_applicable: tuple[str, ...] = ()
+    approvals: tuple[Approval, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.hosts) and all(h.passed for h in self.hosts)
+
+
+@dataclass(frozen=True)
+class DrillSpec:
+    drill_id: str
+    group: str
+    patch: Patch
+    assets: tuple[Asset, ...]  # the drill hosts, in drill order
+    inventory: Path
+    operator: str
+    backup_store: Path
+    approvals: tuple[Approval, ...] = ()
+    not_applicable: tuple[str, ...] = ()
+    phase_timeout_s: int = 1800
+    extravars: Mapping[str, Any] = field(default_factory=dict)
+
+
+def select_drill_hosts(assets: Sequence[Asset], group: str, patch: Patch) -> tuple[list[Asset], list[str]]:
+    """(drill hosts: members of `group` (or the host named `group`) with the patch's package or product
+    installed, not-applicable members)."""
+    members = [a for a in assets if group in ("all", a.name) or group in a.groups]
+    hosts: list[Asset] = []
+    skipped: list[str] = []
+    for asset in members:
+        if any(_same_product(p.package, p.vendor, p.product, patch) for p in asset.installed_products):
+            hosts.append(asset)
+        else:
+            skipped.append(asset.name)
+    return hosts, skipped
+
+
+def _same_product(package: str | None, vendor: str, product: str, patch: Patch) -> bool:
+    if patch.package and package == patch.package:
+        return True
+    return (vendor, product) == (patch.vendor, patch.product)
+
+
+def unapproved_safety_hosts(assets: Sequence[Asset], approvals: Sequence[Approval]) -> list[str]:
+    approved = {a.subject for a in approvals if a.kind in ("drill", "asset")}
+    return [a.name for a in assets if a.safety_system and a.name not in approved]
+
+
+def _brief(result: PhaseResult) -> str:
+    failed = [c.name for c in result.failed_checks]
+    if result.outcome is not HostOutcome.OK:
+        return f"{result.outcome.value}: {result.message or ', '.join(failed)}".strip()
+    return ", ".join(failed) if failed else ""
+
+
+class Drill:
+    """Runs a `DrillSpec` through a `Backend`, recording into `store` and `audit`."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        store: StateStore,
+        audit: AuditLog,
+        clock: Clock,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.backend, self.store, self.audit, self.clock = backend, store, audit, clock
+        self.progress = progress or (lambda _msg: None)
+
+    # -- recording -------------------------------------------------------------------------------
+
+    def _event(self, spec: DrillSpec, kind: str, **fields: Any) -> AuditEvent:
+        return self.audit.append(
+            AuditEvent(at=self.clock.now(), operator=spec.operator, kind=kind, run_id=spec.drill_id, **fields)
+        )
+
+    def _move(self, spec: DrillSpec, host: str, wave: int, state: HostState, detail: str = "") -> None:
+        self._event(
+            spec,
+            AuditKind.TRANSITION,
+            host=host,
+            wave=wave,
+            result=state.value,
+            detail={"detail": detail} if detail else {},
+        )
+        self.store.transition(spec.drill_id, host, wave, state, detail=detail, now=self.clock.now())
+
+    def _phase(
+        self, spec: DrillSpec, host: str, wave: int, phase: Phase, extra: Mapping[str, Any] | None = None
+    ) -> tuple[PhaseResult, DrillPhase]:
+        self._event(spec, AuditKind.PHASE_STARTED, host=host, wave=wave, phase=phase, patch_id=spec.patch.id)
+        started = self.clock.now()
+        extravars = {
+            **spec.extravars,
+            **patch_vars({host: [spec.patch]}),
+            "otorch_run_id": spec.drill_id,
+            "otorch_phase": phase.value,
+            "otorch_backup_store_dir": str(spec.backup_store),
+            "otorch_backup_id": f"{spec.drill_id}",
+            **(extra or {}),
+        }
+        outcome = self.backend.run_phase(
+            PhaseRequest(
+                phase=phase,
+                hosts=(host,),
+                inventory=spec.inventory,
+                extravars=extravars,
+                timeout_s=spec.phase_timeout_s,
+                run_label=f"{spec.drill_id}-{host}-{phase.value}",
+            )
+        )
+        finished = self.clock.now()
+        result = outcome.results.get(host) or PhaseResult.model_validate(
+            {
+                "phase": phase,
+                "host": host,
+                "ok": False,
+                "outcome": HostOutcome.NO_RESULT,
+                "message": "no result from the backend",
+            }
+        )
+        self.store.record_phase_result(spec.drill_id, wave, result, started, finished)
+        ok = result.ok and result.outcome is HostOutcome.OK
+        self._event(
+            spec,
+            AuditKind.PHASE_RESULT,
+            host=host,
+            wave=wave,
+            phase=phase,
+            patch_id=spec.patch.id,
+            result="ok" if ok else "failed",
+            detail={"brief": _brief(result)},
+        )
+        seconds = round((finished - started).total_seconds(), 3)
+        self.progress(f"{host}: {phase.value} {'ok' if ok else 'FAILED'} ({seconds:.1f} s)")
+        return result, DrillPhase(phase=phase, ok=ok, seconds=seconds, detail=_brief(result))
+
+    # -- one host --------------------------------------------------------------------------------
+
+    def _host(self, spec: DrillSpec, asset: Asset, wave: int) -> DrillHostResult:
+        host = asset.name
+        phases: list[DrillPhase] = []
+
+        def done(state: HostState, message: str, **kw: Any) -> DrillHostResult:
+            self._move(spec, host, wave, state, message)
+            return DrillHostResult(
+                host=host, passed=False, final_state=state, phases=tuple(phases), message=message, **kw
+            )
+
+        self._move(spec, host, wave, HostState.DIAGNOSING, "drill: baseline scan and diagnostics")
+        before, step = self._phase(spec, host, wave, Phase.SCAN)
+        phases.append(step)
+        if not step.ok:
+            return done(HostState.FAILED, f"baseline scan failed: {step.detail}")
+        self.store.save_baseline(host, before, self.clock.now(), run_id=spec.drill_id)
+        _, step = self._phase(spec, host, wave, Phase.DIAGNOSTICS)
+        phases.append(step)
+        if not step.ok:
+            return done(HostState.BLOCKED, f"diagnostics failed: {step.detail}")
+
+        self._move(spec, host, wave, HostState.BACKING_UP)
+        backup, step = self._phase(spec, host, wave, Phase.BACKUP)
+        phases.append(step)
+        if not step.ok:
+            return done(HostState.FAILED, f"backup failed, host untouched: {step.detail}")
+        backup_id = backup.backup_id or spec.drill_id
+
+        self._move(spec, host, wave, HostState.INSTALLING, f"drill: install {spec.patch.id}")
+        _, step = self._phase(spec, host, wave, Phase.INSTALL)
+        phases.append(step)
+        verification_ok: bool | None = None
+        if step.ok:
+            self._move(spec, host, wave, HostState.VERIFYING)
+            _, step = self._phase(spec, host, wave, Phase.VERIFY)
+            phases.append(step)
+            verification_ok = step.ok
+            why = "verification passed" if step.ok else f"verification failed: {step.detail}"
+        else:
+            why = f"install failed: {step.detail}"
+
+        self._move(spec, host, wave, HostState.ROLLING_BACK, f"drill: forced rollback ({why})")
+        _, rollback = self._phase(spec, host, wave, Phase.ROLLBACK, {"otorch_backup_id": backup_id})
+        phases.append(rollback)
+
+        after, step = self._phase(spec, host, wave, Phase.SCAN)
+        phases.append(step)
+        if step.ok:
+            differences = compare_scans(
+                before.model_dump(mode="json", by_alias=True), after.model_dump(mode="json", by_alias=True)
+            )
+        else:
+            differences = ()
+        passed = rollback.ok and step.ok and not differences
+        if passed:
+            message = f"baseline restored in {rollback.seconds:.1f} s"
+        elif not step.ok:
+            message = f"post-rollback scan failed: {step.detail}"
+        else:
+            parts = [f"{len(differences)} difference(s) from the baseline"] if differences else []
+            if not rollback.ok:
+                parts.append(f"rollback reported failure: {rollback.detail}")
+            message = "; ".join(parts)
+        final = HostState.ROLLED_BACK if passed else HostState.ROLLBACK_FAILED
+        self._move(spec, host, wave, final, message)
+        return DrillHostResult(
+            host=host,
+            passed=passed,
+            final_state=final,
+            phases=tuple(phases),
+            verification_ok=verification_ok,
+            rollback_ok=rollback.ok,
+            rollback_seconds=rollback.seconds,
+            differences=differences,
+            message=message,
+        )
+
+    # -- the drill -------------------------------------------------------------------------------
+
+    def run(self, spec: DrillSpec) -> DrillReport:
+        """Raises `DrillRefused` (before touching anything) for an unapproved safety-system host."""
+        refused = unapproved_safety_hosts(spec.assets, spec.approvals)
+        if refused:
+            self.audit.append(
+                AuditEvent(
+                    at=self.clock.now(),
+                    operator=spec.operator,
+                    kind=DRILL_REFUSED,
+                    run_id=spec.drill_id,
+                    patch_id=spec.patch.id,
+                    result="refused",
+                    detail={"hosts": refused, "reason": "safety system without approval"},
+                )
+            )
+            raise DrillRefused(refused)
+        started = self.clock.now()
+        digest = content_hash(
+            {
+                "patch": spec.patch.model_dump(mode="json"),
+                "hosts": [a.name for a in spec.assets],
+                "group": spec.group,
+            }
+        )
+        self.store.create_run(
+            RunRecord(
+                run_id=spec.drill_id,
+                operator=spec.operator,
+                waveplan_hash=digest,
+                plan_hash=f"drill:{spec.patch.id}",
+                started_at=started,
+                inventory_path=str(spec.inventory),
+            )
+        )
+        self._event(
+            spec,
+            AuditKind.RUN_STARTED,
+            patch_id=spec.patch.id,
+            artifact_sha256=spec.patch.sha256,
+            detail={
+                "drill": True,
+                "group": spec.group,
+                "hosts": [a.name for a in spec.assets],
+                "not_applicable": list(spec.not_applicable),
+            },
+        )
+        for approval in spec.approvals:
+            self._event(
+                spec,
+                APPROVAL_RECORDED,
+                host=approval.subject,
+                result="approved",
+                detail={
+                    "kind": approval.kind,
+                    "approved_by": approval.approved_by,
+                    "reason": approval.reason,
+                },
+            )
+        self.store.register_hosts(spec.drill_id, {a.name: i for i, a in enumerate(spec.assets)}, started)
+        results: list[DrillHostResult] = []
+        for wave, asset in enumerate(spec.assets):
+            result = self._host(spec, asset, wave)
+            results.append(result)
+            self._event(
+                spec,
+                DRILL_RESULT,
+                host=asset.name,
+                wave=wave,
+                patch_id=spec.patch.id,
+                result="passed" if result.passed else "failed",
+                detail={
+                    "drill_id": spec.drill_id,
+                    "rollback_seconds": result.rollback_seconds,
+                    "verification_ok": result.verification_ok,
+                    "differences": [d.describe() for d in result.differences],
+                    "message": result.message,
+                },
+            )
+        passed = bool(results) and all(r.passed for r in results)
+        failed = [r.host for r in results if not r.passed]
+        detail = "drill passed: every baseline restored" if passed else f"drill FAILED on {', '.join(failed)}"
+        status = RunStatus.COMPLETED if passed else RunStatus.FAILED
+        self.store.set_run_status(spec.drill_id, status, self.clock.now(), detail)
+        self._event(spec, AuditKind.RUN_STATUS, result=status.value, detail={"detail": detail})
+        return DrillReport(
+            drill_id=spec.drill_id,
+            group=spec.group,
+            patch_id=spec.patch.id,
+            package=spec.patch.package,
+            operator=spec.operator,
+            started_at=started,
+            finished_at=self.clock.now(),
+            hosts=tuple(results),
+            not_applicable=spec.not_applicable,
+            approvals=spec.approvals,
+        )

@@ -1,0 +1,219 @@
+"""The rollback drill's sequence, verdicts and records, driven through a fake Backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otorchestrator.execution.backend import PhaseOutcome, PhaseRequest, RunStatus, TaskEvent
+from otorchestrator.execution.drill import (
+    DRILL_RESULT,
+    Drill,
+    DrillRefused,
+    DrillSpec,
+    select_drill_hosts,
+)
+from otorchestrator.models.asset import Asset, Criticality, InstalledProduct, Role
+from otorchestrator.models.catalog import Patch
+from otorchestrator.models.plan import Approval
+from otorchestrator.models.results import Phase, PhaseResult
+from otorchestrator.models.run import HostState
+from otorchestrator.models.run import RunStatus as StoreRunStatus
+from otorchestrator.planning.drift import DriftKind
+from otorchestrator.reporting.build import build_run_report
+from otorchestrator.reporting.sources import load_run_sources
+from otorchestrator.store.audit import AuditLog, read_events, verify
+from otorchestrator.store.clock import FakeClock
+from otorchestrator.store.paths import StatePaths
+from otorchestrator.store.state import StateStore
+
+PATCH = Patch(
+    id="NWC-P-DRILL",
+    vendor="Northwind Controls",
+    product="NWC Drill Agent",
+    package="nwc-drill-agent",
+    fixed_version="1.1.0",
+    target_version="1.1.0",
+    config_files=("/etc/nwc/nwc-drill-agent.conf",),
+)
+
+
+def asset(
+    name: str, *, safety: bool = False, with_agent: bool = True, groups: tuple[str, ...] = ("drill",)
+) -> Asset:
+    products = (
+        (
+            InstalledProduct(
+                vendor="Northwind Controls",
+                product="NWC Drill Agent",
+                version="1.0.0",
+                package="nwc-drill-agent",
+            ),
+        )
+        if with_agent
+        else ()
+    )
+    return Asset(
+        name=name,
+        site="s",
+        zone="z",
+        purdue_level=2,
+        role=Role.HMI,
+        criticality=Criticality.LOW,
+        safety_system=safety,
+        installed_products=products,
+        groups=groups,
+    )
+
+
+class FakeHosts:
+    """Hosts as dicts; install bumps the version, rollback restores it (and leaves port 9199 when told)."""
+
+    def __init__(self, leave_port: set[str] | None = None, verify_fails: set[str] | None = None) -> None:
+        self.leave_port = leave_port or set()
+        self.verify_fails = verify_fails or set()
+        self.state: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[str, str]] = []
+
+    def _host(self, host: str) -> dict[str, Any]:
+        return self.state.setdefault(host, {"version": "1.0.0", "ports": {22, 9106}})
+
+    def run_phase(
+        self,
+        request: PhaseRequest,
+        on_event: Callable[[TaskEvent], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> PhaseOutcome:
+        results = {}
+        for host in request.hosts:
+            self.calls.append((host, request.phase.value))
+            h = self._host(host)
+            ok, values = True, {}
+            if request.phase is Phase.INSTALL:
+                h["version"] = "1.1.0"
+                if host in self.leave_port:
+                    h["ports"] = h["ports"] | {9199}
+            elif request.phase is Phase.ROLLBACK:
+                h["version"] = "1.0.0"
+                ok = 9199 not in h["ports"]  # the role's no_new_listeners check
+            elif request.phase is Phase.VERIFY:
+                ok = host not in self.verify_fails
+            elif request.phase is Phase.SCAN:
+                values = {
+                    "packages": {"nwc-drill-agent": h["version"]},
+                    "services": {"nwc-drill-agent": "running"},
+                    "listening": [f"tcp 0.0.0.0:{p}" for p in sorted(h["ports"])],
+                    "config_sha256": {"/etc/nwc/nwc-drill-agent.conf": "a" * 64},
+                }
+            checks = [] if ok else [{"name": "no_new_listeners", "ok": False, "detail": "9199 listens"}]
+            results[host] = PhaseResult.model_validate(
+                {
+                    "phase": request.phase,
+                    "host": host,
+                    "ok": ok,
+                    "values": values,
+                    "checks": checks,
+                    "backup_id": "bk-1" if request.phase is Phase.BACKUP else None,
+                }
+            )
+        return PhaseOutcome(phase=request.phase, status=RunStatus.SUCCESSFUL, rc=0, results=results)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> tuple[StatePaths, StateStore, AuditLog, FakeClock]:
+    paths = StatePaths(tmp_path / "state").ensure()
+    store = StateStore(paths.db)
+    return paths, store, AuditLog(paths.audit, head_store=store), FakeClock()
+
+
+def spec(assets: list[Asset], approvals: tuple[Approval, ...] = ()) -> DrillSpec:
+    return DrillSpec(
+        drill_id="DRILL-T1",
+        group="drill",
+        patch=PATCH,
+        assets=tuple(assets),
+        inventory=Path("inv"),
+        operator="bob",
+        backup_store=Path("/tmp/bk"),
+        approvals=approvals,
+    )
+
+
+def test_select_drill_hosts_by_group_and_product() -> None:
+    assets = [asset("a"), asset("b", with_agent=False), asset("c", groups=("other",))]
+    hosts, skipped = select_drill_hosts(assets, "drill", PATCH)
+    assert [h.name for h in hosts] == ["a"] and skipped == ["b"]
+    assert [h.name for h in select_drill_hosts(assets, "c", PATCH)[0]] == ["c"]
+
+
+def test_drill_restores_baseline_and_records_evidence(env) -> None:  # type: ignore[no-untyped-def]
+    paths, store, audit, clock = env
+    backend = FakeHosts()
+    report = Drill(backend, store, audit, clock).run(spec([asset("h1"), asset("h2")]))
+    assert report.passed
+    phases = [p for h, p in backend.calls if h == "h1"]
+    # forced rollback although verification passed
+    assert phases == ["scan", "diagnostics", "backup", "install", "verify", "rollback", "scan"]
+    h1 = report.hosts[0]
+    assert h1.verification_ok is True and h1.rollback_ok and h1.differences == ()
+    assert h1.final_state is HostState.ROLLED_BACK and h1.rollback_seconds is not None
+    # host by host: h2 starts after h1 is done
+    assert [h for h, _ in backend.calls] == ["h1"] * 7 + ["h2"] * 7
+    assert store.get_run("DRILL-T1").status is StoreRunStatus.COMPLETED
+    assert store.latest_baseline("h1") is not None
+    evidence = [e for _, e in read_events(paths.audit) if e.kind == DRILL_RESULT]
+    assert [(e.host, e.result, e.patch_id) for e in evidence] == [
+        ("h1", "passed", "NWC-P-DRILL"),
+        ("h2", "passed", "NWC-P-DRILL"),
+    ]
+    assert verify(paths.audit, store.audit_head()).ok
+    run_report = build_run_report(load_run_sources(paths, "DRILL-T1"), clock.now())
+    assert {r.host for r in run_report.rollbacks} == {"h1", "h2"}
+
+
+def test_drill_that_cannot_restore_the_baseline_fails_with_the_differences(env) -> None:  # type: ignore[no-untyped-def]
+    paths, store, audit, clock = env
+    report = Drill(FakeHosts(leave_port={"h1"}), store, audit, clock).run(spec([asset("h1")]))
+    assert not report.passed
+    (h1,) = report.hosts
+    assert h1.final_state is HostState.ROLLBACK_FAILED and h1.rollback_ok is False
+    assert [(d.kind, d.subject, d.after) for d in h1.differences] == [
+        (DriftKind.PORT, "tcp/9199", "listening")
+    ]
+    assert "1 difference(s)" in h1.message
+    assert store.get_run("DRILL-T1").status is StoreRunStatus.FAILED
+    (event,) = [e for _, e in read_events(paths.audit) if e.kind == DRILL_RESULT]
+    assert event.result == "failed" and event.detail["differences"] == [
+        "port tcp/9199: not listening -> listening"
+    ]
+
+
+def test_failed_verification_still_rolls_back(env) -> None:  # type: ignore[no-untyped-def]
+    _, store, audit, clock = env
+    backend = FakeHosts(verify_fails={"h1"})
+    report = Drill(backend, store, audit, clock).run(spec([asset("h1")]))
+    assert report.passed and report.hosts[0].verification_ok is False
+    assert ("h1", "rollback") in backend.calls
+
+
+def test_safety_system_refused_without_approval_and_nothing_touched(env) -> None:  # type: ignore[no-untyped-def]
+    paths, store, audit, clock = env
+    backend = FakeHosts()
+    with pytest.raises(DrillRefused, match="nw-sis-01 is a safety-system asset"):
+        Drill(backend, store, audit, clock).run(spec([asset("h1"), asset("nw-sis-01", safety=True)]))
+    assert backend.calls == []
+    assert [e.kind for _, e in read_events(paths.audit)] == ["drill_refused"]
+
+
+def test_safety_system_with_recorded_approval_is_drilled(env) -> None:  # type: ignore[no-untyped-def]
+    paths, store, audit, clock = env
+    approval = Approval(
+        kind="drill", subject="nw-sis-01", approved_by="carol", reason="annual drill", at=clock.now()
+    )
+    report = Drill(FakeHosts(), store, audit, clock).run(spec([asset("nw-sis-01", safety=True)], (approval,)))
+    assert report.passed
+    approvals = [e for _, e in read_events(paths.audit) if e.kind == "approval_recorded"]
+    assert approvals[0].host == "nw-sis-01" and approvals[0].detail["approved_by"] == "carol"
