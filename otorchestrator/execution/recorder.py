@@ -1,0 +1,197 @@
+"""Writes every step of a run through the `RunJournal` (audit intent, then store), then tells the observer.
+
+The orchestrator calls `move` before the action the new state starts, so a crash leaves the store (and
+the audit log) saying what may have been under way. Secrets registered with the redactor are scrubbed
+from everything written here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from otorchestrator.execution.observer import NullObserver, Observer
+from otorchestrator.models.catalog import Patch
+from otorchestrator.models.results import Phase, PhaseResult
+from otorchestrator.models.run import AuditEvent, AuditKind, HostState, HostStateRecord
+from otorchestrator.store.audit import AuditLog
+from otorchestrator.store.clock import Clock
+from otorchestrator.store.journal import RunJournal
+from otorchestrator.store.redact import Redactor
+from otorchestrator.store.state import StateStore
+
+
+class Recorder:
+    def __init__(
+        self,
+        run_id: str,
+        operator: str,
+        store: StateStore,
+        audit: AuditLog,
+        clock: Clock,
+        observer: Observer | None = None,
+        redactor: Redactor | None = None,
+        patches: Mapping[str, tuple[Patch, ...]] | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.operator = operator
+        self.store = store
+        self.audit = audit
+        self.clock = clock
+        self.observer: Observer = observer or NullObserver()
+        self.redactor = redactor or audit.redactor
+        self.patches = dict(patches or {})  # host -> its patches (for the audit's patch and artifact hash)
+        self.journal = RunJournal(store, audit, run_id, operator)
+        known = _run_exists(store, run_id)
+        self.hosts: dict[str, HostStateRecord] = store.host_states(run_id) if known else {}
+
+    def refresh(self) -> None:
+        self.hosts = self.store.host_states(self.run_id)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def state(self, host: str) -> HostState | None:
+        record = self.hosts.get(host)
+        return record.state if record else None
+
+    def clean(self, text: str) -> str:
+        cleaned, _ = self.redactor.scrub(text)
+        return str(cleaned)
+
+    def _patch_fields(self, host: str | None) -> tuple[str | None, str | None]:
+        """(patch ids, artifact sha256s), comma-separated in install order, for the host's audit events."""
+        patches = self.patches.get(host or "", ())
+        if not patches:
+            return None, None
+        return ",".join(p.id for p in patches), ",".join(p.sha256 or "-" for p in patches)
+
+    def event(
+        self,
+        kind: str,
+        *,
+        host: str | None = None,
+        wave: int | None = None,
+        phase: Phase | None = None,
+        result: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> AuditEvent:
+        patch_id, artifact_sha256 = self._patch_fields(host)
+        return self.journal.event(
+            kind,
+            self.now(),
+            host=host,
+            wave=wave,
+            phase=phase,
+            patch_id=patch_id,
+            artifact_sha256=artifact_sha256,
+            result=result,
+            detail=detail,
+        )
+
+    def register(self, hosts: Mapping[str, int]) -> None:
+        """Add the run's hosts as pending: every intent audited, then one store transaction (all or none)."""
+        now = self.now()
+        for host, wave in hosts.items():
+            patch_id, artifact_sha256 = self._patch_fields(host)
+            self.journal.event(
+                AuditKind.TRANSITION,
+                now,
+                host=host,
+                wave=wave,
+                patch_id=patch_id,
+                artifact_sha256=artifact_sha256,
+                result=HostState.PENDING.value,
+                detail={"from": None, "message": ""},
+            )
+        for record in self.store.register_hosts(self.run_id, hosts, now):
+            self.hosts[record.host] = record
+            self.observer.host_moved(record.host, record.wave, None, record.state, "", now)
+
+    def move(
+        self,
+        host: str,
+        to: HostState,
+        detail: str = "",
+        *,
+        phase: Phase | None = None,
+        backup_id: str | None = None,
+        versions_before: Mapping[str, str] | None = None,
+        versions_after: Mapping[str, str] | None = None,
+    ) -> HostStateRecord:
+        """Durably move `host` (audit intent, then store) and return its new record."""
+        old = self.hosts[host]
+        return self._write(
+            host,
+            old.wave,
+            old.state,
+            to,
+            detail,
+            phase=phase,
+            backup_id=backup_id,
+            versions_before=versions_before,
+            versions_after=versions_after,
+        )
+
+    def _write(
+        self,
+        host: str,
+        wave: int,
+        old: HostState | None,
+        to: HostState,
+        detail: str,
+        *,
+        phase: Phase | None = None,
+        backup_id: str | None = None,
+        versions_before: Mapping[str, str] | None = None,
+        versions_after: Mapping[str, str] | None = None,
+    ) -> HostStateRecord:
+        now = self.now()
+        detail = self.clean(detail)
+        patch_id, artifact_sha256 = self._patch_fields(host)
+        new = self.journal.transition(
+            host,
+            wave,
+            to,
+            phase,
+            detail,
+            now=now,
+            expect=[old],
+            backup_id=backup_id,
+            versions_before=versions_before,
+            versions_after=versions_after,
+            patch_id=patch_id,
+            artifact_sha256=artifact_sha256,
+        )
+        self.hosts[host] = new
+        self.observer.host_moved(host, new.wave, old, to, detail, now)
+        return new
+
+    def phase_started(self, wave: int, phase: Phase, hosts: Iterable[str], check_mode: bool) -> datetime:
+        names = sorted(hosts)
+        self.event(
+            AuditKind.PHASE_STARTED,
+            wave=wave,
+            phase=phase,
+            result="started",
+            detail={"hosts": names, "check_mode": check_mode},
+        )
+        at = self.now()
+        self.observer.phase_started(wave, phase, names, at)
+        return at
+
+    def phase_result(self, wave: int, result: PhaseResult, started_at: datetime) -> PhaseResult:
+        """Store and audit a phase result, scrubbed of registered secrets."""
+        data, _ = self.redactor.scrub(result.model_dump(mode="json", by_alias=True))
+        clean = PhaseResult.model_validate(data)
+        self.journal.phase_result(wave, clean, started_at, self.now())
+        return clean
+
+
+def _run_exists(store: StateStore, run_id: str) -> bool:
+    try:
+        store.get_run(run_id)
+    except LookupError:
+        return False
+    return True

@@ -1,0 +1,464 @@
+"""The per-host state machine, driven wave by wave and phase by phase.
+
+One backend call per phase over the wave's still-eligible hosts (hosts run in parallel inside a phase).
+Every host's transition into a phase is written (store, then audit) before the phase starts:
+
+    pending -> diagnosing -> backing_up -> installing -> verifying -> succeeded
+    diagnostics failed -> blocked (never installed); backup failed -> failed (nothing changed)
+    install or verify failed after a verified backup -> rolling_back -> rolled_back | rollback_failed
+    unreachable / timed out in any phase -> recorded as such
+
+The failure budget is counted here from host outcomes and checked before every phase: once spent, hosts
+not yet installed stop (skipped), installed hosts finish verify (and roll back on failure), and later
+waves do not start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from otorchestrator.execution.backend import Backend, PhaseOutcome, PhaseRequest
+from otorchestrator.execution.backend import RunStatus as RunnerStatus
+from otorchestrator.execution.budget import FAILURE_STATES, Budget
+from otorchestrator.execution.options import ABORTED, HALTED, RunOptions
+from otorchestrator.execution.reconcile import decide, state_before_crash
+from otorchestrator.execution.recorder import Recorder
+from otorchestrator.execution.safety import (
+    check_approval,
+    check_artifacts,
+    check_catalog,
+    check_window,
+)
+from otorchestrator.execution.vars import host_patches, phase_extravars, targets
+from otorchestrator.models.results import HostOutcome, Phase, PhaseResult
+from otorchestrator.models.run import AuditKind, HostState
+from otorchestrator.models.waves import Wave, WaveHost, WavePlan
+from otorchestrator.store.audit import read_events
+
+_S = HostState
+_LOST = {HostOutcome.UNREACHABLE: _S.UNREACHABLE, HostOutcome.TIMED_OUT: _S.TIMED_OUT}
+_CANCELABLE = (Phase.DIAGNOSTICS, Phase.BACKUP)  # never cancel a phase that changes the host
+
+
+def good(result: PhaseResult) -> bool:
+    return result.ok and result.outcome is HostOutcome.OK
+
+
+def missing_result(phase: Phase, host: str, message: str) -> PhaseResult:
+    return PhaseResult.model_validate(
+        {"phase": phase, "host": host, "ok": False, "outcome": HostOutcome.NO_RESULT, "message": message}
+    )
+
+
+def why(result: PhaseResult) -> str:
+    """A short reason for a failed phase result (no raw output)."""
+    parts = [f"{result.phase.value} {result.outcome.value}"]
+    failed = [c.name for c in result.failed_checks]
+    if failed:
+        parts.append("checks failed: " + ", ".join(failed))
+    if result.failed_task:
+        parts.append(f"task: {result.failed_task}")
+    if result.message:
+        parts.append(result.message[:200])
+    return "; ".join(parts)
+
+
+class WaveRunner:
+    def __init__(self, backend: Backend, rec: Recorder, waveplan: WavePlan, options: RunOptions) -> None:
+        self.backend = backend
+        self.rec = rec
+        self.plan = waveplan
+        self.options = options
+        self.waves = sorted(waveplan.waves, key=lambda w: w.index)
+        self.hostmap: dict[str, WaveHost] = {h.name: h for w in self.waves for h in w.hosts}
+        self.wave_by_index = {w.index: w for w in self.waves}
+        self.assets = waveplan.asset_map()
+        self.patches = waveplan.patch_map()
+        self.halt: str | None = None
+        self.aborted = False
+        self._installs_seen: set[tuple[str, str]] | None = None
+        # failures already there when this invocation started do not spend this invocation's budget
+        self.counted_before = {n for n, r in rec.hosts.items() if r.state in FAILURE_STATES | {_S.BLOCKED}}
+
+    # -- waves ---------------------------------------------------------------------------------------
+
+    def execute(self) -> None:
+        """Run every wave that has pending hosts, in order, until done or halted."""
+        ran_one = False
+        for wave in self.waves:
+            names = [h.name for h in wave.hosts if h.name in self.rec.hosts]
+            if not any(self.rec.state(n) is _S.PENDING for n in names):
+                continue
+            if self.halt is None and self._abort_requested():
+                self.aborted, self.halt = True, "aborted by operator"
+            if self.halt is None and ran_one and self.options.confirm and not self.options.confirm(wave):
+                self.halt = f"operator declined to start wave {wave.name}"
+            if self.halt is None:
+                self.halt = self.recheck()
+            if self.halt is not None:
+                self._skip_pending(names, self._stop_prefix() + self.halt)
+                continue
+            ran_one = True
+            self.rec.observer.wave_started(wave, self.rec.now())
+            self.run_wave(wave)
+            self.rec.observer.wave_finished(wave, self.rec.now(), self.halt)
+
+    def recheck(self) -> str | None:
+        """Run-level safety re-check before a wave: catalog entries and artifact hashes unchanged."""
+        problems = []
+        if self.options.catalog is not None:
+            problems += check_catalog(self.plan, self.options.catalog())
+        if self.options.artifact_digests is not None:
+            problems += check_artifacts(self.plan, self.options.artifact_digests())
+        if not problems:
+            return None
+        self.rec.event(
+            "safety_check", result="refused", detail={"problems": [p.describe() for p in problems]}
+        )
+        return "safety re-check failed: " + "; ".join(p.describe() for p in problems)
+
+    def run_wave(self, wave: Wave) -> None:
+        budget = Budget.of(wave)
+        members = [h for h in wave.hosts if h.name in self.rec.hosts]
+        while True:
+            pending = [h for h in members if self.rec.state(h.name) is _S.PENDING]
+            if not pending:
+                break
+            stop = self._stop(wave, budget)
+            if stop is not None:
+                self._skip_pending([h.name for h in pending], self._stop_prefix() + stop)
+                break
+            ready: list[WaveHost] = []
+            for host in pending:
+                verdict = self._dependencies(host)
+                if verdict == "ready":
+                    ready.append(host)
+                elif verdict != "wait":
+                    self.rec.move(host.name, _S.SKIPPED, verdict)
+            if not ready:
+                still = [h.name for h in pending if self.rec.state(h.name) is _S.PENDING]
+                self._skip_pending(still, "waits for hosts that cannot finish first (dependency order)")
+                break
+            admitted = [h for h in ready if self._admit(h)]
+            if admitted:
+                self.chain(wave, admitted, budget)
+        if self.halt is None and self._spent(wave, budget):
+            states = [
+                self.rec.state(h.name) or _S.PENDING for h in members if h.name not in self.counted_before
+            ]
+            self.halt = f"failure budget of wave {wave.name} spent ({budget.describe(states)})"
+            self.rec.event("budget_spent", wave=wave.index, result="halted", detail={"reason": self.halt})
+
+    # -- one batch of hosts through the chain ------------------------------------------------------
+
+    def chain(self, wave: Wave, hosts: Sequence[WaveHost], budget: Budget) -> None:
+        names = [h.name for h in hosts]
+        results = self.run_phase(wave, Phase.DIAGNOSTICS, names, entering=_S.DIAGNOSING)
+        diagnosed = [n for n in names if self._settle(n, results[n], _S.BLOCKED, "diagnostics failed")]
+
+        diagnosed = self._gate(wave, budget, diagnosed, "backed up")
+        results = self.run_phase(wave, Phase.BACKUP, diagnosed, entering=_S.BACKING_UP)
+        backups: dict[str, PhaseResult] = {}
+        for n in diagnosed:
+            result = results[n]
+            if good(result) and not result.backup_id:
+                self.rec.move(n, _S.FAILED, "backup reported no backup id: nothing installed")
+            elif self._settle(n, result, _S.FAILED, "backup failed, nothing installed"):
+                backups[n] = result
+
+        ready = self._gate(wave, budget, list(backups), "installed", window=True)
+        entering = {
+            n: {"backup_id": backups[n].backup_id, "versions_before": backups[n].versions_before or None}
+            for n in ready
+        }
+        results = self.run_phase(wave, Phase.INSTALL, ready, entering=_S.INSTALLING, move_args=entering)
+        installed: list[str] = []
+        rollback: list[str] = []
+        for n in ready:
+            if self._settle(n, results[n], _S.ROLLING_BACK, "install failed"):
+                installed.append(n)
+            elif self.rec.state(n) is _S.ROLLING_BACK:
+                rollback.append(n)
+
+        results = self.run_phase(wave, Phase.VERIFY, installed, entering=_S.VERIFYING)
+        for n in installed:
+            result = results[n]
+            if good(result):
+                self.succeed(wave, n, result)
+            else:
+                self._settle(n, result, _S.ROLLING_BACK, "verify failed")
+                if self.rec.state(n) is _S.ROLLING_BACK:
+                    rollback.append(n)
+        self.rollback(wave, rollback)
+
+    def rollback(self, wave: Wave, names: Sequence[str]) -> None:
+        """Roll back hosts already moved to rolling_back (the transition is written)."""
+        if not names:
+            return
+        backup_ids = {n: self.rec.hosts[n].backup_id for n in names}
+        results = self.run_phase(wave, Phase.ROLLBACK, names, entering=None, backup_ids=backup_ids)
+        for n in names:
+            result = results[n]
+            if good(result):
+                self.rec.move(
+                    n, _S.ROLLED_BACK, "rolled back to the backup", versions_after=result.versions_after
+                )
+            elif result.outcome in _LOST:
+                self.rec.move(n, _LOST[result.outcome], why(result))
+            else:
+                self.rec.move(n, _S.ROLLBACK_FAILED, "rollback failed: operator attention; " + why(result))
+
+    def succeed(self, wave: Wave, name: str, result: PhaseResult) -> None:
+        """Record the host's patches (store, then audit; each once even across crashes), then succeeded."""
+        record = self.rec.hosts[name]
+        versions_after = dict(result.versions_after)
+        if not self.options.check_mode:
+            stored = {p.patch_id for p in self.rec.store.patch_history(name) if p.run_id == self.rec.run_id}
+            audited = self._audited_installs()
+            for patch in host_patches(self.hostmap[name], self.patches):
+                package = patch.package
+                if patch.id not in stored:
+                    self.rec.store.record_installed_patch(
+                        asset=name,
+                        patch_id=patch.id,
+                        package=package,
+                        from_version=record.versions_before.get(package) if package else None,
+                        to_version=(versions_after.get(package) if package else None) or patch.target_version,
+                        run_id=self.rec.run_id,
+                        operator=self.rec.operator,
+                        at=self.rec.now(),
+                    )
+                if (name, patch.id) not in audited:
+                    self.rec.event(
+                        AuditKind.PATCH_INSTALLED,
+                        host=name,
+                        wave=wave.index,
+                        phase=Phase.INSTALL,
+                        result="installed",
+                        detail={"patch": patch.id, "package": package, "to_version": patch.target_version},
+                    )
+                    audited.add((name, patch.id))
+        self.rec.move(name, _S.SUCCEEDED, "verified", versions_after=versions_after or None)
+
+    def _audited_installs(self) -> set[tuple[str, str]]:
+        if self._installs_seen is None:
+            self._installs_seen = {
+                (event.host or "", str(event.detail.get("patch")))
+                for _, event in read_events(self.rec.audit.path)
+                if event.run_id == self.rec.run_id and event.kind == AuditKind.PATCH_INSTALLED
+            }
+        return self._installs_seen
+
+    # -- phases ---------------------------------------------------------------------------------------
+
+    def run_phase(
+        self,
+        wave: Wave,
+        phase: Phase,
+        names: Sequence[str],
+        *,
+        entering: HostState | None,
+        move_args: Mapping[str, Mapping[str, Any]] | None = None,
+        backup_ids: Mapping[str, str | None] | None = None,
+        probe: bool = False,
+    ) -> dict[str, PhaseResult]:
+        """Write each host's transition into the phase, then run the phase once over all of them."""
+        if not names:
+            return {}
+        if entering is not None:
+            for n in names:
+                self.rec.move(n, entering, **dict((move_args or {}).get(n, {})))
+        started = self.rec.phase_started(wave.index, phase, names, self.options.check_mode)
+        hosts = [self.hostmap[n] for n in names]
+        request = PhaseRequest(
+            phase=phase,
+            hosts=tuple(names),
+            inventory=self.options.inventory,
+            extravars=phase_extravars(
+                phase,
+                hosts,
+                self.patches,
+                run_id=self.rec.run_id,
+                backup_ids=backup_ids,
+                base=self.options.extravars,
+            ),
+            secret_vars=self.options.secret_vars,
+            check_mode=self.options.check_mode and not probe,
+            timeout_s=self.options.phase_timeout_s,
+            task_timeout_s=self.options.task_timeout_s,
+            run_label=f"w{wave.index}-{'probe' if probe else phase.value}",
+        )
+        cancel = self.options.abort_requested if phase in _CANCELABLE and not probe else None
+        try:
+            outcome = self.backend.run_phase(request, on_event=self.rec.observer.task, cancel=cancel)
+        except Exception as exc:  # the backend broke: every host gets a failed result, the run goes on
+            outcome = PhaseOutcome(
+                phase=phase,
+                status=RunnerStatus.FAILED,
+                rc=None,
+                results={},
+            )
+            error = f"backend error: {type(exc).__name__}: {self.rec.clean(str(exc))[:300]}"
+        else:
+            error = "the backend returned no result for this host"
+        results: dict[str, PhaseResult] = {}
+        for n in names:
+            result = outcome.results.get(n) or missing_result(phase, n, error)
+            results[n] = self.rec.phase_result(wave.index, result, started)
+        self.rec.observer.phase_finished(wave.index, outcome, self.rec.now())
+        return results
+
+    def _settle(self, name: str, result: PhaseResult, on_failure: HostState, what: str) -> bool:
+        """True when the phase went well; otherwise move the host to its failure state."""
+        if good(result):
+            return True
+        if result.outcome in _LOST:
+            self.rec.move(name, _LOST[result.outcome], why(result))
+        elif result.outcome is HostOutcome.CANCELED and self.rec.state(name) in (
+            _S.DIAGNOSING,
+            _S.BACKING_UP,
+        ):
+            self.rec.move(name, _S.SKIPPED, ABORTED + "canceled before anything changed")
+        else:
+            self.rec.move(name, on_failure, f"{what}: {why(result)}")
+        return False
+
+    # -- gates ------------------------------------------------------------------------------------------
+
+    def _abort_requested(self) -> bool:
+        return bool(self.options.abort_requested and self.options.abort_requested())
+
+    def _stop_prefix(self) -> str:
+        return ABORTED if self.aborted else HALTED
+
+    def _spent(self, wave: Wave, budget: Budget) -> bool:
+        states = [
+            self.rec.state(h.name) or _S.PENDING
+            for h in wave.hosts
+            if h.name in self.rec.hosts and h.name not in self.counted_before
+        ]
+        return budget.spent(states)
+
+    def _stop(self, wave: Wave, budget: Budget) -> str | None:
+        if self._abort_requested():
+            self.aborted = True
+            self.halt = self.halt or "aborted by operator"
+            return "aborted by operator"
+        if self._spent(wave, budget):
+            return f"failure budget of wave {wave.name} spent"
+        return None
+
+    def _gate(
+        self, wave: Wave, budget: Budget, names: list[str], next_step: str, window: bool = False
+    ) -> list[str]:
+        """Before a phase: stop everyone once the budget is spent or an abort came in; check windows."""
+        stop = self._stop(wave, budget) if names else None
+        if stop is not None:
+            for n in names:
+                self.rec.move(n, _S.SKIPPED, f"{self._stop_prefix()}{stop}; not {next_step}")
+            return []
+        if not window:
+            return names
+        kept = []
+        now = self.rec.now()
+        for n in names:
+            problem = check_window(self.hostmap[n], self.assets.get(n), now)
+            if problem is None:
+                kept.append(n)
+            else:
+                self.rec.move(n, _S.SKIPPED, f"{problem.detail}; not {next_step}")
+        return kept
+
+    def _admit(self, host: WaveHost) -> bool:
+        problem = check_approval(self.plan, host) or check_window(
+            host, self.assets.get(host.name), self.rec.now()
+        )
+        if problem is None:
+            return True
+        self.rec.move(host.name, _S.SKIPPED, f"{problem.check}: {problem.detail}")
+        return False
+
+    def _dependencies(self, host: WaveHost) -> str:
+        """ "ready", "wait", or the reason the host cannot start."""
+        for dep in host.waits_for:
+            state = self.rec.state(dep)
+            if state is _S.SUCCEEDED:
+                continue
+            if state is None:
+                if self._patched_before(dep):
+                    continue
+                return f"waits for {dep}, which is not patched (not in this run)"
+            if state is _S.PENDING or state.active or state is _S.NEEDS_RECONCILE:
+                return "wait"
+            return f"waits for {dep}, which ended {state.value}"
+        return "ready"
+
+    def _patched_before(self, name: str) -> bool:
+        host = self.hostmap.get(name)
+        if host is None:
+            return False
+        done = {p.patch_id for p in self.rec.store.patch_history(name)}
+        return set(host.patch_ids) <= done
+
+    def _skip_pending(self, names: Iterable[str], reason: str) -> None:
+        for n in names:
+            if self.rec.state(n) is _S.PENDING:
+                self.rec.move(n, _S.SKIPPED, reason)
+
+    # -- resume --------------------------------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """Re-probe every host caught mid-step (or lost) before acting; decide from what is found."""
+        suspects: list[str] = []
+        for name, record in list(self.rec.hosts.items()):
+            state = record.state
+            if state is _S.UNREACHABLE and record.install_attempts == 0 and record.rollback_attempts == 0:
+                self.rec.move(name, _S.PENDING, "unreachable before any change: retried on resume")
+            elif state.active or state in (_S.UNREACHABLE, _S.TIMED_OUT):
+                self.rec.move(name, _S.NEEDS_RECONCILE, f"found {state.value} on resume: re-probing")
+                suspects.append(name)
+            elif state is _S.NEEDS_RECONCILE:
+                suspects.append(name)
+        if not suspects:
+            return
+        if self.options.wait_for_orphans is not None:
+            self.options.wait_for_orphans(self.rec.run_id)
+        rollback: dict[int, list[str]] = {}
+        for wave in self.waves:
+            names = [n for n in suspects if self.rec.hosts[n].wave == wave.index]
+            results = self.run_phase(wave, Phase.VERIFY, names, entering=None, probe=True)
+            for n in names:
+                record = self.rec.hosts[n]
+                host = self.hostmap[n]
+                asset = self.assets.get(n)
+                baseline = {
+                    p.package: p.version for p in (asset.installed_products if asset else ()) if p.package
+                }
+                baseline.update(record.versions_before)
+                install_done = any(
+                    pr.result.phase is Phase.INSTALL and good(pr.result)
+                    for pr in self.rec.store.phase_results(self.rec.run_id, host=n)
+                )
+                decision = decide(
+                    state_before_crash(self.rec.store.transitions(self.rec.run_id, n)),
+                    results[n],
+                    targets(host, self.patches),
+                    baseline,
+                    record.backup_id,
+                    install_done,
+                )
+                if decision.state is _S.SUCCEEDED:
+                    self.succeed(wave, n, results[n])
+                    continue
+                self.rec.move(n, decision.state, decision.reason)
+                if decision.state is _S.ROLLING_BACK:
+                    rollback.setdefault(wave.index, []).append(n)
+        for index, names in rollback.items():
+            self.rollback(self.wave_by_index[index], names)
+
+    def release_skipped(self) -> None:
+        """Hosts skipped by a halt, a window or a missing approval get another chance on resume."""
+        for name, record in list(self.rec.hosts.items()):
+            if record.state is _S.SKIPPED and not record.detail.startswith(ABORTED):
+                self.rec.move(name, _S.PENDING, "released on resume")
