@@ -217,3 +217,68 @@ def test_safety_system_with_recorded_approval_is_drilled(env) -> None:  # type: 
     assert report.passed
     approvals = [e for _, e in read_events(paths.audit) if e.kind == "approval_recorded"]
     assert approvals[0].host == "nw-sis-01" and approvals[0].detail["approved_by"] == "carol"
+
+
+# -- the CLI -----------------------------------------------------------------------------------------
+
+LAB = Path(__file__).parents[2] / "inventories" / "lab"
+
+
+def _cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: FakeHosts, *args: str):  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from otorchestrator.cli import drill as drill_cli
+
+    monkeypatch.setattr(drill_cli, "make_backend", lambda paths: backend)
+    base = [
+        "--inventory",
+        str(LAB),
+        "--catalog",
+        str(LAB / "catalog.yml"),
+        "--patch",
+        "NWC-P-2026-0106",
+        "--operator",
+        "bob",
+        "--state-dir",
+        str(tmp_path / "st"),
+        "--drill-id",
+        "D1",
+    ]
+    return CliRunner().invoke(drill_cli.drill, [*base, *args])
+
+
+def test_cli_drill_failed_exit_1_lists_differences(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = _cli(tmp_path, monkeypatch, FakeHosts(leave_port={"nw-hmi-02"}), "--group", "role_hmi")
+    assert result.exit_code == 1, result.output
+    assert "nw-hmi-02      FAILED" in result.output
+    assert "port tcp/9199: not listening -> listening" in result.output
+    assert "nw-hmi-01      not drilled" in result.output  # no drill agent there
+    assert (tmp_path / "st" / "reports" / "run-D1.junit.xml").exists()
+    assert (tmp_path / "st" / "reports" / "drill-D1.json").exists()
+
+
+def test_cli_drill_refuses_safety_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = FakeHosts()
+    result = _cli(
+        tmp_path, monkeypatch, backend, "--group", "nw-sis-01", "--catalog", str(LAB / "catalog.yml")
+    )
+    # nw-sis-01 has no drill agent: nothing applicable; name a patch it has
+    assert result.exit_code != 0
+    result = _cli(tmp_path, monkeypatch, backend, "--group", "safety_systems", "--patch", "NWC-P-2026-0103")
+    assert result.exit_code == 2, result.output
+    assert "nw-sis-01 is a safety-system asset" in result.output and backend.calls == []
+    approved = _cli(
+        tmp_path,
+        monkeypatch,
+        backend,
+        "--group",
+        "safety_systems",
+        "--patch",
+        "NWC-P-2026-0103",
+        "--approve-safety",
+        "nw-sis-01:annual drill, carol on site",
+        "--drill-id",
+        "D2",
+    )
+    assert approved.exit_code == 0, approved.output
+    assert "drill PASSED" in approved.output

@@ -1,0 +1,142 @@
+"""`otorch drill`: a rollback drill on a group of hosts (see docs/drills.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from otorchestrator.cli._shared import (
+    inventory_option,
+    load_assets,
+    make_backend,
+    resolve_paths,
+    state_dir_option,
+)
+from otorchestrator.cli.scan import catalog_patches
+from otorchestrator.execution.drill import Drill, DrillRefused, DrillReport, DrillSpec, select_drill_hosts
+from otorchestrator.models.plan import Approval
+from otorchestrator.reporting.write import write_run_reports
+from otorchestrator.store.audit import AuditLog
+from otorchestrator.store.clock import SystemClock
+from otorchestrator.store.errors import StoreError
+from otorchestrator.store.state import StateStore
+
+EXIT_FAILED = 1
+EXIT_REFUSED = 2
+
+
+def _approvals(values: tuple[str, ...], operator: str, now: datetime) -> tuple[Approval, ...]:
+    approvals = []
+    for value in values:
+        name, sep, reason = value.partition(":")
+        if not sep or not name.strip() or not reason.strip():
+            raise click.BadParameter(f"{value!r}: expected HOST:REASON", param_hint="--approve-safety")
+        approvals.append(
+            Approval(kind="drill", subject=name.strip(), approved_by=operator, reason=reason.strip(), at=now)
+        )
+    return tuple(approvals)
+
+
+def _print(report: DrillReport) -> None:
+    click.echo(f"drill {report.drill_id}: patch {report.patch_id} on group {report.group}")
+    for h in report.hosts:
+        verdict = "PASSED" if h.passed else "FAILED"
+        verification = {True: "passed", False: "failed", None: "not reached"}[h.verification_ok]
+        took = f"{h.rollback_seconds:.1f} s" if h.rollback_seconds is not None else "-"
+        click.echo(f"  {h.host:<14} {verdict}  verification {verification}, time to roll back {took}")
+        click.echo(f"  {'':<14} {h.message}")
+        for diff in h.differences:
+            click.echo(f"  {'':<14}   - {diff.describe()}")
+    for name in report.not_applicable:
+        click.echo(f"  {name:<14} not drilled: {report.package or report.patch_id} is not installed")
+    click.echo("drill PASSED: every baseline restored" if report.passed else "drill FAILED")
+
+
+@click.command()
+@click.option("--group", required=True, help="Inventory group (or one host name) to drill.")
+@inventory_option
+@click.option("--patch", "patch_id", required=True, help="The catalog patch to install and roll back.")
+@click.option("--catalog", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--operator", required=True, help="Who runs the drill (recorded).")
+@click.option(
+    "--approve-safety",
+    "approve",
+    multiple=True,
+    metavar="HOST:REASON",
+    help="Record the operator's approval to drill a safety-system host (repeatable).",
+)
+@click.option("--drill-id", default=None, help="Identifier (default: DRILL-<UTC timestamp>).")
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the drill's reports go (default: <state>/reports).",
+)
+@state_dir_option
+def drill(
+    group: str,
+    inventory: Path,
+    patch_id: str,
+    catalog: Path,
+    operator: str,
+    approve: tuple[str, ...],
+    drill_id: str | None,
+    report_dir: Path | None,
+    state_dir: Path | None,
+) -> None:
+    """Rollback drill: on each host of GROUP, one at a time: record the baseline, install PATCH, verify,
+    roll back even when verification passed, scan again and compare with the baseline (package versions,
+    config hashes, services, listening ports). Reports the time to roll back per host and every difference.
+
+    \b
+    Exit codes: 0 every baseline restored; 1 drill failed (differences listed);
+    2 refused (a safety-system host without --approve-safety).
+    """
+    clock = SystemClock()
+    now = clock.now()
+    paths = resolve_paths(state_dir)
+    patches = {p.id: p for p in catalog_patches(catalog)}
+    if patch_id not in patches:
+        raise click.BadParameter(f"{patch_id} is not in {catalog}", param_hint="--patch")
+    patch = patches[patch_id]
+    hosts, not_applicable = select_drill_hosts(load_assets(inventory), group, patch)
+    if not hosts:
+        raise click.ClickException(
+            f"no host of {group!r} has {patch.package or patch.product} installed: nothing to drill"
+        )
+    drill_id = drill_id or f"DRILL-{now:%Y%m%dT%H%M%SZ}"
+    spec = DrillSpec(
+        drill_id=drill_id,
+        group=group,
+        patch=patch,
+        assets=tuple(hosts),
+        inventory=inventory,
+        operator=operator,
+        backup_store=paths.backups.resolve(),
+        approvals=_approvals(approve, operator, now),
+        not_applicable=tuple(not_applicable),
+    )
+    backend = make_backend(paths)
+    try:
+        with StateStore(paths.db) as store, store.lock(drill_id, operator, now):
+            audit = AuditLog(paths.audit, head_store=store)
+            runner = Drill(backend, store, audit, clock, progress=lambda m: click.echo(f"  {m}", err=True))
+            report = runner.run(spec)
+    except DrillRefused as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(EXIT_REFUSED) from exc
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    out = report_dir or paths.reports
+    out.mkdir(parents=True, exist_ok=True)
+    drill_json = out / f"drill-{drill_id}.json"
+    drill_json.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    written = write_run_reports(paths, drill_id, out, clock.now())
+    _print(report)
+    click.echo(f"  drill: {drill_json}")
+    for fmt, path in written.items():
+        click.echo(f"  {fmt:>5}: {path}")
+    if not report.passed:
+        raise SystemExit(EXIT_FAILED)
