@@ -34,10 +34,23 @@ class Hit:
     vuln: Vulnerability
     score: Score | None
     why: str
+    fix: str = ""  # what the advisory says to do, for the "no patch available" report
 
     @property
     def remediations(self) -> tuple[Remediation, ...]:
         return tuple(r for r in self.vuln.remediations if self.rule.product_id in r.product_ids)
+
+
+def fix_summary(vuln: Vulnerability, product_id: str) -> str:
+    """What the advisory says to do for this product (vendor fix / no fix), one line each."""
+    lines = [
+        f"{r.category}: {r.details.splitlines()[0][:160]}"
+        for r in vuln.remediations
+        if r.category in ("vendor_fix", "no_fix_planned", "none_available")
+        and r.details
+        and product_id in r.product_ids
+    ]
+    return " | ".join(dict.fromkeys(lines))
 
 
 @dataclass(frozen=True)
@@ -126,7 +139,10 @@ def _match(index: AdvisoryIndex, vendor: str, product: str, version: str) -> Pro
         )
         for vuln in compiled.vulns:
             assert vuln.cve is not None
-            hits.append(Hit(vuln.cve, compiled.advisory, rule, vuln, _score_for(vuln, rule.product_id), why))
+            score = _score_for(vuln, rule.product_id)
+            hits.append(
+                Hit(vuln.cve, compiled.advisory, rule, vuln, score, why, fix_summary(vuln, rule.product_id))
+            )
     note = "" if parsed is not None else f"installed version {version!r} could not be parsed"
     return ProductMatch(named=named, hits=tuple(hits), needs_review=tuple(review), note=note)
 

@@ -22,7 +22,15 @@ from otorchestrator.models.plan import (
 from otorchestrator.models.problem import ImportProblem
 from otorchestrator.planning.match import AdvisoryIndex, Hit, build_index, rule_problems
 from otorchestrator.planning.names import product_key, vendor_match
-from otorchestrator.planning.prioritize import CveDecision, decide_cve, worst
+from otorchestrator.planning.prioritize import (
+    AssetSide,
+    CveDecision,
+    CveSide,
+    asset_side,
+    combine,
+    cve_side,
+    worst,
+)
 from otorchestrator.planning.versions import Version, parse_version
 
 
@@ -121,7 +129,7 @@ def _overlay(
 ) -> _Overlay:
     reasons: list[str] = []
     decision, ref, override = ssvc, None, None
-    scoped = [e for e in exemptions if e.covers_asset(asset.name, asset.groups)]
+    scoped = [e for e in exemptions if e.covers_asset(asset.name, asset.groups)] if exemptions else []
     relevant = [e for e in scoped if patch.id in e.patches or any(c in e.cves for c in cves)]
     active = [e for e in relevant if not e.is_expired(now)]
     for expired in (e for e in relevant if e.is_expired(now)):
@@ -172,6 +180,49 @@ def _overlay(
     return _Overlay(decision, tuple(reasons), ref, override)
 
 
+@dataclass(frozen=True)
+class _ProductPlan:
+    """Everything about one distinct installed product (vendor, product, version), computed once."""
+
+    named: bool
+    unparsed: bool
+    reviewed: tuple[tuple[str, str], ...]
+    patch: Patch | None = None
+    covered: tuple[tuple[str, Hit], ...] = ()  # (cve, the first hit naming it)
+    matched_rules: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    missing_advisories: tuple[str, ...] = ()
+    remediation: str = ""
+
+
+def _plan_product(index: AdvisoryIndex, patches: _Patches, installed: InstalledProduct) -> _ProductPlan:
+    match = index.match(installed)
+    reviewed = tuple((c.advisory.id, c.rule.product_id) for c in match.needs_review)
+    version = parse_version(installed.version)
+    base = _ProductPlan(named=match.named, unparsed=version is None and bool(match.hits), reviewed=reviewed)
+    if not match.hits:
+        return base
+    by_cve: dict[str, list[Hit]] = defaultdict(list)
+    for hit in match.hits:
+        by_cve[hit.cve].append(hit)
+    cves = sorted(by_cve)
+    chosen = _choose(patches.for_product(installed, version), cves)
+    covered = chosen[1] if chosen else ()
+    missing = tuple(c for c in cves if c not in covered)
+    missing_hits = [h for c in missing for h in by_cve[c]]
+    return _ProductPlan(
+        named=match.named,
+        unparsed=base.unparsed,
+        reviewed=reviewed,
+        patch=chosen[0] if chosen else None,
+        covered=tuple((c, by_cve[c][0]) for c in covered),
+        matched_rules=tuple(sorted({h.why for c in covered for h in by_cve[c]})),
+        missing=missing,
+        missing_advisories=tuple(sorted({h.advisory.id for h in missing_hits})),
+        remediation=_remediation_text(missing_hits),
+    )
+
+
 def _ssvc_reason(chosen: CveDecision, all_cves: tuple[str, ...]) -> str:
     values = {p.name: p.value for p in chosen.points}
     score = f" (CVSS {chosen.cvss:g})" if chosen.cvss is not None else ""
@@ -186,9 +237,9 @@ def _ssvc_reason(chosen: CveDecision, all_cves: tuple[str, ...]) -> str:
 def _remediation_text(hits: list[Hit]) -> str:
     seen: dict[str, None] = {}
     for hit in hits:
-        for rem in hit.remediations:
-            if rem.category in ("vendor_fix", "no_fix_planned", "none_available") and rem.details:
-                seen.setdefault(f"{rem.category}: {rem.details.splitlines()[0][:160]}")
+        summary = hit.fix
+        if summary:
+            seen.setdefault(summary)
     return " | ".join(list(seen)[:3])
 
 
@@ -210,79 +261,84 @@ def build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None = 
     approvals = {
         (a.kind, a.subject): a for a in sorted(inputs.approvals, key=lambda a: (a.kind, a.subject, a.at))
     }
-    cve_cache: dict[tuple[object, ...], CveDecision] = {}
+    asset_sides: dict[tuple[object, ...], AssetSide] = {}
+    cve_sides: dict[tuple[str, str, str], CveSide] = {}
+    combined: dict[tuple[object, ...], CveDecision] = {}
     items: list[PlanItem] = []
     unpatched: list[UnpatchedFinding] = []
     unmatched: Counter[tuple[str, str, str]] = Counter()
     reviewed: set[tuple[str, str]] = set()
     unparsed: Counter[tuple[str, str, str]] = Counter()
     assets = tuple(sorted(inputs.inventory.assets, key=lambda a: a.name))
+    products: dict[tuple[str, str, str], _ProductPlan] = {}
     for asset in assets:
         profile = (asset.purdue_level, asset.zone, asset.criticality, asset.safety_system)
         for installed in asset.installed_products:
-            match = index.match(installed)
-            reviewed.update((c.advisory.id, c.rule.product_id) for c in match.needs_review)
-            if not match.named:
-                unmatched[(installed.vendor, installed.product, installed.version)] += 1
-            if not match.hits:
-                continue
-            by_cve: dict[str, list[Hit]] = defaultdict(list)
-            for hit in match.hits:
-                by_cve[hit.cve].append(hit)
-            cves = sorted(by_cve)
-            version = parse_version(installed.version)
-            if version is None:
-                unparsed[(installed.vendor, installed.product, installed.version)] += 1
-            chosen = _choose(patches.for_product(installed, version), cves)
-            covered = chosen[1] if chosen else ()
-            missing = [c for c in cves if c not in covered]
-            if missing:
+            pkey = (installed.vendor, installed.product, installed.version)
+            pp = products.get(pkey)
+            if pp is None:
+                pp = products[pkey] = _plan_product(index, patches, installed)
+                reviewed.update(pp.reviewed)
+            if not pp.named:
+                unmatched[pkey] += 1
+            if pp.unparsed:
+                unparsed[pkey] += 1
+            if pp.missing:
                 unpatched.append(
-                    UnpatchedFinding(
+                    UnpatchedFinding.model_construct(
                         asset=asset.name,
                         vendor=installed.vendor,
                         product=installed.product,
                         version=installed.version,
-                        cves=tuple(missing),
-                        advisories=tuple(sorted({h.advisory.id for c in missing for h in by_cve[c]})),
-                        remediation=_remediation_text([h for c in missing for h in by_cve[c]]),
+                        cves=pp.missing,
+                        advisories=pp.missing_advisories,
+                        remediation=pp.remediation,
                     )
                 )
-            if chosen is None:
+            if pp.patch is None:
                 continue
-            patch = chosen[0]
+            patch = pp.patch
             decisions = []
-            for cve in covered:
-                hit = by_cve[cve][0]
-                key = (profile, cve, hit.advisory.id, hit.rule.product_id)
-                decided = cve_cache.get(key)
+            for cve, hit in pp.covered:
+                cve_key = (cve, hit.advisory.id, hit.rule.product_id)
+                key = (profile, cve_key)
+                decided = combined.get(key)
                 if decided is None:
-                    decided = cve_cache[key] = decide_cve(asset, hit, kev.get(cve))
+                    side = asset_sides.get(profile)
+                    if side is None:
+                        side = asset_sides[profile] = asset_side(asset)
+                    vuln_side = cve_sides.get(cve_key)
+                    if vuln_side is None:
+                        vuln_side = cve_sides[cve_key] = cve_side(hit, kev.get(cve))
+                    decided = combined[key] = combine(vuln_side, side)
                 decisions.append(decided)
             top = worst(decisions)
-            overlay = _overlay(asset, patch, covered, top.outcome, inputs.exemptions, approvals, now)
+            cves = tuple(c for c, _ in pp.covered)
+            overlay = _overlay(asset, patch, cves, top.outcome, inputs.exemptions, approvals, now)
             scores = [d.cvss for d in decisions if d.cvss is not None]
             items.append(
-                PlanItem(
+                PlanItem.model_construct(
                     asset=asset.name,
                     patch_id=patch.id,
-                    cves=covered,
+                    cves=cves,
                     decision=overlay.decision,
                     priority_rank=0,
                     explanation=top.points,
-                    reasons=(_ssvc_reason(top, covered), *overlay.reasons),
-                    matched_rules=tuple(sorted({h.why for c in covered for h in by_cve[c]})),
+                    reasons=(_ssvc_reason(top, cves), *overlay.reasons),
+                    matched_rules=pp.matched_rules,
                     exemption=overlay.exemption,
                     override=overlay.override,
                     cvss_max=max(scores) if scores else None,
-                    in_kev=any(c in kev for c in covered),
+                    in_kev=any(c in kev for c in cves),
                     product=f"{installed.vendor} / {installed.product}",
                     installed_version=installed.version,
                 )
             )
     criticality = {a.name: a.criticality.rank for a in assets}
     items.sort(key=lambda i: _sort_key(i, criticality))
-    ranked = tuple(item.model_copy(update={"priority_rank": n}) for n, item in enumerate(items, start=1))
+    for n, item in enumerate(items, start=1):
+        object.__setattr__(item, "priority_rank", n)  # items are private to this call until returned
+    ranked = tuple(items)
     used = {i.patch_id for i in ranked}
     problems = rule_problems(index, reviewed)
     warnings = _warnings(unpatched, unmatched, unparsed, problems, inputs.exemptions, now)

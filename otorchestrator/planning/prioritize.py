@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from otorchestrator.models.advisory import KevEntry
 from otorchestrator.models.asset import Asset, Criticality
@@ -29,6 +30,7 @@ MISSION = {
 WELL_BEING = {"low": "low", "medium": "medium", "high": "high", "very high": "high"}
 
 
+@lru_cache(maxsize=8192)
 def cvss_metrics(vector: str | None) -> dict[str, str]:
     if not vector:
         return {}
@@ -127,55 +129,109 @@ class CveDecision:
     cvss: float | None
 
 
-def decide_cve(asset: Asset, hit: Hit, kev: KevEntry | None) -> CveDecision:
+@dataclass(frozen=True)
+class CveSide:
+    """Decision points that depend on the vulnerability only."""
+
+    cve: DecisionPoint
+    exploitation: DecisionPoint
+    automatable: DecisionPoint
+    technical_impact: DecisionPoint
+    cvss: float | None
+
+
+@dataclass(frozen=True)
+class AssetSide:
+    """Decision points that depend on the asset only."""
+
+    exposure: DecisionPoint
+    safety: DecisionPoint
+    mission: DecisionPoint
+    human: DecisionPoint
+    well_being: DecisionPoint
+
+
+def cve_side(hit: Hit, kev: KevEntry | None) -> CveSide:
     vector = hit.score.vector if hit.score else None
     note = hit.vuln.exploitation_note or hit.advisory.exploitation_note
-    expl, auto, tech = exploitation(hit.cve, kev, note, vector), automatable(vector), technical_impact(vector)
-    exposure, safety, mission = system_exposure(asset), safety_impact(asset), mission_impact(asset)
-    human_table = load_table(HUMAN_IMPACT)
-    human_value = human_table.lookup({"Safety Impact": safety.value, "Mission Impact": mission.value})
-    human = DecisionPoint(
-        name="Human Impact",
-        value=human_value,
-        source=f"SSVC human impact table: safety {safety.value} x mission {mission.value}",
+    return CveSide(
+        cve=DecisionPoint(name="CVE", value=hit.cve, source=f"{hit.advisory.id} ({hit.advisory.source})"),
+        exploitation=exploitation(hit.cve, kev, note, vector),
+        automatable=automatable(vector),
+        technical_impact=technical_impact(vector),
+        cvss=hit.score.base_score if hit.score else None,
     )
-    well_being = DecisionPoint(
-        name="Mission and Well-Being Impact",
-        value=WELL_BEING[human_value],
-        source=f"human impact {human_value}",
+
+
+def asset_side(asset: Asset) -> AssetSide:
+    safety, mission = safety_impact(asset), mission_impact(asset)
+    human_value = load_table(HUMAN_IMPACT).lookup(
+        {"Safety Impact": safety.value, "Mission Impact": mission.value}
     )
+    return AssetSide(
+        exposure=system_exposure(asset),
+        safety=safety,
+        mission=mission,
+        human=DecisionPoint(
+            name="Human Impact",
+            value=human_value,
+            source=f"SSVC human impact table: safety {safety.value} x mission {mission.value}",
+        ),
+        well_being=DecisionPoint(
+            name="Mission and Well-Being Impact",
+            value=WELL_BEING[human_value],
+            source=f"human impact {human_value}",
+        ),
+    )
+
+
+@lru_cache(maxsize=1024)
+def _outcomes(values: tuple[tuple[str, str], ...]) -> tuple[str, str]:
+    points = dict(values)
+    return load_table(DEPLOYER).lookup(points), load_table(COORDINATOR).lookup(points)
+
+
+def combine(vuln: CveSide, asset: AssetSide) -> CveDecision:
     values: Mapping[str, str] = {
-        "Exploitation": expl.value,
-        "System Exposure": exposure.value,
-        "Automatable": auto.value,
-        "Human Impact": human.value,
-        "Technical Impact": tech.value,
-        "Mission and Well-Being Impact": well_being.value,
+        "Exploitation": vuln.exploitation.value,
+        "System Exposure": asset.exposure.value,
+        "Automatable": vuln.automatable.value,
+        "Human Impact": asset.human.value,
+        "Technical Impact": vuln.technical_impact.value,
+        "Mission and Well-Being Impact": asset.well_being.value,
     }
-    outcome = load_table(DEPLOYER).lookup(values)
-    cisa = load_table(COORDINATOR).lookup(values)
-    score = hit.score.base_score if hit.score else None
+    outcome, cisa = _outcomes(tuple(sorted(values.items())))
     points = (
-        DecisionPoint(name="CVE", value=hit.cve, source=f"{hit.advisory.id} ({hit.advisory.source})"),
-        expl,
-        exposure,
-        auto,
-        safety,
-        mission,
-        human,
-        tech,
-        well_being,
-        DecisionPoint(name="CISA Levels", value=cisa, source="SSVC CISA coordinator 2.0.3 (for reference)"),
-        DecisionPoint(
+        vuln.cve,
+        vuln.exploitation,
+        asset.exposure,
+        vuln.automatable,
+        asset.safety,
+        asset.mission,
+        asset.human,
+        vuln.technical_impact,
+        asset.well_being,
+        DecisionPoint.model_construct(
+            name="CISA Levels", value=cisa, source="SSVC CISA coordinator 2.0.3 (for reference)"
+        ),
+        DecisionPoint.model_construct(
             name="Deployer Priority",
             value=outcome,
             source="SSVC deployer patch application priority 1.0.0: "
-            f"{expl.value}, {exposure.value}, automatable {auto.value}, human impact {human.value}",
+            f"{vuln.exploitation.value}, {asset.exposure.value}, automatable {vuln.automatable.value}, "
+            f"human impact {asset.human.value}",
         ),
     )
-    return CveDecision(hit.cve, OUTCOME_DECISION[outcome], points, score)
+    return CveDecision(vuln.cve.value, OUTCOME_DECISION[outcome], points, vuln.cvss)
+
+
+def decide_cve(asset: Asset, hit: Hit, kev: KevEntry | None) -> CveDecision:
+    return combine(cve_side(hit, kev), asset_side(asset))
+
+
+URGENCY = {d: d.urgency for d in Decision}
 
 
 def worst(decisions: list[CveDecision]) -> CveDecision:
     """The most urgent CVE decides the item: urgency, then CVSS, then CVE id."""
-    return min(decisions, key=lambda d: (d.outcome.urgency, -(d.cvss or 0.0), d.cve))
+    return min(decisions, key=lambda d: (URGENCY[d.outcome], -(d.cvss or 0.0), d.cve))
