@@ -4,7 +4,8 @@
 
 Assets carry products drawn from the advisories' own product rules (some affected, some already fixed,
 some unknown to every advisory); the catalog has a patch for most affected products. Timed: build_plan
-(index, matching, SSVC, ordering; the content hash is shown apart), excluding inventory generation and advisory load.
+(index, matching, SSVC, ordering; the content hash is shown apart), excluding inventory generation and
+advisory load.
 Targets (issue 3): 10k assets under 2 s, 100k under 20 s on one core. Prints only.
 """
 
@@ -89,7 +90,8 @@ def main() -> None:
     started = time.perf_counter()
     advisories, problems = load_advisories([args.csaf])
     print(
-        f"advisories: {len(advisories)} read ({len(problems)} problems) in {time.perf_counter() - started:.2f} s"
+        f"advisories: {len(advisories)} read ({len(problems)} problems) "
+        f"in {time.perf_counter() - started:.2f} s"
     )
     pool, catalog = product_pool(advisories)
     print(f"product pool: {len(pool)} installed-product variants; catalog: {len(catalog.patches)} patches")
@@ -113,7 +115,8 @@ def main() -> None:
             peak = f"{tracemalloc.get_traced_memory()[1] / 2**20:.0f}"
             tracemalloc.stop()
         print(
-            f"{size:>8} {len(plan.items):>8} {len(plan.unpatched):>9} {elapsed:>8.2f} {sealing:>7.2f} {peak:>9}"
+            f"{size:>8} {len(plan.items):>8} {len(plan.unpatched):>9} "
+            f"{elapsed:>8.2f} {sealing:>7.2f} {peak:>9}"
         )
 
 
