@@ -20,7 +20,7 @@ class CanaryChoice:
 def combination(cand: Candidate, item: PlanItem, cover: tuple[CanaryKey, ...]) -> str:
     asset = cand.asset
     parts: dict[CanaryKey, str] = {
-        CanaryKey.ROLE: asset.role.value,
+        CanaryKey.ROLE: asset.role,  # a StrEnum is its value
         CanaryKey.OS: f"{asset.os.family} {asset.os.version}".strip(),
         CanaryKey.PATCH: item.patch_id,
         CanaryKey.ZONE: asset.zone,

@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from otorchestrator.models.asset import Asset, MaintenanceWindow
+from otorchestrator.models.asset import Asset, Criticality, MaintenanceWindow
 from otorchestrator.models.catalog import Patch
 from otorchestrator.models.plan import Approval, Decision, Plan, PlanItem
 from otorchestrator.models.policy import RiskKey, WavePolicy
-from otorchestrator.models.waves import Exclusion, Hold, Rule
+from otorchestrator.models.waves import Hold, Rule
 from otorchestrator.planning.waves.windows import Timeline, timeline
 
 
@@ -35,18 +36,31 @@ class Candidate:
         return timedelta(minutes=self.duration + self.rollback)
 
 
+class Left(NamedTuple):
+    """A plan item left out (fields of models.waves.Exclusion)."""
+
+    asset: str
+    patch_id: str
+    rule: Rule
+    reason: str
+    infeasible: bool
+
+
 @dataclass(slots=True)
 class Triage:
     candidates: dict[str, Candidate]  # plan order
     holds: list[Hold]
-    exclusions: list[Exclusion]
+    exclusions: list[Left]
+
+
+RANK = {c: n for n, c in enumerate(Criticality)}
 
 
 def risk_key(cand: Candidate, order: tuple[RiskKey, ...]) -> tuple[float, ...]:
     """Ascending risk: lower sorts first."""
     asset = cand.asset
     values: dict[RiskKey, float] = {
-        RiskKey.CRITICALITY: asset.criticality.rank,
+        RiskKey.CRITICALITY: RANK[asset.criticality],
         RiskKey.SAFETY_SYSTEM: int(asset.safety_system),
         RiskKey.PURDUE_LEVEL: -asset.purdue_level,
         RiskKey.PRIORITY: min(item.priority_rank for item in cand.items),
@@ -66,11 +80,13 @@ def _decision_reason(item: PlanItem, policy: WavePolicy) -> str:
     return f"plan decision '{item.decision.value}' is not in the policy's include_decisions ({allowed})"
 
 
-def _approval_for(name: str, plan: Plan, policy: WavePolicy) -> Approval | None:
+def _asset_approvals(plan: Plan, policy: WavePolicy) -> dict[str, Approval]:
+    """Asset name -> its approval; the plan's come first, then the policy's."""
+    found: dict[str, Approval] = {}
     for approval in (*plan.approvals, *policy.approvals):
-        if approval.kind == "asset" and approval.subject == name:
-            return approval
-    return None
+        if approval.kind == "asset":
+            found.setdefault(approval.subject, approval)
+    return found
 
 
 def _release_text(name: str) -> str:
@@ -80,36 +96,23 @@ def _release_text(name: str) -> str:
 def triage(plan: Plan, policy: WavePolicy, start: datetime, limit: datetime) -> Triage:
     assets = plan.asset_map()
     patches = plan.patch_map()
-    exclusions: list[Exclusion] = []
+    exclusions: list[Left] = []
     included: dict[str, list[PlanItem]] = {}
     with_items: set[str] = set()
     for item in plan.items:
         if item.asset not in assets or item.patch_id not in patches:
             missing = "asset" if item.asset not in assets else "patch"
             reason = f"the plan has no {missing} named {item.asset if missing == 'asset' else item.patch_id}"
-            exclusions.append(
-                Exclusion(
-                    asset=item.asset,
-                    patch_id=item.patch_id,
-                    rule=Rule.UNKNOWN,
-                    reason=reason,
-                    infeasible=True,
-                )
-            )
+            exclusions.append(Left(item.asset, item.patch_id, Rule.UNKNOWN, reason, True))
             continue
         with_items.add(item.asset)
         if item.decision in policy.include_decisions:  # never exempt or blocked (policy validator)
             included.setdefault(item.asset, []).append(item)
         else:
-            exclusions.append(
-                Exclusion(
-                    asset=item.asset,
-                    patch_id=item.patch_id,
-                    rule=Rule.DECISION,
-                    reason=_decision_reason(item, policy),
-                )
-            )
+            reason = _decision_reason(item, policy)
+            exclusions.append(Left(item.asset, item.patch_id, Rule.DECISION, reason, False))
 
+    approvals = _asset_approvals(plan, policy)
     timelines: dict[tuple[MaintenanceWindow, ...], Timeline] = {}
     candidates: dict[str, Candidate] = {}
     holds: dict[str, Hold] = {}
@@ -121,8 +124,9 @@ def triage(plan: Plan, policy: WavePolicy, start: datetime, limit: datetime) -> 
         item_patches = [patches[i.patch_id] for i in items]
         duration = sum(p.expected_duration_minutes for p in item_patches) + policy.host_overhead_minutes
         rollback = sum(p.rollback_minutes for p in item_patches)
-        approval = _approval_for(name, plan, policy)
-        if policy.needs_approval(asset.criticality, asset.safety_system) and approval is None:
+        needs_approval = policy.needs_approval(asset.criticality, asset.safety_system)
+        approval = approvals.get(name) if needs_approval else None
+        if needs_approval and approval is None:
             what = "safety system" if asset.safety_system else f"criticality {asset.criticality.value}"
             holds[name] = Hold(
                 asset=name,
@@ -133,17 +137,10 @@ def triage(plan: Plan, policy: WavePolicy, start: datetime, limit: datetime) -> 
             )
             continue
         windows = asset.maintenance_windows
-        if windows not in timelines:
-            timelines[windows] = timeline(windows, start, limit)
-        cand = Candidate(
-            asset,
-            items,
-            item_patches,
-            duration,
-            rollback,
-            approval if policy.needs_approval(asset.criticality, asset.safety_system) else None,
-            timelines[windows],
-        )
+        found = timelines.get(windows)
+        if found is None:
+            found = timelines[windows] = timeline(windows, start, limit)
+        cand = Candidate(asset, items, item_patches, duration, rollback, approval, found)
         if cand.timeline.next_fit(start, cand.need, limit) is None:
             what = "no maintenance window declared" if not windows else "no maintenance window"
             out[name] = (
@@ -157,15 +154,7 @@ def triage(plan: Plan, policy: WavePolicy, start: datetime, limit: datetime) -> 
     _resolve_dependencies(plan, with_items, candidates, holds, out)
     for name, (rule, reason) in out.items():
         for item in included.get(name, []):
-            exclusions.append(
-                Exclusion(
-                    asset=name,
-                    patch_id=item.patch_id,
-                    rule=rule,
-                    reason=reason,
-                    infeasible=rule is not Rule.DECISION,
-                )
-            )
+            exclusions.append(Left(name, item.patch_id, rule, reason, rule is not Rule.DECISION))
     rank = {(i.asset, i.patch_id): n for n, i in enumerate(plan.items)}
     exclusions.sort(key=lambda e: rank.get((e.asset, e.patch_id), -1))
     ordered = {n: candidates[n] for n in included if n in candidates}
