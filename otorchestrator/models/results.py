@@ -44,7 +44,7 @@ class PhaseResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     # roles send `schema`; Python code may say schema_version
-    schema_version: int = Field(1, validation_alias=AliasChoices("schema", "schema_version"))
+    schema_version: int = Field(default=1, validation_alias=AliasChoices("schema", "schema_version"))
     phase: Phase
     host: str
     ok: bool
