@@ -158,7 +158,10 @@ class WaveRunner:
         diagnosed = [n for n in names if self._settle(n, results[n], _S.BLOCKED, "diagnostics failed")]
 
         diagnosed = self._gate(wave, budget, diagnosed, "backed up")
-        results = self.run_phase(wave, Phase.BACKUP, diagnosed, entering=_S.BACKING_UP)
+        backup_id = f"{self.rec.run_id}-w{wave.index}-{self.rec.now():%H%M%S%f}"
+        results = self.run_phase(
+            wave, Phase.BACKUP, diagnosed, entering=_S.BACKING_UP, extra={"otorch_backup_id": backup_id}
+        )
         backups: dict[str, PhaseResult] = {}
         for n in diagnosed:
             result = results[n]
@@ -194,10 +197,21 @@ class WaveRunner:
 
     def rollback(self, wave: Wave, names: Sequence[str]) -> None:
         """Roll back hosts already moved to rolling_back (the transition is written)."""
-        if not names:
-            return
-        backup_ids = {n: self.rec.hosts[n].backup_id for n in names}
-        results = self.run_phase(wave, Phase.ROLLBACK, names, entering=None, backup_ids=backup_ids)
+        by_backup: dict[str | None, list[str]] = {}
+        for n in names:  # the rollback playbook takes one backup id per run: one call per backup
+            by_backup.setdefault(self.rec.hosts[n].backup_id, []).append(n)
+        results: dict[str, PhaseResult] = {}
+        for backup_id, group in by_backup.items():
+            results.update(
+                self.run_phase(
+                    wave,
+                    Phase.ROLLBACK,
+                    group,
+                    entering=None,
+                    backup_ids={n: backup_id for n in group},
+                    extra={"otorch_backup_id": backup_id} if backup_id else None,
+                )
+            )
         for n in names:
             result = results[n]
             if good(result):
@@ -261,6 +275,7 @@ class WaveRunner:
         entering: HostState | None,
         move_args: Mapping[str, Mapping[str, Any]] | None = None,
         backup_ids: Mapping[str, str | None] | None = None,
+        extra: Mapping[str, Any] | None = None,
         probe: bool = False,
     ) -> dict[str, PhaseResult]:
         """Write each host's transition into the phase, then run the phase once over all of them."""
@@ -281,7 +296,7 @@ class WaveRunner:
                 self.patches,
                 run_id=self.rec.run_id,
                 backup_ids=backup_ids,
-                base=self.options.extravars,
+                base={**self.options.extravars, **(extra or {})},
             ),
             secret_vars=self.options.secret_vars,
             check_mode=self.options.check_mode and not probe,

@@ -128,6 +128,7 @@ class FakeBackend:
             if action == "ok" and live:
                 assert host.backup is not None, f"{name}: rollback without a backup"
                 assert request.extravars["otorch_backup_ids"][name] == f"bk-{name}"
+                assert request.extravars["otorch_backup_id"] == f"bk-{name}"
                 host.versions = dict(host.backup)
                 host.healthy = True
                 host.rollbacks += 1

@@ -1,0 +1,124 @@
+"""`otorch run|resume|status|rollback|abort` with the fake backend (no Ansible)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from fake_backend import FakeBackend, fake_hosts, make_plan
+
+from otorchestrator.cli import run as cli_run
+from otorchestrator.cli.main import cli
+from otorchestrator.models.results import Phase
+from otorchestrator.store.clock import FakeClock, SystemClock
+from otorchestrator.store.state import StateStore
+
+
+@pytest.fixture
+def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    plan = make_plan([["a"], ["b", "gw"]], budget=1)
+    plan_file = tmp_path / "waves.json"
+    plan_file.write_text(plan.model_dump_json())
+    inventory = tmp_path / "inventory"
+    inventory.mkdir()
+    backend = FakeBackend(fake_hosts(plan), FakeClock(SystemClock().now()), {("gw", Phase.INSTALL): "break"})
+    backend.seconds_per_phase = 0
+    monkeypatch.setattr(cli_run, "make_backend", lambda paths: backend)
+    monkeypatch.delenv("OTORCH_OPERATOR", raising=False)
+    return {"plan": plan_file, "inv": inventory, "state": tmp_path / "state", "backend": backend}
+
+
+def _invoke(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_run_json_status_and_exit_codes(setup: dict[str, Any]) -> None:
+    s = setup
+    common = ["--state-dir", str(s["state"])]
+    result = _invoke(
+        "run", str(s["plan"]), "-i", str(s["inv"]), "--yes", "--json", "--operator", "alice", *common
+    )
+    assert result.exit_code == 3, result.output
+    data = json.loads(result.output)
+    assert {h["host"]: h["state"] for h in data["hosts"]} == {
+        "a": "succeeded",
+        "b": "succeeded",
+        "gw": "rolled_back",
+    }
+    assert data["audit_log"].endswith("audit.jsonl")
+    run_id = data["run"]["run_id"]
+    status = _invoke("status", run_id, "--json", *common)
+    assert status.exit_code == 0 and json.loads(status.output)["run"]["status"] == "completed"
+    assert _invoke("status", "--exit-code", *common).exit_code == 3
+    text = _invoke("status", *common)
+    assert "rolled_back" in text.output and "run lock: free" in text.output
+    rollback = _invoke("rollback", run_id, "--host", "a", "--yes", "--operator", "bob", *common)
+    assert rollback.exit_code == 0, rollback.output
+    assert s["backend"].hosts["a"].versions == {"pkg-a": "1.0.0"}
+
+
+def test_operator_is_required_and_read_from_env(
+    setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = setup
+    args = ["run", str(s["plan"]), "-i", str(s["inv"]), "--yes", "--json", "--state-dir", str(s["state"])]
+    assert _invoke(*args).exit_code == 2
+    monkeypatch.setenv("OTORCH_OPERATOR", "carol")
+    result = _invoke(*args)
+    assert json.loads(result.output)["run"]["operator"] == "carol"
+
+
+def test_second_run_is_refused_naming_the_holder(setup: dict[str, Any]) -> None:
+    s = setup
+    s["state"].mkdir()
+    with StateStore(s["state"] / "state.db") as store, store.lock("run-x", "dave", SystemClock().now()):
+        result = CliRunner().invoke(
+            cli,
+            [
+                "run",
+                str(s["plan"]),
+                "-i",
+                str(s["inv"]),
+                "--yes",
+                "--operator",
+                "alice",
+                "--state-dir",
+                str(s["state"]),
+            ],
+        )
+    assert result.exit_code == 5
+    assert "operator dave, run run-x" in result.output
+
+
+def test_declined_wave_halts_and_resume_continues(setup: dict[str, Any]) -> None:
+    s = setup
+    common = ["--state-dir", str(s["state"]), "--operator", "alice"]
+    result = CliRunner().invoke(
+        cli, ["run", str(s["plan"]), "-i", str(s["inv"]), "--json", *common], input="n\n"
+    )
+    assert result.exit_code == 4
+    data = json.loads(result.output[result.output.index("{") :])
+    run_id = data["run"]["run_id"]
+    resumed = _invoke("resume", run_id, "--yes", "--json", *common)
+    assert resumed.exit_code == 3, resumed.output
+    assert json.loads(resumed.output)["counts"] == {"rolled_back": 1, "succeeded": 2}
+
+
+def test_abort_marks_a_run_that_is_not_live(setup: dict[str, Any]) -> None:
+    s = setup
+    common = ["--state-dir", str(s["state"]), "--operator", "alice"]
+    result = CliRunner().invoke(
+        cli, ["run", str(s["plan"]), "-i", str(s["inv"]), "--json", *common], input="n\n"
+    )
+    run_id = json.loads(result.output[result.output.index("{") :])["run"]["run_id"]
+    aborted = _invoke("abort", run_id, *common)
+    assert aborted.exit_code == 0 and "aborted" in aborted.output
+    assert (
+        json.loads(_invoke("status", run_id, "--json", "--state-dir", str(s["state"])).output)["run"][
+            "status"
+        ]
+        == "aborted"
+    )
