@@ -25,7 +25,12 @@ from otorchestrator.lab.handle import LabHandle, lab_unavailable_reason
 pytestmark = pytest.mark.lab
 
 OTORCH = str(Path(sys.executable).parent / "otorch")
-TEST_LAB_ENV = {"OTORCH_LAB_NAME": "otlabtest", "OTORCH_LAB_PORT_OFFSET": "1000"}
+# the lifecycle tests' own lab instance; never the one the session fixture uses
+TEST_LAB_ENV = (
+    {"OTORCH_LAB_NAME": "otlabtest", "OTORCH_LAB_PORT_OFFSET": "1000"}
+    if os.environ.get("OTORCH_LAB_NAME") != "otlabtest"
+    else {"OTORCH_LAB_NAME": "otlabcycle", "OTORCH_LAB_PORT_OFFSET": "2000"}
+)
 
 
 def _run_playbook(lab: LabHandle, tmp_path: Path, playbook: str, limit: str | None = None) -> Any:
@@ -47,6 +52,17 @@ def _run_playbook(lab: LabHandle, tmp_path: Path, playbook: str, limit: str | No
 
 def _stdout(result: Any) -> str:
     return str(result.stdout.read()) if result.stdout else ""
+
+
+def _health(lab: LabHandle, host: str, package: str, timeout: float = 20) -> dict[str, Any]:
+    """The service's health JSON once it answers (services may start slowly on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        proc = lab.sh(host, f"/usr/bin/{package}-health", check=False)
+        if proc.returncode == 0 or time.monotonic() > deadline:
+            assert proc.returncode == 0, f"{host}: {package} not healthy: {proc.stdout} {proc.stderr}"
+            return dict(json.loads(proc.stdout))
+        time.sleep(0.5)
 
 
 def test_ansible_reaches_every_lab_host(lab: LabHandle, tmp_path: Path) -> None:
@@ -111,7 +127,7 @@ def test_gateway_1_1_0_installs_but_service_fails_and_downgrade_recovers(lab: La
         assert health.returncode != 0 and json.loads(health.stdout)["status"] == "down"
         assert lab.sh(host, "service nwc-gateway status", check=False).returncode in (1, 3)
         lab.sh(host, "apt-get install -y -qq --allow-downgrades nwc-gateway=1.0.0")
-        assert json.loads(lab.sh(host, "nwc-gateway-health").stdout)["version"] == "1.0.0"
+        assert _health(lab, host, "nwc-gateway")["version"] == "1.0.0"
     finally:
         lab.reset(host)
 
@@ -125,7 +141,7 @@ def test_eng_suite_1_1_0_fails_to_install_and_downgrade_recovers(lab: LabHandle)
         assert lab.sh(host, "dpkg-query -W -f='${db:Status-Abbrev}' nwc-eng-suite").stdout.strip() == "iF"
         lab.sh(host, "apt-get install -y -qq --allow-downgrades nwc-eng-suite=1.0.0")
         assert lab.sh(host, "dpkg-query -W -f='${db:Status-Abbrev}' nwc-eng-suite").stdout.strip() == "ii"
-        assert json.loads(lab.sh(host, "nwc-eng-suite-health").stdout)["version"] == "1.0.0"
+        assert _health(lab, host, "nwc-eng-suite")["version"] == "1.0.0"
     finally:
         lab.reset(host)
 
