@@ -1,0 +1,268 @@
+"""The real execution backend: ansible-runner running the phase playbooks (the ONLY ansible_runner importer).
+
+Per run: a fresh private_data_dir (``<runs_dir>/<run_label>-<phase>-<n>``); an inventory holding only the
+requested hosts; ``suppress_env_files=True``; secrets in a 0600 JSON file on /dev/shm (RAM), removed after
+the run (never in the private_data_dir, on the command line or in the env ansible-runner writes to
+artifacts/command); a per-run ssh ControlPath dir; afterwards a sweep of every process of the run (each
+carries ``OTORCH_RUN_TOKEN`` in its environment, ssh ControlPersist masters included).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+from otorchestrator.execution.backend import PhaseOutcome, PhaseRequest, RunStatus, TaskEvent
+from otorchestrator.execution.events import FailureTracker, phase_results, task_event
+
+TOKEN_ENV = "OTORCH_RUN_TOKEN"
+_MAGIC = re.compile(r"\{\{\s*(inventory_dir|inventory_file)\s*\}\}")
+_LABEL = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def project_root() -> Path:
+    env = os.environ.get("OTORCH_PROJECT_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2]
+
+
+class AnsibleRunnerBackend:
+    """Backend protocol (execution/backend.py) on top of ansible-runner.
+
+    `state`: a StatePaths (``.root``, ``.backups``) or a directory; runs go under ``<root>/runner``.
+    The backup store (``otorch_backup_store_dir``) defaults to ``<root>/backups`` when the request omits it.
+    """
+
+    def __init__(
+        self,
+        state: Any,
+        project_dir: Path | None = None,
+        runs_dir: Path | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        root = Path(state) if isinstance(state, str | os.PathLike) else Path(state.root)
+        self.project_dir = (project_dir or project_root()).resolve()
+        self.runs_dir = (runs_dir or root / "runner").resolve()
+        backups = None if isinstance(state, str | os.PathLike) else getattr(state, "backups", None)
+        self.backup_store = Path(backups if backups is not None else root / "backups").resolve()
+        self.extra_env = dict(extra_env or {})
+        self._counter = itertools.count(1)
+        self._inventory_cache: dict[tuple[str, float], dict[str, Any]] = {}
+
+    # ---------------------------------------------------------------- public
+    def run_phase(
+        self,
+        request: PhaseRequest,
+        on_event: Callable[[TaskEvent], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> PhaseOutcome:
+        pdd = self._private_dir(request)
+        token = secrets.token_hex(12)
+        cp_dir = Path(tempfile.mkdtemp(prefix="otcp-"))
+        env = self._env(request, token, cp_dir)
+        (pdd / "inventory").mkdir(parents=True)
+        inventory = pdd / "inventory" / "hosts.json"
+        inventory.write_text(json.dumps(self._inventory(request, env), indent=1, sort_keys=True))
+        inventory.chmod(0o600)
+
+        extravars = {"otorch_backup_store_dir": str(self.backup_store), **dict(request.extravars)}
+        tracker = FailureTracker()
+
+        def handle(event: dict[str, Any]) -> bool:
+            tracker.feed(event)
+            if on_event is not None:
+                te = task_event(event, request.phase)
+                if te is not None:
+                    on_event(te)
+            return True
+
+        secret_file = self._secret_file(request.secret_vars)
+        args = ["--check"] if request.check_mode else []
+        if secret_file is not None:
+            args += ["-e", f"@{secret_file}"]
+        try:
+            runner = ansible_runner.run(
+                private_data_dir=str(pdd),
+                project_dir=str(self.project_dir),
+                playbook=str(self.project_dir / "playbooks" / f"{request.phase.value}.yml"),
+                inventory=str(inventory),
+                extravars=extravars,
+                cmdline=" ".join(args) or None,
+                envvars=env,
+                suppress_env_files=True,
+                quiet=True,
+                timeout=request.timeout_s,
+                event_handler=handle,
+                cancel_callback=cancel if cancel is not None else (lambda: False),
+                ident="run",
+                rotate_artifacts=0,
+            )
+            status = _status(runner.status)
+            rc = runner.rc
+        finally:
+            if secret_file is not None:
+                secret_file.unlink(missing_ok=True)
+            self._sweep(token, cp_dir)
+        results = phase_results(request.phase, request.hosts, tracker, status)
+        return PhaseOutcome(
+            phase=request.phase, status=status, rc=rc, results=results, artifact_dir=pdd / "artifacts" / "run"
+        )
+
+    # --------------------------------------------------------------- helpers
+    def _private_dir(self, request: PhaseRequest) -> Path:
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        label = _LABEL.sub("-", request.run_label or "run").strip("-") or "run"
+        while True:
+            pdd = self.runs_dir / f"{label}-{request.phase.value}-{next(self._counter)}"
+            try:
+                pdd.mkdir(mode=0o700)
+                return pdd
+            except FileExistsError:
+                continue
+
+    def _env(self, request: PhaseRequest, token: str, cp_dir: Path) -> dict[str, str]:
+        venv_bin = str(Path(sys.executable).parent)
+        env = {
+            "PATH": f"{venv_bin}:{os.environ.get('PATH', '/usr/local/bin:/usr/bin:/bin')}",
+            "ANSIBLE_CONFIG": str(self.project_dir / "ansible.cfg"),
+            "ANSIBLE_ROLES_PATH": str(self.project_dir / "roles"),
+            "ANSIBLE_COLLECTIONS_PATH": str(self.project_dir / ".collections"),
+            "ANSIBLE_TASK_TIMEOUT": str(request.task_timeout_s),
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(cp_dir),
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_CHECK_MODE_MARKERS": "True",
+            TOKEN_ENV: token,
+        }
+        for name in ("OTORCH_LAB_PORT_OFFSET", "OTORCH_LAB_NAME", "HOME"):
+            if name in os.environ:
+                env[name] = os.environ[name]
+        env.update(self.extra_env)
+        return env
+
+    def _inventory(self, request: PhaseRequest, env: Mapping[str, str]) -> dict[str, Any]:
+        """Only the requested hosts, with their merged vars copied from the source inventory."""
+        src = Path(request.inventory).resolve()
+        listing = self._list_inventory(src, env)
+        hostvars: Mapping[str, Any] = listing.get("_meta", {}).get("hostvars", {})
+        inv_dir = src if src.is_dir() else src.parent
+        missing = [h for h in request.hosts if h not in hostvars and h not in _all_hosts(listing)]
+        if missing:
+            raise ValueError(f"hosts not in inventory {src}: {', '.join(missing)}")
+        hosts = {h: _resolve_magic(dict(hostvars.get(h, {})), inv_dir, src) for h in request.hosts}
+        children: dict[str, Any] = {}
+        for group, body in listing.items():
+            if group in ("_meta", "all", "ungrouped") or not isinstance(body, Mapping):
+                continue
+            members = [h for h in body.get("hosts", []) if h in hosts]
+            if members:
+                children[group] = {"hosts": {h: None for h in members}}
+        return {"all": {"hosts": hosts, "children": children}}
+
+    def _list_inventory(self, src: Path, env: Mapping[str, str]) -> dict[str, Any]:
+        files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
+        key = (str(src), max((p.stat().st_mtime for p in files), default=0.0))
+        if key not in self._inventory_cache:
+            old = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)  # get_inventory reads the process env (ANSIBLE_CONFIG, PATH)
+            try:
+                out, err = ansible_runner.get_inventory(
+                    action="list", inventories=[str(src)], response_format="json", quiet=True
+                )
+            finally:
+                for k, v in old.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+            if not isinstance(out, dict):
+                raise ValueError(f"ansible-inventory --list {src} failed: {str(err)[:500]}")
+            self._inventory_cache[key] = out
+        return self._inventory_cache[key]
+
+    @staticmethod
+    def _secret_file(secret_vars: Mapping[str, str]) -> Path | None:
+        """Secrets as a 0600 JSON file in RAM (/dev/shm tmpfs), removed right after the run: never in the
+        private_data_dir, never on a command line, never in the env written to artifacts/command."""
+        if not secret_vars:
+            return None
+        shm = Path("/dev/shm")
+        where = shm if shm.is_dir() else None
+        fd, name = tempfile.mkstemp(prefix="otorch-secrets-", suffix=".json", dir=where)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(dict(secret_vars), handle)
+        return Path(name)
+
+    def _sweep(self, token: str, cp_dir: Path) -> None:
+        """Close ssh masters and kill every process of this run that outlived it."""
+        for sock in cp_dir.iterdir() if cp_dir.is_dir() else ():
+            subprocess.run(
+                ["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "otorch-run"],
+                capture_output=True, timeout=10, check=False,
+            )
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            pids = processes_with_token(token)
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline and processes_with_token(token):
+                time.sleep(0.1)
+        shutil.rmtree(cp_dir, ignore_errors=True)
+
+
+def processes_with_token(token: str, proc: Path = Path("/proc")) -> list[int]:
+    """Pids whose environment carries this run's token (ansible-playbook, workers, ssh, ssh masters)."""
+    needle = f"{TOKEN_ENV}={token}".encode()
+    own = os.getpid()
+    found = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == own:
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def _all_hosts(listing: Mapping[str, Any]) -> set[str]:
+    out: set[str] = set()
+    for body in listing.values():
+        if isinstance(body, Mapping):
+            out.update(body.get("hosts", []) or [])
+    return out
+
+
+def _resolve_magic(value: Any, inv_dir: Path, inv_file: Path) -> Any:
+    """Replace {{ inventory_dir }} / {{ inventory_file }} with the SOURCE inventory's paths."""
+    if isinstance(value, str):
+        return _MAGIC.sub(lambda m: str(inv_dir) if m.group(1) == "inventory_dir" else str(inv_file), value)
+    if isinstance(value, dict):
+        return {k: _resolve_magic(v, inv_dir, inv_file) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_magic(v, inv_dir, inv_file) for v in value]
+    return value
+
+
+def _status(value: str | None) -> RunStatus:
+    try:
+        return RunStatus(value or "failed")
+    except ValueError:
+        return RunStatus.FAILED
