@@ -211,7 +211,9 @@ class AnsibleRunnerBackend:
         for sock in cp_dir.iterdir() if cp_dir.is_dir() else ():
             subprocess.run(
                 ["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "otorch-run"],
-                capture_output=True, timeout=10, check=False,
+                capture_output=True,
+                timeout=10,
+                check=False,
             )
         for sig in (signal.SIGTERM, signal.SIGKILL):
             pids = processes_with_token(token)
