@@ -3,6 +3,7 @@ OTORCH_LAB_PORT_OFFSET)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -12,6 +13,7 @@ from pathlib import Path
 LABEL = "otorchestrator.lab"
 HOST_LABEL = "otorchestrator.lab.host"
 IMAGE_LABEL = "otorchestrator.lab.image"
+OWNER_LABEL = "otorchestrator.lab.owner"
 DEFAULT_NAME = "otlab"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,30}$")
 
@@ -80,3 +82,14 @@ class LabConfig:
 
     def port(self, base_port: int) -> int:
         return base_port + self.port_offset
+
+    def owner(self) -> str:
+        """Who a container belongs to: this checkout, its lab key and its archive key.
+
+        A container left running by another checkout (an earlier session, or CI on the same machine) has a
+        different owner: its repository mount, SSH key or signing key would not match ours, so it is
+        recreated rather than kept."""
+        digest = hashlib.sha256(str(self.root.resolve()).encode())
+        for path in (self.ssh_key.with_suffix(".pub"), self.keyring):
+            digest.update(path.read_bytes() if path.exists() else b"-")
+        return digest.hexdigest()[:16]

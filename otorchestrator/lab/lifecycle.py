@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from otorchestrator.lab import build, net, podman, provision
-from otorchestrator.lab.config import IMAGE_LABEL, LABEL, LabConfig, Progress
+from otorchestrator.lab.config import IMAGE_LABEL, LABEL, OWNER_LABEL, LabConfig, Progress
 from otorchestrator.lab.inventory import LabHost, load_lab_hosts
 
 
@@ -116,6 +116,7 @@ def up(
     hosts = select_hosts(cfg, count, names)
     image = build.build_all(cfg, progress)
     alive = _clean_leftovers(cfg, progress)
+    owner = cfg.owner()
 
     keep: list[LabHost] = []
     recreate: list[str] = []
@@ -123,7 +124,10 @@ def up(
         name = cfg.container(host.name)
         if name not in alive:
             continue
-        if provision.is_provisioned(cfg, host):
+        if alive[name].labels.get(OWNER_LABEL) != owner:
+            progress(f"  {host.name}: left by another checkout or an older lab key: recreating")
+            recreate.append(name)
+        elif provision.is_provisioned(cfg, host):
             keep.append(host)
             if alive[name].labels.get(IMAGE_LABEL, image) != image:
                 progress(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 from otorchestrator.lab import podman
-from otorchestrator.lab.config import HOST_LABEL, IMAGE_LABEL, LABEL, LabConfig
+from otorchestrator.lab.config import HOST_LABEL, IMAGE_LABEL, LABEL, OWNER_LABEL, LabConfig
 from otorchestrator.lab.inventory import LabHost
 
 PROVISIONED_MARKER = "/etc/otlab-provisioned"
@@ -27,6 +27,8 @@ def create(cfg: LabConfig, host: LabHost, image: str) -> None:
         f"{HOST_LABEL}={host.name}",
         "--label",
         f"{IMAGE_LABEL}={image}",
+        "--label",
+        f"{OWNER_LABEL}={cfg.owner()}",
         "--network",
         cfg.network,
         "--publish",
