@@ -1,0 +1,191 @@
+"""Each phase playbook through the real AnsibleRunnerBackend against the lab hosts, asserting the parsed
+PhaseResults. Hosts that are changed are reset to the lab baseline afterwards (lab.reset)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from otorchestrator.execution.backend import RunStatus
+from otorchestrator.lab.handle import LabHandle
+from otorchestrator.models.results import HostOutcome, Phase
+
+from ._roles_helpers import CANARY, LabRunner, patch_entry
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def runner(lab: LabHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabRunner]:
+    yield LabRunner(lab, tmp_path_factory.mktemp("otorch-state"))
+
+
+def names(result: object) -> set[str]:
+    return {c.name for c in result.failed_checks}  # type: ignore[attr-defined]
+
+
+def test_scan_reports_os_packages_services_ports_disk_memory_and_config_hashes(runner: LabRunner) -> None:
+    entry = patch_entry(runner.lab, "nwc-hmi-runtime")
+    out = runner.run(Phase.SCAN, {"nw-hmi-02": [entry]})
+    r = out.results["nw-hmi-02"]
+    assert out.status == RunStatus.SUCCESSFUL and r.ok and r.outcome == HostOutcome.OK
+    v = r.values
+    assert v["os"]["distribution"] == "Debian" and v["os"]["major_version"] == "12"
+    assert v["packages"]["nwc-hmi-runtime"] == "1.0.0" and r.versions_before == {"nwc-hmi-runtime": "1.0.0"}
+    assert v["services"]["nwc-hmi-runtime"] == "running"
+    assert 9103 in v["listening_tcp_ports"] and 22 in v["listening_tcp_ports"]
+    assert v["disk_free_mb"]["/"] > 0 and v["memory"]["total_mb"] > 0
+    conf = runner.lab.sh("nw-hmi-02", "sha256sum /etc/nwc/nwc-hmi-runtime.conf").stdout.split()[0]
+    assert v["config_sha256"] == {"/etc/nwc/nwc-hmi-runtime.conf": conf}
+
+
+def test_diagnostics_fail_on_the_nearly_full_disk_and_pass_elsewhere(runner: LabRunner) -> None:
+    lab = runner.lab
+    hosts = {
+        "nw-hist-01": [patch_entry(lab, "nwc-historian")],
+        "nw-hmi-02": [patch_entry(lab, "nwc-hmi-runtime")],
+        "nw-gw-01": [patch_entry(lab, "nwc-gateway")],
+    }
+    out = runner.run(Phase.DIAGNOSTICS, hosts)
+    hist = out.results["nw-hist-01"]
+    assert not hist.ok and hist.outcome == HostOutcome.FAILED and names(hist) == {"disk_free:/opt/nwc"}
+    check = next(c for c in hist.checks if c.name == "disk_free:/opt/nwc")
+    assert check.value < 2 and check.threshold == 20
+    for host in ("nw-hmi-02", "nw-gw-01"):
+        r = out.results[host]
+        assert r.ok and r.outcome == HostOutcome.OK, r.failed_checks
+        got = {c.name for c in r.checks}
+        assert {"repo_signature", "dpkg_lock_free", "memory_available_mb", "reboot_not_pending"} <= got
+        assert f"service_running:{hosts[host][0]['package']}" in got
+
+
+def test_diagnostics_fail_on_a_bad_repository_signature(runner: LabRunner) -> None:
+    lab = runner.lab
+    rogue = "deb [signed-by=/etc/apt/keyrings/nwc-archive.gpg] file:/srv/nwc-rogue ./"
+    lab.sh("nw-gw-01", f"echo '{rogue}' > /tmp/otorch-rogue.list")
+    try:
+        out = runner.run(
+            Phase.DIAGNOSTICS,
+            {"nw-gw-01": [patch_entry(lab, "nwc-gateway")]},
+            otorch_repo_sourcelist="/tmp/otorch-rogue.list",
+        )
+    finally:
+        lab.sh("nw-gw-01", "rm -f /tmp/otorch-rogue.list")
+    r = out.results["nw-gw-01"]
+    assert not r.ok and "repo_signature" in names(r)
+
+
+def test_backup_is_verified_and_a_corrupted_archive_is_detected(runner: LabRunner) -> None:
+    entry = patch_entry(runner.lab, "nwc-hmi-runtime")
+    out = runner.run(Phase.BACKUP, {"nw-hmi-02": [entry]}, otorch_backup_id="itest-bk-1")
+    r = out.results["nw-hmi-02"]
+    assert r.ok and r.backup_id == "itest-bk-1", r.failed_checks
+    archive = Path(r.values["archive"])
+    assert archive == runner.state / "backups" / "itest-bk-1" / "nw-hmi-02.tar.gz"
+    assert hashlib.sha256(archive.read_bytes()).hexdigest() == r.values["archive_sha256"]
+    assert next(c for c in r.checks if c.name == "checksum_verified").ok
+    verify = runner.run(
+        Phase.BACKUP, {"nw-hmi-02": [entry]}, otorch_backup_id="itest-bk-1", otorch_backup_verify_only=True
+    )
+    assert verify.results["nw-hmi-02"].ok
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    bad = runner.run(
+        Phase.BACKUP, {"nw-hmi-02": [entry]}, otorch_backup_id="itest-bk-1", otorch_backup_verify_only=True
+    ).results["nw-hmi-02"]
+    assert not bad.ok and "checksum_verified" in names(bad) and bad.outcome == HostOutcome.FAILED
+
+
+def test_install_verify_and_rollback(runner: LabRunner) -> None:
+    lab = runner.lab
+    hosts = {
+        "nw-hmi-02": [patch_entry(lab, "nwc-hmi-runtime")],
+        "nw-gw-01": [patch_entry(lab, "nwc-gateway")],
+    }
+    conf = {h: lab.sh(h, f"sha256sum {e[0]['config_files'][0]}").stdout.split()[0] for h, e in hosts.items()}
+    try:
+        backup = runner.run(Phase.BACKUP, hosts, otorch_backup_id="itest-bk-2")
+        assert all(r.ok and r.backup_id == "itest-bk-2" for r in backup.results.values())
+        install = runner.run(Phase.INSTALL, hosts)
+        for host, r in install.results.items():
+            assert r.ok, (host, r.failed_checks, r.message)
+            assert r.versions_before[hosts[host][0]["package"]] == "1.0.0"
+            assert r.versions_after[hosts[host][0]["package"]] == "1.1.0"
+        verify = runner.run(Phase.VERIFY, hosts)
+        assert verify.results["nw-hmi-02"].ok
+        gw = verify.results["nw-gw-01"]
+        assert not gw.ok and gw.outcome == HostOutcome.FAILED
+        assert {"port_listening:9104", "service_running:nwc-gateway", "health:nwc-gateway"} <= names(gw)
+        assert "version:nwc-gateway" not in names(gw)
+        lab.sh("nw-gw-01", "echo '# drift' >> /etc/nwc/nwc-gateway.conf")
+        rollback = runner.run(Phase.ROLLBACK, hosts, otorch_backup_ids={h: "itest-bk-2" for h in hosts})
+        for host, r in rollback.results.items():
+            assert r.ok, (host, r.failed_checks)
+            pkg = hosts[host][0]["package"]
+            assert r.versions_after == {pkg: "1.0.0"}
+            now = lab.sh(host, f"sha256sum /etc/nwc/{pkg}.conf").stdout.split()[0]
+            assert now == conf[host]
+            assert lab.sh(host, f"/usr/bin/{pkg}-health", check=False).returncode == 0
+    finally:
+        lab.reset(*hosts)
+
+
+def test_install_of_eng_suite_fails_and_rollback_recovers_it(runner: LabRunner) -> None:
+    lab = runner.lab
+    hosts = {"nw-ews-01": [patch_entry(lab, "nwc-eng-suite")]}
+    try:
+        assert runner.run(Phase.BACKUP, hosts, otorch_backup_id="itest-bk-3").results["nw-ews-01"].ok
+        r = runner.run(Phase.INSTALL, hosts).results["nw-ews-01"]
+        assert not r.ok and r.outcome == HostOutcome.FAILED
+        assert {"install_step", "installed:nwc-eng-suite"} <= names(r)
+        assert r.versions_after == {"nwc-eng-suite": "1.1.0"}  # half-configured (iF)
+        back = runner.run(Phase.ROLLBACK, hosts, otorch_backup_id="itest-bk-3").results["nw-ews-01"]
+        assert back.ok and back.versions_after == {"nwc-eng-suite": "1.0.0"}, back.failed_checks
+        assert "ii  nwc-eng-suite 1.0.0" in " ".join(
+            lab.sh("nw-ews-01", "dpkg -l nwc-eng-suite").stdout.split()
+        )
+    finally:
+        lab.reset(*hosts)
+
+
+def test_timeout_leaves_no_process_behind(runner: LabRunner, tmp_path: Path) -> None:
+    """A phase that outlives its timeout is killed, with its ssh ControlPersist masters."""
+    from otorchestrator.execution.backend import PhaseRequest
+
+    req = PhaseRequest(
+        phase=Phase.VERIFY,
+        hosts=("nw-hmi-02",),
+        inventory=runner.inventory,
+        extravars={
+            "otorch_patches": {"nw-hmi-02": []},
+            "otorch_verify_checks": {"nw-hmi-02": [{"name": "slow", "command": "sleep 120"}]},
+        },
+        timeout_s=8,
+        run_label="itest-timeout",
+    )
+    out = runner.backend.run_phase(req)
+    assert out.status == RunStatus.TIMEOUT
+    assert out.results["nw-hmi-02"].outcome == HostOutcome.TIMED_OUT
+    leftovers = subprocess.run(
+        ["pgrep", "-f", "itest-timeout"], capture_output=True, text=True
+    ).stdout.split()
+    assert [p for p in leftovers if int(p) != os.getpid()] == []
+    masters = subprocess.run(["pgrep", "-fa", r"otcp-.*\[mux\]"], capture_output=True, text=True).stdout
+    for line in masters.splitlines():  # a master of a finished run would point into a removed dir
+        sock = Path(line.split()[2])
+        assert sock.parent.is_dir(), f"ssh master outlived its run: {line}"
+
+
+def test_canary_secret_never_reaches_the_private_data_dirs(runner: LabRunner) -> None:
+    runs = runner.state / "runner"
+    dirs = list(runs.iterdir())
+    assert dirs, "the tests above ran phases"
+    hits = subprocess.run(["grep", "-rl", CANARY, str(runs)], capture_output=True, text=True)
+    assert hits.stdout == "" and hits.returncode == 1
+    assert not list(Path("/dev/shm").glob("otorch-secrets-*"))
