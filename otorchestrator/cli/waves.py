@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from pydantic import ValidationError
@@ -26,9 +27,13 @@ def _console(stderr: bool = False) -> Console:
     return Console(file=stream, highlight=False, soft_wrap=False, width=None if stream.isatty() else 160)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     _console(stderr=True).print(f"[red]error:[/red] {escape(message)}")
     sys.exit(EXIT_INPUT)
+
+
+class PlanRefused(ValueError):
+    """A plan file that must not be staged: unreadable, unsealed, or changed after it was sealed."""
 
 
 def read_plan(path: Path) -> Plan:
@@ -36,12 +41,12 @@ def read_plan(path: Path) -> Plan:
     try:
         plan = Plan.model_validate_json(path.read_bytes())
     except (OSError, ValidationError) as exc:
-        raise click.ClickException(f"{path}: not a readable plan: {exc}") from exc
+        raise PlanRefused(f"{path}: not a readable plan: {exc}") from exc
     if not plan.content_hash:
-        raise click.ClickException(f"{path}: the plan has no content_hash; create it with `otorch plan`")
+        raise PlanRefused(f"{path}: the plan has no content_hash; create it with `otorch plan`")
     actual = plan.compute_hash()
     if actual != plan.content_hash:
-        raise click.ClickException(
+        raise PlanRefused(
             f"{path}: the plan was changed after it was sealed (recorded {plan.content_hash}, content hashes "
             f"to {actual}); refusing to stage it. Re-create and review it with `otorch plan`."
         )
@@ -184,10 +189,10 @@ def waves(
       otorch waves plan.json --now 2026-11-22T02:00:00+00:00 --json
     """
     now = _parse_now(now_text)
-    plan = read_plan(plan_file)
     try:
+        plan = read_plan(plan_file)
         policy = load_policy(policy_file)
-    except PolicyError as exc:
+    except (PlanRefused, PolicyError) as exc:
         _fail(str(exc))
     wave_plan = stage_waves(plan, policy, now, inventory=inventory)
     if output is not None:

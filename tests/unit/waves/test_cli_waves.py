@@ -1,0 +1,97 @@
+"""`otorch waves`: reads a sealed plan, refuses a tampered one, writes and prints the wave plan."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from otorchestrator.cli.waves import waves
+from otorchestrator.models.waves import WavePlan
+from otorchestrator.planning.policy import PolicyError, load_policy, parse_policy
+
+from ._build import approval, lab_plan
+
+NOW = "2026-11-22T02:00:00+00:00"
+LAB_POLICY = Path(__file__).resolve().parents[3] / "inventories" / "lab" / "policy.yml"
+
+
+def _plan_file(tmp_path: Path) -> Path:
+    path = tmp_path / "plan.json"
+    path.write_text(lab_plan((approval("nw-scada-a"), approval("nw-scada-b"))).model_dump_json())
+    return path
+
+
+def test_writes_json_and_prints_tables(tmp_path: Path) -> None:
+    out = tmp_path / "waves.json"
+    args = [str(_plan_file(tmp_path)), "--policy", str(LAB_POLICY), "--now", NOW, "-o", str(out)]
+    result = CliRunner().invoke(waves, args)
+    assert result.exit_code == 0, result.output
+    wp = WavePlan.model_validate_json(out.read_text())
+    assert wp.content_hash == wp.compute_hash()
+    assert wp.waves[0].name == "canary" and wp.waves[0].failure_budget == 1
+    assert "Timeline" in result.output and "nw-sis-01" in result.output and "canary" in result.output
+
+
+def test_json_to_stdout(tmp_path: Path) -> None:
+    result = CliRunner().invoke(waves, [str(_plan_file(tmp_path)), "--now", NOW, "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.output)["plan_hash"].startswith("sha256:")
+
+
+def test_tampered_plan_is_refused(tmp_path: Path) -> None:
+    path = _plan_file(tmp_path)
+    data = json.loads(path.read_text())
+    data["items"][0]["decision"] = "immediate"
+    path.write_text(json.dumps(data))
+    result = CliRunner().invoke(waves, [str(path), "--now", NOW])
+    assert result.exit_code == 2
+    assert "changed after it was sealed" in result.output
+
+
+def test_bad_policy_names_file_and_field(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yml"
+    policy.write_text("max_hosts_per_wave: 0\n")
+    result = CliRunner().invoke(waves, [str(_plan_file(tmp_path)), "--policy", str(policy), "--now", NOW])
+    assert result.exit_code == 2
+    assert "policy.yml: max_hosts_per_wave: expected greater than or equal to 1" in result.output
+
+
+def test_naive_now_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(waves, [str(_plan_file(tmp_path)), "--now", "2026-11-22T02:00:00"])
+    assert result.exit_code == 2 and "UTC offset" in result.output
+
+
+def test_strict_exits_3_when_infeasible(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yml"
+    policy.write_text("horizon_hours: 1\nhost_overhead_minutes: 120\n")
+    args = [str(_plan_file(tmp_path)), "--policy", str(policy), "--now", NOW, "--strict"]
+    result = CliRunner().invoke(waves, args)
+    assert result.exit_code == 3
+
+
+def test_policy_errors() -> None:
+    for text, expected in [
+        ("foo: 1", "foo: unknown field"),
+        ("[1, 2]", "expected a mapping"),
+        ("a: [", "line 1"),
+        ("include_decisions: [blocked]", "never deploy"),
+        ("failure_budget: {hosts: 1, percent: 5}", "either hosts or percent"),
+        ("canary: {cover: [colour]}", "canary.cover[0]"),
+        ("approvals: [{kind: asset, subject: x}]", "approvals[0].approved_by: missing"),
+    ]:
+        try:
+            parse_policy(text, "p.yml")
+        except PolicyError as exc:
+            assert expected in str(exc), (text, str(exc))
+            assert str(exc).startswith("p.yml")
+        else:
+            raise AssertionError(text)
+
+
+def test_lab_policy_loads() -> None:
+    policy = load_policy(LAB_POLICY)
+    assert policy.max_hosts_per_wave == 3 and policy.max_hosts_per_zone_per_wave == 2
+    assert policy.failure_budget.for_wave(3) == 1 and not policy.failure_budget.count_blocked
+    assert load_policy(None).max_hosts_per_wave == 10
