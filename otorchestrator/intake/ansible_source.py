@@ -7,7 +7,7 @@ group_vars/ and host_vars/ next to the inventory, host vars last). That is the c
 --list` makes for `_meta.hostvars`. Nothing is templated: values such as `"{{ inventory_dir }}/key"` stay
 as written.
 
-This is the only intake module that imports Ansible.
+This module and `ansible_compose` are the only intake modules that import Ansible.
 """
 
 from __future__ import annotations
@@ -65,8 +65,12 @@ class RawInventory:
     notes: tuple[Note, ...] = ()
 
 
-def read_ansible_inventory(sources: Sequence[Path | str]) -> RawInventory:
-    """Parse `sources` with ansible-core and return every host with its composed OT variables."""
+def read_ansible_inventory(sources: Sequence[Path | str], *, reference: bool = False) -> RawInventory:
+    """Parse `sources` with ansible-core and return every host with its composed OT variables.
+
+    `reference=True` takes ansible-inventory's own path (stock DataLoader, VariableManager.get_vars per
+    host); the default takes the same functions without their redundant work (see ansible_compose).
+    """
     names = tuple(str(s) for s in sources)
     missing = [
         FieldProblem("", SOURCE_VAR, s, "an existing inventory file or directory", s)
@@ -75,21 +79,57 @@ def read_ansible_inventory(sources: Sequence[Path | str]) -> RawInventory:
     ]
     if missing:
         return RawInventory(names, (), tuple(missing))
+    with _captured_warnings() as warnings:
+        # sorted: Ansible's host order for "all" varies between runs (groups are walked by object identity)
+        hosts = tuple(
+            sorted(
+                (_raw_host(host, variables) for host, variables in host_variables(names, reference)),
+                key=lambda h: h.name,
+            )
+        )
+    problems, notes = _classify_warnings(warnings, names)
+    return RawInventory(names, hosts, problems, notes)
 
+
+def host_variables(
+    sources: Sequence[Path | str], reference: bool = False
+) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """(Ansible host, its composed variables, untemplated) for every host of `sources`, in Ansible's order.
+
+    The reference path includes magic variables (inventory_hostname, groups, ...); the lean path includes
+    those of `host.get_vars()` only. Every other variable is the same (proven by the unit tests).
+    """
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
     from ansible.vars.manager import VariableManager
 
-    with _captured_warnings() as warnings:
+    from otorchestrator.intake import ansible_compose
+
+    names = [str(s) for s in sources]
+    _ensure_plugin_loader()
+    if reference or not ansible_compose.composable():
         loader = DataLoader()
-        manager = InventoryManager(loader=loader, sources=list(names))
+        manager = InventoryManager(loader=loader, sources=names)
         variable_manager = VariableManager(loader=loader, inventory=manager)
-        hosts = tuple(
-            _raw_host(host, variable_manager.get_vars(host=host, include_hostvars=False, stage="all"))
-            for host in manager.get_hosts("all")
-        )
-    problems, notes = _classify_warnings(warnings, names)
-    return RawInventory(names, hosts, problems, notes)
+        for host in manager.get_hosts("all"):
+            yield host, variable_manager.get_vars(host=host, include_hostvars=False, stage="all")
+        return
+    lean = ansible_compose.LeanLoader()
+    manager = InventoryManager(loader=lean, sources=names)
+    lean.forget_probes()
+    composer = ansible_compose.GroupVarsComposer(lean, manager, names)
+    for host in manager.get_hosts("all"):
+        yield host, composer.host_vars(host)
+
+
+def _ensure_plugin_loader() -> None:
+    """Install Ansible's collection loader once, as every ansible CLI does at start: without it inventory
+    and vars plugins named by FQCN (`plugin: ansible.builtin.constructed`, collection plugins) fail."""
+    from ansible.plugins.loader import init_plugin_loader
+    from ansible.utils.collection_loader import AnsibleCollectionConfig
+
+    if AnsibleCollectionConfig.collection_finder is None:
+        init_plugin_loader()
 
 
 def _raw_host(host: Any, all_vars: Mapping[str, Any]) -> RawHost:

@@ -8,10 +8,11 @@ import subprocess
 import sys
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from otorchestrator.intake.ansible_source import read_ansible_inventory
+from otorchestrator.intake.ansible_source import host_variables, read_ansible_inventory
 from otorchestrator.intake.inventory import InventoryError, load_inventory, read_inventory
 from otorchestrator.intake.problems import MISSING, FieldProblem
 from otorchestrator.models.asset import Criticality, Inventory, OneOffWindow, RecurringWindow, Role
@@ -21,6 +22,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "inventories"
 VALID_YAML = FIXTURES / "valid_yaml"
 VALID_INI = FIXTURES / "valid_ini"
 INVALID = FIXTURES / "invalid"
+PRECEDENCE = FIXTURES / "precedence"
 LAB = ROOT / "inventories" / "lab" / "hosts.yml"
 ANSIBLE_INVENTORY = Path(sys.executable).parent / "ansible-inventory"
 
@@ -186,15 +188,15 @@ def test_missing_source_and_unparsable_source(tmp_path: Path) -> None:
     assert problem.expected.startswith("an Ansible inventory")
 
 
-def _ansible_inventory_list(source: Path) -> dict[str, dict[str, object]]:
-    if not ANSIBLE_INVENTORY.exists() and shutil.which("ansible-inventory") is None:
+def _ansible_inventory_list(source: Path) -> dict[str, Any]:
+    command = str(ANSIBLE_INVENTORY) if ANSIBLE_INVENTORY.exists() else shutil.which("ansible-inventory")
+    if command is None:
         pytest.skip("ansible-inventory is not installed")
-    command = str(ANSIBLE_INVENTORY) if ANSIBLE_INVENTORY.exists() else "ansible-inventory"
     out = subprocess.run(
         [command, "-i", str(source), "--list"], check=True, capture_output=True, text=True, cwd=ROOT
     ).stdout
-    hostvars: dict[str, dict[str, object]] = json.loads(out)["_meta"]["hostvars"]
-    return hostvars
+    listing: dict[str, Any] = json.loads(out)
+    return listing
 
 
 def _iso(value: object) -> object:
@@ -205,15 +207,63 @@ def _jsonable(value: object) -> object:
     return json.loads(json.dumps(value, default=_iso))
 
 
-@pytest.mark.parametrize("source", [VALID_YAML, VALID_INI, INVALID], ids=lambda p: p.name)
+def _groups_of(listing: dict[str, Any], host: str) -> set[str]:
+    """Every group containing `host` (directly or through children) in an `ansible-inventory --list`."""
+    parents: dict[str, set[str]] = {}
+    for name, group in listing.items():
+        for child in group.get("children", []) if isinstance(group, dict) else []:
+            parents.setdefault(child, set()).add(name)
+    found = {n for n, group in listing.items() if isinstance(group, dict) and host in group.get("hosts", [])}
+    todo = list(found)
+    while todo:
+        for parent in parents.get(todo.pop(), set()):
+            if parent not in found:
+                found.add(parent)
+                todo.append(parent)
+    return found - {"all", "ungrouped"}
+
+
+SOURCES = [VALID_YAML, VALID_INI, INVALID, PRECEDENCE]
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
 def test_we_read_exactly_what_ansible_inventory_list_reads(source: Path) -> None:
-    """Every host and every ot_* / ansible_connection value equals `ansible-inventory --list`."""
-    theirs = _ansible_inventory_list(source)
-    ours = {h.name: h for h in read_ansible_inventory([source]).hosts}
+    """Every host, its groups and every variable equal `ansible-inventory --list` (a separate process)."""
+    from ansible import constants as C
+
+    listing = _ansible_inventory_list(source)
+    theirs = listing["_meta"]["hostvars"]
+    ours = {host.name: (host, variables) for host, variables in host_variables([str(source)])}
     assert set(ours) == set(theirs)
-    for name, host in ours.items():
-        relevant = {k: v for k, v in theirs[name].items() if k.startswith("ot_") or k == "ansible_connection"}
-        assert _jsonable(dict(host.variables)) == relevant, name
+    for name, (host, variables) in ours.items():
+        visible = {k: v for k, v in variables.items() if k not in C.INTERNAL_STATIC_VARS}
+        assert _jsonable(visible) == theirs[name], name
+        assert {g.name for g in host.get_groups()} - {"all", "ungrouped"} == _groups_of(listing, name)
+
+
+@pytest.mark.parametrize("source", [*SOURCES, LAB.parent], ids=lambda p: p.name)
+def test_lean_reading_equals_variable_manager(source: Path) -> None:
+    """The lean path (no redundant parse/copies, group vars composed once per group set) gives exactly
+    VariableManager.get_vars()'s variables; only magic variables are left out."""
+    if not source.exists():
+        pytest.skip(f"{source} does not exist yet")
+    from ansible import constants as C
+
+    reference = {h.name: v for h, v in host_variables([str(source)], reference=True)}
+    lean = {h.name: v for h, v in host_variables([str(source)], reference=False)}
+    assert set(reference) == set(lean)
+    for name, variables in reference.items():
+        assert set(variables) - set(lean[name]) <= set(C.INTERNAL_STATIC_VARS), name
+        assert {k: variables[k] for k in lean[name]} == lean[name], name
+    assert read_ansible_inventory([source]) == read_ansible_inventory([source], reference=True)
+
+
+def test_precedence_edge_cases() -> None:
+    hosts = {h.name: h for h in read_ansible_inventory([PRECEDENCE]).hosts}
+    assert set(hosts) == {"hmi01", "hmi02", "plc01", "plc02", "plc03"}  # INI range plc[01:03]
+    assert hosts["plc02"].variables["ot_criticality"] == "critical"  # host_vars/plc02.json
+    assert hosts["plc01"].variables["ot_criticality"] == "medium"  # group_vars/rack.yaml over INI
+    assert "zone_rack" in hosts["plc01"].groups  # the constructed plugin config, read through `auto`
 
 
 @pytest.mark.skipif(not LAB.exists(), reason="inventories/lab/hosts.yml is not written yet")
