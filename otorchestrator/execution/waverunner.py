@@ -302,7 +302,7 @@ class WaveRunner:
             check_mode=self.options.check_mode and not probe,
             timeout_s=self.options.phase_timeout_s,
             task_timeout_s=self.options.task_timeout_s,
-            run_label=f"w{wave.index}-{'probe' if probe else phase.value}",
+            run_label=f"{self.rec.run_id}-w{wave.index}-{'probe' if probe else phase.value}",
         )
         cancel = self.options.abort_requested if phase in _CANCELABLE and not probe else None
         try:
