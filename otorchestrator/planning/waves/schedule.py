@@ -20,6 +20,7 @@ import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from otorchestrator.models.policy import WavePolicy
 from otorchestrator.models.waves import Rule
@@ -42,6 +43,7 @@ class Slotted:
     state: int = WAITING
     available_since: int = 0  # index of the first wave this host could have joined
     delay: tuple[Rule, str] | None = None  # the last rule that kept it out of a wave
+    carried: bool = False  # moved to a later phase to follow its dependencies
     wave: int = -1
     fit: Fit | None = None
     rule: Rule = Rule.RISK_ORDER
@@ -66,6 +68,7 @@ class Schedule:
     dropped: dict[str, tuple[Rule, str]]  # host -> rule, reason (infeasible during scheduling)
 
 
+@lru_cache(maxsize=4096)
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%MZ")
 
@@ -114,12 +117,15 @@ class _Scheduler:
         for phase in range(phases):
             for host in self.hosts.values():
                 if host.phase == phase and host.state == WAITING and host.pending == 0:
+                    if not host.carried:
+                        host.delay = None  # its tier, not an earlier dependency, decides its first wave
                     self.make_ready(host)
             moment = self.run_phase(phase, moment)
             if phase + 1 < phases:
                 for host in self.hosts.values():
                     if host.phase == phase and host.state == WAITING:
                         host.phase = phase + 1  # its dependencies are in a later tier: it follows them
+                        host.carried = True
                         firsts = [d for d in host.cand.deps if self.hosts[d].state != PLACED]
                         host.delay = (Rule.DEPENDENCY, f"waits for {', '.join(firsts)} (a later risk tier)")
         for host in self.hosts.values():  # only possible if a dependency was dropped after the last phase

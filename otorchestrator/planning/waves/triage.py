@@ -30,10 +30,10 @@ class Candidate:
     approval: Approval | None
     timeline: Timeline
     deps: list[str] = field(default_factory=list)  # candidate hosts that go first
+    need: timedelta = timedelta(0)  # duration + rollback
 
-    @property
-    def need(self) -> timedelta:
-        return timedelta(minutes=self.duration + self.rollback)
+    def __post_init__(self) -> None:
+        self.need = timedelta(minutes=self.duration + self.rollback)
 
 
 class Left(NamedTuple):
