@@ -61,7 +61,8 @@ def inventory() -> None:
 @inventory.command()
 @inventory_option
 @skip_group_option
-def validate(inventories: Sequence[str], skip_groups: Sequence[str]) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print {ok, assets, problems, notes} as JSON instead.")
+def validate(inventories: Sequence[str], skip_groups: Sequence[str], as_json: bool) -> None:
     """Check every host's OT variables; report all problems at once.
 
     \b
@@ -75,8 +76,23 @@ def validate(inventories: Sequence[str], skip_groups: Sequence[str]) -> None:
     Examples:
       otorch inventory validate -i inventories/lab
       otorch inventory validate -i hosts.ini -i extra.yml --skip-group support
+      otorch inventory validate -i site/ --json | jq '.problems[]'
     """
     report = read_inventory(list(inventories), skip_groups=skip_groups)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "source": report.inventory.source,
+                    "assets": len(report.inventory.assets),
+                    "problems": [p.as_dict() for p in report.problems],
+                    "notes": [n.as_dict() for n in report.notes],
+                },
+                indent=2,
+            )
+        )
+        sys.exit(0 if report.ok else EXIT_INVALID)
     if not report.ok:
         _print_problems(report)
         sys.exit(EXIT_INVALID)

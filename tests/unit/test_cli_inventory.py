@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from otorchestrator.cli.inventory import inventory
+from otorchestrator.intake.ot_vars import KNOWN
 from otorchestrator.models.asset import OneOffWindow, RecurringWindow
 from otorchestrator.reporting.inventory import days_summary, duration_summary, window_summary
 
@@ -34,6 +35,22 @@ def test_validate_invalid_inventory_lists_every_problem_and_exits_2() -> None:
     for host in hosts:
         assert host in out
     assert "Traceback" not in out
+
+
+def test_validate_json() -> None:
+    code, out = run("validate", "-i", str(FIXTURES / "invalid"), "--json")
+    assert code == 2
+    data = json.loads(out)
+    assert data["ok"] is False and data["assets"] == 2
+    first = data["problems"][0]
+    assert set(first) == {"host", "variable", "value", "expected", "source"}
+    assert any(n["variable"] == "ot_critcality" for n in data["notes"])
+
+
+def test_docs_describe_every_variable() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "inventory.md").read_text()
+    for name in KNOWN:
+        assert f"`{name}`" in docs, name
 
 
 def test_show_json_and_group_filter() -> None:
