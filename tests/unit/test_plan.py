@@ -49,7 +49,7 @@ def test_exemption_applies_with_controls_and_expired_one_is_flagged() -> None:
     assert hmi2.exemption is not None and hmi2.exemption.expired
     assert any("EX-2025-014 expired" in r for r in hmi2.reasons)
     assert any("EX-2025-014" in w for w in plan.warnings)
-    later = build_plan(lab_inputs(), datetime(2026, 10, 1, tzinfo=UTC))
+    later = build_plan(lab_inputs(), datetime(2027, 7, 1, tzinfo=UTC))  # EX-2026-001 has expired
     assert by_key(later)[("nw-sis-01", "NWC-P-2026-0103")].decision is not Decision.EXEMPT
 
 
