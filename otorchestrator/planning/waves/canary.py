@@ -15,6 +15,7 @@ from otorchestrator.planning.waves.triage import Candidate
 class CanaryChoice:
     hosts: dict[str, tuple[str, ...]]  # canary host -> the combinations it covers
     gaps: dict[str, str]  # combination -> why no canary covers it
+    combos: dict[str, tuple[str, ...]]  # every candidate host -> its combinations
 
 
 def combination(cand: Candidate, item: PlanItem, cover: tuple[CanaryKey, ...]) -> str:
@@ -39,7 +40,7 @@ def choose_canaries(
     risk: Callable[[Candidate], tuple[float, ...]],
 ) -> CanaryChoice:
     if not policy.canary.enabled:
-        return CanaryChoice({}, {})
+        return CanaryChoice({}, {}, {})
     cover = policy.canary.cover
     ceiling = policy.canary.max_criticality
     combos = {name: combinations(c, cover) for name, c in candidates.items()}
@@ -77,4 +78,4 @@ def choose_canaries(
         group = candidates[best].asset.redundancy_group
         if group is not None:
             groups.add(group)
-    return CanaryChoice(chosen, gaps)
+    return CanaryChoice(chosen, gaps, combos)

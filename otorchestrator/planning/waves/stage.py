@@ -12,7 +12,7 @@ from otorchestrator.models.asset import Asset
 from otorchestrator.models.plan import Plan
 from otorchestrator.models.policy import WavePolicy
 from otorchestrator.models.waves import CanaryGap, WavePlan
-from otorchestrator.planning.waves.canary import CanaryChoice, choose_canaries, combinations
+from otorchestrator.planning.waves.canary import CanaryChoice, choose_canaries
 from otorchestrator.planning.waves.schedule import Schedule, Slotted, WaveDraft, schedule
 from otorchestrator.planning.waves.triage import Candidate, Left, Triage, risk_key, triage
 
@@ -158,12 +158,12 @@ def _gaps(choice: CanaryChoice, result: Schedule, policy: WavePolicy) -> tuple[C
     if not policy.canary.enabled:
         return ()
     canary_hosts = [h for w in result.waves if w.kind == "canary" for h in w.hosts]
-    covered = {c for h in canary_hosts for c in combinations(h.cand, policy.canary.cover)}
+    covered = {c for h in canary_hosts for c in choice.combos[h.name]}
     owner = {c: name for name, combos in choice.hosts.items() for c in combos}
     gaps: dict[str, str] = {}
     for wave in result.waves:
         for host in wave.hosts:
-            for combo in combinations(host.cand, policy.canary.cover):
+            for combo in choice.combos[host.name]:
                 if combo in covered or combo in gaps:
                     continue
                 if combo in choice.gaps:
