@@ -1,1 +1,1 @@
-"""Readers: Ansible inventory + OT host vars, advisories, patch catalog. Clear errors with file, path and field."""
+"""Readers: Ansible inventory + OT host vars, advisories, patch catalog; errors name file, path, field."""
