@@ -34,6 +34,7 @@ from otorchestrator.store.state import StateStore
 DRILL_RESULT = "drill_result"
 DRILL_REFUSED = "drill_refused"
 APPROVAL_RECORDED = "approval_recorded"
+MAX_LISTED = 10  # differences named in the host's state detail (all are in the drill report and audit)
 
 
 class DrillRefused(ValueError):
@@ -133,9 +134,11 @@ def unapproved_safety_hosts(assets: Sequence[Asset], approvals: Sequence[Approva
 
 def _brief(result: PhaseResult) -> str:
     failed = [c.name for c in result.failed_checks]
-    if result.outcome is not HostOutcome.OK:
-        return f"{result.outcome.value}: {result.message or ', '.join(failed)}".strip()
-    return ", ".join(failed) if failed else ""
+    if failed:
+        return ", ".join(failed)
+    if result.outcome is not HostOutcome.OK or not result.ok:
+        return f"{result.outcome.value}: {result.message}".strip(": ")
+    return ""
 
 
 class Drill:
@@ -281,7 +284,11 @@ class Drill:
         elif not step.ok:
             message = f"post-rollback scan failed: {step.detail}"
         else:
-            parts = [f"{len(differences)} difference(s) from the baseline"] if differences else []
+            shown = "; ".join(d.describe() for d in differences[:MAX_LISTED])
+            more = f"; and {len(differences) - MAX_LISTED} more" if len(differences) > MAX_LISTED else ""
+            parts = (
+                [f"{len(differences)} difference(s) from the baseline: {shown}{more}"] if differences else []
+            )
             if not rollback.ok:
                 parts.append(f"rollback reported failure: {rollback.detail}")
             message = "; ".join(parts)
