@@ -1,0 +1,67 @@
+"""`otorch scan` records baselines on the lab and `otorch drift` finds a changed config file."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from otorchestrator.lab.handle import LabHandle
+from otorchestrator.store.state import StateStore
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(
+        importlib.util.find_spec("otorchestrator.execution.ansible") is None,
+        reason="the Ansible backend (otorchestrator/execution/ansible.py) is not in this build",
+    ),
+]
+
+HOST = "nw-ews-01"
+CONF = "/etc/nwc/nwc-eng-suite.conf"
+
+
+@pytest.fixture
+def lab_env(lab: LabHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[LabHandle]:
+    for key, value in lab.runner_envvars().items():
+        monkeypatch.setenv(key, value)
+    yield lab
+
+
+def test_scan_then_drift_finds_a_changed_config(lab_env: LabHandle, tmp_path: Path) -> None:
+    from otorchestrator.cli.records import drift
+    from otorchestrator.cli.scan import scan
+
+    common = [
+        "-i",
+        str(lab_env.inventory),
+        "--limit",
+        HOST,
+        "--catalog",
+        str(lab_env.inventory / "catalog.yml"),
+        "--state-dir",
+        str(tmp_path / "st"),
+        "--operator",
+        "test",
+    ]
+    recorded = CliRunner().invoke(scan, common)
+    assert recorded.exit_code == 0, recorded.output
+    assert f"{HOST:<14} baseline recorded" in recorded.output and "tcp/9106" in recorded.output
+    with StateStore(tmp_path / "st" / "state.db") as store:
+        baseline = store.latest_baseline(HOST)
+    assert baseline is not None and baseline.data["values"]["config_sha256"][CONF]
+
+    clean = CliRunner().invoke(drift, common)
+    assert clean.exit_code == 0 and f"{HOST}: no drift" in clean.output, clean.output
+
+    lab_env.sh(HOST, f"echo '# drift test' >> {CONF}")
+    try:
+        drifted = CliRunner().invoke(drift, [*common, "--json", str(tmp_path / "drift.json")])
+    finally:
+        lab_env.sh(HOST, f"sed -i '$d' {CONF}")  # back to the exact original bytes
+    assert drifted.exit_code == 1, drifted.output
+    assert f"config {CONF}: " in drifted.output
+    assert '"kind": "config"' in (tmp_path / "drift.json").read_text()
