@@ -114,10 +114,14 @@ def abort_flag(paths: StatePaths, run_id: str) -> Path:
 
 
 def read_secrets(names: Sequence[str]) -> dict[str, str]:
-    """Each `--secret-var NAME` from the environment variable NAME, else a hidden prompt. Never echoed."""
+    """Each `--secret-var NAME` from the environment variable NAME, else a hidden prompt. Never echoed.
+
+    The variable is removed from this process's environment once read: ansible-runner copies the
+    environment into its artifacts (`artifacts/<ident>/command`), so an inherited secret would land on disk.
+    """
     values: dict[str, str] = {}
     for name in names:
-        value = os.environ.get(name)
+        value = os.environ.pop(name, None)
         if value is None:
             value = click.prompt(f"value of secret variable {name}", hide_input=True, err=True)
         values[name] = value
@@ -179,7 +183,7 @@ def build_options(
 
     def orphans(rid: str) -> None:
         def notify(pids: list[int]) -> None:
-            console.print(f"waiting for {len(pids)} process(es) left by the crashed run: {pids}")
+            click.echo(f"waiting for {len(pids)} process(es) left by the crashed run: {pids}", err=True)
 
         left = wait_for_orphans(str(paths.runner / rid), notify=notify)
         if left:
