@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from otorchestrator.models.advisory import Advisory, ProductRule, Remediation, Score, Vulnerability
 from otorchestrator.models.asset import InstalledProduct
@@ -22,6 +23,13 @@ class CompiledRule:
     rule: ProductRule
     spec: Spec
     vulns: tuple[Vulnerability, ...]  # vulnerabilities that list this product id as affected
+
+    @cached_property
+    def effects(self) -> tuple[tuple[str, Vulnerability, Score | None, str], ...]:
+        """(cve, vulnerability, score, fix summary) per affecting vulnerability: the version-independent
+        part of every hit through this rule, computed once per rule (not once per installed product)."""
+        pid = self.rule.product_id
+        return tuple((v.cve, v, _score_for(v, pid), fix_summary(v, pid)) for v in self.vulns if v.cve)
 
 
 @dataclass(frozen=True)
@@ -137,12 +145,8 @@ def _match(index: AdvisoryIndex, vendor: str, product: str, version: str) -> Pro
             f"{compiled.advisory.id} {rule.product_id}: {how}; product {rule.product!r}; "
             f"version {version} in {spec.describe()} (advisory text {rule.version or 'none'!r})"
         )
-        for vuln in compiled.vulns:
-            assert vuln.cve is not None
-            score = _score_for(vuln, rule.product_id)
-            hits.append(
-                Hit(vuln.cve, compiled.advisory, rule, vuln, score, why, fix_summary(vuln, rule.product_id))
-            )
+        advisory = compiled.advisory
+        hits += [Hit(c, advisory, rule, vuln, score, why, fix) for c, vuln, score, fix in compiled.effects]
     note = "" if parsed is not None else f"installed version {version!r} could not be parsed"
     return ProductMatch(named=named, hits=tuple(hits), needs_review=tuple(review), note=note)
 

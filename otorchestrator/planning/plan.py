@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -13,16 +16,19 @@ from otorchestrator.models.exemption import Exemption
 from otorchestrator.models.plan import (
     Approval,
     Decision,
+    DecisionPoint,
     ExemptionRef,
     Plan,
     PlanItem,
     UnmatchedProduct,
     UnpatchedFinding,
+    trusted,
 )
 from otorchestrator.models.problem import ImportProblem
 from otorchestrator.planning.match import AdvisoryIndex, Hit, build_index, rule_problems
 from otorchestrator.planning.names import product_key, vendor_match
 from otorchestrator.planning.prioritize import (
+    URGENCY,
     AssetSide,
     CveDecision,
     CveSide,
@@ -243,28 +249,106 @@ def _remediation_text(hits: list[Hit]) -> str:
     return " | ".join(list(seen)[:3])
 
 
-def _sort_key(item: PlanItem, criticality: dict[str, int]) -> tuple[int, float, int, str, str]:
-    return (
-        item.decision.urgency,
-        -(item.cvss_max or 0.0),
-        -criticality[item.asset],
-        item.asset,
-        item.patch_id,
-    )
+@dataclass(frozen=True)
+class _Verdict:
+    """The SSVC outcome of an item. It depends on the asset only through the decision point values (exposure,
+    human impact), so it is shared by every asset with those values and the same installed product."""
+
+    top: tuple[str, str, str]  # the deciding CVE's (cve, advisory, product id)
+    outcome: Decision
+    cves: tuple[str, ...]
+    reason: str
+    cvss_max: float | None
+    in_kev: bool
+
+
+@dataclass
+class _Memo:
+    """Per-call memos: decision points by (asset profile, CVE rule), verdicts by (values, product)."""
+
+    kev: dict[str, KevEntry]
+    asset_sides: dict[tuple[object, ...], AssetSide] = field(default_factory=dict)
+    cve_sides: dict[tuple[str, str, str], CveSide] = field(default_factory=dict)
+    verdicts: dict[tuple[object, ...], _Verdict] = field(default_factory=dict)
+    points: dict[tuple[object, ...], tuple[DecisionPoint, ...]] = field(default_factory=dict)
+    overlays: dict[tuple[object, ...], _Overlay] = field(default_factory=dict)
+
+    def verdict(
+        self, asset: Asset, profile: tuple[object, ...], pkey: object, pp: _ProductPlan
+    ) -> tuple[_Verdict, tuple[DecisionPoint, ...]]:
+        """The verdict for `pp` on `asset`, and the deciding CVE's decision points (the explanation)."""
+        side = self.asset_sides.get(profile)
+        if side is None:
+            side = self.asset_sides[profile] = asset_side(asset)
+        vkey = (side.exposure.value, side.human.value, side.well_being.value, pkey)
+        found = self.verdicts.get(vkey)
+        if found is None:
+            found = self.verdicts[vkey] = self._decide(side, profile, pp)
+        points = self.points.get((profile, found.top))
+        if points is None:
+            points = self.points[(profile, found.top)] = combine(self.cve_sides[found.top], side).points
+        return found, points
+
+    def _decide(self, side: AssetSide, profile: tuple[object, ...], pp: _ProductPlan) -> _Verdict:
+        decisions: list[CveDecision] = []
+        keys: dict[str, tuple[str, str, str]] = {}
+        for cve, hit in pp.covered:
+            cve_key = keys[cve] = (cve, hit.advisory.id, hit.rule.product_id)
+            vuln_side = self.cve_sides.get(cve_key)
+            if vuln_side is None:
+                vuln_side = self.cve_sides[cve_key] = cve_side(hit, self.kev.get(cve))
+            decisions.append(combine(vuln_side, side))
+        top = worst(decisions)
+        self.points[(profile, keys[top.cve])] = top.points
+        cves = tuple(c for c, _ in pp.covered)
+        scores = [d.cvss for d in decisions if d.cvss is not None]
+        return _Verdict(
+            keys[top.cve],
+            top.outcome,
+            cves,
+            _ssvc_reason(top, cves),
+            max(scores) if scores else None,
+            any(c in self.kev for c in cves),
+        )
+
+
+def _asset_specific(approvals: dict[tuple[str, str], Approval]) -> set[str]:
+    """Asset names an approval may name: `asset` subjects and every `<patch>@<asset>` reading of a subject."""
+    names = {subject for kind, subject in approvals if kind == "asset"}
+    for kind, subject in approvals:
+        if kind == "unqualified_patch":
+            names.update(subject[i + 1 :] for i, ch in enumerate(subject) if ch == "@")
+    return names
 
 
 def build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None = None) -> Plan:
     """The plan for `inputs` at `now`. Same inputs, same plan (ordering is total and explicit)."""
+    with _gc_paused():
+        return _build_plan(inputs, now, index)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Planning allocates many small acyclic objects; the cyclic collector would rescan the growing heap over
+    and over (half the time at 10k assets). Reference counting still frees garbage while it is paused."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) -> Plan:
     index = index or build_index(inputs.advisories)
     patches = _Patches.build(inputs.catalog)
-    kev: dict[str, KevEntry] = inputs.kev.by_cve()
     approvals = {
         (a.kind, a.subject): a for a in sorted(inputs.approvals, key=lambda a: (a.kind, a.subject, a.at))
     }
-    asset_sides: dict[tuple[object, ...], AssetSide] = {}
-    cve_sides: dict[tuple[str, str, str], CveSide] = {}
-    combined: dict[tuple[object, ...], CveDecision] = {}
-    items: list[PlanItem] = []
+    specific = _asset_specific(approvals)
+    memo = _Memo(kev=inputs.kev.by_cve())
+    rows: list[tuple[tuple[int, float, int, str, str], dict[str, object]]] = []
     unpatched: list[UnpatchedFinding] = []
     unmatched: Counter[tuple[str, str, str]] = Counter()
     reviewed: set[tuple[str, str]] = set()
@@ -273,6 +357,11 @@ def build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None = 
     products: dict[tuple[str, str, str], _ProductPlan] = {}
     for asset in assets:
         profile = (asset.purdue_level, asset.zone, asset.criticality, asset.safety_system)
+        # the overlay depends on the asset only through exemptions and approvals naming it, and `need`
+        general = asset.name not in specific and not any(
+            e.covers_asset(asset.name, asset.groups) for e in inputs.exemptions
+        )
+        need = _needs_asset_approval(asset)
         for installed in asset.installed_products:
             pkey = (installed.vendor, installed.product, installed.version)
             pp = products.get(pkey)
@@ -285,7 +374,8 @@ def build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None = 
                 unparsed[pkey] += 1
             if pp.missing:
                 unpatched.append(
-                    UnpatchedFinding.model_construct(
+                    trusted(
+                        UnpatchedFinding,
                         asset=asset.name,
                         vendor=installed.vendor,
                         product=installed.product,
@@ -298,47 +388,43 @@ def build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None = 
             if pp.patch is None:
                 continue
             patch = pp.patch
-            decisions = []
-            for cve, hit in pp.covered:
-                cve_key = (cve, hit.advisory.id, hit.rule.product_id)
-                key = (profile, cve_key)
-                decided = combined.get(key)
-                if decided is None:
-                    side = asset_sides.get(profile)
-                    if side is None:
-                        side = asset_sides[profile] = asset_side(asset)
-                    vuln_side = cve_sides.get(cve_key)
-                    if vuln_side is None:
-                        vuln_side = cve_sides[cve_key] = cve_side(hit, kev.get(cve))
-                    decided = combined[key] = combine(vuln_side, side)
-                decisions.append(decided)
-            top = worst(decisions)
-            cves = tuple(c for c, _ in pp.covered)
-            overlay = _overlay(asset, patch, cves, top.outcome, inputs.exemptions, approvals, now)
-            scores = [d.cvss for d in decisions if d.cvss is not None]
-            items.append(
-                PlanItem.model_construct(
-                    asset=asset.name,
-                    patch_id=patch.id,
-                    cves=cves,
-                    decision=overlay.decision,
-                    priority_rank=0,
-                    explanation=top.points,
-                    reasons=(_ssvc_reason(top, cves), *overlay.reasons),
-                    matched_rules=pp.matched_rules,
-                    exemption=overlay.exemption,
-                    override=overlay.override,
-                    cvss_max=max(scores) if scores else None,
-                    in_kev=any(c in kev for c in cves),
-                    product=f"{installed.vendor} / {installed.product}",
-                    installed_version=installed.version,
-                )
+            verdict, points = memo.verdict(asset, profile, pkey, pp)
+            outcome = verdict.outcome
+            okey = (id(patch), outcome, need)
+            overlay = memo.overlays.get(okey) if general else None
+            if overlay is None:
+                overlay = _overlay(asset, patch, verdict.cves, outcome, inputs.exemptions, approvals, now)
+                if general:
+                    memo.overlays[okey] = overlay
+            values: dict[str, object] = {
+                "asset": asset.name,
+                "patch_id": patch.id,
+                "cves": verdict.cves,
+                "decision": overlay.decision,
+                "priority_rank": 0,
+                "explanation": points,
+                "reasons": (verdict.reason, *overlay.reasons),
+                "matched_rules": pp.matched_rules,
+                "exemption": overlay.exemption,
+                "override": overlay.override,
+                "cvss_max": verdict.cvss_max,
+                "in_kev": verdict.in_kev,
+                "product": f"{installed.vendor} / {installed.product}",
+                "installed_version": installed.version,
+            }
+            sort_key = (
+                URGENCY[overlay.decision],
+                -(verdict.cvss_max or 0.0),
+                -asset.criticality.rank,
+                asset.name,
+                patch.id,
             )
-    criticality = {a.name: a.criticality.rank for a in assets}
-    items.sort(key=lambda i: _sort_key(i, criticality))
-    for n, item in enumerate(items, start=1):
-        object.__setattr__(item, "priority_rank", n)  # items are private to this call until returned
-    ranked = tuple(items)
+            rows.append((sort_key, values))
+    rows.sort(key=lambda row: row[0])  # stable: equal keys keep inventory order
+    ranked = []
+    for n, (_, values) in enumerate(rows, start=1):
+        values["priority_rank"] = n
+        ranked.append(trusted(PlanItem, **values))
     used = {i.patch_id for i in ranked}
     problems = rule_problems(index, reviewed)
     warnings = _warnings(unpatched, unmatched, unparsed, problems, inputs.exemptions, now)
@@ -347,7 +433,7 @@ def build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None = 
         inputs=dict(sorted(inputs.input_hashes)),
         assets=assets,
         patches=tuple(p for p in sorted(inputs.catalog.patches, key=lambda p: p.id) if p.id in used),
-        items=ranked,
+        items=tuple(ranked),
         approvals=tuple(sorted(inputs.approvals, key=lambda a: (a.kind, a.subject, a.at))),
         warnings=warnings,
         unpatched=tuple(unpatched),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -185,22 +184,44 @@ def asset_side(asset: Asset) -> AssetSide:
     )
 
 
-@lru_cache(maxsize=1024)
-def _outcomes(values: tuple[tuple[str, str], ...]) -> tuple[str, str]:
-    points = dict(values)
-    return load_table(DEPLOYER).lookup(points), load_table(COORDINATOR).lookup(points)
+@lru_cache(maxsize=4096)
+def _verdict(
+    exploitation: str, exposure: str, automatable: str, human: str, technical: str, well_being: str
+) -> tuple[Decision, DecisionPoint, DecisionPoint]:
+    """The deployer outcome and the two outcome decision points, once per distinct set of values."""
+    points = {
+        "Exploitation": exploitation,
+        "System Exposure": exposure,
+        "Automatable": automatable,
+        "Human Impact": human,
+        "Technical Impact": technical,
+        "Mission and Well-Being Impact": well_being,
+    }
+    outcome = load_table(DEPLOYER).lookup(points)
+    cisa = load_table(COORDINATOR).lookup(points)
+    return (
+        OUTCOME_DECISION[outcome],
+        DecisionPoint.model_construct(
+            name="CISA Levels", value=cisa, source="SSVC CISA coordinator 2.0.3 (for reference)"
+        ),
+        DecisionPoint.model_construct(
+            name="Deployer Priority",
+            value=outcome,
+            source="SSVC deployer patch application priority 1.0.0: "
+            f"{exploitation}, {exposure}, automatable {automatable}, human impact {human}",
+        ),
+    )
 
 
 def combine(vuln: CveSide, asset: AssetSide) -> CveDecision:
-    values: Mapping[str, str] = {
-        "Exploitation": vuln.exploitation.value,
-        "System Exposure": asset.exposure.value,
-        "Automatable": vuln.automatable.value,
-        "Human Impact": asset.human.value,
-        "Technical Impact": vuln.technical_impact.value,
-        "Mission and Well-Being Impact": asset.well_being.value,
-    }
-    outcome, cisa = _outcomes(tuple(sorted(values.items())))
+    outcome, cisa, deployer = _verdict(
+        vuln.exploitation.value,
+        asset.exposure.value,
+        vuln.automatable.value,
+        asset.human.value,
+        vuln.technical_impact.value,
+        asset.well_being.value,
+    )
     points = (
         vuln.cve,
         vuln.exploitation,
@@ -211,18 +232,10 @@ def combine(vuln: CveSide, asset: AssetSide) -> CveDecision:
         asset.human,
         vuln.technical_impact,
         asset.well_being,
-        DecisionPoint.model_construct(
-            name="CISA Levels", value=cisa, source="SSVC CISA coordinator 2.0.3 (for reference)"
-        ),
-        DecisionPoint.model_construct(
-            name="Deployer Priority",
-            value=outcome,
-            source="SSVC deployer patch application priority 1.0.0: "
-            f"{vuln.exploitation.value}, {asset.exposure.value}, automatable {vuln.automatable.value}, "
-            f"human impact {asset.human.value}",
-        ),
+        cisa,
+        deployer,
     )
-    return CveDecision(vuln.cve.value, OUTCOME_DECISION[outcome], points, vuln.cvss)
+    return CveDecision(vuln.cve.value, outcome, points, vuln.cvss)
 
 
 def decide_cve(asset: Asset, hit: Hit, kev: KevEntry | None) -> CveDecision:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 # qualifiers that come after a release (higher rank sorts later at the same number)
 POST_QUALIFIERS: dict[str, int] = {
@@ -58,6 +59,7 @@ def _release(numbers: list[int]) -> tuple[int, ...]:
     return tuple(numbers)
 
 
+@lru_cache(maxsize=65536)
 def parse_version(text: str) -> Version | None:
     """The version in `text`, or None when it is not one (no digits, or words that are not qualifiers)."""
     raw = text.strip()
@@ -287,6 +289,7 @@ def _parse_constraint_list(text: str) -> tuple[list[Constraint], str] | None:
     return (out, "") if out else None
 
 
+@lru_cache(maxsize=65536)
 def parse_spec(raw: str | None) -> Spec:
     """Interpret an advisory's version text. Never raises."""
     if raw is None:
