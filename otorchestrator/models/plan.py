@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
@@ -173,10 +173,8 @@ class Plan(BaseModel):
         A plan fresh from `build_plan` shares its decision points between items: then the walker that encodes
         each shared value once is about twice as fast. A plan read from a file shares nothing and the dump
         is faster. Both give the same text (tests/unit/test_plan_hash.py)."""
-        text = fast_canonical_json(self, exclude=_UNHASHED) if self._shares_values() else None
-        if text is None:
-            return content_hash(self.model_dump(mode="json", exclude=set(_UNHASHED)))
-        return _digest(text)
+        fast = fast_content_hash(self, exclude=_UNHASHED) if self._shares_values() else None
+        return fast or content_hash(self.model_dump(mode="json", exclude=set(_UNHASHED)))
 
     def _shares_values(self) -> bool:
         sample = [point for item in self.items[:64] for point in item.explanation]
@@ -314,25 +312,43 @@ class _Canonical:
         self.memo[id(v)] = out
         return out
 
-    def model(self, m: BaseModel, exclude: frozenset[str] = frozenset()) -> str:
+    def model(self, m: BaseModel) -> str:
+        return "{" + ",".join([key + text for key, text in self.fields(m, frozenset())]) + "}"
+
+    def fields(self, m: BaseModel, exclude: frozenset[str]) -> Iterator[tuple[str, str]]:
+        """(`"name":`, value text) per field of `m` in sorted order."""
         fields = _plain_fields(type(m))
         if fields is None or m.__pydantic_extra__:
             raise _NotPlain(type(m).__name__)
-        if exclude:
-            fields = tuple(f for f in fields if f.name not in exclude)
-        parts = []
         values = m.__dict__
         for f in fields:
-            v = values[f.name]
-            if type(v) is str:  # most fields: no checks, no memo
-                parts.append(f.key + _encode_str(v))
-                continue
-            if f.is_float and type(v) is int:
-                v = float(v)
-            elif f.models and not _declared(v, f.models):
-                raise _NotPlain(f"{type(m).__name__}.{f.name}")
-            parts.append(f.key + self.value(v))
-        return "{" + ",".join(parts) + "}"
+            if f.name not in exclude:
+                yield f.key, self.field(m, f, values[f.name])
+
+    def field(self, m: BaseModel, f: _Field, v: Any) -> str:
+        if type(v) is str:  # most fields: no checks, no memo
+            return _encode_str(v)
+        if f.is_float and type(v) is int:
+            v = float(v)
+        elif f.models and not _declared(v, f.models):
+            raise _NotPlain(f"{type(m).__name__}.{f.name}")
+        return self.value(v)
+
+    def root(self, m: BaseModel, exclude: frozenset[str]) -> Iterator[str]:
+        """The text of `m` in pieces. The elements of its tuples of models (a plan's items, assets ...) are
+        not shared, so they are written one by one and not kept in the memo."""
+        fields = _plain_fields(type(m))
+        if fields is None or m.__pydantic_extra__:
+            raise _NotPlain(type(m).__name__)
+        yield "{"
+        for n, f in enumerate(x for x in fields if x.name not in exclude):
+            v = m.__dict__[f.name]
+            yield ("," if n else "") + f.key
+            if type(v) is tuple and v and f.models and _declared(v, f.models) and isinstance(v[0], BaseModel):
+                yield "[" + ",".join([self.model(x) for x in v]) + "]"
+            else:
+                yield self.field(m, f, v)
+        yield "}"
 
 
 def _declared(v: object, models: frozenset[type]) -> bool:
@@ -347,6 +363,18 @@ def fast_canonical_json(model: BaseModel, exclude: frozenset[str] = frozenset())
     """`canonical_json(model.model_dump(mode="json", exclude=exclude))`, or None when the model is not plain
     data (then use that expression)."""
     try:
-        return _Canonical().model(model, exclude)
+        return "".join(_Canonical().root(model, exclude))
     except _NotPlain:
         return None
+
+
+def fast_content_hash(model: BaseModel, exclude: frozenset[str] = frozenset()) -> str | None:
+    """`content_hash(model.model_dump(mode="json", exclude=exclude))` fed piece by piece (the whole text is
+    never held), or None when the model is not plain data."""
+    digest = hashlib.sha256()
+    try:
+        for piece in _Canonical().root(model, exclude):
+            digest.update(piece.encode())
+    except _NotPlain:
+        return None
+    return "sha256:" + digest.hexdigest()
