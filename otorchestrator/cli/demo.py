@@ -1,0 +1,168 @@
+"""`otorch demo`: the whole flow on the lab, start to finish, repeatable.
+
+lab up + reset (clean baseline) -> scan (baselines) -> plan (lab advisories, KEV, catalog, exemptions)
+-> waves (lab policy) -> run every wave (--yes, operator "demo") -> report. One host's patch breaks its
+service and is rolled back automatically (nw-gw-01); one host fails diagnostics and is never touched
+(nw-hist-01). Everything lands in a fresh directory out/demo-<timestamp>/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from otorchestrator.cli.run import (
+    base_vars,
+    load_waveplan,
+    make_backend,
+    make_observer,
+    render,
+    run_dir,
+    session,
+)
+from otorchestrator.execution.artifacts import artifact_digests
+from otorchestrator.execution.options import RunOptions
+from otorchestrator.execution.orchestrator import new_run_id
+from otorchestrator.execution.summary import RunSummary
+from otorchestrator.intake.catalog import load_catalog_strict
+from otorchestrator.lab import LabConfig, lifecycle
+from otorchestrator.models.run import HostState
+
+EXPECTED = {  # what the demo shows, checked at the end
+    "nw-gw-01": (HostState.ROLLED_BACK, "nwc-gateway 1.1.0 breaks its service: verify failed, rolled back"),
+    "nw-hist-01": (HostState.BLOCKED, "nearly full disk: diagnostics failed, never installed"),
+}
+
+
+def _step(console: Console, text: str) -> None:
+    console.rule(f"[bold]{text}")
+
+
+def _otorch(args: Sequence[str]) -> int:
+    """Run another otorch command in this process (its own output, its exit code)."""
+    from otorchestrator.cli.main import cli
+
+    try:
+        cli.main(args=list(args), prog_name="otorch", standalone_mode=False)
+    except SystemExit as exc:
+        return int(exc.code or 0) if isinstance(exc.code, int) else 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return 0
+
+
+def _check(summary: RunSummary, console: Console) -> bool:
+    states = {h.host: h for h in summary.hosts}
+    ok = True
+    for host, (expected, story) in EXPECTED.items():
+        record = states.get(host)
+        got = record.state if record else None
+        mark = "[green]as expected[/green]" if got is expected else f"[red]expected {expected.value}[/red]"
+        console.print(f"  {host}: {got.value if got else 'not in the run'} ({story}) {mark}")
+        ok &= got is expected
+    installs = [h for h in summary.hosts if h.host == "nw-hist-01" and h.install_attempts]
+    if installs:
+        console.print("  [red]nw-hist-01 reached install[/red]")
+        ok = False
+    return ok
+
+
+@click.command()
+@click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=Path("out"))
+@click.option("--no-reset", is_flag=True, help="Do not reset the lab hosts to their baseline first.")
+def demo(out_root: Path, no_reset: bool) -> None:
+    """The demo rollout on the lab: scan, plan, stage waves, run them, report.
+
+    Shows nw-gw-01 rolled back automatically after its patch broke the service and nw-hist-01 blocked by
+    diagnostics (never installed); ends with a summary and the paths of the report and the audit log.
+    Exit 0 when the run shows exactly that.
+    """
+    console = Console()
+    cfg = LabConfig.from_env()
+    inventory = cfg.inventory_dir
+    out = out_root / f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    state = out / "state"
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ.pop("OTORCH_STATE_DIR", None)
+
+    _step(console, "1/6 lab: up and reset to the baseline")
+    lifecycle.up(cfg, progress=lambda m: console.print(f"  {m}", highlight=False))
+    if not no_reset:
+        lifecycle.reset(cfg, progress=lambda m: console.print(f"  {m}", highlight=False))
+
+    _step(console, "2/6 scan: record every host's baseline")
+    common = ["--state-dir", str(state)]
+    if _otorch(
+        [
+            "scan",
+            "-i",
+            str(inventory),
+            "--catalog",
+            str(inventory / "catalog.yml"),
+            "--operator",
+            "demo",
+            *common,
+        ]
+    ):
+        raise click.ClickException("scan failed")
+
+    _step(console, "3/6 plan: match the lab advisories, prioritize (SSVC)")
+    plan_file, waves_file = out / "plan.json", out / "waves.json"
+    plan_args = [
+        "plan", "-i", str(inventory), "--advisories", str(inventory / "advisories"),
+        "--catalog", str(inventory / "catalog.yml"), "-o", str(plan_file),
+    ]  # fmt: skip
+    for option, name in (
+        ("--kev", "kev.json"),
+        ("--exemptions", "exemptions.yml"),
+        ("--approvals", "approvals.yml"),
+    ):
+        if (inventory / name).is_file():
+            plan_args += [option, str(inventory / name)]
+    if _otorch(plan_args):
+        raise click.ClickException("plan failed")
+
+    _step(console, "4/6 waves: stage the plan (canary first, budgets, windows)")
+    waves_args = ["waves", str(plan_file), "-i", str(inventory), "-o", str(waves_file)]
+    if (inventory / "policy.yml").is_file():
+        waves_args += ["--policy", str(inventory / "policy.yml")]
+    if _otorch(waves_args):
+        raise click.ClickException("waves failed")
+
+    _step(console, "5/6 run: every wave, operator demo")
+    waveplan = load_waveplan(waves_file)
+    observer, live = make_observer(as_json=False)
+    with session(state, observer, (), make_backend) as s:
+        run_id = new_run_id(datetime.now(UTC))
+        copy = run_dir(s.paths, run_id) / "waveplan.json"
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(waves_file, copy)
+        catalog_file = inventory / "catalog.yml"
+        repo = cfg.repo_dir / "main"
+        options = RunOptions(
+            operator="demo",
+            inventory=inventory,
+            extravars=base_vars(s.paths),
+            catalog=lambda: load_catalog_strict(catalog_file),
+            artifact_digests=(lambda: artifact_digests(waveplan.patches, [repo])) if repo.is_dir() else None,
+            waveplan_path=str(copy),
+            run_id=run_id,
+        )
+        with live:
+            summary = s.orchestrator.run(waveplan, options)
+
+        _step(console, "6/6 report")
+        reports = s.paths.reports
+        _otorch(["report", "run", summary.run.run_id, "--out-dir", str(reports), *common])
+        render(summary, s, as_json=False, extra={"reports": str(reports), "outputs": str(out)})
+        console.print()
+        ok = _check(summary, console)
+    sys.exit(0 if ok else 1)
