@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import ansible_runner
+import ansible_runner.interface
 
 from otorchestrator.execution.backend import PhaseOutcome, PhaseRequest, RunStatus, TaskEvent
 from otorchestrator.execution.events import FailureTracker, phase_results, task_event
@@ -95,7 +96,7 @@ class AnsibleRunnerBackend:
         if secret_file is not None:
             args += ["-e", f"@{secret_file}"]
         try:
-            runner = ansible_runner.run(
+            runner = ansible_runner.interface.init_runner(
                 private_data_dir=str(pdd),
                 project_dir=str(self.project_dir),
                 playbook=str(self.project_dir / "playbooks" / f"{request.phase.value}.yml"),
@@ -111,6 +112,10 @@ class AnsibleRunnerBackend:
                 ident="run",
                 rotate_artifacts=0,
             )
+            # ansible-runner seeds the job's env with the whole process env and writes it to
+            # artifacts/run/command: keep only what the job needs, so no inherited secret reaches disk.
+            runner.config.env = job_env(runner.config.env, env, os.environ)
+            runner.run()
             status = _status(runner.status)
             rc = runner.rc
         finally:
@@ -226,6 +231,32 @@ class AnsibleRunnerBackend:
             while time.monotonic() < deadline and processes_with_token(token):
                 time.sleep(0.1)
         shutil.rmtree(cp_dir, ignore_errors=True)
+
+
+_KEEP_INHERITED = frozenset(
+    {"HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TERM", "SHELL", "TMPDIR", "TZ", "SSH_AUTH_SOCK"}
+)
+_SECRET_NAME = re.compile(r"(?i)(pass(word|wd)?|secret|token|credential|api_?key|auth)(_|$)")
+
+
+def job_env(
+    runner_env: Mapping[str, str], ours: Mapping[str, str], inherited: Mapping[str, str]
+) -> dict[str, str]:
+    """The environment of the ansible-playbook job: everything we set, everything ansible-runner added or
+    changed, and of the inherited variables only locale/terminal/home/ssh-agent and ANSIBLE_* settings,
+    never one whose name says it holds a secret (password, token, secret, credential, api key)."""
+    kept: dict[str, str] = {}
+    for name, value in runner_env.items():
+        if name in ours:
+            kept[name] = value
+        elif name in inherited and inherited[name] == value:  # merely inherited from our process
+            if _SECRET_NAME.search(name.removeprefix("ANSIBLE_") if name.startswith("ANSIBLE_") else name):
+                continue
+            if name in _KEEP_INHERITED or name.startswith(("LC_", "ANSIBLE_")):
+                kept[name] = value
+        else:  # added or changed by ansible-runner (callback plugin paths, PYTHONPATH, ...)
+            kept[name] = value
+    return kept
 
 
 def processes_with_token(token: str, proc: Path = Path("/proc")) -> list[int]:

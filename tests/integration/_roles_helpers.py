@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ PORTS = {
     "nwc-drill-agent": 9106,
 }
 CANARY = "otorch-canary-7f3a9c1e-secret"
+# a secret sitting in the controller's environment (e.g. a CI credential): must not reach the artifacts
+ENV_CANARY = "otorch-env-canary-51d0b2"
 
 
 def patch_entry(lab: LabHandle, package: str, version: str = "1.1.0") -> dict[str, Any]:
@@ -63,4 +66,12 @@ class LabRunner:
             timeout_s=600,
             task_timeout_s=300,
         )
-        return self.backend.run_phase(request)
+        previous = os.environ.get("SITE_HISTORIAN_DB_PASSWORD")
+        os.environ["SITE_HISTORIAN_DB_PASSWORD"] = ENV_CANARY
+        try:
+            return self.backend.run_phase(request)
+        finally:
+            if previous is None:
+                os.environ.pop("SITE_HISTORIAN_DB_PASSWORD", None)
+            else:
+                os.environ["SITE_HISTORIAN_DB_PASSWORD"] = previous

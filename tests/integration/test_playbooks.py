@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _roles_helpers import CANARY, LabRunner, patch_entry
+from _roles_helpers import CANARY, ENV_CANARY, LabRunner, patch_entry
 
 from otorchestrator.execution.backend import RunStatus
 from otorchestrator.lab.handle import LabHandle
@@ -184,7 +184,10 @@ def test_canary_secret_never_reaches_the_private_data_dirs(runner: LabRunner) ->
     runs = runner.state / "runner"
     dirs = list(runs.iterdir())
     assert dirs, "the tests above ran phases"
-    hits = subprocess.run(["grep", "-rl", CANARY, str(runs)], capture_output=True, text=True)
-    assert hits.stdout == "" and hits.returncode == 1
+    for canary in (CANARY, ENV_CANARY):  # a secret extra var, and a secret in the controller's env
+        hits = subprocess.run(["grep", "-rl", canary, str(runs)], capture_output=True, text=True)
+        assert hits.stdout == "" and hits.returncode == 1, f"{canary} found in {hits.stdout}"
+    commands = list(runs.glob("*/artifacts/run/command"))
+    assert commands, "ansible-runner wrote its command files"
     for left in Path("/dev/shm").glob("otorch-secrets-*"):  # other runs may be live; ours are removed
         assert CANARY not in left.read_text(errors="replace")
