@@ -2,7 +2,7 @@
 # Build the fictional Northwind Controls packages (1.0.0 and 1.1.0 of each product) REPRODUCIBLY:
 # fixed mtimes (SOURCE_DATE_EPOCH per version), fixed modes, root:root, gzip (deterministic across
 # machines, unlike threaded xz). The sha256 of every .deb is therefore stable and is pinned in
-# inventories/lab/catalog.yml (checked by tests/unit/test_lab_packages.py).
+# inventories/lab/catalog.yml (checked by tests/unit/test_lab_catalog.py).
 #
 # usage: lab/packages/build-packages.sh OUTDIR      -> OUTDIR/<package>_<version>_all.deb
 set -euo pipefail

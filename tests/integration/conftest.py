@@ -7,6 +7,7 @@ host must restore it (or ``lab.reset(host)``); tests that take a lab down use th
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 
@@ -20,6 +21,8 @@ from otorchestrator.lab.handle import LabHandle, lab_unavailable_reason
 def lab() -> Iterator[LabHandle]:
     reason = lab_unavailable_reason()
     if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the lab tests, but the lab is unavailable: {reason}")
         pytest.skip(reason)
     cfg = LabConfig.from_env()
     lifecycle.up(cfg, progress=lambda msg: print(f"[lab] {msg}", file=sys.stderr))
