@@ -133,11 +133,14 @@ def phase_results(
     for host in hosts:
         raw = reported.get(host)
         failed_task, message = tracker.failed.get(host) or tracker.unreachable.get(host) or (None, "")
+        mismatch = _identity_mismatch(raw, phase, host) if raw is not None else None
+        if mismatch is not None:
+            # A report that names another phase or host is not this host's result: never patch it up.
+            failed_task, message = "set_stats otorch_result", _excerpt(f"malformed result: {mismatch}")
+            raw = None
         if raw is not None:
             try:
                 data = dict(raw)
-                data["phase"] = phase.value
-                data["host"] = host
                 data["versions_before"] = _clean_versions(raw.get("versions_before"))
                 data["versions_after"] = _clean_versions(raw.get("versions_after"))
                 data["values"] = raw.get("values") if isinstance(raw.get("values"), Mapping) else {}
@@ -165,6 +168,16 @@ def phase_results(
             message=message,
         )
     return results
+
+
+def _identity_mismatch(raw: Mapping[str, Any], phase: Phase, host: str) -> str | None:
+    """Why a role's report does not belong to (phase, host), or None when it names exactly them."""
+    problems = []
+    if raw.get("phase") != phase.value:
+        problems.append(f"phase {raw.get('phase')!r} (expected {phase.value!r})")
+    if raw.get("host") != host:
+        problems.append(f"host {raw.get('host')!r} (expected {host!r})")
+    return "the role reported " + " and ".join(problems) if problems else None
 
 
 def _missing_outcome(

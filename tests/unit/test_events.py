@@ -121,3 +121,45 @@ def test_task_events() -> None:
         {"event": "runner_on_failed", "event_data": {"host": "h", "ignore_errors": True}}, Phase.SCAN
     )
     assert ignored is not None and ignored.status == "ok"
+
+
+def _report(**fields: Any) -> FailureTracker:
+    raw = {"schema": 1, "phase": "verify", "host": "h1", "ok": True, "checks": [], **fields}
+    return track(
+        [{"event": "playbook_on_stats", "event_data": {"artifact_data": {"otorch_results": {"h1": raw}}}}]
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"phase": "install"}, "phase 'install' (expected 'verify')"),
+        ({"host": "h2"}, "host 'h2' (expected 'h1')"),
+        (
+            {"phase": "scan", "host": "other"},
+            "phase 'scan' (expected 'verify') and host 'other' (expected 'h1')",
+        ),
+        ({"phase": None}, "phase None (expected 'verify')"),
+    ],
+)
+def test_report_naming_another_phase_or_host_is_not_patched_up(fields: dict[str, Any], expected: str) -> None:
+    """A role that reports the wrong phase/host fails the parse: the ok=true it claims is not believed."""
+    result = phase_results(Phase.VERIFY, ["h1"], _report(**fields), RunStatus.SUCCESSFUL)["h1"]
+    assert not result.ok and result.outcome == HostOutcome.NO_RESULT
+    assert result.phase == Phase.VERIFY and result.host == "h1" and result.checks == ()
+    assert result.failed_task == "set_stats otorch_result"
+    assert "malformed result: the role reported" in result.message and expected in result.message
+
+
+def test_report_naming_another_host_of_a_failed_host_stays_failed() -> None:
+    tracker = _report(host="h2")
+    tracker.feed(
+        {"event": "runner_on_failed", "event_data": {"host": "h1", "task": "Verify", "res": {"msg": "x"}}}
+    )
+    result = phase_results(Phase.VERIFY, ["h1"], tracker, RunStatus.FAILED)["h1"]
+    assert not result.ok and result.outcome == HostOutcome.FAILED and "host 'h2'" in result.message
+
+
+def test_report_naming_its_own_phase_and_host_is_accepted() -> None:
+    result = phase_results(Phase.VERIFY, ["h1"], _report(), RunStatus.SUCCESSFUL)["h1"]
+    assert result.ok and result.outcome == HostOutcome.OK and result.failed_task is None
