@@ -34,6 +34,7 @@ from otorchestrator.reporting.models import (
 )
 from otorchestrator.reporting.redact import ReportRedactor
 from otorchestrator.reporting.sources import ComplianceSources, RunHistory
+from otorchestrator.store.audit import AuditVerification
 
 EVALUATION_DAYS = 35
 SOON_DAYS = 7
@@ -278,10 +279,12 @@ def _asset(
 def _staging(
     asset: str, patch_id: str, runs: Sequence[RunHistory]
 ) -> tuple[str | None, str | None, bool | None]:
-    """(wave, verification, verified) from the latest run whose wave plan put this patch on this asset."""
+    """(wave, verification, verified) from the latest run whose wave plan put this patch on this asset.
+
+    A check-mode run (`otorch run --check`) changed nothing: it is no verification evidence and is skipped."""
     for history in reversed(runs):
         waveplan = history.waveplan
-        if waveplan is None:
+        if waveplan is None or history.run.check_mode:
             continue
         for wave in waveplan.waves:
             host = next((h for h in wave.hosts if h.name == asset and patch_id in h.patch_ids), None)
@@ -301,19 +304,35 @@ def _staging(
     return None, None, None
 
 
-def _drill(asset: str, patch_id: str, events: Sequence[AuditEvent]) -> tuple[bool | None, str | None]:
+def audit_break(audit: AuditVerification | None) -> str | None:
+    """Where the audit chain is broken ("line 7 (hash_mismatch: ...)"), or None when it verifies."""
+    if audit is None or audit.ok:
+        return None
+    first = audit.problems[0] if audit.problems else None
+    if first is None:
+        return "an unknown point"
+    return f"line {first.line} ({first.kind}: {first.detail})"
+
+
+def _drill(
+    asset: str, patch_id: str, events: Sequence[AuditEvent], broken: str | None = None
+) -> tuple[bool | None, str | None, bool | None]:
+    """(rollback tested, evidence, evidence verified) from the latest `drill_result` for asset and patch.
+
+    When the audit chain does not verify (`broken`: where), the drill result is not counted: tested is None
+    and the evidence reads "unverified: audit chain broken at ...", followed by what the log claims."""
     matching = [e for e in events if e.host == asset and e.patch_id == patch_id]
     if not matching:
-        return None, None
+        return None, None, None
     last = matching[-1]
     passed = last.result == "passed"
     seconds = last.detail.get("rollback_seconds")
     took = f", rollback {float(seconds):.1f} s" if isinstance(seconds, int | float) else ""
     drill = last.detail.get("drill_id") or last.run_id
-    return (
-        passed,
-        f"drill {drill} at {last.at:%Y-%m-%d %H:%M} UTC: {last.result}{took} (audit seq {last.seq})",
-    )
+    claim = f"drill {drill} at {last.at:%Y-%m-%d %H:%M} UTC: {last.result}{took} (audit seq {last.seq})"
+    if broken is not None:
+        return None, f"unverified: audit chain broken at {broken}; the log claims {claim}", False
+    return passed, claim, True
 
 
 def build_cve_evidence(sources: ComplianceSources) -> tuple[CveEvidence, ...]:
@@ -321,12 +340,13 @@ def build_cve_evidence(sources: ComplianceSources) -> tuple[CveEvidence, ...]:
     if plan is None:
         return ()
     installed = {(h.asset, h.patch_id) for h in sources.history}
+    broken = audit_break(sources.audit)
     steps: dict[str, list[EvidenceStep]] = {}
     kev: dict[str, bool] = {}
     cvss: dict[str, float | None] = {}
     for item in plan.items:
         wave, verification, verified = _staging(item.asset, item.patch_id, sources.runs)
-        tested, evidence = _drill(item.asset, item.patch_id, sources.drill_events)
+        tested, evidence, evidence_ok = _drill(item.asset, item.patch_id, sources.drill_events, broken)
         for cve in item.cves:
             kev[cve] = kev.get(cve, False) or item.in_kev
             if item.cvss_max is not None:
@@ -341,6 +361,7 @@ def build_cve_evidence(sources: ComplianceSources) -> tuple[CveEvidence, ...]:
                     verified=verified,
                     rollback_tested=tested,
                     rollback_evidence=evidence,
+                    rollback_verified=evidence_ok,
                     installed=(item.asset, item.patch_id) in installed,
                 )
             )
@@ -368,6 +389,13 @@ def build_compliance_report(
     notes = list(sources.notes)
     if plan is None:
         notes.append("no plan given: applicable patches unknown, every asset lacks an evaluation")
+    audit = sources.audit
+    broken = audit_break(audit)
+    if broken is not None:
+        notes.append(
+            f"the audit chain does not verify (broken at {broken}): drill evidence read from it is marked "
+            "unverified and not counted as rollback tested; run `otorch audit verify`"
+        )
     return ComplianceReport(
         generated_at=now,
         evaluation_days=evaluation_days,
@@ -378,4 +406,10 @@ def build_compliance_report(
         ),
         evidence=build_cve_evidence(sources),
         notes=tuple(notes),
+        audit_verified=audit.ok if audit is not None else None,
+        audit_head_seq=audit.head_seq if audit is not None else None,
+        audit_problems=tuple(
+            redactor.text(f"line {p.line}: {p.kind}: {p.detail}", 300)
+            for p in (audit.problems if audit else ())
+        ),
     )

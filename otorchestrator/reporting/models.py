@@ -251,6 +251,9 @@ class EvidenceStep(BaseModel):
     verified: bool | None = None
     rollback_tested: bool | None = None  # a passing rollback drill of this patch on this asset
     rollback_evidence: str | None = None
+    # False: a drill_result was found but the audit chain it was read from does not verify, so it is not
+    # counted (rollback_tested is None and the evidence says "unverified: audit chain broken at ...")
+    rollback_verified: bool | None = None
     installed: bool = False
 
 
@@ -275,6 +278,9 @@ class ComplianceReport(BaseModel):
     assets: tuple[AssetCompliance, ...]
     evidence: tuple[CveEvidence, ...]
     notes: tuple[str, ...] = ()
+    audit_verified: bool | None = None  # None: no audit log to check
+    audit_head_seq: int | None = None
+    audit_problems: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         return {

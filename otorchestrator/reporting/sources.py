@@ -55,6 +55,7 @@ class ComplianceSources:
     runs: list[RunHistory]
     drill_events: list[AuditEvent]
     notes: tuple[str, ...] = field(default=())
+    audit: AuditVerification | None = None  # the audit chain the drill evidence was read from
 
 
 def load_waveplan(path: str | Path | None) -> tuple[WavePlan | None, str | None]:
@@ -113,7 +114,16 @@ def load_compliance_sources(paths: StatePaths, plan: Plan | None, assets: list[s
             if note:
                 notes.append(f"run {run.run_id}: {note}")
             runs.append(RunHistory(run=run, phase_results=store.phase_results(run.run_id), waveplan=waveplan))
+        head = store.audit_head()
+    # the drill evidence is only as good as the chain it is read from: verify it (head anchored in the store)
+    audit = verify(paths.audit, head) if paths.audit.exists() or head is not None else None
     drills = [e for _, e in read_events(paths.audit) if e.kind == DRILL_EVENT_KIND]
     return ComplianceSources(
-        plan=plan, baselines=baselines, history=history, runs=runs, drill_events=drills, notes=tuple(notes)
+        plan=plan,
+        baselines=baselines,
+        history=history,
+        runs=runs,
+        drill_events=drills,
+        notes=tuple(notes),
+        audit=audit,
     )

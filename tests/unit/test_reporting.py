@@ -241,3 +241,68 @@ def test_compliance_renderings(run_fixture) -> None:  # type: ignore[no-untyped-
         assert "MITIGATION_PLAN_EXPIRED" in text and "application allow-listing" in text
         assert "CVE-2026-10103" in text and "DRILL-1" in text
     assert "<script" not in html and "http" not in html
+
+
+def _check_mode_run(run_fixture) -> None:  # type: ignore[no-untyped-def]
+    """A later `otorch run --check` of the same wave plan whose verify of the gateway passed (nothing was
+    installed: a dry run proves nothing)."""
+    from otorchestrator.models.results import PhaseResult
+    from otorchestrator.models.run import RunRecord
+
+    start = run_fixture.finished_at + timedelta(hours=3)
+    with fx.StateStore(run_fixture.paths.db) as store:
+        store.create_run(
+            RunRecord(
+                run_id="R-CHECK",
+                operator="alice",
+                waveplan_hash="sha256:x",
+                plan_hash="sha256:plan",
+                started_at=start,
+                check_mode=True,
+                waveplan_path=str(run_fixture.waveplan_path),
+            )
+        )
+        ok = PhaseResult.model_validate({"phase": Phase.VERIFY, "host": "nw-gw-01", "ok": True})
+        store.record_phase_result("R-CHECK", 1, ok, start, start + timedelta(seconds=5))
+
+
+def test_check_mode_runs_are_no_verification_evidence(tmp_path: Path) -> None:
+    run_fixture = fx.make_run_store(tmp_path)
+    _check_mode_run(run_fixture)
+    report = _compliance(run_fixture, evaluated_days_ago=10, exemption_in_days=60)
+    gw = next(e for e in report.evidence if e.cve == "CVE-2026-10104").steps[0]
+    # the real run's failed verification stands; the check-mode run is not cited
+    assert gw.wave == f"run {fx.RUN_ID}, wave 1 (wave-1)" and gw.verified is False
+    assert "R-CHECK" not in render_compliance_markdown(report)
+
+
+def _tamper_first_transition(audit: Path) -> int:
+    """Rewrite the detail of one record in place (canonical JSON kept): its hash no longer matches."""
+    lines = audit.read_text(encoding="utf-8").splitlines()
+    index = next(i for i, line in enumerate(lines) if '"kind":"transition"' in line)
+    data = json.loads(lines[index])
+    data["detail"] = {"detail": "edited after the fact"}
+    lines[index] = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    audit.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return index + 1
+
+
+def test_drill_evidence_from_a_broken_audit_chain_is_unverified(tmp_path: Path) -> None:
+    run_fixture = fx.make_run_store(tmp_path)
+    intact = _compliance(run_fixture, evaluated_days_ago=10, exemption_in_days=60)
+    assert intact.audit_verified is True and intact.audit_problems == ()
+    line = _tamper_first_transition(run_fixture.paths.audit)
+    report = _compliance(run_fixture, evaluated_days_ago=10, exemption_in_days=60)
+    assert report.audit_verified is False and report.audit_problems
+    step = next(s for s in next(e for e in report.evidence if e.cve == "CVE-2026-10103").steps
+                if s.asset == "nw-hmi-02")  # fmt: skip
+    assert step.rollback_tested is None and step.rollback_verified is False
+    assert step.rollback_evidence and step.rollback_evidence.startswith(
+        f"unverified: audit chain broken at line {line} (hash_mismatch"
+    )
+    assert "DRILL-1" in step.rollback_evidence  # what the log claims is still shown
+    html, md = render_compliance_html(report), render_compliance_markdown(report)
+    for text in (html, md):
+        assert "unverified: audit chain broken at line" in text and "hash_mismatch" in text
+    assert 'id="audit-chain"><span class="badge violation">broken' in html
+    assert any("audit chain does not verify" in n for n in report.notes)
