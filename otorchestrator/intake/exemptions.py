@@ -11,6 +11,8 @@ from otorchestrator.intake.errors import ImportProblem, jpath, problems_from_val
 from otorchestrator.intake.yamlfile import list_under, read_data
 from otorchestrator.models.exemption import Exemption
 
+# text fields that must say something: blank text would record no approver or no reason
+_NAMED = {"approver": "non-blank text: who approved the exemption", "reason": "non-blank text: why"}
 _SINGULAR = {"asset": "assets", "group": "groups", "cve": "cves", "patch": "patches"}
 
 
@@ -34,10 +36,23 @@ def parse_exemptions(data: Any, file: str) -> tuple[tuple[Exemption, ...], tuple
                 ImportProblem(file=file, path=here, expected="an exemption mapping", found=str(raw)[:60])
             )
             continue
+        found: dict[str, ImportProblem] = {}
+        exemption: Exemption | None = None
         try:
-            out.append(Exemption.model_validate(_normalize(raw)))
+            exemption = Exemption.model_validate(_normalize(raw))
         except ValidationError as exc:
-            problems.extend(problems_from_validation(exc, file, here))
+            for problem in problems_from_validation(exc, file, here):
+                found.setdefault(problem.path, problem)
+        for key in _NAMED:  # "  " passes the model's min_length but records nobody / no reason
+            value = raw.get(key)
+            if isinstance(value, str) and not value.strip():
+                path = jpath(here, key)
+                problem = ImportProblem(file=file, path=path, expected=_NAMED[key], found=repr(value))
+                found.setdefault(path, problem)
+        if found:
+            problems.extend(found.values())
+        elif exemption is not None:
+            out.append(exemption)
     ids = [e.id for e in out]
     for index, exemption in enumerate(out):
         if ids.index(exemption.id) != index:

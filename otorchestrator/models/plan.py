@@ -14,7 +14,7 @@ from json.encoder import encode_basestring
 from types import UnionType
 from typing import Any, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import to_jsonable_python
 
 from otorchestrator.models.asset import Asset
@@ -75,6 +75,15 @@ class Approval(BaseModel):
     approved_by: str
     reason: str
     at: datetime
+
+    @field_validator("approved_by", "reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        """An approval names who approved and why: blank text records nobody (the value is kept as given,
+        so a sealed plan reads back byte for byte)."""
+        if not value.strip():
+            raise ValueError("non-blank text (who approved it, and why)")
+        return value
 
 
 class ExemptionRef(BaseModel):

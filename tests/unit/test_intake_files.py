@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from otorchestrator.intake.approvals import load_approvals
 from otorchestrator.intake.catalog import load_catalog
@@ -11,6 +12,7 @@ from otorchestrator.intake.errors import IntakeError
 from otorchestrator.intake.exemptions import load_exemptions
 from otorchestrator.intake.kev import load_kev
 from otorchestrator.models.catalog import Qualification
+from otorchestrator.models.plan import Approval
 
 ROOT = Path(__file__).parents[2]
 SHA = "a" * 64
@@ -120,3 +122,73 @@ def test_real_kev_catalog() -> None:
         pytest.skip(f"KEV catalog not present at {path}")
     kev, problems = load_kev(path)
     assert problems == () and len(kev.entries) >= 1400
+
+
+@pytest.mark.parametrize("field", ["approved_by", "reason"])
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
+def test_approval_needs_a_named_approver_and_reason(field: str, blank: str) -> None:
+    values = {"kind": "unqualified_patch", "subject": "P1", "approved_by": "k.ng", "reason": "bench tested"}
+    with pytest.raises(ValidationError, match=field):
+        Approval.model_validate({**values, field: blank, "at": "2026-03-01T10:00:00+00:00"})
+
+
+def test_blank_approver_does_not_unblock_a_patch(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "ap.yml",
+        """
+approvals:
+  - {kind: unqualified_patch, subject: P1, approved_by: "", reason: tested,
+     at: "2026-03-01T10:00:00+00:00"}
+  - {kind: unqualified_patch, subject: P2, approved_by: "  ", reason: " ", at: "2026-03-01T10:00:00+00:00"}
+""",
+    )
+    approvals, problems = load_approvals(path)
+    assert approvals == ()
+    assert [p.path for p in problems] == [
+        "$.approvals[0].approved_by",
+        "$.approvals[1].approved_by",
+        "$.approvals[1].reason",
+    ]
+
+
+def test_approval_reports_every_bad_field_together(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "ap.yml",
+        """
+approvals:
+  - {kind: nonsense, subject: P1, approved_by: "", reason: r, at: "2026-03-01T10:00:00"}
+""",
+    )
+    approvals, problems = load_approvals(path)
+    assert approvals == ()
+    assert sorted(p.path for p in problems) == [
+        "$.approvals[0].approved_by",
+        "$.approvals[0].at",
+        "$.approvals[0].kind",
+    ]
+
+
+def test_exemption_needs_a_named_approver_and_reason(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "ex.yml",
+        """
+exemptions:
+  - {id: E1, asset: h1, cve: CVE-1, reason: r, compensating_controls: [c], approver: "  ",
+     expires: "2026-01-01T00:00:00+00:00"}
+  - {id: E2, asset: h1, cve: CVE-1, reason: " ", compensating_controls: [c], approver: a,
+     expires: "2026-01-01T00:00:00+00:00"}
+  - {id: E3, asset: h1, cve: CVE-1, reason: r, compensating_controls: [c], approver: " ",
+     expires: "2026-01-01T00:00:00"}
+""",
+    )
+    exemptions, problems = load_exemptions(path)
+    assert exemptions == ()
+    assert {p.path for p in problems} == {
+        "$.exemptions[0].approver",
+        "$.exemptions[1].reason",
+        "$.exemptions[2]",
+        "$.exemptions[2].approver",
+    }
