@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -16,7 +15,8 @@ from otorchestrator.cli._shared import (
 )
 from otorchestrator.cli.scan import catalog_patches
 from otorchestrator.execution.drill import Drill, DrillRefused, DrillReport, DrillSpec, select_drill_hosts
-from otorchestrator.models.plan import Approval
+from otorchestrator.intake.approvals import load_approvals
+from otorchestrator.models.plan import Approval, Plan
 from otorchestrator.reporting.write import write_run_reports
 from otorchestrator.store.audit import AuditLog
 from otorchestrator.store.clock import SystemClock
@@ -27,16 +27,38 @@ EXIT_FAILED = 1
 EXIT_REFUSED = 2
 
 
-def _approvals(values: tuple[str, ...], operator: str, now: datetime) -> tuple[Approval, ...]:
-    approvals = []
-    for value in values:
-        name, sep, reason = value.partition(":")
-        if not sep or not name.strip() or not reason.strip():
-            raise click.BadParameter(f"{value!r}: expected HOST:REASON", param_hint="--approve-safety")
-        approvals.append(
-            Approval(kind="drill", subject=name.strip(), approved_by=operator, reason=reason.strip(), at=now)
-        )
-    return tuple(approvals)
+SELF_APPROVAL_GONE = (
+    "--approve-safety is no longer accepted: an operator cannot approve their own drill of a safety system. "
+    "Record the approval (kind: drill, subject: the host, approved_by: someone other than the operator, "
+    "reason, at) in an approvals file and pass --approvals FILE (or the plan with --plan FILE)."
+)
+
+
+def _recorded_approvals(
+    files: tuple[Path, ...], plan_path: Path | None
+) -> tuple[tuple[Approval, ...], tuple[str, ...]]:
+    """(the approvals of the approvals files and of the plan, where they were read)."""
+    approvals: list[Approval] = []
+    consulted: list[str] = []
+    for path in files:
+        try:
+            found, problems = load_approvals(path)
+        except (OSError, ValueError) as exc:  # unreadable, not YAML, no `approvals:` list
+            raise click.ClickException(f"{path}: not an approvals file ({exc})") from exc
+        if problems:
+            raise click.ClickException(
+                f"{path}: unusable approvals (nothing was touched):\n" + "\n".join(f"  {p}" for p in problems)
+            )
+        approvals.extend(found)
+        consulted.append(f"approvals {path}")
+    if plan_path is not None:
+        try:
+            plan = Plan.model_validate_json(plan_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"{plan_path}: not a saved plan ({exc})") from exc
+        approvals.extend(plan.approvals)
+        consulted.append(f"plan {plan_path} ({plan.content_hash})")
+    return tuple(approvals), tuple(consulted)
 
 
 def _print(report: DrillReport) -> None:
@@ -61,12 +83,20 @@ def _print(report: DrillReport) -> None:
 @click.option("--catalog", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
 @click.option("--operator", required=True, help="Who runs the drill (recorded).")
 @click.option(
-    "--approve-safety",
-    "approve",
+    "--approvals",
+    "approval_files",
     multiple=True,
-    metavar="HOST:REASON",
-    help="Record the operator's approval to drill a safety-system host (repeatable).",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Approvals YAML (as `otorch plan --approvals`): releases safety-system hosts (repeatable).",
 )
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A saved plan: its recorded approvals release safety-system hosts too.",
+)
+@click.option("--approve-safety", "approve", multiple=True, hidden=True, help="Refused (self-approval).")
 @click.option("--drill-id", default=None, help="Identifier (default: DRILL-<UTC timestamp>).")
 @click.option(
     "--report-dir",
@@ -81,6 +111,8 @@ def drill(
     patch_id: str,
     catalog: Path,
     operator: str,
+    approval_files: tuple[Path, ...],
+    plan_path: Path | None,
     approve: tuple[str, ...],
     drill_id: str | None,
     report_dir: Path | None,
@@ -90,10 +122,27 @@ def drill(
     roll back even when verification passed, scan again and compare with the baseline (package versions,
     config hashes, services, listening ports). Reports the time to roll back per host and every difference.
 
+    A safety-system host (ot_safety_system) is drilled only with a recorded approval: kind drill (or
+    asset), subject the host, approved by someone other than --operator, with a reason; read from
+    --approvals FILE or the plan's approvals (--plan). Without one the drill is refused, nothing touched.
+
+    \b
+      otorch drill --group role_hmi -i inventories/lab --catalog inventories/lab/catalog.yml \\
+        --patch NWC-P-2026-0106 --operator alice
+      otorch drill --group safety_systems -i inventories/lab --catalog inventories/lab/catalog.yml \\
+        --patch NWC-P-2026-0103 --operator alice --approvals drill-approvals.yml
+    \b
+    drill-approvals.yml:
+      approvals:
+        - {kind: drill, subject: nw-sis-01, approved_by: carol (SIS engineer),
+           reason: annual proof test, at: "2026-03-01T08:00:00+00:00"}
+
     \b
     Exit codes: 0 every baseline restored; 1 drill failed (differences listed);
-    2 refused (a safety-system host without --approve-safety).
+    2 refused (a safety-system host without a valid recorded approval).
     """
+    if approve:
+        raise click.UsageError(SELF_APPROVAL_GONE)
     clock = SystemClock()
     now = clock.now()
     paths = resolve_paths(state_dir)
@@ -106,6 +155,9 @@ def drill(
         raise click.ClickException(
             f"no host of {group!r} has {patch.package or patch.product} installed: nothing to drill"
         )
+    names = {a.name for a in hosts}
+    recorded, consulted = _recorded_approvals(approval_files, plan_path)
+    relevant = tuple(a for a in recorded if a.subject.strip() in names)
     drill_id = drill_id or f"DRILL-{now:%Y%m%dT%H%M%SZ}"
     spec = DrillSpec(
         drill_id=drill_id,
@@ -115,7 +167,8 @@ def drill(
         inventory=inventory,
         operator=operator,
         backup_store=paths.backups.resolve(),
-        approvals=_approvals(approve, operator, now),
+        approvals=relevant,
+        approvals_from=consulted,
         not_applicable=tuple(not_applicable),
     )
     backend = make_backend(paths)

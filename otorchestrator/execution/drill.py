@@ -6,7 +6,8 @@ passed) -> scan -> compare with the pre-drill baseline (packages, config hashes,
 A host passes when the rollback reported ok and the scans show no difference. Every transition goes to the
 state store and the audit log before the step it starts; the drill is a run in the store (run id = drill id,
 so `otorch report DRILL` renders it), and each host's verdict is an audit event `drill_result` (the evidence
-the compliance report cites). Safety-system hosts are refused unless an approval is recorded for them.
+the compliance report cites). Safety-system hosts are refused unless a recorded approval by someone other than
+the operator releases them (`safety_approvals`).
 """
 
 from __future__ import annotations
@@ -38,15 +39,18 @@ MAX_LISTED = 10  # differences named in the host's state detail (all are in the 
 
 
 class DrillRefused(ValueError):
-    """The drill would touch a safety-system asset without a recorded approval (nothing was touched)."""
+    """The drill would touch a safety-system asset without a valid recorded approval (nothing was touched).
 
-    def __init__(self, hosts: Sequence[str]) -> None:
-        self.hosts = tuple(hosts)
-        names = ", ".join(self.hosts)
+    `missing`: host -> what is missing for it."""
+
+    def __init__(self, missing: Mapping[str, str]) -> None:
+        self.missing = dict(missing)
+        self.hosts = tuple(self.missing)
+        lines = "; ".join(f"{host} is a safety-system asset and {why}" for host, why in self.missing.items())
         super().__init__(
-            f"refusing the drill: {names} {'is a' if len(self.hosts) == 1 else 'are'} safety-system "
-            f"asset{'s' if len(self.hosts) > 1 else ''} and no approval is recorded; nothing was touched. "
-            f"Approve explicitly with --approve-safety '<host>:<reason>' per host, or drill another group."
+            f"refusing the drill: {lines}; nothing was touched. Record the approval (kind drill or asset, "
+            "subject the host, approved_by someone other than the operator, a reason) in an approvals file "
+            "(--approvals FILE) or the plan (--plan FILE), or drill another group."
         )
 
 
@@ -101,7 +105,8 @@ class DrillSpec:
     inventory: Path
     operator: str
     backup_store: Path
-    approvals: tuple[Approval, ...] = ()
+    approvals: tuple[Approval, ...] = ()  # recorded approvals (approvals files, the plan)
+    approvals_from: tuple[str, ...] = ()  # where they were read: "approvals FILE", "plan FILE (hash)"
     not_applicable: tuple[str, ...] = ()
     phase_timeout_s: int = 1800
     extravars: Mapping[str, Any] = field(default_factory=dict)
@@ -127,9 +132,59 @@ def _same_product(package: str | None, vendor: str, product: str, patch: Patch) 
     return (vendor, product) == (patch.vendor, patch.product)
 
 
-def unapproved_safety_hosts(assets: Sequence[Asset], approvals: Sequence[Approval]) -> list[str]:
-    approved = {a.subject for a in approvals if a.kind in ("drill", "asset")}
-    return [a.name for a in assets if a.safety_system and a.name not in approved]
+SAFETY_APPROVAL_KINDS = ("drill", "asset")
+
+
+def _same_person(a: str, b: str) -> bool:
+    return a.strip().casefold() == b.strip().casefold()
+
+
+def _approval_problem(approval: Approval, operator: str, now: datetime) -> str | None:
+    """Why `approval` does not release a safety-system drill (None: it does)."""
+    if not approval.approved_by.strip():
+        return "names no approver"
+    if not approval.reason.strip():
+        return f"by {approval.approved_by} gives no reason"
+    if _same_person(approval.approved_by, operator):
+        return f"is by the operator {operator} (an operator cannot approve their own drill)"
+    expires = getattr(approval, "expires", None)  # only if the approval model carries an expiry
+    if isinstance(expires, datetime) and expires <= now:
+        return f"by {approval.approved_by} expired on {expires:%Y-%m-%d %H:%M}"
+    return None
+
+
+def safety_approvals(
+    assets: Sequence[Asset], approvals: Sequence[Approval], operator: str, now: datetime
+) -> tuple[dict[str, Approval], dict[str, str]]:
+    """(host -> the approval that releases its drill, host -> what is missing) for the safety-system hosts.
+
+    A valid approval: kind drill or asset, subject the host, approved by someone other than the operator,
+    non-blank approver and reason, not expired (when the approval carries an expiry)."""
+    found: dict[str, Approval] = {}
+    missing: dict[str, str] = {}
+    for asset in assets:
+        if not asset.safety_system:
+            continue
+        mine = [a for a in approvals if a.kind in SAFETY_APPROVAL_KINDS and a.subject.strip() == asset.name]
+        problems = [(a, _approval_problem(a, operator, now)) for a in mine]
+        valid = [a for a, why in problems if why is None]
+        if valid:
+            found[asset.name] = valid[-1]
+        elif not mine:
+            missing[asset.name] = (
+                f"no approval is recorded for it (kind drill or asset, subject {asset.name}, "
+                f"by someone other than the operator {operator})"
+            )
+        else:
+            whys = "; ".join(f"the approval {why}" for _, why in problems if why)
+            missing[asset.name] = f"no valid approval is recorded for it: {whys}"
+    return found, missing
+
+
+def unapproved_safety_hosts(
+    assets: Sequence[Asset], approvals: Sequence[Approval], operator: str, now: datetime
+) -> list[str]:
+    return list(safety_approvals(assets, approvals, operator, now)[1])
 
 
 def _brief(result: PhaseResult) -> str:
@@ -309,8 +364,9 @@ class Drill:
     # -- the drill -------------------------------------------------------------------------------
 
     def run(self, spec: DrillSpec) -> DrillReport:
-        """Raises `DrillRefused` (before touching anything) for an unapproved safety-system host."""
-        refused = unapproved_safety_hosts(spec.assets, spec.approvals)
+        """Raises `DrillRefused` (before touching anything) for a safety-system host without a valid approval
+        (see `safety_approvals`)."""
+        approved, refused = safety_approvals(spec.assets, spec.approvals, spec.operator, self.clock.now())
         if refused:
             self.audit.append(
                 AuditEvent(
@@ -320,7 +376,11 @@ class Drill:
                     run_id=spec.drill_id,
                     patch_id=spec.patch.id,
                     result="refused",
-                    detail={"hosts": refused, "reason": "safety system without approval"},
+                    detail={
+                        "hosts": list(refused),
+                        "reason": "safety system without a valid approval",
+                        "missing": refused,
+                    },
                 )
             )
             raise DrillRefused(refused)
@@ -354,16 +414,18 @@ class Drill:
                 "not_applicable": list(spec.not_applicable),
             },
         )
-        for approval in spec.approvals:
+        for host, approval in approved.items():
             self._event(
                 spec,
                 APPROVAL_RECORDED,
-                host=approval.subject,
+                host=host,
                 result="approved",
                 detail={
                     "kind": approval.kind,
                     "approved_by": approval.approved_by,
                     "reason": approval.reason,
+                    "approved_at": approval.at.isoformat(),
+                    "consulted": list(spec.approvals_from),
                 },
             )
         self.store.register_hosts(spec.drill_id, {a.name: i for i, a in enumerate(spec.assets)}, started)
@@ -402,5 +464,5 @@ class Drill:
             finished_at=self.clock.now(),
             hosts=tuple(results),
             not_applicable=spec.not_applicable,
-            approvals=spec.approvals,
+            approvals=tuple(approved.values()),
         )

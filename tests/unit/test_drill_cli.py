@@ -208,6 +208,32 @@ def test_safety_system_refused_without_approval_and_nothing_touched(env) -> None
     assert [e.kind for _, e in read_events(paths.audit)] == ["drill_refused"]
 
 
+def test_safety_approval_must_be_someone_elses_with_a_reason(env) -> None:  # type: ignore[no-untyped-def]
+    _, store, audit, clock = env
+    sis = [asset("h1"), asset("nw-sis-01", safety=True)]
+
+    def approval(by: str, reason: str = "annual drill", kind: str = "drill") -> Approval:
+        return Approval.model_construct(
+            kind=kind, subject="nw-sis-01", approved_by=by, reason=reason, at=clock.now()
+        )
+
+    backend = FakeHosts()
+    cases = {
+        "is by the operator bob": approval(" BOB "),
+        "names no approver": approval("  "),
+        "gives no reason": approval("carol", reason=" "),
+        "no approval is recorded for it": approval("carol", kind="unqualified_patch"),
+    }
+    for expected, given in cases.items():
+        with pytest.raises(DrillRefused, match=expected) as refused:
+            Drill(backend, store, audit, clock).run(spec(sis, (given,)))
+        assert refused.value.hosts == ("nw-sis-01",)
+    assert backend.calls == []
+    # a valid approval beside an invalid one releases the host; only the valid one is recorded
+    report = Drill(backend, store, audit, clock).run(spec(sis, (approval("bob"), approval("carol"))))
+    assert report.passed and [a.approved_by for a in report.approvals] == ["carol"]
+
+
 def test_safety_system_with_recorded_approval_is_drilled(env) -> None:  # type: ignore[no-untyped-def]
     paths, store, audit, clock = env
     approval = Approval(
@@ -266,19 +292,79 @@ def test_cli_drill_refuses_safety_system(tmp_path: Path, monkeypatch: pytest.Mon
     assert result.exit_code != 0
     result = _cli(tmp_path, monkeypatch, backend, "--group", "safety_systems", "--patch", "NWC-P-2026-0103")
     assert result.exit_code == 2, result.output
-    assert "nw-sis-01 is a safety-system asset" in result.output and backend.calls == []
-    approved = _cli(
-        tmp_path,
-        monkeypatch,
-        backend,
-        "--group",
-        "safety_systems",
-        "--patch",
-        "NWC-P-2026-0103",
-        "--approve-safety",
-        "nw-sis-01:annual drill, carol on site",
-        "--drill-id",
-        "D2",
+    assert "nw-sis-01 is a safety-system asset and no approval is recorded for it" in result.output
+    assert "--approvals FILE" in result.output and backend.calls == []
+
+
+def _approvals_file(tmp_path: Path, approved_by: str, subject: str = "nw-sis-01") -> Path:
+    path = tmp_path / f"approvals-{approved_by.split()[0]}-{subject}.yml"
+    path.write_text(
+        "approvals:\n"
+        f"  - {{kind: drill, subject: {subject}, approved_by: {approved_by},\n"
+        '     reason: annual proof test, at: "2026-03-01T08:00:00+00:00"}\n',
+        encoding="utf-8",
     )
-    assert approved.exit_code == 0, approved.output
-    assert "drill PASSED" in approved.output
+    return path
+
+
+SIS = ("--group", "safety_systems", "--patch", "NWC-P-2026-0103")
+
+
+def test_cli_drill_operator_cannot_approve_themselves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = FakeHosts()
+    # the old self-approval flag is refused outright
+    old = _cli(tmp_path, monkeypatch, backend, *SIS, "--approve-safety", "nw-sis-01:annual drill")
+    assert old.exit_code == 2 and "cannot approve their own drill" in old.output, old.output
+    # an approvals file whose approval is by the operator (bob) himself
+    own = _cli(tmp_path, monkeypatch, backend, *SIS, "--approvals", str(_approvals_file(tmp_path, "Bob")))
+    assert own.exit_code == 2, own.output
+    assert "nw-sis-01 is a safety-system asset and no valid approval" in own.output
+    assert "is by the operator bob (an operator cannot approve their own drill)" in own.output
+    # an approval for another host does not release this one
+    other = _approvals_file(tmp_path, "carol", subject="nw-hmi-01")
+    assert _cli(tmp_path, monkeypatch, backend, *SIS, "--approvals", str(other)).exit_code == 2
+    assert backend.calls == []
+    refused = [e for _, e in read_events(tmp_path / "st" / "audit.jsonl") if e.kind == "drill_refused"]
+    assert refused and "operator bob" in refused[-2].detail["missing"]["nw-sis-01"]
+
+
+def test_cli_drill_with_a_recorded_approval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    approvals = _approvals_file(tmp_path, "carol (SIS engineer)")
+    result = _cli(tmp_path, monkeypatch, FakeHosts(), *SIS, "--approvals", str(approvals))
+    assert result.exit_code == 0, result.output
+    assert "drill PASSED" in result.output
+    (event,) = [e for _, e in read_events(tmp_path / "st" / "audit.jsonl") if e.kind == "approval_recorded"]
+    assert event.host == "nw-sis-01" and event.detail["approved_by"] == "carol (SIS engineer)"
+    assert event.detail["consulted"] == [f"approvals {approvals}"]
+
+
+def test_cli_drill_takes_the_plans_approvals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from otorchestrator.models.plan import Plan
+
+    def plan_with(approved_by: str) -> Path:
+        approval = Approval(
+            kind="asset",
+            subject="nw-sis-01",
+            approved_by=approved_by,
+            reason="SIS proof test window",
+            at=datetime(2026, 3, 1, tzinfo=UTC),
+        )
+        path = tmp_path / f"plan-{approved_by}.json"
+        plan = Plan(
+            created_at=datetime(2026, 3, 1, tzinfo=UTC),
+            assets=(),
+            patches=(),
+            items=(),
+            approvals=(approval,),
+        ).sealed()
+        path.write_text(plan.model_dump_json(), encoding="utf-8")
+        return path
+
+    own = _cli(tmp_path, monkeypatch, FakeHosts(), *SIS, "--plan", str(plan_with("bob")))
+    assert own.exit_code == 2 and "is by the operator bob" in own.output, own.output
+    ok = _cli(tmp_path, monkeypatch, FakeHosts(), *SIS, "--plan", str(plan_with("dave")), "--drill-id", "D3")
+    assert ok.exit_code == 0 and "drill PASSED" in ok.output, ok.output
