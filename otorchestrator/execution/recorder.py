@@ -7,19 +7,37 @@ from everything written here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from otorchestrator.execution.backend import TaskEvent
 from otorchestrator.execution.observer import NullObserver, Observer
 from otorchestrator.models.catalog import Patch
 from otorchestrator.models.results import Phase, PhaseResult
 from otorchestrator.models.run import AuditEvent, AuditKind, HostState, HostStateRecord
+from otorchestrator.models.waves import Wave
 from otorchestrator.store.audit import AuditLog
 from otorchestrator.store.clock import Clock
 from otorchestrator.store.journal import RunJournal
 from otorchestrator.store.redact import Redactor
 from otorchestrator.store.state import StateStore
+
+# audit kinds of this module (AuditEvent.kind is a free string)
+AUDIT_PATCH_REVERSED = "patch_reversed"
+AUDIT_WAVE_STARTED = "wave_started"
+AUDIT_WAVE_FINISHED = "wave_finished"
+AUDIT_WAVE_HALTED = "wave_halted"
+
+# TaskEvent.status -> the stored status ("started" is not a result; "changed" is ok + changed)
+_TASK_STATUS = {
+    "ok": "ok",
+    "changed": "ok",
+    "failed": "failed",
+    "unreachable": "unreachable",
+    "skipped": "skipped",
+    "timed_out": "timed_out",
+}
 
 
 class Recorder:
@@ -167,6 +185,98 @@ class Recorder:
         self.hosts[host] = new
         self.observer.host_moved(host, new.wave, old, to, detail, now)
         return new
+
+    def reverse_patches(
+        self, host: str, wave: int, patch_ids: Iterable[str] | None = None, reason: str = ""
+    ) -> list[str]:
+        """A rollback undid the host's installs of this run: audit, then mark them reversed in the patch
+        history (compliance and dependency checks then no longer count them). Returns the patch ids."""
+        wanted = None if patch_ids is None else set(patch_ids)
+        effective = [
+            p.patch_id
+            for p in self.store.patch_history(host)
+            if p.run_id == self.run_id and (wanted is None or p.patch_id in wanted)
+        ]
+        if not effective:
+            return []
+        self.event(
+            AUDIT_PATCH_REVERSED,
+            host=host,
+            wave=wave,
+            phase=Phase.ROLLBACK,
+            result="reversed",
+            detail={"patches": effective, "reason": self.clean(reason)},
+        )
+        return self.store.reverse_installed_patches(
+            host, self.run_id, self.run_id, self.operator, self.now(), effective
+        )
+
+    def task_handler(self, wave: int) -> Callable[[TaskEvent], None]:
+        """The backend's per-event callback: each task result goes into the store as it arrives (so a
+        kill -9 leaves task-level evidence), then to the observer. Names are scrubbed of secrets."""
+
+        def handle(event: TaskEvent) -> None:
+            status = _TASK_STATUS.get(event.status)
+            if status is not None:
+                try:
+                    self.store.record_task_event(
+                        self.run_id,
+                        wave,
+                        event.host,
+                        event.phase,
+                        self.clean(event.task)[:300],
+                        status,
+                        event.status == "changed",
+                        self.now(),
+                    )
+                except Exception as exc:  # evidence only: never break the playbook run over it
+                    self.observer.message(f"could not store a task event: {type(exc).__name__}")
+            self.observer.task(event)
+
+        return handle
+
+    def wave_started(self, wave: Wave, resumed: bool = False) -> int:
+        """Audit, then store, that a wave starts; returns its row in the waves table."""
+        self.event(
+            AUDIT_WAVE_STARTED,
+            wave=wave.index,
+            result="started",
+            detail={
+                "name": wave.name,
+                "hosts": [h.name for h in wave.hosts if h.name in self.hosts],
+                "failure_budget": wave.failure_budget,
+                "budget_counts_blocked": wave.budget_counts_blocked,
+            },
+        )
+        return self.store.wave_started(
+            self.run_id, wave.index, wave.name, wave.failure_budget, wave.budget_counts_blocked, self.now()
+        )
+
+    def wave_finished(self, wave: Wave, row_id: int, halted: str | None, aborted: bool) -> None:
+        """After the wave's last phase: audit wave_finished (or wave_halted), then the store."""
+        outcome = "aborted" if aborted else "halted" if halted else "completed"
+        kind = AUDIT_WAVE_FINISHED if halted is None else AUDIT_WAVE_HALTED
+        detail = self.clean(halted or "")
+        self.event(kind, wave=wave.index, result=outcome, detail={"reason": detail} if detail else None)
+        self.store.wave_finished(row_id, self.now(), outcome, detail)
+
+    def wave_not_started(self, wave: Wave, reason: str, aborted: bool) -> None:
+        """A wave that a halt (or abort) keeps from starting: audit wave_halted, then the store."""
+        outcome = "aborted" if aborted else "halted"
+        detail = self.clean(reason)
+        self.event(
+            AUDIT_WAVE_HALTED, wave=wave.index, result=outcome, detail={"reason": detail, "started": False}
+        )
+        self.store.wave_started(
+            self.run_id,
+            wave.index,
+            wave.name,
+            wave.failure_budget,
+            wave.budget_counts_blocked,
+            None,
+            outcome=outcome,
+            detail=detail,
+        )
 
     def phase_started(self, wave: int, phase: Phase, hosts: Iterable[str], check_mode: bool) -> datetime:
         names = sorted(hosts)

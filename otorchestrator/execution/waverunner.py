@@ -97,11 +97,14 @@ class WaveRunner:
             if self.halt is None:
                 self.halt = self.recheck()
             if self.halt is not None:
+                self.rec.wave_not_started(wave, self.halt, self.aborted)
                 self._skip_pending(names, self._stop_prefix() + self.halt)
                 continue
             ran_one = True
+            row = self.rec.wave_started(wave)
             self.rec.observer.wave_started(wave, self.rec.now())
             self.run_wave(wave)
+            self.rec.wave_finished(wave, row, self.halt, self.aborted)
             self.rec.observer.wave_finished(wave, self.rec.now(), self.halt)
 
     def recheck(self) -> str | None:
@@ -215,20 +218,43 @@ class WaveRunner:
         for n in names:
             result = results[n]
             if good(result):
+                if not self.options.check_mode:
+                    self.rec.reverse_patches(n, wave.index, reason="rolled back to the backup")
                 self.rec.move(
                     n, _S.ROLLED_BACK, "rolled back to the backup", versions_after=result.versions_after
                 )
             elif result.outcome in _LOST:
                 self.rec.move(n, _LOST[result.outcome], why(result))
             else:
+                if not self.options.check_mode:
+                    self._reverse_undone(wave, n, result)
                 self.rec.move(n, _S.ROLLBACK_FAILED, "rollback failed: operator attention; " + why(result))
+
+    def _reverse_undone(self, wave: Wave, name: str, result: PhaseResult) -> None:
+        """A failed rollback may still have reverted some packages: the installs whose package is
+        reported at another version than the one installed are no longer in effect."""
+        after = result.versions_after
+        undone = [
+            p.patch_id
+            for p in self.rec.store.patch_history(name)
+            if p.run_id == self.rec.run_id
+            and p.package
+            and p.package in after
+            and after[p.package] != p.to_version
+        ]
+        if undone:
+            self.rec.reverse_patches(name, wave.index, undone, reason="rollback failed, package reverted")
 
     def succeed(self, wave: Wave, name: str, result: PhaseResult) -> None:
         """Record the host's patches (store, then audit; each once even across crashes), then succeeded."""
         record = self.rec.hosts[name]
         versions_after = dict(result.versions_after)
         if not self.options.check_mode:
-            stored = {p.patch_id for p in self.rec.store.patch_history(name) if p.run_id == self.rec.run_id}
+            stored = {
+                p.patch_id
+                for p in self.rec.store.patch_history(name, include_reversed=True)
+                if p.run_id == self.rec.run_id
+            }
             audited = self._audited_installs()
             for patch in host_patches(self.hostmap[name], self.patches):
                 package = patch.package
@@ -306,7 +332,9 @@ class WaveRunner:
         )
         cancel = self.options.abort_requested if phase in _CANCELABLE and not probe else None
         try:
-            outcome = self.backend.run_phase(request, on_event=self.rec.observer.task, cancel=cancel)
+            outcome = self.backend.run_phase(
+                request, on_event=self.rec.task_handler(wave.index), cancel=cancel
+            )
         except Exception as exc:  # the backend broke: every host gets a failed result, the run goes on
             outcome = PhaseOutcome(
                 phase=phase,

@@ -70,4 +70,45 @@ V1: tuple[str, ...] = (
     )""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (V1,)
+# a rollback reverses an install: the row stays (history), marked with when and by which run
+V2: tuple[str, ...] = (
+    "ALTER TABLE installed_patches ADD COLUMN reversed_at TEXT",
+    "ALTER TABLE installed_patches ADD COLUMN reversed_by_run TEXT",
+    "ALTER TABLE installed_patches ADD COLUMN reversed_by TEXT",
+)
+
+# every task result as it arrives from the runner (task-level evidence that survives a kill -9);
+# no module arguments or output, only names and statuses
+V3: tuple[str, ...] = (
+    """CREATE TABLE task_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL REFERENCES runs (run_id),
+        wave INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        phase TEXT NOT NULL,
+        task TEXT NOT NULL,
+        status TEXT NOT NULL,
+        changed INTEGER NOT NULL,
+        at TEXT NOT NULL
+    )""",
+    "CREATE INDEX task_events_run_host ON task_events (run_id, host, id)",
+)
+
+# each time a wave of a run is started (again on resume) or refused by a halt
+V4: tuple[str, ...] = (
+    """CREATE TABLE waves (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL REFERENCES runs (run_id),
+        wave INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        budget INTEGER NOT NULL,
+        budget_counts_blocked INTEGER NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        outcome TEXT NOT NULL,
+        detail TEXT NOT NULL
+    )""",
+    "CREATE INDEX waves_run ON waves (run_id, wave, id)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3, V4)

@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -57,6 +58,35 @@ _ATTEMPT_FIELD: dict[HostState, str] = {
     HostState.VERIFYING: "verify_attempts",
     HostState.ROLLING_BACK: "rollback_attempts",
 }
+
+
+@dataclass(frozen=True)
+class TaskEventRecord:
+    """One task result streamed from the runner while its phase ran."""
+
+    run_id: str
+    wave: int
+    host: str
+    phase: Phase
+    task: str
+    status: str  # ok | failed | unreachable | skipped | timed_out
+    changed: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
+class WaveRecord:
+    """One start of a wave of a run (a resumed run starts a wave again), or its refusal by a halt."""
+
+    run_id: str
+    wave: int
+    name: str
+    budget: int
+    budget_counts_blocked: bool
+    started_at: datetime | None  # None: never started (the run had halted)
+    finished_at: datetime | None
+    outcome: str  # running | completed | halted | aborted
+    detail: str
 
 
 def _ts(moment: datetime) -> str:
@@ -441,12 +471,22 @@ class StateStore:
             )
         return record
 
-    def patch_history(self, asset: str | None = None) -> list[InstalledPatchRecord]:
-        """Oldest first; every asset when `asset` is None."""
-        if asset is None:
-            rows = self._query("SELECT * FROM installed_patches ORDER BY id")
-        else:
-            rows = self._query("SELECT * FROM installed_patches WHERE asset = ? ORDER BY id", (asset,))
+    def patch_history(
+        self, asset: str | None = None, *, include_reversed: bool = False
+    ) -> list[InstalledPatchRecord]:
+        """Oldest first; every asset when `asset` is None. Only effective installs (not reversed by a
+        rollback) unless `include_reversed`."""
+        sql = "SELECT * FROM installed_patches"
+        where: list[str] = []
+        params: list[Any] = []
+        if asset is not None:
+            where.append("asset = ?")
+            params.append(asset)
+        if not include_reversed:
+            where.append("reversed_at IS NULL")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._query(sql + " ORDER BY id", params)
         return [
             InstalledPatchRecord(
                 asset=r["asset"],
@@ -457,6 +497,159 @@ class StateStore:
                 run_id=r["run_id"],
                 operator=r["operator"],
                 at=datetime.fromisoformat(r["at"]),
+            )
+            for r in rows
+        ]
+
+    def reverse_installed_patches(
+        self,
+        asset: str,
+        run_id: str,
+        by_run: str,
+        operator: str,
+        at: datetime,
+        patch_ids: Iterable[str] | None = None,
+    ) -> list[str]:
+        """Mark the effective installs of `asset` recorded by run `run_id` as reversed (a rollback to the
+        backup taken before them) by run `by_run`; `patch_ids` narrows them. Returns the patch ids marked."""
+        wanted = None if patch_ids is None else set(patch_ids)
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT id, patch_id FROM installed_patches"
+                " WHERE asset = ? AND run_id = ? AND reversed_at IS NULL ORDER BY id",
+                (asset, run_id),
+            ).fetchall()
+            marked = [r for r in rows if wanted is None or r["patch_id"] in wanted]
+            for r in marked:
+                conn.execute(
+                    "UPDATE installed_patches SET reversed_at = ?, reversed_by_run = ?, reversed_by = ?"
+                    " WHERE id = ?",
+                    (_ts(at), by_run, operator, r["id"]),
+                )
+        return [str(r["patch_id"]) for r in marked]
+
+    def reversed_patches(self, asset: str | None = None) -> list[tuple[InstalledPatchRecord, str, datetime]]:
+        """(install, reversed by run, reversed at) for every install a rollback reversed, oldest first."""
+        sql = "SELECT * FROM installed_patches WHERE reversed_at IS NOT NULL"
+        params: list[Any] = []
+        if asset is not None:
+            sql += " AND asset = ?"
+            params.append(asset)
+        rows = self._query(sql + " ORDER BY id", params)
+        return [
+            (
+                InstalledPatchRecord(
+                    asset=r["asset"],
+                    patch_id=r["patch_id"],
+                    package=r["package"],
+                    from_version=r["from_version"],
+                    to_version=r["to_version"],
+                    run_id=r["run_id"],
+                    operator=r["operator"],
+                    at=datetime.fromisoformat(r["at"]),
+                ),
+                str(r["reversed_by_run"]),
+                datetime.fromisoformat(r["reversed_at"]),
+            )
+            for r in rows
+        ]
+
+    # -- task events (streamed while a phase runs) -------------------------------------------------
+
+    def record_task_event(
+        self,
+        run_id: str,
+        wave: int,
+        host: str,
+        phase: Phase,
+        task: str,
+        status: str,
+        changed: bool,
+        at: datetime,
+    ) -> None:
+        """One task result as it arrives (names and statuses only: no module arguments, no output)."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO task_events (run_id, wave, host, phase, task, status, changed, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, wave, host, phase.value, task, status, int(changed), _ts(at)),
+            )
+
+    def task_events(self, run_id: str, host: str | None = None) -> list[TaskEventRecord]:
+        sql = "SELECT * FROM task_events WHERE run_id = ?"
+        params: list[Any] = [run_id]
+        if host is not None:
+            sql += " AND host = ?"
+            params.append(host)
+        rows = self._query(sql + " ORDER BY id", params)
+        return [
+            TaskEventRecord(
+                run_id=r["run_id"],
+                wave=r["wave"],
+                host=r["host"],
+                phase=Phase(r["phase"]),
+                task=r["task"],
+                status=r["status"],
+                changed=bool(r["changed"]),
+                at=datetime.fromisoformat(r["at"]),
+            )
+            for r in rows
+        ]
+
+    # -- waves -------------------------------------------------------------------------------------
+
+    def wave_started(
+        self,
+        run_id: str,
+        wave: int,
+        name: str,
+        budget: int,
+        budget_counts_blocked: bool,
+        at: datetime | None,
+        outcome: str = "running",
+        detail: str = "",
+    ) -> int:
+        """A wave starts (or, with `at=None`, is refused before starting): returns the row id."""
+        with self._tx() as conn:
+            if not conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
+                raise RunNotFound(run_id)
+            cur = conn.execute(
+                "INSERT INTO waves (run_id, wave, name, budget, budget_counts_blocked, started_at,"
+                " finished_at, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    wave,
+                    name,
+                    budget,
+                    int(budget_counts_blocked),
+                    _ts(at) if at is not None else None,
+                    None,
+                    outcome,
+                    detail,
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def wave_finished(self, row_id: int, at: datetime, outcome: str, detail: str = "") -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE waves SET finished_at = ?, outcome = ?, detail = ? WHERE id = ?",
+                (_ts(at), outcome, detail, row_id),
+            )
+
+    def waves(self, run_id: str) -> list[WaveRecord]:
+        rows = self._query("SELECT * FROM waves WHERE run_id = ? ORDER BY id", (run_id,))
+        return [
+            WaveRecord(
+                run_id=r["run_id"],
+                wave=r["wave"],
+                name=r["name"],
+                budget=r["budget"],
+                budget_counts_blocked=bool(r["budget_counts_blocked"]),
+                started_at=datetime.fromisoformat(r["started_at"]) if r["started_at"] else None,
+                finished_at=datetime.fromisoformat(r["finished_at"]) if r["finished_at"] else None,
+                outcome=r["outcome"],
+                detail=r["detail"],
             )
             for r in rows
         ]

@@ -21,6 +21,7 @@ from fake_backend import (
     package_of,
 )
 
+from otorchestrator.execution.backend import TaskEvent
 from otorchestrator.execution.options import ABORTED, HALTED, RunOptions
 from otorchestrator.execution.orchestrator import Orchestrator, RunRefused
 from otorchestrator.execution.summary import ExitCode, RunSummary
@@ -29,10 +30,12 @@ from otorchestrator.models.catalog import Catalog
 from otorchestrator.models.results import Phase
 from otorchestrator.models.run import AuditKind, HostState, RunStatus
 from otorchestrator.models.waves import WavePlan
+from otorchestrator.reporting.sources import load_compliance_sources
 from otorchestrator.store import audit as audit_mod
 from otorchestrator.store.audit import AuditLog
 from otorchestrator.store.clock import FakeClock
 from otorchestrator.store.errors import RunLocked
+from otorchestrator.store.paths import StatePaths
 from otorchestrator.store.redact import Redactor
 from otorchestrator.store.state import StateStore
 
@@ -431,6 +434,132 @@ def test_operator_rollback_of_a_succeeded_host(env: Any) -> None:
             orch2.rollback(summary.run.run_id, e.plan, e.options(), hosts=["a"])
         finally:
             store2.close()
+
+
+def test_operator_rollback_reverses_the_patch_history(env: Any) -> None:
+    """After a rollback the host no longer counts as patched: not for compliance, not for dependencies."""
+    plan = make_plan([["a", "b"], ["c"]], waits_for={"c": ["a"]})
+    e = env(plan)
+    first = e.run(only_wave=0)
+    assert states(first) == {"a": S.SUCCEEDED, "b": S.SUCCEEDED}
+    orch, store = e.open()
+    try:
+        orch.rollback(first.run.run_id, e.plan, e.options(), hosts=["a"])
+        assert [p.asset for p in store.patch_history()] == ["b"]  # what compliance reads
+        assert [p.asset for p in store.patch_history("a", include_reversed=True)] == ["a"]  # history kept
+        ((record, by_run, _),) = store.reversed_patches("a")
+        assert record.patch_id == "P-a" and by_run == first.run.run_id
+    finally:
+        store.close()
+    sources = load_compliance_sources(StatePaths(e.root), None, ["a", "b"])
+    assert [p.asset for p in sources.history] == ["b"]
+    reversed_events = [ev for ev in e.audit_events() if ev.kind == "patch_reversed"]
+    assert [(ev.host, ev.detail["patches"]) for ev in reversed_events] == [("a", ["P-a"])]
+    # c waits for a: a was rolled back, so it is not patched any more and c must not start
+    second = e.run(only_wave=1)
+    assert states(second) == {"c": S.SKIPPED}
+    assert "waits for a, which is not patched" in second.hosts[0].detail
+    e.audit_ok()
+
+
+def test_dependency_patched_in_an_earlier_run_counts(env: Any) -> None:
+    """The control for the test above: without the rollback, c starts."""
+    e = env(make_plan([["a"], ["c"]], waits_for={"c": ["a"]}))
+    e.run(only_wave=0)
+    assert states(e.run(only_wave=1)) == {"c": S.SUCCEEDED}
+
+
+def test_a_failed_rollback_that_reverted_the_package_reverses_the_install(env: Any) -> None:
+    e = env(make_plan([["a"]]))
+    first = e.run()
+    real = e.backend.run_phase
+
+    def half_rollback(request: Any, on_event: Any = None, cancel: Any = None) -> Any:
+        outcome = real(request, on_event, cancel)
+        if request.phase is not Phase.ROLLBACK:
+            return outcome
+        results = {
+            h: r.model_copy(update={"ok": False, "versions_after": {package_of(h): BASE}})
+            for h, r in outcome.results.items()
+        }
+        return outcome.model_copy(update={"results": results})
+
+    e.backend.run_phase = half_rollback  # type: ignore[method-assign]
+    orch, store = e.open()
+    try:
+        after = orch.rollback(first.run.run_id, e.plan, e.options(), hosts=["a"])
+        assert states(after) == {"a": S.ROLLBACK_FAILED}
+        assert store.patch_history() == []
+    finally:
+        store.close()
+
+
+def test_task_results_are_stored_as_they_arrive_and_survive_a_crash(env: Any) -> None:
+    canary = "CANARY-task-91ab"
+    e = env(make_plan([["a", "b"]]), secrets=(canary,))
+    real = e.backend.run_phase
+    seen: list[int] = []
+
+    def streaming(request: Any, on_event: Any = None, cancel: Any = None) -> Any:
+        on_event(TaskEvent(host="a", phase=request.phase, task=f"uses {canary}", status="changed"))
+        on_event(TaskEvent(host="b", phase=request.phase, task="skipped one", status="skipped"))
+        on_event(TaskEvent(host="b", phase=request.phase, task="starts", status="started"))
+        with StateStore(e.root / "state.db") as reader:  # already durable while the phase still runs
+            seen.append(len(reader.task_events(request.run_label.split("-w")[0])))
+        return real(request, on_event, cancel)
+
+    e.backend.run_phase = streaming  # type: ignore[method-assign]
+    e.backend.crash_on_call = 3  # kill -9 during install
+    orch, store = e.open()
+    with pytest.raises(SimulatedCrash):
+        orch.run(e.plan, e.options(run_id="run-t", secret_vars={"pw": canary}))
+    store.close()
+    assert seen == [2, 6, 10]  # 2 per call before the fake's own events; "started" is not stored
+    with StateStore(e.root / "state.db") as store:
+        rows = store.task_events("run-t")
+    install = [(r.host, r.task, r.status, r.changed) for r in rows if r.phase is Phase.INSTALL]
+    assert install == [
+        ("a", "uses ***REDACTED***", "ok", True),
+        ("b", "skipped one", "skipped", False),
+        ("a", "fake install", "ok", False),
+        ("b", "fake install", "ok", False),
+    ]
+    assert {r.phase for r in rows} == {Phase.DIAGNOSTICS, Phase.BACKUP, Phase.INSTALL}
+    assert all(r.wave == 0 for r in rows)
+    assert canary.encode() not in (e.root / "state.db").read_bytes()
+
+
+def test_waves_are_recorded_with_their_budget_and_outcome(env: Any) -> None:
+    e = env(make_plan([["a", "b"], ["c"]], budget=0), {("b", Phase.INSTALL): "break"})
+    summary = e.run()
+    assert states(summary)["c"] is S.SKIPPED
+    with StateStore(e.root / "state.db") as store:
+        waves = store.waves(summary.run.run_id)
+    assert [
+        (w.wave, w.outcome, w.budget, w.started_at is not None, w.finished_at is not None) for w in waves
+    ] == [
+        (0, "halted", 0, True, True),
+        (1, "halted", 0, False, False),
+    ]
+    assert "budget" in waves[0].detail
+    kinds = [(ev.kind, ev.wave) for ev in e.audit_events() if ev.kind.startswith("wave_")]
+    assert kinds == [("wave_started", 0), ("wave_halted", 0), ("wave_halted", 1)]
+    events = e.audit_events()
+    started = next(i for i, ev in enumerate(events) if ev.kind == "wave_started")
+    first_phase = next(i for i, ev in enumerate(events) if ev.kind == "phase_started")
+    assert started < first_phase  # written before the wave's first action
+
+
+def test_a_completed_wave_is_recorded_finished(env: Any) -> None:
+    e = env(make_plan([["a"], ["b"]]))
+    summary = e.run()
+    with StateStore(e.root / "state.db") as store:
+        assert [(w.wave, w.outcome) for w in store.waves(summary.run.run_id)] == [
+            (0, "completed"),
+            (1, "completed"),
+        ]
+    kinds = [ev.kind for ev in e.audit_events() if ev.kind.startswith("wave_")]
+    assert kinds == ["wave_started", "wave_finished", "wave_started", "wave_finished"]
 
 
 def test_secrets_never_reach_store_or_audit(env: Any) -> None:

@@ -29,6 +29,7 @@ from otorchestrator.store.errors import (
     RunNotFound,
     StateConflict,
 )
+from otorchestrator.store.migrations import MIGRATIONS, V1
 from otorchestrator.store.paths import StatePaths
 from otorchestrator.store.state import StateStore
 
@@ -103,7 +104,7 @@ def test_no_install_without_diagnostics_after_a_crash() -> None:
 
 def test_wal_mode_and_schema(store: StateStore) -> None:
     assert store.journal_mode() == "wal"
-    assert store.schema_version == 1
+    assert store.schema_version == len(MIGRATIONS)
 
 
 def test_transitions_survive_reopening(db: Path) -> None:
@@ -286,3 +287,57 @@ def test_lock_is_refused_across_processes_and_freed_by_sigkill(db: Path) -> None
 def test_lock_refused_within_one_process_too(store: StateStore) -> None:
     with store.lock("run-1", "alice", T0), pytest.raises(RunLocked, match="alice"):
         store.lock("run-2", "carol", T0)
+
+
+def test_a_rollback_reverses_installs_only_for_default_queries(store: StateStore) -> None:
+    store.create_run(run_record("run-0"))
+    store.record_installed_patch("hmi-01", "P-old", "nwc-a", "1.0.0", "1.1.0", "run-0", "alice", at(1))
+    store.record_installed_patch("hmi-01", "P-1", "nwc-b", "1.0.0", "1.1.0", "run-1", "alice", at(5))
+    store.record_installed_patch("hmi-02", "P-1", "nwc-b", "1.0.0", "1.1.0", "run-1", "alice", at(5))
+    assert store.reverse_installed_patches("hmi-01", "run-1", "run-1", "bob", at(9)) == ["P-1"]
+    # only the install of that run on that host; again is a no-op
+    assert store.reverse_installed_patches("hmi-01", "run-1", "run-1", "bob", at(10)) == []
+    assert [p.patch_id for p in store.patch_history("hmi-01")] == ["P-old"]
+    assert [(p.asset, p.patch_id) for p in store.patch_history()] == [("hmi-01", "P-old"), ("hmi-02", "P-1")]
+    full = store.patch_history("hmi-01", include_reversed=True)
+    assert [p.patch_id for p in full] == ["P-old", "P-1"]
+    ((record, by_run, when),) = store.reversed_patches("hmi-01")
+    assert record.patch_id == "P-1" and by_run == "run-1" and when == at(9)
+
+
+def test_a_v1_store_is_migrated_and_keeps_its_history(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for statement in V1:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+        conn.execute(
+            "INSERT INTO installed_patches (asset, patch_id, package, from_version, to_version, run_id,"
+            " operator, at) VALUES ('h', 'P', 'pkg', '1', '2', 'r', 'o', ?)",
+            (at(0).isoformat(),),
+        )
+    with StateStore(db) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert [p.patch_id for p in store.patch_history("h")] == ["P"]
+        assert store.task_events("r") == [] and store.waves("r") == []
+
+
+def test_task_events_and_waves(store: StateStore) -> None:
+    store.record_task_event("run-1", 0, "hmi-01", Phase.INSTALL, "apt install", "ok", True, at(1))
+    store.record_task_event("run-1", 0, "hmi-02", Phase.INSTALL, "apt install", "timed_out", False, at(2))
+    (event,) = store.task_events("run-1", host="hmi-01")
+    assert (event.phase, event.task, event.status, event.changed) == (
+        Phase.INSTALL,
+        "apt install",
+        "ok",
+        True,
+    )
+    assert [e.status for e in store.task_events("run-1")] == ["ok", "timed_out"]
+    row = store.wave_started("run-1", 0, "canary", 1, False, at(1))
+    assert store.waves("run-1")[0].finished_at is None and store.waves("run-1")[0].outcome == "running"
+    store.wave_finished(row, at(3), "halted", "budget spent")
+    store.wave_started("run-1", 1, "wave-1", 2, True, None, outcome="halted", detail="budget spent")
+    first, second = store.waves("run-1")
+    assert (first.started_at, first.finished_at, first.outcome, first.budget) == (at(1), at(3), "halted", 1)
+    assert second.started_at is None and second.budget_counts_blocked and second.detail == "budget spent"
