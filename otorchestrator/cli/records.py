@@ -1,4 +1,5 @@
-"""`otorch drift`: compare each host's latest recorded baseline with a new scan."""
+"""`otorch drift`: compare each host's latest recorded baseline with a new scan; `otorch records`: the records
+per asset (baseline and its age, installed-patch history)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,11 @@ from otorchestrator.execution.scan import (
     save_baselines,
 )
 from otorchestrator.models.run import AuditEvent
+from otorchestrator.reporting.records import AssetRecords, load_asset_records
+from otorchestrator.reporting.sources import load_plan
 from otorchestrator.store.audit import AuditLog
 from otorchestrator.store.clock import SystemClock
+from otorchestrator.store.errors import StoreError
 from otorchestrator.store.state import StateStore
 
 DRIFT_CHECKED = "drift_checked"
@@ -134,3 +138,99 @@ def drift(
         click.echo("new scans recorded as baselines")
     if any(d.error or d.drifted for d in drifts):
         raise SystemExit(1)
+
+
+# -- otorch records --------------------------------------------------------------------------------
+
+
+def _records_text(records: tuple[AssetRecords, ...]) -> list[str]:
+    lines: list[str] = []
+    for r in records:
+        b = r.baseline
+        if b is None:
+            lines.append(f"{r.asset}: no baseline recorded (run `otorch scan`)")
+        else:
+            ports = ", ".join(b.listening) or "-"
+            by = f", {b.run_id}" if b.run_id else ""
+            lines.append(
+                f"{r.asset}: baseline {b.at:%Y-%m-%d %H:%M} UTC ({b.age_days} days old{by}): "
+                f"{len(b.packages)} packages, {b.config_files} config hashes, listening {ports}"
+            )
+        if not r.history:
+            lines.append("  no installed patch recorded")
+        for h in r.history:
+            what = f"{h.package or '?'} {h.from_version or '?'} -> {h.to_version or '?'}"
+            line = f"  {h.at:%Y-%m-%d %H:%M} UTC  {h.patch_id}  {what}  run {h.run_id} by {h.operator}"
+            if h.rolled_back:
+                when = f" at {h.rolled_back_at:%Y-%m-%d %H:%M} UTC" if h.rolled_back_at else ""
+                run = f" by run {h.rolled_back_by_run}" if h.rolled_back_by_run else ""
+                line += f"  ROLLED BACK{run}{when}"
+            lines.append(line)
+        for x in r.exemptions:
+            state = "EXPIRED" if x.expired else "expires"
+            lines.append(
+                f"  exempt {x.patch_id}: {x.id} approved by {x.approver}, {state} {x.expires:%Y-%m-%d}; "
+                f"controls: {'; '.join(x.compensating_controls)}"
+            )
+    return lines
+
+
+@click.command()
+@click.option("--host", "hosts", multiple=True, help="Only this asset (repeatable; default: every asset).")
+@click.option(
+    "-i",
+    "--inventory",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="List every asset of this inventory (default: the assets the state store knows).",
+)
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A saved plan: also list each asset's exemptions (controls, approver, expiry).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
+@state_dir_option
+def records(
+    hosts: tuple[str, ...],
+    inventory: Path | None,
+    plan_path: Path | None,
+    as_json: bool,
+    state_dir: Path | None,
+) -> None:
+    """Records per asset: the baseline of the latest scan and its age, and the installed-patch history
+    (run, operator, when, from -> to; ROLLED BACK when a rollback reversed it).
+
+    \b
+      otorch records                       # every asset the state store knows
+      otorch records --host nw-hmi-02 --json
+      otorch records -i inventories/lab --plan plan.json   # every asset, with exemptions
+    """
+    paths = resolve_paths(state_dir)
+    plan = None
+    if plan_path is not None:
+        try:
+            plan = load_plan(plan_path)
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"{plan_path}: not a saved plan ({exc})") from exc
+    names: list[str] | None = None
+    if inventory is not None:
+        names = [a.name for a in load_assets(inventory)]
+    if hosts:
+        if names is not None and (unknown := sorted(set(hosts) - set(names))):
+            raise click.UsageError(f"--host names no asset of {inventory}: {', '.join(unknown)}")
+        names = list(dict.fromkeys(hosts))
+    try:
+        found = load_asset_records(paths, SystemClock().now(), names, plan)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps([r.model_dump(mode="json") for r in found], indent=2))
+        return
+    if not found:
+        click.echo(f"no records in {paths.db}")
+        return
+    for line in _records_text(found):
+        click.echo(line)

@@ -306,3 +306,90 @@ def test_drill_evidence_from_a_broken_audit_chain_is_unverified(tmp_path: Path) 
         assert "unverified: audit chain broken at line" in text and "hash_mismatch" in text
     assert 'id="audit-chain"><span class="badge violation">broken' in html
     assert any("audit chain does not verify" in n for n in report.notes)
+
+
+# -- otorch records ----------------------------------------------------------------------------------
+
+
+def _records_cli(state: Path, *args: str):  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from otorchestrator.cli.records import records
+
+    return CliRunner().invoke(records, ["--state-dir", str(state), *args])
+
+
+def test_records_per_asset_baseline_age_and_history(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    run_fixture = fx.make_run_store(tmp_path)
+    scanned = datetime.now(UTC) - timedelta(days=4, hours=1)
+    scan = {"values": {"packages": {"nwc-hmi-runtime": "1.1.0"}, "ports": [{"proto": "tcp", "port": 9103}]}}
+    with fx.StateStore(run_fixture.paths.db) as store:
+        store.save_baseline("nw-hmi-02", scan, at=scanned, run_id="scan")
+    state = run_fixture.paths.root
+    text = _records_cli(state)
+    assert text.exit_code == 0, text.output
+    lines = text.output.splitlines()
+    assert lines[lines.index(next(x for x in lines if x.startswith("nw-hmi-02:")))].startswith(
+        f"nw-hmi-02: baseline {scanned:%Y-%m-%d %H:%M} UTC (4 days old, scan): 1 packages"
+    )
+    assert f"NWC-P-HMI  nwc-hmi-runtime 1.0.0 -> 1.1.0  run {fx.RUN_ID} by alice" in text.output
+    # every host of the run is listed, with or without records
+    assert (
+        "nw-gw-01: no baseline recorded" in text.output and "nw-hist-01: no baseline recorded" in text.output
+    )
+
+    one = _records_cli(state, "--host", "nw-hmi-02", "--json")
+    assert one.exit_code == 0, one.output
+    (data,) = json.loads(one.output)
+    assert data["asset"] == "nw-hmi-02" and data["baseline"]["age_days"] == 4
+    assert data["baseline"]["packages"] == {"nwc-hmi-runtime": "1.1.0"}
+    (entry,) = data["history"]
+    assert (entry["run_id"], entry["operator"], entry["from_version"], entry["to_version"]) == (
+        fx.RUN_ID,
+        "alice",
+        "1.0.0",
+        "1.1.0",
+    )
+    assert entry["rolled_back"] is False and entry["at"]
+
+
+def test_records_mark_a_rolled_back_install(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from otorchestrator.models.run import InstalledPatchRecord
+    from otorchestrator.reporting.records import build_asset_records
+
+    at = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+    kept = InstalledPatchRecord(
+        asset="h", patch_id="P1", package="p", from_version="1.0", to_version="1.1", run_id="R1",
+        operator="alice", at=at,
+    )  # fmt: skip
+    undone = kept.model_copy(update={"patch_id": "P2", "run_id": "R2", "at": at + timedelta(days=1)})
+    (rec,) = build_asset_records(["h"], {}, [kept], [(undone, "R2", at + timedelta(days=1, hours=1))], at)
+    assert [(h.patch_id, h.rolled_back, h.rolled_back_by_run) for h in rec.history] == [
+        ("P1", False, None),
+        ("P2", True, "R2"),
+    ]
+    assert [h.patch_id for h in rec.effective] == ["P1"]
+    # through the store, when it records the rollback marker
+    run_fixture = fx.make_run_store(tmp_path)
+    with fx.StateStore(run_fixture.paths.db) as store:
+        if not hasattr(store, "reverse_installed_patches"):
+            return
+        store.reverse_installed_patches("nw-hmi-01", fx.RUN_ID, "R-UNDO", "bob", at + timedelta(days=2))
+    out = _records_cli(run_fixture.paths.root, "--host", "nw-hmi-01").output
+    assert "ROLLED BACK by run R-UNDO at 2026-03-03 02:00 UTC" in out, out
+
+
+def test_records_with_a_plan_list_exemptions(run_fixture, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(fx.plan(now, now + timedelta(days=30)).model_dump_json(), encoding="utf-8")
+    out = _records_cli(run_fixture.paths.root, "--host", "nw-ews-01", "--plan", str(plan_path))
+    assert out.exit_code == 0, out.output
+    assert "exempt NWC-P-EWS: EX-7 approved by carol (plant security), expires" in out.output
+    assert "application allow-listing" in out.output
