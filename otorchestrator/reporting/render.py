@@ -29,7 +29,7 @@ PHASE_COLOURS: dict[str, str] = {
     "backup": "#7c5cff",
     "install": "#f0a202",
     "verify": "#2bb673",
-    "rollback": "#e5484d",
+    "rollback": "#0e9aa7",  # not the failure red: a rollback that worked is no failed phase
 }
 JUNIT_XSD = "junit-10.xsd"
 

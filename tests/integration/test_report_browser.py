@@ -1,22 +1,33 @@
 """The HTML run report as a browser sees it: headless Chromium (Debian's `chromium`) renders the file,
-takes a screenshot and dumps the DOM. No network: the page is self-contained."""
+takes a screenshot and dumps the DOM. No network: the page is self-contained.
+
+The screenshot check is by layout: a copy of the report with a probe script (the report has none) tells where
+Chromium placed each host row's state badge, phase bars, the timeline bars and the failure excerpts, at the
+same viewport and device scale 1; the screenshot of the unmodified report must then show, in those boxes, the
+colours the run implies (blocked host red, rolled-back amber, succeeded green, the failed phase red, ...)."""
 
 from __future__ import annotations
 
+import html
 import importlib.util
+import json
+import math
+import re
 import shutil
 import struct
 import subprocess
 import sys
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
 from otorchestrator.reporting.build import build_run_report
 from otorchestrator.reporting.redact import ReportRedactor
-from otorchestrator.reporting.render import render_run_html
+from otorchestrator.reporting.render import PHASE_COLOURS, render_run_html
 from otorchestrator.reporting.sources import load_run_sources
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -43,6 +54,7 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
+        "--force-device-scale-factor=1",
         "--disable-quic",
         "--no-first-run",
         "--disable-background-networking",
@@ -55,46 +67,74 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
-def _png_pixels(path: Path) -> tuple[int, int, set[tuple[int, int, int]]]:
-    """(width, height, the distinct RGB colours) of an 8-bit RGB/RGBA non-interlaced PNG (stdlib only)."""
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    pos, idat, header = 8, b"", b""
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
-        if kind == b"IHDR":
-            header = body
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    width, height, depth, colour_type, _, _, interlace = struct.unpack(">IIBBBBB", header)
-    assert depth == 8 and colour_type in (2, 6) and interlace == 0, (depth, colour_type, interlace)
-    bpp = 3 if colour_type == 2 else 4
-    raw, stride = zlib.decompress(idat), width * bpp
-    previous = bytearray(stride)
-    colours: set[tuple[int, int, int]] = set()
-    for y in range(height):
-        start = y * (stride + 1)
-        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
-        for i in range(stride):
-            left = line[i - bpp] if i >= bpp else 0
-            up, up_left = previous[i], previous[i - bpp] if i >= bpp else 0
-            if kind == 1:
-                line[i] = (line[i] + left) & 0xFF
-            elif kind == 2:
-                line[i] = (line[i] + up) & 0xFF
-            elif kind == 3:
-                line[i] = (line[i] + (left + up) // 2) & 0xFF
-            elif kind == 4:
-                p = left + up - up_left
-                pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
-                pred = left if pa <= pb and pa <= pc else (up if pb <= pc else up_left)
-                line[i] = (line[i] + pred) & 0xFF
-        if y % 4 == 0:  # every 4th row is plenty to find the colours
-            colours.update((line[x], line[x + 1], line[x + 2]) for x in range(0, stride, bpp * 2))
-        previous = line
-    return width, height, colours
+RGB = tuple[int, int, int]
+
+
+class Png:
+    """An 8-bit RGB/RGBA non-interlaced PNG decoded with the stdlib: `pixel(x, y)` is (r, g, b)."""
+
+    def __init__(self, path: Path) -> None:
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+        pos, idat, header = 8, b"", b""
+        while pos < len(data):
+            (length,) = struct.unpack(">I", data[pos : pos + 4])
+            kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+            if kind == b"IHDR":
+                header = body
+            elif kind == b"IDAT":
+                idat += body
+            pos += 12 + length
+        width, height, depth, colour_type, _, _, interlace = struct.unpack(">IIBBBBB", header)
+        assert depth == 8 and colour_type in (2, 6) and interlace == 0, (depth, colour_type, interlace)
+        self.width, self.height, self.bpp = width, height, 3 if colour_type == 2 else 4
+        raw, stride, bpp = zlib.decompress(idat), width * self.bpp, self.bpp
+        previous = bytearray(stride)
+        self.rows: list[bytes] = []
+        for y in range(height):
+            start = y * (stride + 1)
+            kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+            if kind == 2:
+                line = bytearray((a + b) & 0xFF for a, b in zip(line, previous, strict=True))
+            elif kind in (1, 3, 4):
+                for i in range(stride):
+                    left = line[i - bpp] if i >= bpp else 0
+                    up, up_left = previous[i], previous[i - bpp] if i >= bpp else 0
+                    if kind == 1:
+                        line[i] = (line[i] + left) & 0xFF
+                    elif kind == 3:
+                        line[i] = (line[i] + (left + up) // 2) & 0xFF
+                    else:
+                        p = left + up - up_left
+                        pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
+                        pred = left if pa <= pb and pa <= pc else (up if pb <= pc else up_left)
+                        line[i] = (line[i] + pred) & 0xFF
+            self.rows.append(bytes(line))
+            previous = line
+
+    def pixel(self, x: int, y: int) -> RGB:
+        row, i = self.rows[y], x * self.bpp
+        return row[i], row[i + 1], row[i + 2]
+
+    def region(self, box: Sequence[float], inset: int = 1) -> list[RGB]:
+        """The pixels of a CSS box [left, top, width, height] (device scale 1), `inset` pixels inside it."""
+        left, top, width, height = box
+        x0, y0 = math.ceil(left) + inset, math.ceil(top) + inset
+        x1, y1 = math.floor(left + width) - inset, math.floor(top + height) - inset
+        assert x0 < x1 and y0 < y1 and x1 <= self.width and y1 <= self.height, (
+            f"box {box} not on the screenshot"
+        )
+        return [self.pixel(x, y) for y in range(y0, y1) for x in range(x0, x1)]
+
+
+def _hex(colour: str) -> RGB:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def _share(pixels: Sequence[RGB], colour: RGB, tolerance: int = 12) -> float:
+    """How much of `pixels` is `colour` (sum of channel differences within `tolerance`)."""
+    near = sum(1 for p in pixels if sum(abs(a - b) for a, b in zip(p, colour, strict=True)) <= tolerance)
+    return near / len(pixels)
 
 
 @pytest.fixture(scope="module")
@@ -135,17 +175,120 @@ def test_dom_holds_the_expected_content(report_file: Path, tmp_path: Path) -> No
     assert "sha256:" in head and head in dom
 
 
-def test_screenshot_shows_the_report(report_file: Path, tmp_path: Path) -> None:
+# Injected into a copy of the report for `--dump-dom` only (the report itself has no script): where the
+# browser laid out the elements the screenshot check looks at, as CSS-pixel boxes [left, top, width, height].
+PROBE = """<script>
+(function () {
+  function box(el) { var r = el.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }
+  var out = {page: [document.documentElement.scrollWidth, document.documentElement.scrollHeight],
+             status: box(document.getElementById("run-status")), rows: {}, timeline: []};
+  document.querySelectorAll("#host-table tbody tr").forEach(function (tr) {
+    var badge = tr.querySelector(".badge");
+    out.rows[tr.querySelector("strong").textContent.trim()] = {
+      name: box(tr.querySelector("strong")), badge: box(badge), state: badge.textContent.trim(),
+      bars: Array.prototype.map.call(tr.querySelectorAll(".track .bar"),
+        function (b) { return {box: box(b), title: b.title}; })};
+  });
+  document.querySelectorAll(".timeline-row").forEach(function (row) {
+    out.timeline.push({label: row.querySelector("strong").textContent.trim(),
+                       bar: box(row.querySelector(".bar")), track: box(row.querySelector(".track"))});
+  });
+  out.excerpts = Array.prototype.map.call(document.querySelectorAll(".card.fail"), function (card) {
+    return {host: card.querySelector("h3").textContent.split(" ")[0], box: box(card.querySelector("pre"))};
+  });
+  document.documentElement.setAttribute("data-layout", JSON.stringify(out));
+})();
+</script>"""
+
+VIEWPORT = (1280, 2400)
+GREEN, RED, AMBER, TRACK = _hex("#2bb673"), _hex("#e5484d"), _hex("#f0a202"), _hex("#eef1f6")
+INK = _hex("#1d2330")
+
+
+def _layout(report_file: Path, tmp_path: Path) -> dict[str, Any]:
+    probe = tmp_path / "probe.html"
+    probe.write_text(report_file.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), "utf-8")
+    proc = _chromium(tmp_path, f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", "--dump-dom", probe.as_uri())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = re.search(r'data-layout="([^"]*)"', proc.stdout)
+    assert found, "the layout probe did not run"
+    layout: dict[str, Any] = json.loads(html.unescape(found.group(1)))
+    return layout
+
+
+@pytest.fixture(scope="module")
+def screenshot(report_file: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Png, dict[str, Any]]:
+    tmp_path = tmp_path_factory.mktemp("shot")
     shot = tmp_path / "report.png"
-    proc = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", report_file.as_uri())
+    proc = _chromium(
+        tmp_path, f"--screenshot={shot}", f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", report_file.as_uri()
+    )
     assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
-    width, height, colours = _png_pixels(shot)
-    assert (width, height) == (1280, 2000)
-    assert len(colours) > 50, "the screenshot is (nearly) blank"
+    return Png(shot), _layout(report_file, tmp_path)
 
-    def near(rgb: tuple[int, int, int]) -> bool:
-        return any(sum(abs(a - b) for a, b in zip(c, rgb, strict=True)) <= 12 for c in colours)
 
-    assert near((0x2B, 0xB6, 0x73)), "no green (succeeded) badge or bar rendered"
-    assert near((0xE5, 0x48, 0x4D)), "no red (failed) badge or bar rendered"
-    assert near((0x1D, 0x23, 0x30)), "no dark output excerpt block rendered"
+def test_screenshot_has_the_viewport_and_the_layout_fits(screenshot: tuple[Png, dict[str, Any]]) -> None:
+    png, layout = screenshot
+    assert (png.width, png.height) == VIEWPORT
+    assert layout["page"][0] <= VIEWPORT[0], "the page scrolls sideways"
+    assert set(layout["rows"]) == {"nw-hmi-02", "nw-hmi-01", "nw-gw-01", "nw-hist-01"}
+    bottom = max(r["badge"][1] + r["badge"][3] for r in layout["rows"].values())
+    assert bottom < VIEWPORT[1], "the host table is below the screenshot"
+
+
+def test_screenshot_shows_each_hosts_state_in_its_colour(screenshot: tuple[Png, dict[str, Any]]) -> None:
+    png, layout = screenshot
+    rows = layout["rows"]
+    expected = {"nw-hmi-02": GREEN, "nw-hmi-01": GREEN, "nw-gw-01": AMBER, "nw-hist-01": RED}
+    for host, colour in expected.items():
+        badge = png.region(rows[host]["badge"])
+        assert _share(badge, colour) > 0.5, f"{host} ({rows[host]['state']}): its state badge is not {colour}"
+        # the host name is drawn (dark text) where the DOM put it
+        name = png.region(rows[host]["name"], inset=0)
+        assert sum(1 for p in name if sum(p) < 300) > 40, f"{host}: no text where its name should be"
+    assert _share(png.region(layout["status"]), GREEN) > 0.5, "the run status badge is not green (completed)"
+
+
+def test_screenshot_shows_the_phase_bars_in_their_colours(screenshot: tuple[Png, dict[str, Any]]) -> None:
+    """Each phase bar is drawn in its phase's colour, a failed phase red (and only a failed one)."""
+    png, layout = screenshot
+    for host, failed in (("nw-gw-01", "verify"), ("nw-hist-01", "diagnostics"), ("nw-hmi-02", None)):
+        bars = layout["rows"][host]["bars"]
+        phases = [bar["title"].split(":")[0] for bar in bars]
+        assert (failed is None or failed in phases) and len(bars) >= 1, (host, phases)
+        for bar, phase in zip(bars, phases, strict=True):
+            if bar["box"][2] < 4:  # too thin to sample
+                continue
+            pixels = png.region(bar["box"])
+            colour = RED if phase == failed else _hex(PHASE_COLOURS[phase])
+            assert _share(pixels, colour) > 0.9, f"{host}: the {phase} bar is not {colour}"
+            if phase != failed:
+                assert _share(pixels, RED) < 0.1, f"{host}: the {phase} bar is red although the phase passed"
+    assert [b["title"].split(":")[0] for b in layout["rows"]["nw-gw-01"]["bars"]][-1] == "rollback"
+
+
+def test_screenshot_shows_the_wave_timeline(screenshot: tuple[Png, dict[str, Any]]) -> None:
+    png, layout = screenshot
+    timeline = {t["label"]: t for t in layout["timeline"]}
+    assert list(timeline) == ["canary", "wave-1"]
+    # canary: all succeeded -> green; wave-1 had a rollback and a blocked host -> red
+    for label, colour in (("canary", GREEN), ("wave-1", RED)):
+        bar, track = timeline[label]["bar"], timeline[label]["track"]
+        assert bar[2] > 4, f"{label}: bar too thin"
+        assert _share(png.region(bar), colour) > 0.9, f"{label}: the timeline bar is not {colour}"
+        assert track[2] > bar[2] + 20, f"{label}: the bar fills the whole track"
+    # the canary ran first: its bar starts left of wave-1's, and wave-1's track is empty before it
+    canary, wave1 = timeline["canary"], timeline["wave-1"]
+    assert canary["bar"][0] < wave1["bar"][0]
+    before = [wave1["track"][0], wave1["track"][1], wave1["bar"][0] - wave1["track"][0], wave1["track"][3]]
+    if before[2] > 4:
+        assert _share(png.region(before), TRACK) > 0.9, "wave-1's track is not empty before its bar"
+
+
+def test_screenshot_shows_each_failures_output_excerpt(screenshot: tuple[Png, dict[str, Any]]) -> None:
+    png, layout = screenshot
+    assert [e["host"] for e in layout["excerpts"]] == ["nw-gw-01", "nw-hist-01"]
+    for excerpt in layout["excerpts"]:
+        pixels = png.region(excerpt["box"], inset=2)
+        assert _share(pixels, INK, 6) > 0.6, f"{excerpt['host']}: no dark output excerpt block"
+        assert sum(1 for p in pixels if min(p) > 200) > 50, f"{excerpt['host']}: the excerpt has no text"
