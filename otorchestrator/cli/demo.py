@@ -34,6 +34,8 @@ from otorchestrator.execution.summary import RunSummary
 from otorchestrator.intake.catalog import load_catalog_strict
 from otorchestrator.lab import LabConfig, lifecycle
 from otorchestrator.models.run import HostState
+from otorchestrator.store.audit import AuditVerification
+from otorchestrator.store.audit import verify as verify_audit
 
 EXPECTED = {  # what the demo shows, checked at the end
     "nw-gw-01": (HostState.ROLLED_BACK, "nwc-gateway 1.1.0 breaks its service: verify failed, rolled back"),
@@ -59,7 +61,8 @@ def _otorch(args: Sequence[str]) -> int:
     return 0
 
 
-def _check(summary: RunSummary, console: Console) -> bool:
+def _check(summary: RunSummary, console: Console, audit: AuditVerification) -> bool:
+    """The demo's promise, checked: the two failure stories, every other host verified, the chain intact."""
     states = {h.host: h for h in summary.hosts}
     ok = True
     for host, (expected, story) in EXPECTED.items():
@@ -71,6 +74,21 @@ def _check(summary: RunSummary, console: Console) -> bool:
     installs = [h for h in summary.hosts if h.host == "nw-hist-01" and h.install_attempts]
     if installs:
         console.print("  [red]nw-hist-01 reached install[/red]")
+        ok = False
+    others = [h for h in summary.hosts if h.host not in EXPECTED]
+    failed = [h for h in others if h.state is not HostState.SUCCEEDED]
+    if not others or failed:
+        what = ", ".join(f"{h.host}: {h.state.value}" for h in failed) or "no other host ran"
+        console.print(f"  [red]the other hosts should all succeed: {what}[/red]")
+        ok = False
+    else:
+        console.print(f"  {len(others)} other host(s) succeeded (verified) [green]as expected[/green]")
+    if audit.ok:
+        console.print(f"  audit log: chain intact, {audit.records} records, head {audit.head_hash}")
+    else:
+        first = audit.problems[0] if audit.problems else None
+        detail = f" (line {first.line}: {first.kind}: {first.detail})" if first else ""
+        console.print(f"  [red]audit log: the chain does not verify{detail}[/red]")
         ok = False
     return ok
 
@@ -164,5 +182,5 @@ def demo(out_root: Path, no_reset: bool) -> None:
         _otorch(["report", "run", summary.run.run_id, "--out-dir", str(reports), *common])
         render(summary, s, as_json=False, extra={"reports": str(reports), "outputs": str(out)})
         console.print()
-        ok = _check(summary, console)
+        ok = _check(summary, console, verify_audit(s.paths.audit, expected_head=s.store.audit_head()))
     sys.exit(0 if ok else 1)
