@@ -23,9 +23,10 @@ from otorchestrator.cli.progress import LiveProgress, summary_table
 from otorchestrator.execution.artifacts import artifact_digests
 from otorchestrator.execution.backend import Backend
 from otorchestrator.execution.observer import NullObserver, Observer
-from otorchestrator.execution.options import RunOptions
+from otorchestrator.execution.options import PHASE_TIMEOUT_FLOOR_S, TASK_TIMEOUT_DEFAULT_S, RunOptions
 from otorchestrator.execution.orchestrator import Orchestrator, RunRefused, new_run_id
 from otorchestrator.execution.orphans import wait_for_orphans
+from otorchestrator.execution.secretfiles import channel_problem
 from otorchestrator.execution.summary import ExitCode, RunSummary
 from otorchestrator.intake.catalog import load_catalog_strict
 from otorchestrator.models.catalog import Catalog
@@ -120,6 +121,9 @@ def read_secrets(names: Sequence[str]) -> dict[str, str]:
     environment into its artifacts (`artifacts/<ident>/command`), so an inherited secret would land on disk.
     """
     values: dict[str, str] = {}
+    problem = channel_problem() if names else None
+    if problem is not None:  # refuse before reading anything: secrets never go to a disk file
+        _fail(problem, ExitCode.REFUSED)
     for name in names:
         value = os.environ.pop(name, None)
         if value is None:
@@ -169,6 +173,8 @@ def build_options(
     paths: StatePaths,
     console: Console,
     waveplan_path: str | None,
+    phase_timeout_s: int | None = None,
+    task_timeout_s: int | None = None,
 ) -> RunOptions:
     catalog_path = catalog or default_catalog(inventory)
     read_catalog: Callable[[], Catalog] | None = None
@@ -202,6 +208,8 @@ def build_options(
         only_wave=wave,
         extravars=base_vars(paths),
         secret_vars=secrets,
+        phase_timeout_s=phase_timeout_s,
+        task_timeout_s=task_timeout_s,
         catalog=read_catalog,
         artifact_digests=digests if artifacts else None,
         confirm=_confirm(yes, as_json),
@@ -309,6 +317,16 @@ def _execution(f: Any) -> Any:
         "--secret-var", "secret_vars", multiple=True, metavar="NAME",
         help="Pass variable NAME to the playbooks from env var NAME (or a hidden prompt); never logged.",
     )(f)  # fmt: skip
+    f = click.option(
+        "--phase-timeout", type=click.IntRange(min=1), default=None, metavar="SECONDS",
+        help="Longest one phase run may take (default: twice the hosts' expected duration, at least "
+        f"{PHASE_TIMEOUT_FLOOR_S} s); the whole run is then ended and its hosts are timed_out.",
+    )(f)  # fmt: skip
+    f = click.option(
+        "--task-timeout", type=click.IntRange(min=1), default=None, metavar="SECONDS",
+        help=f"Longest one task may take (default: {TASK_TIMEOUT_DEFAULT_S} s, at most the phase timeout); "
+        "its host is then timed_out.",
+    )(f)  # fmt: skip
     f = click.option("--yes", "-y", is_flag=True, help="Do not ask before each wave after the first.")(f)
     return f
 
@@ -333,6 +351,8 @@ def run(
     catalog: Path | None,
     artifacts: tuple[Path, ...],
     secret_vars: tuple[str, ...],
+    phase_timeout: int | None,
+    task_timeout: int | None,
     yes: bool,
     operator: str,
     state_dir: Path | None,
@@ -357,7 +377,8 @@ def run(
         options = build_options(
             operator=operator, inventory=inventory, waveplan=waveplan, run_id=run_id, check=check, wave=wave,
             yes=yes, as_json=as_json, catalog=catalog, artifacts=artifacts, secrets=secrets, paths=s.paths,
-            console=s.console, waveplan_path=str(copy),
+            console=s.console, waveplan_path=str(copy), phase_timeout_s=phase_timeout,
+            task_timeout_s=task_timeout,
         )  # fmt: skip
         with live:
             summary = _handle(lambda: s.orchestrator.run(waveplan, options))
@@ -376,6 +397,8 @@ def resume(
     catalog: Path | None,
     artifacts: tuple[Path, ...],
     secret_vars: tuple[str, ...],
+    phase_timeout: int | None,
+    task_timeout: int | None,
     yes: bool,
     operator: str,
     state_dir: Path | None,
@@ -400,6 +423,7 @@ def resume(
             operator=operator, inventory=inventory, waveplan=waveplan, run_id=run_id, check=record.check_mode,
             wave=None, yes=yes, as_json=as_json, catalog=catalog, artifacts=artifacts, secrets=secrets,
             paths=s.paths, console=s.console, waveplan_path=record.waveplan_path,
+            phase_timeout_s=phase_timeout, task_timeout_s=task_timeout,
         )  # fmt: skip
         abort_flag(s.paths, run_id).unlink(missing_ok=True)
         with live:

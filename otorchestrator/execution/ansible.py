@@ -1,10 +1,12 @@
 """The real execution backend: ansible-runner running the phase playbooks (the ONLY ansible_runner importer).
 
 Per run: a fresh private_data_dir (``<runs_dir>/<run_label>-<phase>-<n>``); an inventory holding only the
-requested hosts; ``suppress_env_files=True``; secrets in a 0600 JSON file on /dev/shm (RAM), removed after
-the run (never in the private_data_dir, on the command line or in the env ansible-runner writes to
+requested hosts; ``suppress_env_files=True``; secrets in a 0600 JSON file on /dev/shm (RAM, no disk
+fallback: `secretfiles.py`), removed after the run and swept at startup if a killed orchestrator left it
+(never in the private_data_dir, on the command line or in the env ansible-runner writes to
 artifacts/command); a per-run ssh ControlPath dir; afterwards a sweep of every process of the run (each
-carries ``OTORCH_RUN_TOKEN`` in its environment, ssh ControlPersist masters included).
+carries ``OTORCH_RUN_TOKEN`` in its environment, ssh ControlPersist masters included). A task ended by
+the per-task timeout makes its host `timed_out`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,8 @@ import ansible_runner.interface
 
 from otorchestrator.execution.backend import PhaseOutcome, PhaseRequest, RunStatus, TaskEvent
 from otorchestrator.execution.events import FailureTracker, phase_results, task_event
+from otorchestrator.execution.secretfiles import SHM_DIR, sweep_stale_secret_files, write_secret_file
+from otorchestrator.models.results import HostOutcome, PhaseResult
 
 TOKEN_ENV = "OTORCH_RUN_TOKEN"
 _MAGIC = re.compile(r"\{\{\s*(inventory_dir|inventory_file)\s*\}\}")
@@ -54,6 +59,7 @@ class AnsibleRunnerBackend:
         project_dir: Path | None = None,
         runs_dir: Path | None = None,
         extra_env: Mapping[str, str] | None = None,
+        shm_dir: Path | None = None,
     ) -> None:
         root = Path(state) if isinstance(state, str | os.PathLike) else Path(state.root)
         self.project_dir = (project_dir or project_root()).resolve()
@@ -63,6 +69,9 @@ class AnsibleRunnerBackend:
         self.extra_env = dict(extra_env or {})
         self._counter = itertools.count(1)
         self._inventory_cache: dict[tuple[str, float], dict[str, Any]] = {}
+        self.shm_dir = shm_dir or SHM_DIR
+        # secret files left by an orchestrator killed with -9 (their owner is dead): gone before we start
+        self.swept_secret_files = sweep_stale_secret_files(self.shm_dir)
 
     # ---------------------------------------------------------------- public
     def run_phase(
@@ -82,13 +91,15 @@ class AnsibleRunnerBackend:
 
         extravars = {"otorch_backup_store_dir": str(self.backup_store), **dict(request.extravars)}
         tracker = FailureTracker()
+        timeouts = TaskTimeouts()
 
         def handle(event: dict[str, Any]) -> bool:
             tracker.feed(event)
+            timed_out = timeouts.feed(event)
             if on_event is not None:
                 te = task_event(event, request.phase)
                 if te is not None:
-                    on_event(te)
+                    on_event(te.model_copy(update={"status": "timed_out"}) if timed_out else te)
             return True
 
         secret_file = self._secret_file(request.secret_vars)
@@ -122,7 +133,7 @@ class AnsibleRunnerBackend:
             if secret_file is not None:
                 secret_file.unlink(missing_ok=True)
             self._sweep(token, cp_dir)
-        results = phase_results(request.phase, request.hosts, tracker, status)
+        results = timeouts.apply(phase_results(request.phase, request.hosts, tracker, status))
         return PhaseOutcome(
             phase=request.phase, status=status, rc=rc, results=results, artifact_dir=pdd / "artifacts" / "run"
         )
@@ -198,18 +209,13 @@ class AnsibleRunnerBackend:
             self._inventory_cache[key] = out
         return self._inventory_cache[key]
 
-    @staticmethod
-    def _secret_file(secret_vars: Mapping[str, str]) -> Path | None:
+    def _secret_file(self, secret_vars: Mapping[str, str]) -> Path | None:
         """Secrets as a 0600 JSON file in RAM (/dev/shm tmpfs), removed right after the run: never in the
-        private_data_dir, never on a command line, never in the env written to artifacts/command."""
+        private_data_dir, never on a command line, never in the env written to artifacts/command, and
+        never on disk (no RAM filesystem: `SecretChannelUnavailable`)."""
         if not secret_vars:
             return None
-        shm = Path("/dev/shm")
-        where = shm if shm.is_dir() else None
-        fd, name = tempfile.mkstemp(prefix="otorch-secrets-", suffix=".json", dir=where)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(dict(secret_vars), handle)
-        return Path(name)
+        return write_secret_file(secret_vars, self.shm_dir)
 
     def _sweep(self, token: str, cp_dir: Path) -> None:
         """Close ssh masters and kill every process of this run that outlived it."""
@@ -233,9 +239,53 @@ class AnsibleRunnerBackend:
         shutil.rmtree(cp_dir, ignore_errors=True)
 
 
+@dataclass
+class TaskTimeouts:
+    """Hosts whose task was ended by the per-task timeout (ANSIBLE_TASK_TIMEOUT / `timeout:`).
+
+    ansible-core reports it as a failed task whose result carries ``timedout: {frame, period}``; such a
+    host is `timed_out`, not `failed`."""
+
+    hosts: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+
+    def feed(self, event: Mapping[str, Any]) -> bool:
+        """True when this event is a task ended by its timeout."""
+        if event.get("event") != "runner_on_failed":
+            return False
+        data = event.get("event_data") or {}
+        res = data.get("res") or {}
+        if not isinstance(res, Mapping) or not res.get("timedout") or data.get("ignore_errors"):
+            return False
+        info = res.get("timedout")
+        period = info.get("period") if isinstance(info, Mapping) else None
+        self.hosts[str(data.get("host", ""))] = (
+            str(data.get("task", "")),
+            int(period) if isinstance(period, int | float) else None,
+        )
+        return True
+
+    def apply(self, results: Mapping[str, PhaseResult]) -> dict[str, PhaseResult]:
+        out = dict(results)
+        for host, (task, period) in self.hosts.items():
+            result = out.get(host)
+            if result is None or result.outcome not in (HostOutcome.FAILED, HostOutcome.NO_RESULT):
+                continue
+            after = f" after {period} s" if period is not None else ""
+            out[host] = result.model_copy(
+                update={
+                    "ok": False,
+                    "outcome": HostOutcome.TIMED_OUT,
+                    "failed_task": task or result.failed_task,
+                    "message": f"task timed out{after} (per-task timeout)",
+                }
+            )
+        return out
+
+
 _KEEP_INHERITED = frozenset(
     {"HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TERM", "SHELL", "TMPDIR", "TZ", "SSH_AUTH_SOCK"}
 )
+_PATH_SUFFIXES = ("_PASSWORD_FILE", "_PASS_FILE")
 _SECRET_NAME = re.compile(r"(?i)(pass(word|wd)?|secret|token|credential|api_?key|auth)(_|$)")
 
 
@@ -244,13 +294,16 @@ def job_env(
 ) -> dict[str, str]:
     """The environment of the ansible-playbook job: everything we set, everything ansible-runner added or
     changed, and of the inherited variables only locale/terminal/home/ssh-agent and ANSIBLE_* settings,
-    never one whose name says it holds a secret (password, token, secret, credential, api key)."""
+    never one whose name says it holds a secret (password, token, secret, credential, api key); a
+    ``*_PASSWORD_FILE`` (e.g. ANSIBLE_VAULT_PASSWORD_FILE) is a path and is kept."""
     kept: dict[str, str] = {}
     for name, value in runner_env.items():
         if name in ours:
             kept[name] = value
         elif name in inherited and inherited[name] == value:  # merely inherited from our process
-            if _SECRET_NAME.search(name.removeprefix("ANSIBLE_") if name.startswith("ANSIBLE_") else name):
+            short = name.removeprefix("ANSIBLE_") if name.startswith("ANSIBLE_") else name
+            # *_PASSWORD_FILE (e.g. ANSIBLE_VAULT_PASSWORD_FILE) names a path, not a secret
+            if _SECRET_NAME.search(short) and not name.endswith(_PATH_SUFFIXES):
                 continue
             if name in _KEEP_INHERITED or name.startswith(("LC_", "ANSIBLE_")):
                 kept[name] = value

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from otorchestrator.models.catalog import Catalog
-from otorchestrator.models.waves import Wave
+from otorchestrator.models.results import Phase
+from otorchestrator.models.waves import Wave, WaveHost
 
 HALTED = "halted: "  # detail prefix of hosts skipped because the rollout halted (released on resume)
 ABORTED = "aborted: "  # detail prefix of hosts skipped because an operator aborted (never released)
@@ -22,8 +23,9 @@ class RunOptions:
     only_wave: int | None = None  # `--wave N`: register and run only this wave's hosts
     extravars: Mapping[str, Any] = field(default_factory=dict)
     secret_vars: Mapping[str, str] = field(default_factory=dict, repr=False)  # never written anywhere
-    phase_timeout_s: int = 1800
-    task_timeout_s: int = 600
+    # None: derived per phase from the hosts' expected durations (`phase_timeout`, `task_timeout`)
+    phase_timeout_s: int | None = None
+    task_timeout_s: int | None = None
     # re-read at the start and before every wave; compared with what the wave plan approved
     catalog: Callable[[], Catalog] | None = None
     artifact_digests: Callable[[], Mapping[str, str | None]] | None = None
@@ -35,3 +37,26 @@ class RunOptions:
     run_id: str | None = None
     waveplan_path: str | None = None
     plan_path: str | None = None
+
+
+PHASE_TIMEOUT_FLOOR_S = 600  # no phase run is given less (ssh, facts, apt on a slow host)
+PHASE_TIMEOUT_FACTOR = 2  # margin over the patch's expected duration
+TASK_TIMEOUT_DEFAULT_S = 600  # one task (an apt install, a health wait)
+
+
+def phase_timeout(options: RunOptions, phase: Phase, hosts: Sequence[WaveHost]) -> int:
+    """Seconds one phase run (all its hosts, in parallel) may take: `--phase-timeout`, else twice the
+    longest expected duration of its hosts (the rollback duration for a rollback), at least the floor."""
+    if options.phase_timeout_s is not None:
+        return options.phase_timeout_s
+    minutes = max(
+        ((h.rollback_minutes if phase is Phase.ROLLBACK else h.duration_minutes) for h in hosts), default=0
+    )
+    return max(PHASE_TIMEOUT_FLOOR_S, PHASE_TIMEOUT_FACTOR * 60 * minutes)
+
+
+def task_timeout(options: RunOptions, phase_timeout_s: int) -> int:
+    """Seconds one task may take: `--task-timeout`, else the default, never more than the phase's."""
+    if options.task_timeout_s is not None:
+        return options.task_timeout_s
+    return min(TASK_TIMEOUT_DEFAULT_S, phase_timeout_s)

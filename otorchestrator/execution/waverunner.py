@@ -21,7 +21,7 @@ from typing import Any
 from otorchestrator.execution.backend import Backend, PhaseOutcome, PhaseRequest
 from otorchestrator.execution.backend import RunStatus as RunnerStatus
 from otorchestrator.execution.budget import FAILURE_STATES, Budget
-from otorchestrator.execution.options import ABORTED, HALTED, RunOptions
+from otorchestrator.execution.options import ABORTED, HALTED, RunOptions, phase_timeout, task_timeout
 from otorchestrator.execution.reconcile import decide, state_before_crash
 from otorchestrator.execution.recorder import Recorder
 from otorchestrator.execution.safety import (
@@ -312,6 +312,7 @@ class WaveRunner:
                 self.rec.move(n, entering, **dict((move_args or {}).get(n, {})))
         started = self.rec.phase_started(wave.index, phase, names, self.options.check_mode)
         hosts = [self.hostmap[n] for n in names]
+        timeout = phase_timeout(self.options, phase, hosts)
         request = PhaseRequest(
             phase=phase,
             hosts=tuple(names),
@@ -326,8 +327,8 @@ class WaveRunner:
             ),
             secret_vars=self.options.secret_vars,
             check_mode=self.options.check_mode and not probe,
-            timeout_s=self.options.phase_timeout_s,
-            task_timeout_s=self.options.task_timeout_s,
+            timeout_s=timeout,
+            task_timeout_s=task_timeout(self.options, timeout),
             run_label=f"{self.rec.run_id}-w{wave.index}-{'probe' if probe else phase.value}",
         )
         cancel = self.options.abort_requested if phase in _CANCELABLE and not probe else None

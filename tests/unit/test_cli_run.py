@@ -122,3 +122,34 @@ def test_abort_marks_a_run_that_is_not_live(setup: dict[str, Any]) -> None:
         ]
         == "aborted"
     )
+
+
+def test_timeouts_are_options_and_derived_by_default(setup: dict[str, Any]) -> None:
+    s = setup
+    common = ["run", str(s["plan"]), "-i", str(s["inv"]), "--yes", "--json", "--operator", "alice"]
+    result = _invoke(*common, "--state-dir", str(s["state"]), "--phase-timeout", "77", "--task-timeout", "5")
+    assert result.exit_code == 3, result.output
+    assert {(c.timeout_s, c.task_timeout_s) for c in s["backend"].calls} == {(77, 5)}
+    s["backend"].calls.clear()
+    result = _invoke(*common, "--state-dir", str(s["state"].with_name("other")))
+    assert result.exit_code == 3, result.output
+    # the fake plan's hosts expect 10 minutes: twice that, above the 600 s floor; tasks get 600 s
+    assert {(c.timeout_s, c.task_timeout_s) for c in s["backend"].calls} == {(1200, 600)}
+
+
+def test_secret_vars_are_refused_without_a_ram_filesystem(
+    setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from otorchestrator.execution import secretfiles
+
+    monkeypatch.setattr(secretfiles, "SHM_DIR", tmp_path / "no-shm")
+    monkeypatch.setattr(cli_run, "channel_problem", lambda: secretfiles.channel_problem(tmp_path / "no-shm"))
+    monkeypatch.setenv("vault_pw", "s3cret")
+    s = setup
+    result = _invoke(
+        "run", str(s["plan"]), "-i", str(s["inv"]), "--yes", "--operator", "alice",
+        "--state-dir", str(s["state"]), "--secret-var", "vault_pw",
+    )  # fmt: skip
+    assert result.exit_code == 5
+    assert "RAM filesystem" in result.output and "never on disk" in result.output
+    assert s["backend"].calls == []

@@ -1,6 +1,20 @@
 """The job environment handed to ansible-playbook (and written by ansible-runner to artifacts/command)."""
 
-from otorchestrator.execution.ansible import job_env
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from otorchestrator.execution.ansible import TaskTimeouts, job_env
+from otorchestrator.execution.secretfiles import (
+    SecretChannelUnavailable,
+    sweep_stale_secret_files,
+    write_secret_file,
+)
+from otorchestrator.models.results import HostOutcome, Phase, PhaseResult
 
 INHERITED = {
     "HOME": "/root",
@@ -31,3 +45,67 @@ def test_inherited_secrets_and_unrelated_variables_are_dropped() -> None:
     }
     for secret in ("hunter2", "s3cret", "abc", "ghp_x"):
         assert secret not in env.values()
+
+
+def test_a_password_file_path_is_not_a_secret() -> None:
+    inherited = {"ANSIBLE_VAULT_PASSWORD_FILE": "/run/vault.pw", "ANSIBLE_BECOME_PASSWORD": "hunter2"}
+    env = job_env(dict(inherited), {}, inherited)
+    assert env == {"ANSIBLE_VAULT_PASSWORD_FILE": "/run/vault.pw"}
+
+
+# -- per-task timeouts ---------------------------------------------------------------------------------
+
+
+def _failed(host: str, task: str, res: dict[str, object]) -> dict[str, object]:
+    return {"event": "runner_on_failed", "event_data": {"host": host, "task": task, "res": res}}
+
+
+def test_a_task_ended_by_its_timeout_makes_the_host_timed_out() -> None:
+    tracker = TaskTimeouts()
+    timed = {"failed": True, "msg": "The shell action failed to execute in the expected time frame (5)",
+             "timedout": {"frame": "...", "period": 5}}  # fmt: skip
+    assert tracker.feed(_failed("a", "apt install", timed))
+    assert not tracker.feed(_failed("b", "apt install", {"failed": True, "msg": "E: broken"}))
+    assert not tracker.feed({"event": "runner_on_ok", "event_data": {"host": "c", "res": {}}})
+    failed = {
+        h: PhaseResult(phase=Phase.INSTALL, host=h, ok=False, outcome=HostOutcome.FAILED) for h in ("a", "b")
+    }
+    out = tracker.apply(failed)
+    assert out["a"].outcome is HostOutcome.TIMED_OUT and not out["a"].ok
+    assert out["a"].failed_task == "apt install" and "after 5 s" in (out["a"].message or "")
+    assert out["b"].outcome is HostOutcome.FAILED
+
+
+def test_an_ignored_timeout_or_an_unreachable_host_stays_as_it_is() -> None:
+    tracker = TaskTimeouts()
+    event = _failed("a", "t", {"failed": True, "timedout": {"period": 1}})
+    event["event_data"]["ignore_errors"] = True  # type: ignore[index]
+    assert not tracker.feed(event)
+    tracker.feed(_failed("b", "t", {"failed": True, "timedout": {"period": 1}}))
+    lost = PhaseResult(phase=Phase.VERIFY, host="b", ok=False, outcome=HostOutcome.UNREACHABLE)
+    assert tracker.apply({"b": lost})["b"].outcome is HostOutcome.UNREACHABLE
+
+
+# -- the secret channel --------------------------------------------------------------------------------
+
+
+def test_secret_files_live_in_ram_named_by_their_owner_and_stale_ones_are_swept(tmp_path: Path) -> None:
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    mine = write_secret_file({"pw": "x"}, shm)
+    assert mine.parent == shm and mine.name.startswith(f"otorch-secrets-{os.getpid()}-")
+    assert stat.S_IMODE(mine.stat().st_mode) == 0o600
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = shm / f"otorch-secrets-{dead.pid}-abc.json"
+    stale.write_text("{}")
+    other = shm / "unrelated.json"
+    other.write_text("{}")
+    assert sweep_stale_secret_files(shm) == [stale]
+    assert mine.exists() and other.exists() and not stale.exists()
+
+
+def test_no_ram_filesystem_no_secret_file(tmp_path: Path) -> None:
+    with pytest.raises(SecretChannelUnavailable, match="never on disk"):
+        write_secret_file({"pw": "x"}, tmp_path / "missing")
+    assert list(tmp_path.iterdir()) == []
