@@ -7,6 +7,7 @@ Exit codes: 0 plan written (advisory import problems are listed, not fatal); 2 u
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -89,6 +90,10 @@ def _summary(console: Console, plan: Plan, imported: AdvisoryImport, top: int) -
         console.print(
             f"  ... {len(imported.problems) - SHOW_PROBLEMS} more in the plan file (import_problems)"
         )
+    if imported.kev_problems:
+        console.print(f"KEV: {len(imported.kev_problems)} bad entr(ies) skipped (also in import_problems)")
+        for problem in imported.kev_problems[:SHOW_PROBLEMS]:
+            console.print(f"  [{problem.severity.value}] {problem}", markup=False)
     for warning in plan.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
 
@@ -112,7 +117,13 @@ def _summary(console: Console, plan: Plan, imported: AdvisoryImport, top: int) -
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="YAML list of approvals (kind: asset | unqualified_patch, subject, approved_by, reason, at).",
 )
-@click.option("--now", "now_text", help="ISO-8601 datetime with offset; default: the current time.")
+@click.option(
+    "--now",
+    "now_text",
+    help="ISO-8601 datetime with offset; default: the current time. The plan records it (created_at) and "
+    "judges exemption expiry by it: pin it (e.g. --now 2026-03-10T08:00:00+00:00) for a byte-identical "
+    "plan from the same inputs.",
+)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--top", default=10, show_default=True, help="How many items to show in the summary.")
 def plan(
@@ -128,6 +139,9 @@ def plan(
 ) -> None:
     """Match advisories to the inventory, prioritize with SSVC, and write the plan (JSON, or YAML by suffix).
 
+    Deterministic: the same input files and the same --now give a byte-identical plan, from any working
+    directory (files are named relative to their --advisories root or by file name).
+
     \b
     Exit codes: 0 plan written; 2 usage error; 3 an input is unusable (nothing written).
     """
@@ -135,7 +149,8 @@ def plan(
     from otorchestrator.intake.problems import InventoryError
 
     now = _parse_now(now_text)
-    console = Console(stderr=False, soft_wrap=False)
+    # wide enough for the reasons when piped (rich assumes 80 columns then), as `otorch waves`
+    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
     err = Console(stderr=True)
     try:
         inventory = load_inventory(inventory_path)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -30,6 +31,17 @@ RELEVANT_EXTRA = frozenset({"ansible_connection"})
 
 PathItem = str | int
 SOURCE_VAR = "(inventory source)"
+
+# A site's inventory directory (inventories/<site>/) also holds its patch catalog, CSAF advisories,
+# exemptions, KEV data, wave policy and approvals: not inventory sources. Ansible skips directory entries
+# matching its `[inventory] ignore_patterns`, which only the ansible.cfg of the working directory sets; these
+# patterns are added to whatever the configuration says, so intake reads the same hosts from any directory.
+SITE_IGNORE_PATTERNS = (
+    r"^(catalog|exemptions|kev|policy|approvals)(\.[a-z0-9-]+)*\.(ya?ml|json)$",
+    r"^advisories$",
+)
+VARS_DIRS = ("group_vars", "host_vars")
+VARS_EXTENSIONS = ("", ".yml", ".yaml", ".json")  # what host_group_vars reads (and `name/` directories)
 
 
 @dataclass(frozen=True)
@@ -109,19 +121,102 @@ def host_variables(
 
     names = [str(s) for s in sources]
     _ensure_plugin_loader()
+    _forget_vars_caches()
     if reference or not ansible_compose.composable():
         loader = DataLoader()
-        manager = InventoryManager(loader=loader, sources=names)
+        with site_ignores():
+            manager = InventoryManager(loader=loader, sources=names)
         variable_manager = VariableManager(loader=loader, inventory=manager)
         for host in manager.get_hosts("all"):
             yield host, variable_manager.get_vars(host=host, include_hostvars=False, stage="all")
         return
     lean = ansible_compose.LeanLoader()
-    manager = InventoryManager(loader=lean, sources=names)
+    with site_ignores():
+        manager = InventoryManager(loader=lean, sources=names)
     lean.forget_probes()
     composer = ansible_compose.GroupVarsComposer(lean, manager, names)
     for host in manager.get_hosts("all"):
         yield host, composer.host_vars(host)
+
+
+def ignored_entries() -> re.Pattern[bytes]:
+    """Directory entries Ansible skips in an inventory directory (hidden, group_vars/, host_vars/, the
+    configured ignore patterns and extensions), plus SITE_IGNORE_PATTERNS. Matched against bytes names."""
+    from ansible.inventory import manager
+
+    configured: re.Pattern[bytes] = manager.IGNORED
+    site = b"|".join(p.encode() for p in SITE_IGNORE_PATTERNS)
+    if configured.pattern.endswith(b"|" + site) or configured.pattern == site:
+        return configured
+    return re.compile(configured.pattern + b"|" + site if configured.pattern else site)
+
+
+@contextlib.contextmanager
+def site_ignores() -> Iterator[None]:
+    """While inside, ansible-core's InventoryManager skips `ignored_entries()` (it reads the module global
+    `IGNORED`, compiled once from the configuration at import)."""
+    from ansible.inventory import manager
+
+    saved = manager.IGNORED
+    manager.IGNORED = ignored_entries()
+    try:
+        yield
+    finally:
+        manager.IGNORED = saved
+
+
+def inventory_files(source: Path | str) -> list[tuple[str, Path]]:
+    """(name, file) for every file Ansible reads for the inventory `source` (a file or a directory), in a
+    stable order; the name is relative to the source's base directory (the directory itself, or a file's
+    parent), with `/`. A directory is walked as InventoryManager walks it (sorted, `ignored_entries()`
+    skipped, subdirectories recursed), then group_vars/ and host_vars/ of the base directory as the
+    host_group_vars plugin reads them (.yml, .yaml, .json or no extension; hidden files and backups~
+    skipped). A file named as the source is read whatever its name."""
+    root = Path(source)
+    base = root if root.is_dir() else root.parent
+    ignored = ignored_entries()
+    found: list[Path] = []
+
+    def walk(path: Path) -> None:
+        if path.is_dir():
+            for entry in sorted(os.listdir(os.fsencode(path))):
+                if not ignored.search(entry):
+                    walk(path / os.fsdecode(entry))
+        elif path.is_file():
+            found.append(path)
+
+    def walk_vars(path: Path) -> None:
+        for entry in sorted(os.listdir(path)):
+            if entry.startswith(".") or entry.endswith("~"):
+                continue
+            full = path / entry
+            ext = os.path.splitext(entry)[1]
+            if full.is_dir() and not ext:
+                walk_vars(full)
+            elif full.is_file() and ext in VARS_EXTENSIONS:
+                found.append(full)
+
+    walk(root)
+    for name in VARS_DIRS:
+        if (base / name).is_dir():
+            walk_vars(base / name)
+    return [(f.relative_to(base).as_posix(), f) for f in dict.fromkeys(found)]
+
+
+def _forget_vars_caches() -> None:
+    """Empty the host_group_vars plugin's process-wide caches before a read. It keys the real path of an
+    inventory source by the path as given ("." or "site/hosts.yml"), and remembers which group_vars/
+    host_vars files exist: a second read in the same process after a change of directory, or after files
+    were added, would otherwise get the first read's group_vars. `ansible-inventory` reads once per
+    process, so this only makes a second read equal to a first one."""
+    try:
+        from ansible.plugins.vars import host_group_vars
+    except ImportError:  # pragma: no cover - the plugin ships with ansible-core
+        return
+    for name in ("CANONICAL_PATHS", "FOUND", "NAK"):
+        cache = getattr(host_group_vars, name, None)
+        if isinstance(cache, dict | set):
+            cache.clear()
 
 
 def _ensure_plugin_loader() -> None:

@@ -340,15 +340,21 @@ def parse_advisory(data: Any, file: str) -> tuple[Advisory, list[ImportProblem]]
     return advisory, ctx.problems
 
 
-def read_advisory(path: Path) -> tuple[Advisory, list[ImportProblem]]:
-    file = str(path)
+def read_advisory(path: Path, name: str | None = None) -> tuple[Advisory, list[ImportProblem]]:
+    """One CSAF file. `name` is how the advisory and its problems name the file (default: the path as
+    given); `load_advisories` passes the path relative to the --advisories root, so a plan does not depend
+    on the directory it was made from."""
+    file = str(path) if name is None else name
     try:
         data = json.loads(path.read_bytes())
     except json.JSONDecodeError as exc:
         raise IntakeError(
             [
                 ImportProblem(
-                    file=file, path="$", expected="valid JSON", found=f"{exc.msg} at line {exc.lineno}"
+                    file=file,
+                    path="$",
+                    expected="valid JSON",
+                    found=f"{exc.msg} at line {exc.lineno} column {exc.colno}",
                 )
             ]
         ) from exc
@@ -359,27 +365,38 @@ def read_advisory(path: Path) -> tuple[Advisory, list[ImportProblem]]:
     return parse_advisory(data, file)
 
 
-def advisory_files(paths: Iterable[Path]) -> list[Path]:
-    """Files named directly, plus every *.json under named directories, in a stable order."""
-    out: list[Path] = []
+def advisory_sources(paths: Iterable[Path]) -> list[tuple[Path, str]]:
+    """(file, name) for each file named directly (name: its file name) and each *.json under a named
+    directory (name: its path relative to that directory, with `/`), in a stable order. The names do not
+    depend on the working directory or on how the paths were typed."""
+    out: list[tuple[Path, str]] = []
     for path in paths:
-        out.extend(sorted(path.rglob("*.json")) if path.is_dir() else [path])
+        if path.is_dir():
+            out.extend((f, f.relative_to(path).as_posix()) for f in sorted(path.rglob("*.json")))
+        else:
+            out.append((path, path.name))
     return out
 
 
+def advisory_files(paths: Iterable[Path]) -> list[Path]:
+    """Files named directly, plus every *.json under named directories, in a stable order."""
+    return [path for path, _ in advisory_sources(paths)]
+
+
 def load_advisories(paths: Iterable[Path]) -> tuple[tuple[Advisory, ...], tuple[ImportProblem, ...]]:
-    """Read every advisory; a broken one is reported and skipped, never aborting the import."""
+    """Read every advisory; a broken one is reported and skipped, never aborting the import. Advisories and
+    problems name each file as `advisory_sources` does."""
     advisories: list[Advisory] = []
     problems: list[ImportProblem] = []
-    for path in advisory_files(paths):
+    for path, name in advisory_sources(paths):
         try:
-            advisory, found = read_advisory(path)
+            advisory, found = read_advisory(path, name)
         except IntakeError as exc:
             problems.extend(exc.problems)
             continue
         except Exception as exc:  # a reader bug must not abort the import either: report it
             problems.append(
-                ImportProblem(file=str(path), path="$", expected="a readable advisory", found=repr(exc))
+                ImportProblem(file=name, path="$", expected="a readable advisory", found=repr(exc))
             )
             continue
         advisories.append(advisory)

@@ -23,7 +23,18 @@ def parse_kev(data: Any, file: str) -> tuple[KevCatalog, tuple[ImportProblem, ..
     entries: dict[str, KevEntry] = {}
     for index, raw in enumerate(list_under(data, "vulnerabilities", file)):
         here = jpath("$.vulnerabilities", index)
-        cve = raw.get("cveID") if isinstance(raw, dict) else None
+        if not isinstance(raw, dict):
+            problems.append(
+                ImportProblem(
+                    file=file,
+                    path=here,
+                    expected="an object (a KEV entry with cveID, vendorProject, product, ...)",
+                    found=describe(raw),
+                    severity=Severity.WARNING,
+                )
+            )
+            continue
+        cve = raw.get("cveID")
         if not isinstance(cve, str) or not cve.upper().startswith("CVE-"):
             problems.append(
                 ImportProblem(
@@ -35,7 +46,6 @@ def parse_kev(data: Any, file: str) -> tuple[KevCatalog, tuple[ImportProblem, ..
                 )
             )
             continue
-        assert isinstance(raw, dict)
         entries[cve.strip().upper()] = KevEntry(
             cve=cve.strip().upper(),
             vendor=str(raw.get("vendorProject", "")),
@@ -50,6 +60,7 @@ def parse_kev(data: Any, file: str) -> tuple[KevCatalog, tuple[ImportProblem, ..
     return catalog, tuple(problems)
 
 
-def load_kev(path: Path) -> tuple[KevCatalog, tuple[ImportProblem, ...]]:
-    """Raises IntakeError when the file is unreadable; a bad entry is reported and skipped."""
-    return parse_kev(read_data(path), str(path))
+def load_kev(path: Path, name: str | None = None) -> tuple[KevCatalog, tuple[ImportProblem, ...]]:
+    """Raises IntakeError when the file is unreadable; a bad entry is reported (a warning) and skipped.
+    `name` is how the catalog and its problems name the file (default: the path as given)."""
+    return parse_kev(read_data(path), str(path) if name is None else name)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,76 @@ def test_broken_advisory_is_reported_not_fatal(tmp_path: Path) -> None:
 def test_naive_now_is_a_usage_error(tmp_path: Path) -> None:
     args = [*ARGS[:-1], "2026-03-10T08:00:00", "-o", str(tmp_path / "p.json")]
     assert CliRunner().invoke(plan, args).exit_code == 2
+
+
+def _site(tmp_path: Path) -> Path:
+    site = tmp_path / "sites" / "lab"
+    shutil.copytree(LAB, site)
+    return site
+
+
+def _site_args(root: str, inventory: str) -> list[str]:
+    return [
+        "-i", inventory,
+        "--advisories", f"{root}advisories",
+        "--kev", f"{root}kev.json",
+        "--catalog", f"{root}catalog.yml",
+        "--exemptions", f"{root}exemptions.yml",
+        "--now", "2026-03-10T08:00:00+00:00",
+    ]  # fmt: skip
+
+
+def test_plan_is_byte_identical_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same files, same --now: the same bytes, whether the paths are typed relative or absolute, and
+    from whichever directory (also one without the repository's ansible.cfg)."""
+    site = _site(tmp_path)
+    runs = [
+        (site, _site_args("", "."), tmp_path / "in-site.json"),
+        (tmp_path, _site_args("sites/lab/", "sites/lab"), tmp_path / "relative.json"),
+        (tmp_path / "sites", _site_args(f"{site}/", str(site)), tmp_path / "absolute.json"),
+        (LAB.parents[1], _site_args(f"{site}/", str(site)), tmp_path / "repo-cwd.json"),
+    ]
+    for cwd, args, out in runs:
+        monkeypatch.chdir(cwd)
+        result = CliRunner().invoke(plan, [*args, "-o", str(out)])
+        assert result.exit_code == 0, (cwd, result.output)
+    texts = {out.name: out.read_bytes() for _, _, out in runs}
+    assert len(set(texts.values())) == 1, list(texts)
+    data = json.loads(texts["relative.json"])
+    sources = {p["source"] for i in data["items"] for p in i["explanation"] if p["name"] == "CVE"}
+    assert sources and all(str(tmp_path) not in s and "sites/" not in s for s in sources)
+    assert any("(nwc-sa-2026-0" in s and s.endswith(".json)") for s in sources)
+
+
+def test_plan_help_says_now_pins_the_plan() -> None:
+    result = CliRunner().invoke(plan, ["--help"], terminal_width=200)
+    assert "--now" in result.output and "byte-identical" in result.output
+
+
+def test_summary_is_not_cut_at_80_columns(tmp_path: Path) -> None:
+    result = CliRunner().invoke(plan, [*ARGS, "-o", str(tmp_path / "p.json")])
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) > 100
+    data = json.loads((tmp_path / "p.json").read_text())
+    first = data["items"][0]
+    words = " ".join(first["reasons"][0].split()[:6])  # the start of a reason, unfolded
+    assert words in result.output
+
+
+def test_bad_kev_entry_is_skipped_and_reported(tmp_path: Path) -> None:
+    kev = json.loads((LAB / "kev.json").read_text())
+    kev["vulnerabilities"] = [*kev["vulnerabilities"], None, {"cveID": 12}]
+    bad = tmp_path / "kev.json"
+    bad.write_text(json.dumps(kev))
+    args = [a if a != str(LAB / "kev.json") else str(bad) for a in ARGS]
+    out = tmp_path / "p.json"
+    result = CliRunner().invoke(plan, [*args, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "KEV: 2 bad entr(ies) skipped" in result.output
+    n = len(kev["vulnerabilities"])
+    problems = json.loads(out.read_text())["import_problems"]
+    kev_problems = [p for p in problems if p["file"] == "kev.json"]
+    paths = [p["path"] for p in kev_problems]
+    assert paths == [f"$.vulnerabilities[{n - 2}]", f"$.vulnerabilities[{n - 1}].cveID"]
+    assert "an object" in kev_problems[0]["expected"]
+    assert any(i["in_kev"] for i in json.loads(out.read_text())["items"])

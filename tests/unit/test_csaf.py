@@ -68,7 +68,19 @@ def test_one_bad_advisory_does_not_abort_the_import() -> None:
     errors = [p for p in problems if p.severity is Severity.ERROR]
     assert {Path(p.file).name for p in errors} == {"not_json.json", "no_tracking_id.json"}
     assert any(p.path == "$.document.tracking.id" for p in errors)
-    assert "line 2" in next(p.found for p in errors if p.file.endswith("not_json.json"))
+    assert "line 2 column 32" in next(p.found for p in errors if p.file.endswith("not_json.json"))
+
+
+def test_advisories_are_named_relative_to_their_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not by the path as typed: the plan's decision points cite them, and must not depend on the cwd."""
+    monkeypatch.chdir(FIXTURES.parent)
+    relative, problems = load_advisories([Path("csaf"), Path("csaf/icsa-22-088-04.json")])
+    monkeypatch.chdir(FIXTURES / "synthetic")
+    absolute, _ = load_advisories([FIXTURES, FIXTURES / "icsa-22-088-04.json"])
+    assert [a.source for a in relative] == [a.source for a in absolute]
+    assert "icsa-22-088-04.json" in [a.source for a in relative]
+    assert "synthetic/relationships.json" in [a.source for a in relative]
+    assert "synthetic/not_json.json" in {p.file for p in problems}
 
 
 def test_directory_is_read_in_sorted_order() -> None:

@@ -113,7 +113,8 @@ def test_kev_bad_entry_is_skipped(tmp_path: Path) -> None:
     data = {"catalogVersion": "1", "vulnerabilities": [{"cveID": "CVE-2021-1"}, {"cveID": None}, "x"]}
     kev, problems = load_kev(write(tmp_path, "kev.json", json.dumps(data)))
     assert [e.cve for e in kev.entries] == ["CVE-2021-1"]
-    assert [p.path for p in problems] == ["$.vulnerabilities[1].cveID", "$.vulnerabilities[2].cveID"]
+    assert [p.path for p in problems] == ["$.vulnerabilities[1].cveID", "$.vulnerabilities[2]"]
+    assert problems[1].expected.startswith("an object") and problems[1].found == "str 'x'"
 
 
 def test_real_kev_catalog() -> None:
