@@ -143,6 +143,12 @@ def _print_compliance_summary(rep: ComplianceReport) -> None:
     for a in rep.assets:
         codes = ", ".join(f.code for f in a.flags) or "-"
         click.echo(f"  {a.asset:<14} {'ok ' if a.compliant else 'NOT'}  {codes}")
+    if rep.audit_verified is False:
+        click.echo(
+            "warning: the audit chain does not verify: drill evidence is marked unverified "
+            f"({rep.audit_problems[0] if rep.audit_problems else 'see the report'})",
+            err=True,
+        )
 
 
 @report.command("compliance")

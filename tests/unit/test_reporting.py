@@ -393,3 +393,22 @@ def test_records_with_a_plan_list_exemptions(run_fixture, tmp_path: Path) -> Non
     assert out.exit_code == 0, out.output
     assert "exempt NWC-P-EWS: EX-7 approved by carol (plant security), expires" in out.output
     assert "application allow-listing" in out.output
+
+
+def test_cli_compliance_warns_of_a_broken_audit_chain(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from otorchestrator.cli.report import report
+
+    run_fixture = fx.make_run_store(tmp_path)
+    now = run_fixture.finished_at
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(fx.plan(now, now + timedelta(days=30)).model_dump_json(), encoding="utf-8")
+    args = ["compliance", "--plan", str(plan_path), "--state-dir", str(run_fixture.paths.root)]
+    clean = CliRunner().invoke(report, [*args, "--md", str(tmp_path / "a.md"), "--as-of", "2026-03-02"])
+    assert clean.exit_code == 0 and "audit chain" not in clean.output, clean.output
+    _tamper_first_transition(run_fixture.paths.audit)
+    broken = CliRunner().invoke(report, [*args, "--md", str(tmp_path / "b.md"), "--as-of", "2026-03-02"])
+    assert broken.exit_code == 0, broken.output
+    assert "warning: the audit chain does not verify: drill evidence is marked unverified" in broken.output
+    assert "unverified: audit chain broken at line" in (tmp_path / "b.md").read_text(encoding="utf-8")
