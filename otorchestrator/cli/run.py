@@ -20,7 +20,7 @@ import click
 from rich.console import Console
 
 from otorchestrator.cli.progress import LiveProgress, summary_table
-from otorchestrator.execution.artifacts import artifact_digests
+from otorchestrator.execution.artifacts import artifact_digests, checked_patches
 from otorchestrator.execution.backend import Backend
 from otorchestrator.execution.observer import NullObserver, Observer
 from otorchestrator.execution.options import PHASE_TIMEOUT_FLOOR_S, TASK_TIMEOUT_DEFAULT_S, RunOptions
@@ -143,6 +143,25 @@ def default_catalog(inventory: Path) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def default_artifact_dirs(catalog: Path | None, inventory: Path) -> list[Path]:
+    """Where the patch artifacts are when `--artifacts` is not given: `artifacts/` (or `repo/`) beside
+    the catalog, and for the lab's inventory the lab's signed repository (what its hosts install from)."""
+    found: list[Path] = []
+    if catalog is not None:
+        found += [d for d in (catalog.parent / "artifacts", catalog.parent / "repo") if d.is_dir()]
+    try:
+        from otorchestrator.lab.config import LabConfig
+
+        cfg = LabConfig.from_env(os.environ)
+        base = (inventory if inventory.is_dir() else inventory.parent).resolve()
+        repo = cfg.repo_dir / "main"
+        if base == cfg.inventory_dir.resolve() and repo.is_dir():
+            found.append(repo)
+    except (ValueError, OSError):
+        pass
+    return found
+
+
 def _confirm(yes: bool, as_json: bool) -> Callable[[Wave], bool] | None:
     if yes:
         return None
@@ -175,6 +194,7 @@ def build_options(
     waveplan_path: str | None,
     phase_timeout_s: int | None = None,
     task_timeout_s: int | None = None,
+    no_artifact_check: bool = False,
 ) -> RunOptions:
     catalog_path = catalog or default_catalog(inventory)
     read_catalog: Callable[[], Catalog] | None = None
@@ -184,8 +204,21 @@ def build_options(
         def read_catalog() -> Catalog:
             return load_catalog_strict(found)
 
+    where = list(artifacts) or default_artifact_dirs(catalog_path, inventory)
+    needs = [p.id for p in checked_patches(waveplan.patches)]
+    override: str | None = None
+    if no_artifact_check:
+        override = f"--no-artifact-check by {operator}: artifact hashes not re-checked ({', '.join(needs)})"
+    elif needs and not where:
+        _fail(
+            f"patches {', '.join(needs)} carry a sha256 but no artifact location is known to re-check it: "
+            "pass --artifacts DIR (the repository the hosts install from), or --no-artifact-check "
+            "(recorded in the audit log)",
+            ExitCode.REFUSED,
+        )
+
     def digests() -> dict[str, str | None]:
-        return artifact_digests(waveplan.patches, artifacts)
+        return artifact_digests(waveplan.patches, where)
 
     def orphans(rid: str) -> None:
         def notify(pids: list[int]) -> None:
@@ -211,7 +244,8 @@ def build_options(
         phase_timeout_s=phase_timeout_s,
         task_timeout_s=task_timeout_s,
         catalog=read_catalog,
-        artifact_digests=digests if artifacts else None,
+        artifact_digests=digests if needs and override is None else None,
+        artifact_check_override=override,
         confirm=_confirm(yes, as_json),
         abort_requested=abort_requested,
         wait_for_orphans=orphans,
@@ -314,6 +348,11 @@ def _execution(f: Any) -> Any:
         help="Directory of patch artifacts whose sha256 is re-checked before every wave (repeatable).",
     )(f)  # fmt: skip
     f = click.option(
+        "--no-artifact-check", is_flag=True,
+        help="Do not re-check the patch artifacts' sha256 (when no artifact location is known); "
+        "recorded in the audit log.",
+    )(f)  # fmt: skip
+    f = click.option(
         "--secret-var", "secret_vars", multiple=True, metavar="NAME",
         help="Pass variable NAME to the playbooks from env var NAME (or a hidden prompt); never logged.",
     )(f)  # fmt: skip
@@ -353,6 +392,7 @@ def run(
     secret_vars: tuple[str, ...],
     phase_timeout: int | None,
     task_timeout: int | None,
+    no_artifact_check: bool,
     yes: bool,
     operator: str,
     state_dir: Path | None,
@@ -378,7 +418,7 @@ def run(
             operator=operator, inventory=inventory, waveplan=waveplan, run_id=run_id, check=check, wave=wave,
             yes=yes, as_json=as_json, catalog=catalog, artifacts=artifacts, secrets=secrets, paths=s.paths,
             console=s.console, waveplan_path=str(copy), phase_timeout_s=phase_timeout,
-            task_timeout_s=task_timeout,
+            task_timeout_s=task_timeout, no_artifact_check=no_artifact_check,
         )  # fmt: skip
         with live:
             summary = _handle(lambda: s.orchestrator.run(waveplan, options))
@@ -399,6 +439,7 @@ def resume(
     secret_vars: tuple[str, ...],
     phase_timeout: int | None,
     task_timeout: int | None,
+    no_artifact_check: bool,
     yes: bool,
     operator: str,
     state_dir: Path | None,
@@ -423,7 +464,7 @@ def resume(
             operator=operator, inventory=inventory, waveplan=waveplan, run_id=run_id, check=record.check_mode,
             wave=None, yes=yes, as_json=as_json, catalog=catalog, artifacts=artifacts, secrets=secrets,
             paths=s.paths, console=s.console, waveplan_path=record.waveplan_path,
-            phase_timeout_s=phase_timeout, task_timeout_s=task_timeout,
+            phase_timeout_s=phase_timeout, task_timeout_s=task_timeout, no_artifact_check=no_artifact_check,
         )  # fmt: skip
         abort_flag(s.paths, run_id).unlink(missing_ok=True)
         with live:

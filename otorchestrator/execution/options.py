@@ -29,6 +29,8 @@ class RunOptions:
     # re-read at the start and before every wave; compared with what the wave plan approved
     catalog: Callable[[], Catalog] | None = None
     artifact_digests: Callable[[], Mapping[str, str | None]] | None = None
+    # the operator turned the artifact re-check off (`--no-artifact-check`): why, audited at start
+    artifact_check_override: str | None = None
     # asked before every wave after the first one this invocation runs; False halts the run
     confirm: Callable[[Wave], bool] | None = None
     abort_requested: Callable[[], bool] | None = None

@@ -47,6 +47,9 @@ class RunRefused(OrchestratorError, RuntimeError):
         self.problems = tuple(problems)
 
 
+AUDIT_SAFETY_OVERRIDE = "safety_override"
+
+
 def new_run_id(now: datetime) -> str:
     return f"run-{now:%Y%m%d-%H%M%S}-{os.urandom(2).hex()}"
 
@@ -107,6 +110,16 @@ class Orchestrator:
         )
         raise RunRefused(reason, problems)
 
+    @staticmethod
+    def _audit_override(rec: Recorder, options: RunOptions) -> None:
+        """A safety check the operator turned off is on the record, before anything runs."""
+        if options.artifact_check_override is not None:
+            rec.event(
+                AUDIT_SAFETY_OVERRIDE,
+                result="artifact_check_skipped",
+                detail={"check": "artifact", "reason": options.artifact_check_override},
+            )
+
     def summary(self, run_id: str) -> RunSummary:
         return RunSummary(self.store.get_run(run_id), tuple(self.store.host_states(run_id).values()))
 
@@ -163,10 +176,12 @@ class Orchestrator:
                     "waveplan_hash": waveplan.content_hash,
                     "plan_hash": waveplan.plan_hash,
                     "check_mode": options.check_mode,
+                    "artifact_check": options.artifact_digests is not None,
                     "waves": [w.index for w in waves],
                     "previous_lock_holder": lock.previous.describe() if lock.previous else None,
                 },
             )
+            self._audit_override(rec, options)
             self.observer.run_started(record, resumed=False)
 
             def body() -> RunSummary:
@@ -204,6 +219,7 @@ class Orchestrator:
                     "previous_lock_holder": lock.previous.describe() if lock.previous else None,
                 },
             )
+            self._audit_override(rec, options)
             if not reconcile_only:
                 run = self.store.set_run_status(
                     run_id, RunStatus.RUNNING, now, f"resumed by {options.operator}"

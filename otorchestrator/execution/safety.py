@@ -82,11 +82,10 @@ def check_artifacts(waveplan: WavePlan, digests: Mapping[str, str | None]) -> li
         if patch.id not in digests:
             continue
         actual = digests[patch.id]
+        what = patch.artifact or f"package {patch.package} {patch.target_version}"
         if actual is None:
             problems.append(
-                SafetyProblem(
-                    "artifact", f"{patch.id}: artifact {patch.artifact} not found", patch_id=patch.id
-                )
+                SafetyProblem("artifact", f"{patch.id}: artifact {what} not found", patch_id=patch.id)
             )
         elif patch.sha256 is None:
             problems.append(
@@ -96,7 +95,7 @@ def check_artifacts(waveplan: WavePlan, digests: Mapping[str, str | None]) -> li
             problems.append(
                 SafetyProblem(
                     "artifact",
-                    f"{patch.id}: {patch.artifact} has sha256 {actual}, the plan approved {patch.sha256}",
+                    f"{patch.id}: {what} has sha256 {actual}, the plan approved {patch.sha256}",
                     patch_id=patch.id,
                 )
             )

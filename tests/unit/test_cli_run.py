@@ -12,7 +12,10 @@ from fake_backend import FakeBackend, fake_hosts, make_plan
 
 from otorchestrator.cli import run as cli_run
 from otorchestrator.cli.main import cli
+from otorchestrator.execution.artifacts import artifact_digests
 from otorchestrator.models.results import Phase
+from otorchestrator.models.waves import WavePlan
+from otorchestrator.store.audit import read_events
 from otorchestrator.store.clock import FakeClock, SystemClock
 from otorchestrator.store.state import StateStore
 
@@ -27,6 +30,13 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     backend = FakeBackend(fake_hosts(plan), FakeClock(SystemClock().now()), {("gw", Phase.INSTALL): "break"})
     backend.seconds_per_phase = 0
     monkeypatch.setattr(cli_run, "make_backend", lambda paths: backend)
+    # the fake patches' artifacts are "in the repository" with their approved hashes
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    monkeypatch.setattr(cli_run, "default_artifact_dirs", lambda catalog, inventory: [repo])
+    monkeypatch.setattr(
+        cli_run, "artifact_digests", lambda patches, dirs: {p.id: p.sha256 for p in patches if dirs == [repo]}
+    )
     monkeypatch.delenv("OTORCH_OPERATOR", raising=False)
     return {"plan": plan_file, "inv": inventory, "state": tmp_path / "state", "backend": backend}
 
@@ -152,4 +162,50 @@ def test_secret_vars_are_refused_without_a_ram_filesystem(
     )  # fmt: skip
     assert result.exit_code == 5
     assert "RAM filesystem" in result.output and "never on disk" in result.output
+    assert s["backend"].calls == []
+
+
+def test_a_patch_with_a_sha256_and_no_artifact_location_is_refused(
+    setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = setup
+    monkeypatch.setattr(cli_run, "default_artifact_dirs", lambda catalog, inventory: [])
+    args = ["run", str(s["plan"]), "-i", str(s["inv"]), "--yes", "--json", "--operator", "alice"]
+    result = _invoke(*args, "--state-dir", str(s["state"]))
+    assert result.exit_code == 5
+    assert "no artifact location is known" in result.output and "--no-artifact-check" in result.output
+    assert s["backend"].calls == []
+    # the explicit override runs, and it is on the record before anything ran
+    result = _invoke(*args, "--state-dir", str(s["state"]), "--no-artifact-check")
+    assert result.exit_code == 3, result.output
+    trail = [e for _, e in read_events(s["state"] / "audit.jsonl")]
+    override = [e for e in trail if e.kind == "safety_override"]
+    assert len(override) == 1 and override[0].operator == "alice"
+    assert override[0].result == "artifact_check_skipped" and "P-a" in override[0].detail["reason"]
+    first_phase = next(i for i, e in enumerate(trail) if e.kind == "phase_started")
+    assert trail.index(override[0]) < first_phase
+    started = next(e for e in trail if e.kind == "run_started")
+    assert started.detail["artifact_check"] is False
+
+
+def test_a_changed_package_in_the_repository_refuses_the_run(
+    setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """apt mode: the package the hosts install (found through the repository's Packages index) is hashed."""
+    s = setup
+    plan = WavePlan.model_validate_json(Path(s["plan"]).read_text())
+    repo = tmp_path / "apt"
+    repo.mkdir()
+    stanzas = []
+    for patch in plan.patches:
+        deb = repo / f"{patch.package}_{patch.target_version}_all.deb"
+        deb.write_bytes(b"package " + patch.id.encode())
+        stanzas.append(f"Package: {patch.package}\nVersion: {patch.target_version}\nFilename: ./{deb.name}\n")
+    (repo / "Packages").write_text("\n".join(stanzas))
+    monkeypatch.setattr(cli_run, "artifact_digests", artifact_digests)
+    args = ["run", str(s["plan"]), "-i", str(s["inv"]), "--yes", "--json", "--operator", "alice"]
+    result = _invoke(*args, "--state-dir", str(s["state"]), "--artifacts", str(repo))
+    assert result.exit_code == 5
+    digest = artifact_digests(plan.patches, [repo])["P-a"]
+    assert f"P-a: package pkg-a 1.1.0 has sha256 {digest}, the plan approved {'0' * 64}" in result.output
     assert s["backend"].calls == []
