@@ -82,4 +82,5 @@ if [[ "$(cat .collections/.stamp 2>/dev/null)" != "$cstamp" ]]; then
 else
   say "collections up to date"
 fi
-say "ready: $(.venv/bin/ansible --version | head -1)"
+ansible_version=$(.venv/bin/ansible --version)   # whole output: `| head -1` breaks its pipe
+say "ready: ${ansible_version%%$'\n'*}"

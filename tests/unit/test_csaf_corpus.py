@@ -13,7 +13,10 @@ from otorchestrator.planning.versions import SpecKind
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "csaf"
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"CSAF corpus not present at {CORPUS}")
+pytestmark = [
+    pytest.mark.external_data,
+    pytest.mark.skipif(not CORPUS.is_dir(), reason=f"CSAF corpus not present at {CORPUS}"),
+]
 
 
 def test_corpus_reads_completely() -> None:
