@@ -46,6 +46,11 @@ def patch_entry(lab: LabHandle, package: str, version: str = "1.1.0") -> dict[st
     }
 
 
+def dpkg_status(lab: LabHandle, host: str, package: str) -> str:
+    """`<status abbrev><version>` of a package on a lab host, e.g. 'ii 1.0.0'."""
+    return lab.sh(host, f"dpkg-query -W -f='${{db:Status-Abbrev}}${{Version}}' {package}", check=False).stdout
+
+
 class LabRunner:
     """Runs phase playbooks through the real backend against the lab, always with the canary secret."""
 
@@ -55,11 +60,14 @@ class LabRunner:
         self.backend = AnsibleRunnerBackend(state, extra_env=lab.runner_envvars())
         self.inventory = lab.inventory / "hosts.yml"
 
-    def run(self, phase: Phase, hosts: dict[str, list[dict[str, Any]]], **extravars: Any) -> PhaseOutcome:
+    def run(
+        self, phase: Phase, hosts: dict[str, list[dict[str, Any]]], check_mode: bool = False, **extravars: Any
+    ) -> PhaseOutcome:
         request = PhaseRequest(
             phase=phase,
             hosts=tuple(hosts),
             inventory=self.inventory,
+            check_mode=check_mode,
             extravars={"otorch_patches": hosts, **extravars},
             secret_vars={"otorch_canary_secret": CANARY},
             run_label="itest",

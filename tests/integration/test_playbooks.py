@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _roles_helpers import CANARY, ENV_CANARY, LabRunner, patch_entry
+from _roles_helpers import CANARY, ENV_CANARY, LabRunner, dpkg_status, patch_entry
 
 from otorchestrator.execution.backend import RunStatus
 from otorchestrator.lab.handle import LabHandle
@@ -148,6 +148,69 @@ def test_install_of_eng_suite_fails_and_rollback_recovers_it(runner: LabRunner) 
         assert back.ok and back.versions_after == {"nwc-eng-suite": "1.0.0"}, back.failed_checks
         status = lab.sh("nw-ews-01", "dpkg-query -W -f='${db:Status-Abbrev}${Version}' nwc-eng-suite").stdout
         assert status == "ii 1.0.0"
+    finally:
+        lab.reset(*hosts)
+
+
+PUSH_DIR = "/var/cache/otorch/debs"  # ot_patch_remote_dir
+
+
+def test_push_mode_installs_the_verified_artifact_and_check_mode_copies_nothing(runner: LabRunner) -> None:
+    """Air-gapped install: the lab's built .deb, sha256 checked on the controller and on the host, apt deb=."""
+    lab, host, pkg = runner.lab, "nw-hmi-01", "nwc-hmi-runtime"
+    entry = patch_entry(lab, pkg)
+    push = {"otorch_patch_mode": "push", "otorch_artifact_dir": str(lab.cfg.repo_dir / "main")}
+    remote = f"{PUSH_DIR}/{entry['artifact']}"
+    try:
+        dry = runner.run(Phase.INSTALL, {host: [entry]}, check_mode=True, **push).results[host]
+        assert dry.ok and dry.outcome == HostOutcome.OK, (dry.failed_checks, dry.message)
+        host_check = next(c for c in dry.checks if c.name == f"artifact_sha256:{entry['artifact']}")
+        assert "check mode: not copied" in host_check.detail
+        assert lab.sh(host, f"test -e {remote}", check=False).returncode == 1  # check mode copied nothing
+        assert dpkg_status(lab, host, pkg) == "ii 1.0.0"
+
+        out = runner.run(Phase.INSTALL, {host: [entry]}, **push)
+        r = out.results[host]
+        assert out.status == RunStatus.SUCCESSFUL and r.ok, (r.failed_checks, r.message)
+        assert r.values["mode"] == "push"
+        assert r.versions_before == {pkg: "1.0.0"} and r.versions_after == {pkg: "1.1.0"}
+        passed = {c.name for c in r.checks if c.ok}
+        assert {
+            f"artifact_sha256_controller:{entry['artifact']}",
+            f"artifact_sha256:{entry['artifact']}",
+            f"installed:{pkg}",
+        } <= passed
+        assert dpkg_status(lab, host, pkg) == "ii 1.1.0"
+        assert lab.sh(host, f"sha256sum {remote}").stdout.split()[0] == entry["sha256"]
+        assert lab.sh(host, f"/usr/bin/{pkg}-health", check=False).returncode == 0
+    finally:
+        lab.reset(host)
+
+
+def test_push_mode_refuses_a_tampered_artifact_and_a_wrong_sha256_before_install(
+    runner: LabRunner, tmp_path: Path
+) -> None:
+    lab = runner.lab
+    hmi, gw = patch_entry(lab, "nwc-hmi-runtime"), patch_entry(lab, "nwc-gateway")
+    for entry in (hmi, gw):
+        (tmp_path / entry["artifact"]).write_bytes((lab.cfg.repo_dir / "main" / entry["artifact"]).read_bytes())
+    tampered = tmp_path / hmi["artifact"]
+    data = bytearray(tampered.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    tampered.write_bytes(bytes(data))  # the catalog's sha256 stays that of the real build
+    gw["sha256"] = "0" * 64  # an intact artifact whose catalog sha256 is wrong
+    hosts = {"nw-hmi-01": [hmi], "nw-gw-01": [gw]}
+    try:
+        out = runner.run(Phase.INSTALL, hosts, otorch_patch_mode="push", otorch_artifact_dir=str(tmp_path))
+        assert out.status == RunStatus.FAILED
+        for host, (entry,) in hosts.items():
+            r = out.results[host]
+            assert not r.ok and r.outcome == HostOutcome.FAILED
+            assert {f"artifact_sha256_controller:{entry['artifact']}", "install_step"} <= names(r), r.failed_checks
+            assert r.versions_after == {entry["package"]: "1.0.0"}
+            assert dpkg_status(lab, host, entry["package"]) == "ii 1.0.0"
+            # refused on the controller: the artifact never reached the host
+            assert lab.sh(host, f"test -e {PUSH_DIR}/{entry['artifact']}", check=False).returncode == 1
     finally:
         lab.reset(*hosts)
 
