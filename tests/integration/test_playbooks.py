@@ -63,6 +63,20 @@ def test_diagnostics_fail_on_the_nearly_full_disk_and_pass_elsewhere(runner: Lab
         assert f"service_running:{hosts[host][0]['package']}" in got
 
 
+def test_diagnostics_without_required_free_mb_use_the_default_thresholds(runner: LabRunner) -> None:
+    """A catalog entry that declares no free-space need is still checked (safety first), install roots too."""
+    entry = {k: v for k, v in patch_entry(runner.lab, "nwc-historian").items() if k != "required_free_mb"}
+    hist = runner.run(Phase.DIAGNOSTICS, {"nw-hist-01": [entry]}).results["nw-hist-01"]
+    assert not hist.ok and hist.outcome == HostOutcome.FAILED and names(hist) == {"disk_free:/opt/nwc"}
+    disk = {c.name: c for c in hist.checks if c.name.startswith("disk_free:")}
+    defaults = ("/var/cache/apt/archives", "/usr", "/opt", "/opt/nwc")
+    assert {f"disk_free:{p}" for p in defaults} <= set(disk)
+    assert disk["disk_free:/opt/nwc"].threshold == 100 and disk["disk_free:/opt/nwc"].value <= 2
+    assert all("default threshold" in c.detail for c in disk.values())
+    assert hist.values["disk_threshold_defaulted"] == ["nwc-historian"]
+    assert "/opt/nwc" in hist.values["install_roots"]
+
+
 def test_diagnostics_fail_on_a_bad_repository_signature(runner: LabRunner) -> None:
     lab = runner.lab
     rogue = "deb [signed-by=/etc/apt/keyrings/nwc-archive.gpg] file:/srv/nwc-rogue ./"
@@ -156,7 +170,7 @@ PUSH_DIR = "/var/cache/otorch/debs"  # ot_patch_remote_dir
 
 
 def test_push_mode_installs_the_verified_artifact_and_check_mode_copies_nothing(runner: LabRunner) -> None:
-    """Air-gapped install: the lab's built .deb, sha256 checked on the controller and on the host, apt deb=."""
+    """Air-gapped install: the lab's built .deb, sha256 checked on the controller and the host, apt deb=."""
     lab, host, pkg = runner.lab, "nw-hmi-01", "nwc-hmi-runtime"
     entry = patch_entry(lab, pkg)
     push = {"otorch_patch_mode": "push", "otorch_artifact_dir": str(lab.cfg.repo_dir / "main")}
@@ -192,8 +206,9 @@ def test_push_mode_refuses_a_tampered_artifact_and_a_wrong_sha256_before_install
 ) -> None:
     lab = runner.lab
     hmi, gw = patch_entry(lab, "nwc-hmi-runtime"), patch_entry(lab, "nwc-gateway")
+    built = lab.cfg.repo_dir / "main"
     for entry in (hmi, gw):
-        (tmp_path / entry["artifact"]).write_bytes((lab.cfg.repo_dir / "main" / entry["artifact"]).read_bytes())
+        (tmp_path / entry["artifact"]).write_bytes((built / entry["artifact"]).read_bytes())
     tampered = tmp_path / hmi["artifact"]
     data = bytearray(tampered.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -206,7 +221,8 @@ def test_push_mode_refuses_a_tampered_artifact_and_a_wrong_sha256_before_install
         for host, (entry,) in hosts.items():
             r = out.results[host]
             assert not r.ok and r.outcome == HostOutcome.FAILED
-            assert {f"artifact_sha256_controller:{entry['artifact']}", "install_step"} <= names(r), r.failed_checks
+            refused = {f"artifact_sha256_controller:{entry['artifact']}", "install_step"}
+            assert refused <= names(r), r.failed_checks
             assert r.versions_after == {entry["package"]: "1.0.0"}
             assert dpkg_status(lab, host, entry["package"]) == "ii 1.0.0"
             # refused on the controller: the artifact never reached the host
