@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
+import yaml
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
@@ -37,11 +38,26 @@ class PlanRefused(ValueError):
 
 
 def read_plan(path: Path) -> Plan:
-    """The plan in `path`, refused unless its content hash matches its content."""
+    """The plan in `path` (YAML for a .yml/.yaml suffix, as `otorch plan` writes it; JSON otherwise),
+    refused unless its content hash matches its content."""
+    is_yaml = path.suffix.lower() in (".yml", ".yaml")
+    kind = "YAML" if is_yaml else "JSON"
     try:
-        plan = Plan.model_validate_json(path.read_bytes())
-    except (OSError, ValidationError) as exc:
-        raise PlanRefused(f"{path}: not a readable plan: {exc}") from exc
+        text = path.read_bytes()
+        if is_yaml:
+            data = yaml.safe_load(text)
+            if not isinstance(data, dict):
+                raise PlanRefused(f"{path}: not a plan: the YAML holds {type(data).__name__}, not a mapping")
+            plan = Plan.model_validate(data)
+        else:
+            plan = Plan.model_validate_json(text)
+    except OSError as exc:
+        raise PlanRefused(f"{path}: cannot read the plan: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise PlanRefused(f"{path}: not valid YAML (read as YAML for its suffix): {exc}") from exc
+    except ValidationError as exc:
+        hint = "" if is_yaml else " (a YAML plan needs a .yml or .yaml suffix)"
+        raise PlanRefused(f"{path}: not a readable {kind} plan{hint}: {exc}") from exc
     if not plan.content_hash:
         raise PlanRefused(f"{path}: the plan has no content_hash; create it with `otorch plan`")
     actual = plan.compute_hash()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from otorchestrator.cli.plan import render_plan
 from otorchestrator.cli.waves import waves
 from otorchestrator.models.waves import WavePlan
 from otorchestrator.planning.policy import PolicyError, load_policy, parse_policy
@@ -95,3 +96,34 @@ def test_lab_policy_loads() -> None:
     assert policy.max_hosts_per_wave == 3 and policy.max_hosts_per_zone_per_wave == 2
     assert policy.failure_budget.for_wave(3) == 1 and not policy.failure_budget.count_blocked
     assert load_policy(None).max_hosts_per_wave == 10
+
+
+def test_yaml_plan_is_read_by_its_suffix(tmp_path: Path) -> None:
+    """`otorch plan -o plan.yaml` writes YAML: `otorch waves plan.yaml` stages the same waves."""
+    plan = lab_plan((approval("nw-scada-a"), approval("nw-scada-b")))
+    staged = []
+    for name in ("plan.json", "plan.yaml", "plan.YML"):
+        path = tmp_path / name
+        path.write_text(render_plan(plan, path.suffix.lower()))
+        result = CliRunner().invoke(waves, [str(path), "--now", NOW, "--json"])
+        assert result.exit_code == 0, result.output
+        staged.append(json.loads(result.output))
+    assert staged[0] == staged[1] == staged[2]
+    assert staged[0]["plan_hash"] == plan.content_hash
+
+
+def test_unreadable_plan_names_the_file_and_the_format(tmp_path: Path) -> None:
+    plan = lab_plan(())
+    cases = [
+        ("plan.txt", render_plan(plan, ".yaml"), "a YAML plan needs a .yml or .yaml suffix"),
+        ("plan.yaml", "items: [\n", "not valid YAML"),
+        ("plan.yml", "- 1\n", "not a mapping"),
+        ("plan.json", "{", "not a readable JSON plan"),
+    ]
+    for name, text, expected in cases:
+        path = tmp_path / name
+        path.write_text(text)
+        result = CliRunner().invoke(waves, [str(path), "--now", NOW])
+        assert result.exit_code == 2, name
+        flat = " ".join(result.output.split())
+        assert name in flat and expected in flat, (name, result.output)
