@@ -233,6 +233,7 @@ class _Scheduler:
                 notes.append("after dependencies " + ", ".join(self.where(d) for d in host.cand.deps))
             if before:
                 notes.append(f"after {self.where(before[0])} of redundancy group {group}")
+            notes.extend(host.cand.not_waited)
             host.reason = "; ".join(n for n in notes if n)
         for host in wave.hosts:
             group = host.cand.asset.redundancy_group

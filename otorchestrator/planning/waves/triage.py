@@ -30,6 +30,7 @@ class Candidate:
     approval: Approval | None
     timeline: Timeline
     deps: list[str] = field(default_factory=list)  # candidate hosts that go first
+    not_waited: list[str] = field(default_factory=list)  # why a declared dependency is not waited for
     need: timedelta = timedelta(0)  # duration + rollback
 
     def __post_init__(self) -> None:
@@ -168,12 +169,25 @@ def _resolve_dependencies(
     holds: dict[str, Hold],
     out: dict[str, tuple[Rule, str]],
 ) -> None:
-    """Honour `depends_on` among hosts that have plan items: a host whose dependency is left out is left
-    out, one whose dependency is held is held, and hosts in a cycle are left out. Mutates the arguments."""
+    """Honour `depends_on` among hosts that have something to deploy: a host whose dependency is left out
+    (no window, a cycle, its own dependency) is left out, one whose dependency is held (an approval) is
+    held, and hosts in a cycle are left out. A dependency with nothing to deploy in this rollout (no plan
+    item, or every item exempt, blocked or deferred) is not waited for, as it does not change; the
+    placement says so. Mutates the arguments."""
     assets = plan.asset_map()
-    deps = {
-        n: [d for d in dict.fromkeys(assets[n].depends_on) if d in with_items and d != n] for n in with_items
-    }
+    idle = {n for n, (rule, _) in out.items() if rule is Rule.DECISION}  # nothing to deploy
+    deps: dict[str, list[str]] = {}
+    for n in with_items:
+        declared = [d for d in dict.fromkeys(assets[n].depends_on) if d != n]
+        deps[n] = [d for d in declared if d in with_items and d not in idle]
+        if n in candidates:
+            candidates[n].not_waited = [
+                f"dependency {d} has nothing to deploy in this rollout ({out[d][1]}): not waited for"
+                if d in idle
+                else f"dependency {d} has no item in the plan: not waited for"
+                for d in declared
+                if d not in deps[n]
+            ]
     dependents: dict[str, list[str]] = {n: [] for n in with_items}
     for name, ds in deps.items():
         for d in ds:

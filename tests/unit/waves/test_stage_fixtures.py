@@ -105,14 +105,57 @@ def test_dependency_goes_first_even_from_a_higher_tier() -> None:
     assert hmi_host.placement_rule is Rule.DEPENDENCY and hmi_host.waits_for == ("hist",)
 
 
-def test_dependency_on_excluded_host_excludes_the_client() -> None:
+@pytest.mark.parametrize("decision", [Decision.BLOCKED, Decision.EXEMPT, Decision.DEFER])
+def test_dependency_with_nothing_to_deploy_is_not_waited_for(decision: Decision) -> None:
+    """A historian whose every item is blocked / exempt / deferred does not change in this rollout: its
+    clients go ahead as if it had no item (before, they were excluded as infeasible for ever)."""
     hist = asset("hist", role=Role.HISTORIAN)
     hmi = asset("hmi", depends_on=("hist",))
-    p = plan([hist, hmi], [patch("P")], [("hist", "P", Decision.BLOCKED), ("hmi", "P")])
+    p = plan([hist, hmi], [patch("P"), patch("H")], [("hist", "H", decision), ("hmi", "P")])
+    wp = stage_waves(p, WavePolicy(), NOW)
+    placed = {h.name: h for w in wp.waves for h in w.hosts}
+    assert set(placed) == {"hmi"} and placed["hmi"].waits_for == ()
+    assert "dependency hist has nothing to deploy in this rollout" in placed["hmi"].placement_reason
+    assert "not waited for" in placed["hmi"].placement_reason
+    assert [(e.asset, e.rule) for e in wp.exclusions] == [("hist", Rule.DECISION)]
+    assert not wp.infeasible
+
+
+def test_dependency_without_plan_items_is_not_waited_for() -> None:
+    hist = asset("hist", role=Role.HISTORIAN)
+    hmi = asset("hmi", depends_on=("hist",))
+    wp = stage_waves(plan([hist, hmi], [patch("P")], [("hmi", "P")]), WavePolicy(), NOW)
+    (host,) = [h for w in wp.waves for h in w.hosts]
+    assert host.name == "hmi" and host.waits_for == ()
+    assert "dependency hist has no item in the plan: not waited for" in host.placement_reason
+
+
+def test_held_dependency_holds_its_client() -> None:
+    """A dependency waiting for an approval will deploy once approved: its client waits with it."""
+    hist = asset("hist", role=Role.HISTORIAN, criticality=Criticality.HIGH)
+    hmi = asset("hmi", depends_on=("hist",))
+    p = plan([hist, hmi], [patch("P"), patch("H")], [("hist", "H"), ("hmi", "P")])
+    wp = stage_waves(p, WavePolicy(), NOW)
+    assert not wp.waves
+    holds = {h.asset: h for h in wp.holds}
+    assert holds["hist"].rule is Rule.APPROVAL
+    assert holds["hmi"].rule is Rule.DEPENDENCY
+    assert holds["hmi"].reason.startswith("depends on hist, held: ")
+    assert "approval" in holds["hmi"].reason and holds["hmi"].release == holds["hist"].release
+
+
+def test_dependency_without_a_window_excludes_its_client() -> None:
+    """A dependency that has something to deploy but no window is not relaxed away: its client stays
+    out too, saying which dependency and why."""
+    hist = asset("hist", role=Role.HISTORIAN, maintenance_windows=())
+    hmi = asset("hmi", depends_on=("hist",))
+    p = plan([hist, hmi], [patch("P"), patch("H")], [("hist", "H"), ("hmi", "P")])
     wp = stage_waves(p, WavePolicy(), NOW)
     out = {e.asset: e for e in wp.exclusions}
+    assert out["hist"].rule is Rule.WINDOW
     assert out["hmi"].rule is Rule.DEPENDENCY and out["hmi"].infeasible
-    assert "hist" in out["hmi"].reason
+    reason = out["hmi"].reason
+    assert reason.startswith("depends on hist, which is not in this rollout: no maintenance window")
 
 
 def test_dependency_cycle_is_reported() -> None:

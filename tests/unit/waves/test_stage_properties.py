@@ -197,12 +197,18 @@ def check_invariants(plan: Plan, policy: WavePolicy, wp: WavePlan) -> None:
                     assert earlier[-1] in host.waits_for
                 earlier.append(host.name)
 
-    # dependencies with plan items go first, in an earlier wave
+    # dependencies with something to deploy go first, in an earlier wave; one with plan items but none
+    # deployable (exempt, blocked, a decision the policy leaves out) is not waited for, and the placement
+    # says so
     with_items = {i.asset for i in plan.items}
-    for name in hosts:
+    deployable = {i.asset for i in plan.items if i.decision in policy.include_decisions}
+    for name, host in hosts.items():
         for dep in assets[name].depends_on:
-            if dep in with_items and dep != name:
+            if dep in deployable and dep != name:
                 assert dep in where and where[dep] < where[name], (name, dep)
+            elif dep in with_items and dep != name:
+                assert dep not in host.waits_for, (name, dep)
+                assert f"dependency {dep} has nothing to deploy" in host.placement_reason, (name, dep)
 
     # canary waves come first and cover every combination placed later, or say why not
     kinds = [w.kind for w in wp.waves]
