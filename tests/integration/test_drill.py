@@ -75,6 +75,37 @@ def test_drill_restores_the_baseline(drill_host: LabHandle, tmp_path: Path) -> N
     version = drill_host.sh(HOST, "dpkg-query -W -f='${Version}' nwc-drill-agent").stdout.strip()
     assert version == "1.0.0"
     assert (tmp_path / "state" / "reports" / "run-DRILL-CLEAN.junit.xml").exists()
+    # the pre-drill scan is the host's recorded baseline
+    from otorchestrator.cli.records import records
+
+    listed = CliRunner().invoke(records, ["--host", HOST, "--state-dir", str(tmp_path / "state")])
+    assert listed.exit_code == 0 and f"{HOST}: baseline " in listed.output and "DRILL-CLEAN" in listed.output
+
+
+def test_drill_of_a_safety_system_needs_someone_elses_approval(lab: LabHandle, tmp_path: Path) -> None:
+    """Refused before anything runs (no Ansible, the host untouched), also when the operator approved it."""
+    from otorchestrator.cli.drill import drill
+
+    sis = "nw-sis-01"
+    before = lab.sh(sis, "dpkg-query -W -f='${Version}' nwc-hmi-runtime").stdout.strip()
+    own = tmp_path / "own.yml"
+    own.write_text(
+        "approvals:\n  - {kind: drill, subject: nw-sis-01, approved_by: drill-test, reason: proof test,"
+        ' at: "2026-03-01T08:00:00+00:00"}\n',
+        encoding="utf-8",
+    )
+    args = [
+        "--group", "safety_systems", "--inventory", str(lab.inventory),
+        "--catalog", str(lab.inventory / "catalog.yml"), "--patch", "NWC-P-2026-0103",
+        "--operator", "drill-test", "--state-dir", str(tmp_path / "state"),
+    ]  # fmt: skip
+    refused = CliRunner().invoke(drill, args)
+    assert refused.exit_code == 2 and f"{sis} is a safety-system asset" in refused.output, refused.output
+    self_approved = CliRunner().invoke(drill, [*args, "--approvals", str(own)])
+    assert self_approved.exit_code == 2 and "is by the operator drill-test" in self_approved.output
+    assert lab.sh(sis, "dpkg-query -W -f='${Version}' nwc-hmi-runtime").stdout.strip() == before
+    with StateStore(tmp_path / "state" / "state.db") as store:
+        assert store.list_runs() == []  # no drill run was even started
 
 
 def test_drill_that_cannot_restore_the_baseline_fails(drill_host: LabHandle, tmp_path: Path) -> None:

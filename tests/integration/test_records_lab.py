@@ -1,8 +1,10 @@
-"""`otorch scan` records baselines on the lab and `otorch drift` finds a changed config file."""
+"""`otorch scan` records baselines on the lab, `otorch records` shows them, and `otorch drift` finds a changed
+config file."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,6 +55,14 @@ def test_scan_then_drift_finds_a_changed_config(lab_env: LabHandle, tmp_path: Pa
     with StateStore(tmp_path / "st" / "state.db") as store:
         baseline = store.latest_baseline(HOST)
     assert baseline is not None and baseline.data["values"]["config_sha256"][CONF]
+
+    from otorchestrator.cli.records import records
+
+    listed = CliRunner().invoke(records, ["--host", HOST, "--json", "--state-dir", str(tmp_path / "st")])
+    assert listed.exit_code == 0, listed.output
+    (rec,) = json.loads(listed.output)
+    assert rec["asset"] == HOST and rec["baseline"]["age_days"] == 0
+    assert "tcp/9105" in rec["baseline"]["listening"] and rec["baseline"]["packages"]["nwc-eng-suite"]
 
     clean = CliRunner().invoke(drift, common)
     assert clean.exit_code == 0 and f"{HOST}: no drift" in clean.output, clean.output
