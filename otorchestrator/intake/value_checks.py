@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -40,6 +40,8 @@ from otorchestrator.models.asset import (
     RecurringWindow,
 )
 
+M = TypeVar("M", bound=BaseModel)
+
 
 class Collector:
     """Gathers the problems of one host."""
@@ -60,13 +62,34 @@ class Collector:
         )
 
     def pydantic(
-        self, variable: str, path: Sequence[PathItem], exc: ValidationError, model: type[BaseModel]
+        self,
+        variable: str,
+        path: Sequence[PathItem],
+        exc: ValidationError,
+        model: type[BaseModel],
+        since: int | None = None,
     ) -> None:
-        """Translate a pydantic ValidationError into readable problems (never dump it)."""
+        """Translate a pydantic ValidationError into readable problems (never dump it). With `since`, a
+        path already reported from that problem on (by an earlier, more specific check) is not repeated."""
+        seen = {p.variable for p in self.problems[since:]} if since is not None else set()
         for error in exc.errors(include_url=False):
             loc = tuple(error["loc"])
+            if path_text(variable, (*path, *loc)) in seen:
+                continue
             value = MISSING if error["type"] == "missing" else error.get("input", MISSING)
             self.bad(variable, (*path, *loc), value, expected_text(error, model))
+
+    def validate(
+        self, variable: str, path: Sequence[PathItem], data: object, model: type[M], since: int
+    ) -> M | None:
+        """`model` from `data`, reporting every problem the model finds besides those reported since
+        problem `since` (one item's earlier checks); None when the item has any problem."""
+        try:
+            result = model.model_validate(data)
+        except ValidationError as exc:
+            self.pydantic(variable, path, exc, model, since)
+            return None
+        return result if len(self.problems) == since else None
 
 
 def expected_text(error: Any, model: type[BaseModel]) -> str:
@@ -189,28 +212,24 @@ def check_windows(c: Collector, value: object) -> tuple[MaintenanceWindow, ...]:
                 "or a one-off window (start, end)",
             )
             continue
+        before = len(c.problems)  # every bad field of this window is reported, each path once
         days = item.get("days")
         if model is RecurringWindow and isinstance(days, str):
             c.bad(variable, (index, "days"), days, f"a list of days, e.g. [{days}]")
-            continue
         if model is RecurringWindow and isinstance(days, list):
-            wrong = [(n, d) for n, d in enumerate(days) if d not in DAYS]
-            for position, day in wrong:
-                hint = suggestion(str(day).lower()[:3], DAYS)
-                c.bad(variable, (index, "days", position), day, f"one of {', '.join(DAYS)}{hint}")
-            if wrong:
-                continue
+            for position, day in enumerate(days):
+                if day not in DAYS:
+                    hint = suggestion(str(day).lower()[:3], DAYS)
+                    c.bad(variable, (index, "days", position), day, f"one of {', '.join(DAYS)}{hint}")
         if model is OneOffWindow and _naive(item):
             c.bad(
                 variable, (index,), item,
                 "start and end with a UTC offset, e.g. 2026-11-22T02:00:00+00:00 (a time without an offset "
                 "is ambiguous)",
             )
-            continue
-        try:
-            windows.append(model.model_validate(item))
-        except ValidationError as exc:
-            c.pydantic(variable, (index,), exc, model)
+        window = c.validate(variable, (index,), item, model, before)
+        if window is not None:
+            windows.append(window)
     return tuple(windows)
 
 
@@ -243,12 +262,9 @@ def check_products(c: Collector, value: object) -> tuple[InstalledProduct, ...]:
                 data[key] = check_text(c, variable, data[key], (index, key))
         if "version" in data:
             data["version"] = check_version(c, variable, data["version"], (index, "version"))
-        if len(c.problems) > before:
-            continue
-        try:
-            products.append(InstalledProduct.model_validate(data))
-        except ValidationError as exc:
-            c.pydantic(variable, (index,), exc, InstalledProduct)
+        product = c.validate(variable, (index,), data, InstalledProduct, before)  # the other fields too
+        if product is not None:
+            products.append(product)
     return tuple(products)
 
 
@@ -263,13 +279,7 @@ def check_os(c: Collector, value: object) -> OperatingSystem | None:
         data["family"] = check_text(c, variable, data["family"], ("family",))
     if "version" in data:
         data["version"] = check_version(c, variable, data["version"], ("version",))
-    if len(c.problems) > before:
-        return None
-    try:
-        return OperatingSystem.model_validate(data)
-    except ValidationError as exc:
-        c.pydantic(variable, (), exc, OperatingSystem)
-        return None
+    return c.validate(variable, (), data, OperatingSystem, before)  # the other fields too
 
 
 def check_depends_on(c: Collector, value: object) -> tuple[str, ...]:

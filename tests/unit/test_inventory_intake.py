@@ -271,3 +271,50 @@ def test_lab_inventory_validates() -> None:
     inventory = load_inventory(LAB.parent)
     assert inventory.assets
     assert by_name(inventory) == by_name(load_inventory(LAB))
+
+
+def test_every_bad_field_of_a_window_product_or_os_is_reported_together(tmp_path: Path) -> None:
+    """After the first bad field of an item the other fields are still checked; each path once."""
+    (tmp_path / "hosts.yml").write_text(
+        """
+all:
+  hosts:
+    h1:
+      ot_site: s
+      ot_zone: z
+      ot_purdue_level: 2
+      ot_role: hmi
+      ot_criticality: low
+      ot_maintenance_windows:
+        - {days: [sun, funday], start: "25:00", duration_minutes: 0, timezone: Mars/Olympus}
+        - {days: sat, start: "02:00", duration_minutes: 60, colour: red}
+        - {start: "2026-11-22T02:00:00", end: "2026-11-22T04:00:00", note: x}
+      ot_installed_products:
+        - {vendor: "  ", product: X, version: 1.10, kind: hardware}
+      ot_os: {family: "", version: 7.10, flavour: x}
+"""
+    )
+    report = read_inventory([tmp_path])
+    got = sorted(p.variable for p in report.problems)
+    assert got == sorted(
+        [
+            "ot_maintenance_windows[0].days[1]",
+            "ot_maintenance_windows[0].start",
+            "ot_maintenance_windows[0].duration_minutes",
+            "ot_maintenance_windows[0].timezone",
+            "ot_maintenance_windows[1].days",
+            "ot_maintenance_windows[1].colour",
+            "ot_maintenance_windows[2]",
+            "ot_maintenance_windows[2].note",
+            "ot_installed_products[0].vendor",
+            "ot_installed_products[0].version",
+            "ot_installed_products[0].kind",
+            "ot_os.family",
+            "ot_os.version",
+            "ot_os.flavour",
+        ]
+    )
+    by_path = {p.variable: p for p in report.problems}
+    assert by_path["ot_maintenance_windows[0].days[1]"].expected.startswith("one of mon")
+    assert "quoted version" in by_path["ot_installed_products[0].version"].expected
+    assert by_path["ot_maintenance_windows[1].days"].expected == "a list of days, e.g. [sat]"
