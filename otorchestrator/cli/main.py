@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "audit": "otorchestrator.cli.audit:audit",
     "report": "otorchestrator.cli.report:report",
     "drift": "otorchestrator.cli.records:drift",
+    "records": "otorchestrator.cli.records:records",
     "drill": "otorchestrator.cli.drill:drill",
     "demo": "otorchestrator.cli.demo:demo",
 }
