@@ -14,6 +14,13 @@ Per size it prints:
 Not timed: advisory load (printed apart) and inventory generation.
 Targets (issue 3): 10k assets under 2 s, 100k under 20 s on one core: PASS/MISS on the wall total and on
 the CPU total. The machine load (os.getloadavg) and the CPUs the process may run on are printed first.
+
+Then, in the same run (skip with --no-inventory / --no-waves):
+  inventory load   per size, a YAML inventory with group_vars/ written by bench/inventory_scale.py, loaded
+                   by us (a fresh process, and in this process) and by `ansible-inventory --list`, on the
+                   same files (target: no slower than ansible-inventory)
+  wave staging     bench/wave_scale.py's generated plan of 10k and 100k assets staged into waves
+                   (target, issue 4: 10k under 1 s)
 Prints only: no asserts on time.
 """
 
@@ -24,6 +31,9 @@ import gc
 import os
 import random
 import resource
+import shutil
+import sys
+import tempfile
 import time
 import tracemalloc
 from dataclasses import dataclass
@@ -38,7 +48,13 @@ from otorchestrator.planning.match import build_index
 from otorchestrator.planning.plan import PlanInputs, build_plan
 from otorchestrator.planning.versions import parse_spec
 
-DEFAULT_CSAF = Path(__file__).resolve().parents[2] / "shared" / "data" / "csaf"
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # the sibling benches, reused (not copied)
+
+import inventory_scale  # noqa: E402
+import wave_scale  # noqa: E402
+
+DEFAULT_CSAF = HERE.parents[1] / "shared" / "data" / "csaf"
 ZONES = ("cell-a", "cell-b", "supervisory", "site-operations", "idmz", "sis", "engineering")
 
 
@@ -136,12 +152,54 @@ def verdict(size: int, figures: Figures) -> str:
     return f"< {limit:g} s: wall {wall}, cpu {cpu}"
 
 
+def inventory_load(sizes: list[int], repeat: int) -> None:
+    """Our inventory load vs `ansible-inventory --list`, same generated files (bench/inventory_scale.py)."""
+    python = sys.executable
+    here = str(Path(python).parent)
+    ansible_inventory = shutil.which("ansible-inventory", path=here) or "ansible-inventory"
+    snippet = (
+        "import sys; sys.path.insert(0, {root!r}); "
+        "from otorchestrator.intake.inventory import load_inventory; load_inventory({path!r})"
+    )
+    print(f"\ninventory load (YAML + group_vars/ from bench/inventory_scale.py; {ansible_inventory}):")
+    print(f"{'assets':>8} {'ours (process)':>15} {'ours (in-proc)':>15} {'ansible --list':>15} {'ratio':>7}")
+    with tempfile.TemporaryDirectory(prefix="otorch-plan-bench-") as tmp:
+        for size in sizes:
+            directory = Path(tmp) / f"inv{size}"
+            inventory_scale.generate(directory, size)
+            command = [python, "-c", snippet.format(root=str(inventory_scale.ROOT), path=str(directory))]
+            ours = min(inventory_scale.wall(command) for _ in range(repeat))
+            in_proc, loaded = min(inventory_scale.ours_in_process(directory) for _ in range(repeat))
+            listing = [ansible_inventory, "-i", str(directory), "--list"]
+            theirs = min(inventory_scale.wall(listing) for _ in range(repeat))
+            verdict = "PASS" if ours <= theirs else "MISS"
+            print(
+                f"{loaded:>8} {ours:>14.2f}s {in_proc:>14.2f}s {theirs:>14.2f}s {ours / theirs:>6.2f}x  "
+                f"no slower than ansible-inventory: {verdict}",
+                flush=True,
+            )
+    print("ratio = ours (process) / ansible-inventory --list; both include interpreter start and imports")
+
+
+def wave_staging(sizes: list[int], repeat: int) -> None:
+    """bench/wave_scale.py's plan and policy, staged; it prints one line per size."""
+    print("\nwave staging (bench/wave_scale.py's generated plan; target 10k under 1 s):")
+    for size in sizes:
+        best = wave_scale.bench(size, repeat if size <= 10_000 else 1)
+        if size == 10_000:
+            print(f"  10k assets staged in under 1 s: {'PASS' if best < 1.0 else 'MISS'} ({best:.3f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csaf", type=Path, default=DEFAULT_CSAF)
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--repeat", type=int, default=1, help="timed runs per size; the fastest is shown")
     parser.add_argument("--no-memory", action="store_true", help="skip the (slower) tracemalloc pass")
+    parser.add_argument("--no-inventory", action="store_true", help="skip the inventory load comparison")
+    parser.add_argument("--inventory-sizes", help="sizes for the inventory load (default: --sizes)")
+    parser.add_argument("--no-waves", action="store_true", help="skip wave staging")
+    parser.add_argument("--wave-sizes", default="10000,100000", help="sizes for wave staging")
     args = parser.parse_args()
     if not args.csaf.is_dir():
         raise SystemExit(f"CSAF corpus not found at {args.csaf}")
@@ -175,6 +233,10 @@ def main() -> None:
             f"{verdict(size, figures)}",
             flush=True,
         )
+    if not args.no_inventory:
+        inventory_load([int(s) for s in (args.inventory_sizes or args.sizes).split(",")], max(1, args.repeat))
+    if not args.no_waves:
+        wave_staging([int(s) for s in args.wave_sizes.split(",")], max(1, args.repeat))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
