@@ -181,8 +181,17 @@ class WaveRunner:
         results = self.run_phase(wave, Phase.INSTALL, ready, entering=_S.INSTALLING, move_args=entering)
         installed: list[str] = []
         rollback: list[str] = []
+        # check mode changed nothing: a failure there is reported, never rolled back (no real backup)
+        undo, note = (
+            (_S.FAILED, "check mode, nothing to roll back: ")
+            if self.options.check_mode
+            else (
+                _S.ROLLING_BACK,
+                "",
+            )
+        )
         for n in ready:
-            if self._settle(n, results[n], _S.ROLLING_BACK, "install failed"):
+            if self._settle(n, results[n], undo, note + "install failed"):
                 installed.append(n)
             elif self.rec.state(n) is _S.ROLLING_BACK:
                 rollback.append(n)
@@ -193,7 +202,7 @@ class WaveRunner:
             if good(result):
                 self.succeed(wave, n, result)
             else:
-                self._settle(n, result, _S.ROLLING_BACK, "verify failed")
+                self._settle(n, result, undo, note + "verify failed")
                 if self.rec.state(n) is _S.ROLLING_BACK:
                     rollback.append(n)
         self.rollback(wave, rollback)

@@ -1,6 +1,6 @@
 """The wave execution engine against real lab hosts: real ansible-runner, real playbooks, real SSH.
 
-Runs on its own lab instance (``otexec``, ports shifted by 400) so the shared default lab is never touched;
+Runs on its own lab instance (``<OTORCH_LAB_NAME>x``, ports shifted by 400 more) so no other lab is touched;
 each test resets the hosts it uses before and after. Scenarios are combined into few runs (2-core machine):
 
 * one two-wave run: clean install, verify failure -> rollback to baseline, install failure -> rollback,
@@ -40,8 +40,11 @@ from otorchestrator.store import audit as audit_mod
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
-LAB_NAME = "otexec"
-PORT_OFFSET = 400
+# this module's own lab instance, derived from the suite's (OTORCH_LAB_NAME / OTORCH_LAB_PORT_OFFSET), so two
+# suites running side by side (e.g. otlabtest and another) never share or collide on it
+_BASE_LAB = os.environ.get("OTORCH_LAB_NAME") or "otlab"
+LAB_NAME = (_BASE_LAB[:30] + "x") if not _BASE_LAB.endswith("x") else (_BASE_LAB[:30] + "y")
+PORT_OFFSET = int(os.environ.get("OTORCH_LAB_PORT_OFFSET") or 0) + 400
 HOSTS = ["nw-scada-a", "nw-hist-01", "nw-hmi-01", "nw-hmi-02", "nw-ews-01", "nw-gw-01"]
 PATCH = {  # host -> the catalog patch it gets in these tests
     "nw-scada-a": "NWC-P-2026-0101",
@@ -60,6 +63,33 @@ PACKAGE = {
     "nw-gw-01": "nwc-gateway",
 }
 CANARY = "CANARY-otx-5d1e9b7c"
+VAULT_CANARY = "CANARY-vault-3c8e0a41"  # a vaulted inventory variable that every ssh connection uses
+VAULT_PASSWORD = "vault-pw-it-only"
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def vaulted_inventory(lab: LabHandle, where: Path) -> tuple[Path, Path]:
+    """A copy of the lab inventory with a vaulted variable that Ansible must decrypt to connect (it goes
+    into ``ansible_ssh_extra_args`` as an ssh SetEnv, which the lab's sshd ignores): (inventory, password
+    file). The copy keeps ``{{ inventory_dir }}/../../.lab`` pointing at the project's lab keys."""
+    root = where / "proj"
+    inventory = root / "inventories" / "lab"
+    shutil.copytree(lab.inventory, inventory)
+    (root / ".lab").symlink_to(PROJECT / ".lab")
+    password_file = where / "vault.pw"
+    password_file.write_text(VAULT_PASSWORD + "\n")
+    password_file.chmod(0o600)
+    encrypted = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-vault"), "encrypt_string", "--vault-password-file",
+         str(password_file), VAULT_CANARY, "--name", "otx_vault_canary"],
+        capture_output=True, text=True, check=True, env=_env(),
+    ).stdout  # fmt: skip
+    (inventory / "group_vars" / "all" / "vault_canary.yml").write_text(
+        encrypted + 'ansible_ssh_extra_args: "-o SetEnv=OTX_CANARY={{ otx_vault_canary }}"\n'
+    )
+    return inventory, password_file
+
+
 OTORCH = [str(Path(sys.executable).parent / "otorch")]
 
 
@@ -188,10 +218,12 @@ def test_wave_outcomes_budget_secrets_and_audit(xlab: LabHandle, tmp_path: Path)
             ["podman", "stop", "-t", "2", xlab.container("nw-hmi-02")], check=True, capture_output=True
         )
         state = tmp_path / "state"
+        inventory, vault_pw = vaulted_inventory(xlab, tmp_path)
         result = otorch(
             "run", str(plan_file), "--yes", "--json", "--operator", "it-ops", "--state-dir", str(state),
             "--secret-var", "otorch_canary_secret", "--artifacts", str(xlab.cfg.repo_dir / "main"),
-            env=_env(otorch_canary_secret=CANARY),
+            "-i", str(inventory),
+            env=_env(otorch_canary_secret=CANARY, ANSIBLE_VAULT_PASSWORD_FILE=str(vault_pw)),
         )  # fmt: skip
         assert result.returncode == 4, result.stderr[-3000:]  # halted: the budget of wave 0 is spent
         data = json.loads(result.stdout)
@@ -225,10 +257,57 @@ def test_wave_outcomes_budget_secrets_and_audit(xlab: LabHandle, tmp_path: Path)
         assert [e.host for e in trail if e.kind == "patch_installed"] == ["nw-hmi-01"]
         assert all(e.operator == "it-ops" for e in trail)
 
-        # the canary secret is nowhere: store, audit, runner artifacts, backups, output
-        assert CANARY not in result.stdout + result.stderr
-        leaks = [p for p in state.rglob("*") if p.is_file() and CANARY.encode() in p.read_bytes()]
-        assert leaks == []
+        # task results were streamed into the store while the playbooks ran (names and statuses only)
+        with sqlite3.connect(state / "state.db") as conn:
+            rows = conn.execute("SELECT host, phase, task, status, changed FROM task_events").fetchall()
+            waves = conn.execute(
+                "SELECT wave, outcome, budget, started_at IS NOT NULL, finished_at IS NOT NULL FROM waves"
+                " ORDER BY id"
+            ).fetchall()
+        phases_seen = {(h, ph) for h, ph, _, _, _ in rows}
+        for phase in ("diagnostics", "backup", "install", "verify"):
+            assert ("nw-hmi-01", phase) in phases_seen, phase
+        assert ("nw-gw-01", "rollback") in phases_seen and ("nw-ews-01", "rollback") in phases_seen
+        assert ("nw-hist-01", "install") not in phases_seen
+        assert any(h == "nw-hmi-01" and ph == "install" and changed for h, ph, _, _, changed in rows)
+        assert any(h == "nw-hmi-02" and st == "unreachable" for h, _, _, st, _ in rows)
+        assert {st for *_, st, _ in rows} <= {"ok", "failed", "unreachable", "skipped", "timed_out"}
+        # the waves: wave 0 ran and halted, wave 1 never started
+        assert waves == [(0, "halted", 2, 1, 1), (1, "halted", 2, 0, 0)]
+        assert [(e.kind, e.wave) for e in trail if e.kind.startswith("wave_")] == [
+            ("wave_started", 0), ("wave_halted", 0), ("wave_halted", 1)
+        ]  # fmt: skip
+
+        # the canary secrets (an extra var and a vaulted inventory variable every connection used) are
+        # nowhere: store, audit, runner artifacts, backups, output
+        for canary in (CANARY, VAULT_CANARY):
+            assert canary not in result.stdout + result.stderr
+            leaks = [p for p in state.rglob("*") if p.is_file() and canary.encode() in p.read_bytes()]
+            assert leaks == [], canary
+        # and the secret file the extra var went through (RAM) is gone
+        assert not [p for p in Path("/dev/shm").glob("otorch-secrets-*") if str(os.getpid()) in p.name]
+
+        # an operator rollback of the succeeded host: back at its baseline, and the patch history no
+        # longer says it is patched (what compliance and dependency checks read)
+        run_id = data["run"]["run_id"]
+        rolled = otorch(
+            "rollback", run_id, "--host", "nw-hmi-01", "--yes", "--json", "--operator", "it-ops",
+            "--state-dir", str(state), "-i", str(inventory),
+            env=_env(ANSIBLE_VAULT_PASSWORD_FILE=str(vault_pw)),
+        )  # fmt: skip
+        assert rolled.returncode == 0, rolled.stderr[-3000:]
+        assert version(xlab, "nw-hmi-01") == "1.0.0" and healthy(xlab, "nw-hmi-01")
+        with sqlite3.connect(state / "state.db") as conn:
+            history = conn.execute(
+                "SELECT asset, reversed_by_run FROM installed_patches WHERE reversed_at IS NOT NULL"
+            ).fetchall()
+        assert history == [("nw-hmi-01", run_id)]
+        from otorchestrator.store.state import StateStore
+
+        with StateStore(state / "state.db") as store:
+            assert store.patch_history("nw-hmi-01") == []
+        trail = events(state)
+        assert [e.host for e in trail if e.kind == "patch_reversed"] == ["nw-hmi-01"]
 
         # the audit chain verifies; modified, deleted, reordered and truncated records are detected
         assert otorch("audit", "verify", "--state-dir", str(state)).returncode == 0
@@ -311,15 +390,43 @@ def test_check_mode_changes_nothing(xlab: LabHandle, tmp_path: Path) -> None:
     host = "nw-hmi-01"
     _reset(xlab, [host])
     plan_file = tmp_path / "waves.json"
-    plan_file.write_text(waveplan(xlab, [[host]], budget=0).model_dump_json())
-    before = xlab.sh(host, "dpkg -l | sha256sum; sha256sum /etc/nwc/*.conf").stdout
+    plan_file.write_text(waveplan(xlab, [[host]], budget=1).model_dump_json())
+    snapshot = "dpkg -l | sha256sum; sha256sum /etc/nwc/*.conf; ls -R /var/backups 2>&1 | sha256sum"
+    before = xlab.sh(host, snapshot).stdout
+    state = tmp_path / "state"
     result = otorch(
         "run", str(plan_file), "--check", "--yes", "--json", "--operator", "it-ops", "--state-dir",
-        str(tmp_path / "state"),
+        str(state),
     )  # fmt: skip
     data = json.loads(result.stdout)
     assert data["run"]["check_mode"] is True
-    assert xlab.sh(host, "dpkg -l | sha256sum; sha256sum /etc/nwc/*.conf").stdout == before
-    assert upgrades(xlab, host) == 0 and healthy(xlab, host)
-    with sqlite3.connect(tmp_path / "state" / "state.db") as conn:
+    # every phase of the chain ran on the host, each in check mode, and no rollback was attempted
+    trail = events(state)
+    started = [(str(e.phase), e.detail["check_mode"]) for e in trail if e.kind == "phase_started"]
+    assert started == [(p, True) for p in ("diagnostics", "backup", "install", "verify")], started
+    assert all(e.detail["hosts"] == [host] for e in trail if e.kind == "phase_started")
+    with sqlite3.connect(state / "state.db") as conn:
+        path = [
+            r[0] for r in conn.execute("SELECT to_state FROM transitions WHERE host = ? ORDER BY id", (host,))
+        ]
         assert conn.execute("SELECT count(*) FROM installed_patches").fetchone()[0] == 0
+        phases = {r[0] for r in conn.execute("SELECT phase FROM task_events WHERE host = ?", (host,))}
+    assert path[:5] == ["pending", "diagnosing", "backing_up", "installing", "verifying"], path
+    assert phases == {"diagnostics", "backup", "install", "verify"}
+    commands = sorted((state / "runner").rglob("artifacts/run/command"))
+    assert len(commands) == 4 and all("--check" in f.read_text() for f in commands)
+    # nothing changed on the host: packages, configs, backups left on it, version, health, dpkg log
+    assert xlab.sh(host, snapshot).stdout == before
+    assert version(xlab, host) == "1.0.0"
+    assert upgrades(xlab, host) == 0 and healthy(xlab, host)
+    assert [e for e in trail if e.kind == "patch_installed"] == []
+    final = {h["host"]: h for h in data["hosts"]}[host]
+    if result.returncode != 0 and "check mode, nothing to roll back: verify failed" in final["detail"]:
+        # Known gap in roles/ot_verify (not check-mode aware): its version check wants the target
+        # installed and its port wait is skipped in check mode. Anything else is a real failure.
+        assert result.returncode == 3 and final["state"] == "failed", final
+        failed = final["detail"].split("checks failed: ")[1].split(";")[0].split(", ")
+        assert all(c.startswith(("version:", "port_listening:")) for c in failed), final["detail"]
+        pytest.xfail("ot_verify is not check-mode aware (version/port checks fail in --check)")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert final["state"] == "succeeded" and path[-1] == "succeeded"

@@ -390,6 +390,16 @@ def test_check_mode_changes_nothing(env: Any) -> None:
         assert store.patch_history() == []
 
 
+@pytest.mark.parametrize("phase", [Phase.INSTALL, Phase.VERIFY])
+def test_check_mode_failure_is_reported_not_rolled_back(env: Any, phase: Phase) -> None:
+    """Nothing was installed in check mode (and the backup was not made): no rollback, the host failed."""
+    e = env(make_plan([["a", "b"]], budget=1), {("b", phase): "fail"})
+    summary = e.run(check_mode=True)
+    assert states(summary) == {"a": S.SUCCEEDED, "b": S.FAILED}
+    assert e.phase_hosts(Phase.ROLLBACK) == []
+    assert "check mode, nothing to roll back" in summary.hosts[1].detail
+
+
 def test_declined_confirmation_halts_before_the_next_wave(env: Any) -> None:
     e = env(make_plan([["a"], ["b"]]))
     asked: list[str] = []
