@@ -14,7 +14,6 @@ This module and `ansible_compose` are the only intake modules that import Ansibl
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,6 +22,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from otorchestrator.collector import collector_paused
 from otorchestrator.intake.problems import FieldProblem, Note
 
 # the variables intake reads; everything else (connection details, secrets, templates) is left alone
@@ -93,7 +93,7 @@ def read_ansible_inventory(sources: Sequence[Path | str], *, reference: bool = F
     ]
     if missing:
         return RawInventory(names, (), tuple(missing))
-    with _captured_warnings() as warnings, _gc_paused():
+    with _captured_warnings() as warnings, collector_paused():
         # sorted: Ansible's host order for "all" varies between runs (groups are walked by object identity)
         hosts = tuple(
             sorted(
@@ -289,22 +289,6 @@ def _relative(path: str) -> str:
         return os.path.relpath(path)
     except ValueError:
         return path
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while Ansible builds millions of small tagged objects.
-
-    Its repeated full passes over the growing heap take about half of the time of a large inventory
-    (bench/inventory_scale.py); nothing is lost, the garbage is collected once the collector runs again.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @contextlib.contextmanager

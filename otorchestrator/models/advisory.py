@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class RuleSource(StrEnum):
@@ -43,7 +43,7 @@ class Score(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     version: str  # "3.0" | "3.1"
-    base_score: float | None
+    base_score: float | None = Field(allow_inf_nan=False)  # finite: the plan's hash relies on it
     vector: str | None
     severity: str | None = None
     products: tuple[str, ...] = ()

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import gc
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from otorchestrator.collector import collector_paused
 from otorchestrator.models.advisory import Advisory, KevCatalog, KevEntry
 from otorchestrator.models.asset import Asset, Criticality, InstalledProduct, Inventory
 from otorchestrator.models.catalog import Catalog, Patch, Qualification
@@ -323,21 +321,8 @@ def _asset_specific(approvals: dict[tuple[str, str], Approval]) -> set[str]:
 
 def build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None = None) -> Plan:
     """The plan for `inputs` at `now`. Same inputs, same plan (ordering is total and explicit)."""
-    with _gc_paused():
+    with collector_paused():
         return _build_plan(inputs, now, index)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Planning allocates many small acyclic objects; the cyclic collector would rescan the growing heap over
-    and over (half the time at 10k assets). Reference counting still frees garbage while it is paused."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) -> Plan:
