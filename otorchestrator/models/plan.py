@@ -173,12 +173,9 @@ class Plan(BaseModel):
     content_hash: str = ""
 
     def compute_hash(self) -> str:
-        """`content_hash(self.model_dump(mode="json", exclude={"content_hash"}))` (through the fast writer of
-        the same text: a plan's floats are finite)."""
+        """`content_hash(self.model_dump(mode="json", exclude={"content_hash"}))`."""
         with collector_paused():  # the dump is millions of small dicts next to the plan
-            data = self.model_dump(mode="json", exclude=set(_UNHASHED))
-            text = _orjson_canonical(data) or canonical_json(data).encode()
-        return "sha256:" + hashlib.sha256(text).hexdigest()
+            return finite_content_hash(self.model_dump(mode="json", exclude=set(_UNHASHED)))
 
     def sealed(self) -> Plan:
         return self.model_copy(update={"content_hash": self.compute_hash()})
@@ -230,6 +227,13 @@ def _orjson_canonical(data: Any) -> bytes | None:
 # string only costs the fast path, never the text.
 _SMALL_EXPONENT = re.compile(rb"e-[0-9]+[,\]}]")
 _SMALL_DECIMAL = re.compile(rb"0\.0000[0-9]*[,\]}]")
+
+
+def finite_content_hash(data: Any) -> str:
+    """`content_hash(data)` for data whose floats are all finite (a plan's, a wave plan's: their float fields
+    refuse NaN and infinity), through the fast writer of the same text."""
+    text = _orjson_canonical(data) or canonical_json(data).encode()
+    return "sha256:" + hashlib.sha256(text).hexdigest()
 
 
 def content_hash(data: Any) -> str:

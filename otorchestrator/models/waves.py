@@ -13,9 +13,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from otorchestrator.collector import collector_paused
 from otorchestrator.models.asset import Asset, Criticality, Role
 from otorchestrator.models.catalog import Patch
-from otorchestrator.models.plan import Approval, Decision, content_hash
+from otorchestrator.models.plan import Approval, Decision, finite_content_hash
 from otorchestrator.models.policy import WavePolicy
 
 
@@ -54,7 +55,7 @@ class WaveHost(BaseModel):
 
     name: str
     zone: str
-    purdue_level: float
+    purdue_level: float = Field(allow_inf_nan=False)
     role: Role
     criticality: Criticality
     safety_system: bool = False
@@ -146,7 +147,9 @@ class WavePlan(BaseModel):
     content_hash: str = ""
 
     def compute_hash(self) -> str:
-        return content_hash(self.model_dump(mode="json", exclude={"content_hash"}))
+        """`content_hash(self.model_dump(mode="json", exclude={"content_hash"}))`."""
+        with collector_paused():
+            return finite_content_hash(self.model_dump(mode="json", exclude={"content_hash"}))
 
     def sealed(self) -> WavePlan:
         return self.model_copy(update={"content_hash": self.compute_hash()})

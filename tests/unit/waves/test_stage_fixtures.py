@@ -214,3 +214,11 @@ def test_round_trip_json() -> None:
     wp = stage_waves(lab_plan((approval("nw-scada-a"),)), LAB, NOW)
     again = WavePlan.model_validate_json(wp.model_dump_json())
     assert again == wp and again.compute_hash() == wp.content_hash
+
+
+def test_wave_plan_hash_is_the_canonical_text_hash() -> None:
+    from otorchestrator.models.plan import content_hash
+
+    wp = stage_waves(lab_plan((approval("nw-scada-a"), approval("nw-scada-b"))), LAB, NOW)
+    assert wp.content_hash == content_hash(wp.model_dump(mode="json", exclude={"content_hash"}))
+    assert WavePlan.model_validate_json(wp.model_dump_json()).compute_hash() == wp.content_hash
