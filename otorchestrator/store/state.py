@@ -487,19 +487,7 @@ class StateStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self._query(sql + " ORDER BY id", params)
-        return [
-            InstalledPatchRecord(
-                asset=r["asset"],
-                patch_id=r["patch_id"],
-                package=r["package"],
-                from_version=r["from_version"],
-                to_version=r["to_version"],
-                run_id=r["run_id"],
-                operator=r["operator"],
-                at=datetime.fromisoformat(r["at"]),
-            )
-            for r in rows
-        ]
+        return [_installed_record(r) for r in rows]
 
     def reverse_installed_patches(
         self,
@@ -538,16 +526,7 @@ class StateStore:
         rows = self._query(sql + " ORDER BY id", params)
         return [
             (
-                InstalledPatchRecord(
-                    asset=r["asset"],
-                    patch_id=r["patch_id"],
-                    package=r["package"],
-                    from_version=r["from_version"],
-                    to_version=r["to_version"],
-                    run_id=r["run_id"],
-                    operator=r["operator"],
-                    at=datetime.fromisoformat(r["at"]),
-                ),
+                _installed_record(r),
                 str(r["reversed_by_run"]),
                 datetime.fromisoformat(r["reversed_at"]),
             )
@@ -699,3 +678,16 @@ class StateStore:
     def audit_head(self) -> AuditHead | None:
         rows = self._query("SELECT seq, hash FROM audit_head WHERE id = 1")
         return AuditHead(seq=int(rows[0]["seq"]), hash=rows[0]["hash"]) if rows else None
+
+
+def _installed_record(r: sqlite3.Row) -> InstalledPatchRecord:
+    return InstalledPatchRecord(
+        asset=r["asset"],
+        patch_id=r["patch_id"],
+        package=r["package"],
+        from_version=r["from_version"],
+        to_version=r["to_version"],
+        run_id=r["run_id"],
+        operator=r["operator"],
+        at=datetime.fromisoformat(r["at"]),
+    )
