@@ -53,11 +53,11 @@ def generate(directory: Path, count: int) -> None:
     group_vars = directory / "group_vars"
     group_vars.mkdir(parents=True)
     (group_vars / "all.yml").write_text(
-        "ot_os: {family: debian, version: \"12\"}\n"
+        'ot_os: {family: debian, version: "12"}\n'
         "ot_maintenance_windows:\n"
-        "  - {days: [sat], start: \"22:00\", duration_minutes: 360, timezone: Europe/Berlin}\n"
+        '  - {days: [sat], start: "22:00", duration_minutes: 360, timezone: Europe/Berlin}\n'
         "ansible_user: root\n"
-        "ansible_ssh_private_key_file: \"{{ inventory_dir }}/keys/id_ed25519\"\n"
+        'ansible_ssh_private_key_file: "{{ inventory_dir }}/keys/id_ed25519"\n'
     )
     lines = ["all:", "  children:"]
     zones = (count + HOSTS_PER_ZONE - 1) // HOSTS_PER_ZONE
@@ -72,9 +72,7 @@ def generate(directory: Path, count: int) -> None:
                 break
             zone = f"{site}_zone_{z:02d}"
             level = [1, 2, 2, 3, 3.5][z % 5]
-            (group_vars / f"{zone}.yml").write_text(
-                f"ot_zone: zone-{z:02d}\not_purdue_level: {level}\n"
-            )
+            (group_vars / f"{zone}.yml").write_text(f"ot_zone: zone-{z:02d}\not_purdue_level: {level}\n")
             lines += [f"        {zone}:", "          hosts:"]
             for _ in range(HOSTS_PER_ZONE):
                 if host >= count:
@@ -88,7 +86,7 @@ def generate(directory: Path, count: int) -> None:
                     f"              ot_criticality: {CRITICALITY[host % 4]}",
                     "              ot_installed_products:",
                     "                - {vendor: Northwind Controls, "
-                    f"product: {product}, version: \"1.0.0\", package: {package}}}",
+                    f'product: {product}, version: "1.0.0", package: {package}}}',
                 ]
                 if role == "scada_server":
                     lines.append(f"              ot_redundancy_group: {zone}-scada")
@@ -146,6 +144,25 @@ def explain(directory: Path) -> None:
     timed("lean path (same functions, no redundant parse/copy)", lambda: list(host_variables([directory])))
 
 
+ANSIBLE_INVENTORY = (
+    shutil.which("ansible-inventory", path=str(Path(sys.executable).parent)) or "ansible-inventory"
+)
+_LOAD_SNIPPET = (
+    "import sys; sys.path.insert(0, {root!r}); "
+    "from otorchestrator.intake.inventory import load_inventory; load_inventory({path!r})"
+)
+
+
+def compare(directory: Path, repeat: int) -> tuple[int, float, float, float]:
+    """(assets loaded, ours in a fresh process, ours in this process, `ansible-inventory --list`): the best
+    of `repeat` runs each, in seconds, on the inventory in `directory`."""
+    load = [sys.executable, "-c", _LOAD_SNIPPET.format(root=str(ROOT), path=str(directory))]
+    ours_proc = min(wall(load) for _ in range(repeat))
+    in_proc, loaded = min(ours_in_process(directory) for _ in range(repeat))
+    theirs = min(wall([ANSIBLE_INVENTORY, "-i", str(directory), "--list"]) for _ in range(repeat))
+    return loaded, ours_proc, in_proc, theirs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -154,27 +171,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (the best is printed)")
     parser.add_argument("--explain", type=int, default=0, metavar="N", help="break the time down on N assets")
     args = parser.parse_args()
-    python = sys.executable
-    here = str(Path(python).parent)
-    ansible_inventory = shutil.which("ansible-inventory", path=here) or "ansible-inventory"
-    snippet = (
-        "import sys; sys.path.insert(0, {root!r}); "
-        "from otorchestrator.intake.inventory import load_inventory; load_inventory({path!r})"
-    )
-    print(f"python {sys.version.split()[0]}, ansible-inventory at {ansible_inventory}, cpus {os.cpu_count()}")
+    print(f"python {sys.version.split()[0]}, ansible-inventory at {ANSIBLE_INVENTORY}, cpus {os.cpu_count()}")
     print(f"{'assets':>8} {'ours (process)':>15} {'ours (in-proc)':>15} {'ansible --list':>15} {'ratio':>7}")
     with tempfile.TemporaryDirectory(prefix="otorch-bench-") as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
             directory = Path(tmp) / f"inv{size}"
             generate(directory, size)
-            ours_proc = min(
-                wall([python, "-c", snippet.format(root=str(ROOT), path=str(directory))])
-                for _ in range(args.repeat)
-            )
-            in_proc, loaded = min(ours_in_process(directory) for _ in range(args.repeat))
-            theirs = min(
-                wall([ansible_inventory, "-i", str(directory), "--list"]) for _ in range(args.repeat)
-            )
+            loaded, ours_proc, in_proc, theirs = compare(directory, args.repeat)
             print(
                 f"{loaded:>8} {ours_proc:>14.2f}s {in_proc:>14.2f}s {theirs:>14.2f}s "
                 f"{ours_proc / theirs:>6.2f}x",

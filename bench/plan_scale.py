@@ -31,7 +31,6 @@ import gc
 import os
 import random
 import resource
-import shutil
 import sys
 import tempfile
 import time
@@ -154,24 +153,16 @@ def verdict(size: int, figures: Figures) -> str:
 
 def inventory_load(sizes: list[int], repeat: int) -> None:
     """Our inventory load vs `ansible-inventory --list`, same generated files (bench/inventory_scale.py)."""
-    python = sys.executable
-    here = str(Path(python).parent)
-    ansible_inventory = shutil.which("ansible-inventory", path=here) or "ansible-inventory"
-    snippet = (
-        "import sys; sys.path.insert(0, {root!r}); "
-        "from otorchestrator.intake.inventory import load_inventory; load_inventory({path!r})"
+    print(
+        "\ninventory load (YAML + group_vars/ from bench/inventory_scale.py; "
+        f"{inventory_scale.ANSIBLE_INVENTORY}):"
     )
-    print(f"\ninventory load (YAML + group_vars/ from bench/inventory_scale.py; {ansible_inventory}):")
     print(f"{'assets':>8} {'ours (process)':>15} {'ours (in-proc)':>15} {'ansible --list':>15} {'ratio':>7}")
     with tempfile.TemporaryDirectory(prefix="otorch-plan-bench-") as tmp:
         for size in sizes:
             directory = Path(tmp) / f"inv{size}"
             inventory_scale.generate(directory, size)
-            command = [python, "-c", snippet.format(root=str(inventory_scale.ROOT), path=str(directory))]
-            ours = min(inventory_scale.wall(command) for _ in range(repeat))
-            in_proc, loaded = min(inventory_scale.ours_in_process(directory) for _ in range(repeat))
-            listing = [ansible_inventory, "-i", str(directory), "--list"]
-            theirs = min(inventory_scale.wall(listing) for _ in range(repeat))
+            loaded, ours, in_proc, theirs = inventory_scale.compare(directory, repeat)
             verdict = "PASS" if ours <= theirs else "MISS"
             print(
                 f"{loaded:>8} {ours:>14.2f}s {in_proc:>14.2f}s {theirs:>14.2f}s {ours / theirs:>6.2f}x  "
