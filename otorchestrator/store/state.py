@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from otorchestrator.models.results import Phase, PhaseResult
 from otorchestrator.models.run import (
@@ -367,14 +367,20 @@ class StateStore:
         rows = self._query("SELECT record FROM host_states WHERE run_id = ? AND host = ?", (run_id, host))
         return HostStateRecord.model_validate_json(rows[0]["record"]) if rows else None
 
-    def transitions(self, run_id: str, host: str | None = None) -> list[Transition]:
-        """In the order they were written."""
-        sql = "SELECT * FROM transitions WHERE run_id = ?"
+    def _run_rows(
+        self, table: Literal["transitions", "task_events"], run_id: str, host: str | None
+    ) -> list[sqlite3.Row]:
+        """Rows of `table` of one run, of one host if given, in written order."""
+        sql = f"SELECT * FROM {table} WHERE run_id = ?"
         params: list[Any] = [run_id]
         if host is not None:
             sql += " AND host = ?"
             params.append(host)
-        rows = self._query(sql + " ORDER BY id", params)
+        return self._query(sql + " ORDER BY id", params)
+
+    def transitions(self, run_id: str, host: str | None = None) -> list[Transition]:
+        """In the order they were written."""
+        rows = self._run_rows("transitions", run_id, host)
         return [
             Transition(
                 run_id=r["run_id"],
@@ -555,12 +561,7 @@ class StateStore:
             )
 
     def task_events(self, run_id: str, host: str | None = None) -> list[TaskEventRecord]:
-        sql = "SELECT * FROM task_events WHERE run_id = ?"
-        params: list[Any] = [run_id]
-        if host is not None:
-            sql += " AND host = ?"
-            params.append(host)
-        rows = self._query(sql + " ORDER BY id", params)
+        rows = self._run_rows("task_events", run_id, host)
         return [
             TaskEventRecord(
                 run_id=r["run_id"],
