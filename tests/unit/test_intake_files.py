@@ -117,6 +117,7 @@ def test_kev_bad_entry_is_skipped(tmp_path: Path) -> None:
     assert problems[1].expected.startswith("an object") and problems[1].found == "str 'x'"
 
 
+@pytest.mark.external_data
 def test_real_kev_catalog() -> None:
     path = ROOT.parent / "shared" / "data" / "kev" / "known_exploited_vulnerabilities.json"
     if not path.exists():
