@@ -1,0 +1,1 @@
+"""Signed decisions: OpenSSH signatures, the site trust file, signed approvals, plans and wave plans."""
