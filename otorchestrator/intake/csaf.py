@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from otorchestrator.feeds.records import provenance_for
 from otorchestrator.intake.errors import ImportProblem, IntakeError, Severity, describe, jpath
 from otorchestrator.models.advisory import (
     Advisory,
@@ -346,7 +347,8 @@ def read_advisory(path: Path, name: str | None = None) -> tuple[Advisory, list[I
     on the directory it was made from."""
     file = str(path) if name is None else name
     try:
-        data = json.loads(path.read_bytes())
+        raw = path.read_bytes()
+        data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise IntakeError(
             [
@@ -362,7 +364,11 @@ def read_advisory(path: Path, name: str | None = None) -> tuple[Advisory, list[I
         raise IntakeError(
             [ImportProblem(file=file, path="$", expected="a readable file", found=str(exc))]
         ) from exc
-    return parse_advisory(data, file)
+    advisory, problems = parse_advisory(data, file)
+    provenance = provenance_for(path, raw, file)  # None unless read from a feed store (otorch feeds sync)
+    if provenance is not None:
+        advisory = advisory.model_copy(update={"provenance": provenance})
+    return advisory, problems
 
 
 def advisory_sources(paths: Iterable[Path]) -> list[tuple[Path, str]]:

@@ -78,6 +78,23 @@ class Vulnerability(BaseModel):
         return max(scored, key=lambda s: (s.base_score or 0.0, s.vector or "")) if scored else None
 
 
+class Provenance(BaseModel):
+    """Where a stored advisory revision came from: the feed, the address it was fetched from, the sha512 of
+    the exact bytes, the fingerprint of the OpenPGP key that signed them, when, and which revision."""
+
+    model_config = ConfigDict(frozen=True)
+
+    advisory: str  # tracking.id
+    revision: str  # tracking.version
+    current_release_date: str  # tracking.current_release_date
+    feed: str
+    url: str  # the publisher's address (before any site mirror mapping)
+    fetched_from: str  # where the bytes were actually read (mirror URL or directory)
+    sha512: str
+    signer: str  # fingerprint of the signing key, one of the feed's pinned fingerprints
+    fetched_at: str  # ISO 8601 UTC
+
+
 class Advisory(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -89,6 +106,7 @@ class Advisory(BaseModel):
     exploitation_note: str | None = None  # document-level "Exploitability" note, verbatim
     products: tuple[ProductRule, ...] = ()
     vulnerabilities: tuple[Vulnerability, ...] = ()
+    provenance: Provenance | None = None  # filled when the advisory was read from a verified feed store
 
     def product_map(self) -> dict[str, ProductRule]:
         return {p.product_id: p for p in self.products}

@@ -13,6 +13,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from otorchestrator.collector import collector_paused
+from otorchestrator.models.advisory import Provenance
 from otorchestrator.models.asset import Asset
 from otorchestrator.models.catalog import Patch
 from otorchestrator.models.problem import ImportProblem
@@ -112,6 +113,7 @@ class PlanItem(BaseModel):
     in_kev: bool = False
     product: str = ""  # "vendor / product" as installed on the asset
     installed_version: str = ""
+    provenance: tuple[Provenance, ...] = ()  # the stored revisions behind `cves` (from a feed store)
 
 
 class UnpatchedFinding(BaseModel):
@@ -126,6 +128,7 @@ class UnpatchedFinding(BaseModel):
     cves: tuple[str, ...]
     advisories: tuple[str, ...]
     remediation: str = ""  # what the advisory recommends (vendor_fix details, mitigations)
+    provenance: tuple[Provenance, ...] = ()  # the stored revisions behind `advisories` (from a feed store)
 
 
 class UnmatchedProduct(BaseModel):

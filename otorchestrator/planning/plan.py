@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from otorchestrator.collector import collector_paused
-from otorchestrator.models.advisory import Advisory, KevCatalog, KevEntry
+from otorchestrator.models.advisory import Advisory, KevCatalog, KevEntry, Provenance
 from otorchestrator.models.asset import Asset, Criticality, InstalledProduct, Inventory
 from otorchestrator.models.catalog import Catalog, Patch, Qualification
 from otorchestrator.models.exemption import Exemption
@@ -197,6 +198,14 @@ class _ProductPlan:
     missing: tuple[str, ...] = ()
     missing_advisories: tuple[str, ...] = ()
     remediation: str = ""
+    provenance: tuple[Provenance, ...] = ()  # of the advisories behind `covered`
+    missing_provenance: tuple[Provenance, ...] = ()  # of `missing_advisories`
+
+
+def _provenance(hits: Iterable[Hit]) -> tuple[Provenance, ...]:
+    """The stored revisions (one per advisory, by id) behind `hits`; () for advisories read from a folder."""
+    found = {h.advisory.id: h.advisory.provenance for h in hits if h.advisory.provenance is not None}
+    return tuple(found[a] for a in sorted(found))
 
 
 def _plan_product(index: AdvisoryIndex, patches: _Patches, installed: InstalledProduct) -> _ProductPlan:
@@ -224,6 +233,8 @@ def _plan_product(index: AdvisoryIndex, patches: _Patches, installed: InstalledP
         missing=missing,
         missing_advisories=tuple(sorted({h.advisory.id for h in missing_hits})),
         remediation=_remediation_text(missing_hits),
+        provenance=_provenance(h for c in covered for h in by_cve[c]),
+        missing_provenance=_provenance(missing_hits),
     )
 
 
@@ -368,6 +379,7 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
                         cves=pp.missing,
                         advisories=pp.missing_advisories,
                         remediation=pp.remediation,
+                        provenance=pp.missing_provenance,
                     )
                 )
             if pp.patch is None:
@@ -396,6 +408,7 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
                 "in_kev": verdict.in_kev,
                 "product": f"{installed.vendor} / {installed.product}",
                 "installed_version": installed.version,
+                "provenance": pp.provenance,
             }
             sort_key = (
                 URGENCY[overlay.decision],

@@ -133,6 +133,7 @@ def test_trusted_equals_a_validated_model() -> None:
         "cves": ("CVE-1",),
         "advisories": ("ADV",),
         "remediation": "",
+        "provenance": (),
     }
     built = trusted(UnpatchedFinding, **values)
     assert built == UnpatchedFinding(**values)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Vulnerability monitoring: follow CSAF provider feeds and the KEV catalog, verify, store with provenance."""
