@@ -1,9 +1,11 @@
 """After a crash: processes the dead orchestrator left behind (ansible-playbook keeps running when its
-parent is killed with SIGKILL). Resume waits for them before probing, so a probe never races an install."""
+parent is killed with SIGKILL). Resume ends them (grace, SIGTERM, SIGKILL) before probing, so a probe never
+races an install and a broken install is rolled back within minutes, not when someone kills it by hand."""
 
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,3 +45,43 @@ def wait_for_orphans(
             notify(pids)
             told = True
         time.sleep(poll_s)
+
+
+def _signal(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+        except PermissionError:  # not ours to end: reported as a survivor by the caller
+            pass
+
+
+def end_orphans(
+    marker: str,
+    grace_s: float = 30.0,
+    term_s: float = 10.0,
+    poll_s: float = 0.5,
+    notify: Callable[[str, list[int]], None] | None = None,
+) -> list[int]:
+    """End what a crashed run left behind instead of waiting on luck.
+
+    Waits `grace_s` for processes mentioning `marker` to finish by themselves (an install that is about to
+    complete is better finished than cut), then sends SIGTERM, waits `term_s`, then SIGKILL. Returns the pids
+    that are still alive after all that (empty: gone). `notify(step, pids)` is told each step
+    ("waiting", "terminating", "killing").
+    """
+    pids = processes_using(marker)
+    if not pids:
+        return []
+    if notify is not None:
+        notify("waiting", pids)
+    pids = wait_for_orphans(marker, timeout_s=grace_s, poll_s=poll_s)
+    for step, sig, wait_s in (("terminating", signal.SIGTERM, term_s), ("killing", signal.SIGKILL, term_s)):
+        if not pids:
+            return []
+        if notify is not None:
+            notify(step, pids)
+        _signal(pids, sig)
+        pids = wait_for_orphans(marker, timeout_s=wait_s, poll_s=min(poll_s, 0.1))
+    return pids

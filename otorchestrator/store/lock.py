@@ -3,14 +3,20 @@
 An OS lock (`fcntl.flock` on `<store>.lock`) so a holder killed with SIGKILL frees it with its last file
 descriptor. Who holds it is written into the lock file for the refusal message; a clean release empties
 the file, so holder info found on acquire names a previous holder that crashed.
+
+A second lock, the anchor, lives outside the state directory (`$OTORCH_LOCK_DIR`, else
+/run/lock/otorchestrator, else the temp dir), named by a hash of the lock file's absolute path: deleting or
+recreating the state directory while a run holds it does not let a second run in (same path, same anchor).
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import socket
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -60,29 +66,63 @@ def read_holder_info(path: Path) -> LockHolder | None:
     return None
 
 
+def anchor_dir() -> Path:
+    """Where anchors live: outside every state directory, on a file system that survives the run."""
+    override = os.environ.get("OTORCH_LOCK_DIR")
+    if override:
+        return Path(override)
+    run_lock = Path("/run/lock")
+    if run_lock.is_dir() and os.access(run_lock, os.W_OK):
+        return run_lock / "otorchestrator"
+    return Path(tempfile.gettempdir()) / "otorchestrator-locks"
+
+
+def anchor_path(path: Path) -> Path:
+    """The anchor of the lock file `path` (same absolute path -> same anchor, whatever became of the dir)."""
+    key = hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:24]
+    return anchor_dir() / f"{key}.lock"
+
+
+def _take(path: Path) -> int:
+    """An exclusive, non-blocking flock on `path` (created 0600); raises BlockingIOError when held."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # non-inheritable: child processes do not keep it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _drop(fd: int) -> None:
+    try:
+        os.ftruncate(fd, 0)
+        os.fsync(fd)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 class RunLock:
     """A held run lock. Use as a context manager or call `release()`; releasing twice is harmless."""
 
-    def __init__(self, path: Path, fd: int, holder: LockHolder, previous: LockHolder | None) -> None:
+    def __init__(
+        self, path: Path, fds: tuple[int, ...], holder: LockHolder, previous: LockHolder | None
+    ) -> None:
         self.path = path
         self.holder = holder
         self.previous = previous  # holder info left by a run that did not release (crashed)
-        self._fd: int | None = fd
+        self._fds: tuple[int, ...] = fds
 
     @property
     def held(self) -> bool:
-        return self._fd is not None
+        return bool(self._fds)
 
     def release(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is None:
-            return
-        try:
-            os.ftruncate(fd, 0)
-            os.fsync(fd)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+        fds, self._fds = self._fds, ()
+        for fd in reversed(fds):  # the store's lock first, the anchor last
+            _drop(fd)
 
     def __enter__(self) -> RunLock:
         return self
@@ -94,34 +134,34 @@ class RunLock:
 
 
 def acquire_lock(path: Path, *, operator: str, run_id: str, now: datetime) -> RunLock:
-    """Take the lock or raise `RunLocked` naming the current holder. Never blocks."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # non-inheritable: child processes do not keep it
+    """Take the lock (anchor, then the state directory's file) or raise `RunLocked` naming the holder.
+
+    Never blocks."""
+    anchor = anchor_path(path)
+    fds: list[int] = []
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise RunLocked(read_holder_info(path), str(path)) from None
-    except BaseException:
-        os.close(fd)
-        raise
-    try:
-        previous = _decode(os.pread(fd, 64 * 1024, 0))
+        for where in (anchor, path):
+            try:
+                fds.append(_take(where))
+            except BlockingIOError:
+                raise RunLocked(read_holder_info(where), str(where)) from None
+        previous = _decode(os.pread(fds[1], 64 * 1024, 0)) or _decode(os.pread(fds[0], 64 * 1024, 0))
         holder = LockHolder(
             operator=operator, run_id=run_id, pid=os.getpid(), hostname=socket.gethostname(), since=now
         )
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, _encode(holder), 0)
-        os.fsync(fd)
+        for fd in fds:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, _encode(holder), 0)
+            os.fsync(fd)
     except BaseException:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        for fd in reversed(fds):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
         raise
-    return RunLock(path, fd, holder, previous)
+    return RunLock(path, tuple(fds), holder, previous)
 
 
-def current_holder(path: Path) -> LockHolder | None:
-    """The live holder, or None when nobody holds the lock (tests the lock without keeping it)."""
+def _held_by(path: Path) -> LockHolder | None:
     if not path.exists():
         return None
     fd = os.open(path, os.O_RDWR)
@@ -134,3 +174,8 @@ def current_holder(path: Path) -> LockHolder | None:
         return None
     finally:
         os.close(fd)
+
+
+def current_holder(path: Path) -> LockHolder | None:
+    """The live holder, or None when nobody holds the lock (tests the lock without keeping it)."""
+    return _held_by(anchor_path(path)) or _held_by(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -29,6 +30,7 @@ from otorchestrator.store.errors import (
     RunNotFound,
     StateConflict,
 )
+from otorchestrator.store.lock import anchor_path
 from otorchestrator.store.migrations import MIGRATIONS, V1
 from otorchestrator.store.paths import StatePaths
 from otorchestrator.store.state import StateStore
@@ -341,3 +343,29 @@ def test_task_events_and_waves(store: StateStore) -> None:
     first, second = store.waves("run-1")
     assert (first.started_at, first.finished_at, first.outcome, first.budget) == (at(1), at(3), "halted", 1)
     assert second.started_at is None and second.budget_counts_blocked and second.detail == "budget spent"
+
+
+def test_lock_survives_the_removal_of_the_state_directory(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    store = StateStore(state / "state.db")
+    with store.lock("run-1", "alice", T0) as lock:
+        store.close()
+        shutil.rmtree(state)  # someone deletes the state directory while the run holds it
+        again = StateStore(state / "state.db")
+        try:
+            with pytest.raises(RunLocked, match="alice") as refused:
+                again.lock("run-2", "carol", T0)
+            assert refused.value.holder is not None and refused.value.holder.run_id == "run-1"
+            assert again.lock_holder() == lock.holder
+        finally:
+            again.close()
+    with StateStore(state / "state.db") as store2, store2.lock("run-3", "carol", T0):
+        pass  # released: the next run takes it
+
+
+def test_lock_anchor_lives_outside_the_state_directory(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "state.db.lock"
+    anchor = anchor_path(path)
+    assert tmp_path not in anchor.parents
+    assert anchor == anchor_path(tmp_path / "state" / ".." / "state" / "state.db.lock")
+    assert anchor != anchor_path(tmp_path / "other" / "state.db.lock")

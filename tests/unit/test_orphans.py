@@ -1,0 +1,91 @@
+"""Orphans of a crashed run are ended (grace, SIGTERM, SIGKILL), not waited on: real processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from otorchestrator.execution.orphans import end_orphans, processes_using
+
+Spawn = Callable[..., "subprocess.Popen[str]"]
+
+# a child that ignores SIGHUP (as ansible-playbook does when its parent dies) and optionally SIGTERM
+_CHILD = """
+import signal, sys, time
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+if sys.argv[2] == "stubborn":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("ready", flush=True)
+time.sleep(float(sys.argv[3]))
+"""
+
+
+@pytest.fixture
+def spawn() -> Iterator[Spawn]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(marker: str, mode: str = "plain", sleep_s: float = 120.0) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, marker, mode, str(sleep_s)],
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def _marker() -> str:
+    return f"/tmp/otorch-test-runner/{uuid.uuid4().hex}"
+
+
+def test_nothing_to_end_returns_at_once() -> None:
+    assert end_orphans(_marker(), grace_s=5) == []
+
+
+def test_an_orphan_that_finishes_within_the_grace_is_not_signalled(spawn: Spawn) -> None:
+    marker = _marker()
+    proc = spawn(marker, "plain", 0.5)
+    steps: list[str] = []
+    assert end_orphans(marker, grace_s=10, poll_s=0.1, notify=lambda s, _p: steps.append(s)) == []
+    assert proc.wait(timeout=5) == 0  # exited by itself, not by a signal
+    assert steps == ["waiting"]
+
+
+def test_an_orphan_is_terminated_after_the_grace(spawn: Spawn) -> None:
+    marker = _marker()
+    proc = spawn(marker)
+    assert processes_using(marker) == [proc.pid]
+    steps: list[str] = []
+    left = end_orphans(marker, grace_s=0.3, term_s=5, poll_s=0.1, notify=lambda s, _p: steps.append(s))
+    assert left == []
+    assert proc.wait(timeout=5) == -15  # SIGTERM
+    assert steps == ["waiting", "terminating"]
+
+
+def test_an_orphan_ignoring_sigterm_is_killed(spawn: Spawn) -> None:
+    marker = _marker()
+    proc = spawn(marker, "stubborn")
+    steps: list[str] = []
+    left = end_orphans(marker, grace_s=0.2, term_s=0.5, poll_s=0.1, notify=lambda s, _p: steps.append(s))
+    assert left == []
+    assert proc.wait(timeout=5) == -9  # SIGKILL
+    assert steps == ["waiting", "terminating", "killing"]
+
+
+def test_other_processes_are_left_alone(spawn: Spawn) -> None:
+    mine, other = _marker(), _marker()
+    proc = spawn(other)
+    assert end_orphans(mine, grace_s=0.1) == []
+    assert proc.poll() is None
