@@ -8,13 +8,11 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
-import yaml
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from otorchestrator.models.plan import Plan
+from otorchestrator.intake.planfiles import PlanFileError, load_plan
 from otorchestrator.models.waves import WavePlan
 from otorchestrator.planning.policy import PolicyError, load_policy
 from otorchestrator.planning.waves import stage_waves
@@ -31,42 +29,6 @@ def _console(stderr: bool = False) -> Console:
 def _fail(message: str) -> NoReturn:
     _console(stderr=True).print(f"[red]error:[/red] {escape(message)}")
     sys.exit(EXIT_INPUT)
-
-
-class PlanRefused(ValueError):
-    """A plan file that must not be staged: unreadable, unsealed, or changed after it was sealed."""
-
-
-def read_plan(path: Path) -> Plan:
-    """The plan in `path` (YAML for a .yml/.yaml suffix, as `otorch plan` writes it; JSON otherwise),
-    refused unless its content hash matches its content."""
-    is_yaml = path.suffix.lower() in (".yml", ".yaml")
-    kind = "YAML" if is_yaml else "JSON"
-    try:
-        text = path.read_bytes()
-        if is_yaml:
-            data = yaml.safe_load(text)
-            if not isinstance(data, dict):
-                raise PlanRefused(f"{path}: not a plan: the YAML holds {type(data).__name__}, not a mapping")
-            plan = Plan.model_validate(data)
-        else:
-            plan = Plan.model_validate_json(text)
-    except OSError as exc:
-        raise PlanRefused(f"{path}: cannot read the plan: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise PlanRefused(f"{path}: not valid YAML (read as YAML for its suffix): {exc}") from exc
-    except ValidationError as exc:
-        hint = "" if is_yaml else " (a YAML plan needs a .yml or .yaml suffix)"
-        raise PlanRefused(f"{path}: not a readable {kind} plan{hint}: {exc}") from exc
-    if not plan.content_hash:
-        raise PlanRefused(f"{path}: the plan has no content_hash; create it with `otorch plan`")
-    actual = plan.compute_hash()
-    if actual != plan.content_hash:
-        raise PlanRefused(
-            f"{path}: the plan was changed after it was sealed (recorded {plan.content_hash}, content hashes "
-            f"to {actual}); refusing to stage it. Re-create and review it with `otorch plan`."
-        )
-    return plan
 
 
 def _parse_now(value: str | None) -> datetime:
@@ -206,9 +168,9 @@ def waves(
     """
     now = _parse_now(now_text)
     try:
-        plan = read_plan(plan_file)
+        plan = load_plan(plan_file)
         policy = load_policy(policy_file)
-    except (PlanRefused, PolicyError) as exc:
+    except (PlanFileError, PolicyError) as exc:
         _fail(str(exc))
     wave_plan = stage_waves(plan, policy, now, inventory=inventory)
     if output is not None:

@@ -117,8 +117,8 @@ def test_unreadable_plan_names_the_file_and_the_format(tmp_path: Path) -> None:
     cases = [
         ("plan.txt", render_plan(plan, ".yaml"), "a YAML plan needs a .yml or .yaml suffix"),
         ("plan.yaml", "items: [\n", "not valid YAML"),
-        ("plan.yml", "- 1\n", "not a mapping"),
-        ("plan.json", "{", "not a readable JSON plan"),
+        ("plan.yml", "- 1\n", "not a plan: found list"),
+        ("plan.json", "{", "plan.json:1:2: not valid JSON"),
     ]
     for name, text, expected in cases:
         path = tmp_path / name

@@ -1,0 +1,126 @@
+"""Read a plan file (`otorch plan`) or a wave-plan file (`otorch waves`), refusing the wrong kind, a file
+that is not one at all, and one changed after it was sealed, with one clear sentence (never a raw
+validation dump).
+
+    load_plan(path)       -> Plan      (JSON, or YAML for a .yml/.yaml suffix, as `otorch plan` writes it)
+    load_wave_plan(path)  -> WavePlan  (JSON, as `otorch waves -o` writes it)
+
+Both raise PlanFileError (a ValueError) whose message names the file and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from otorchestrator.models.plan import Plan
+from otorchestrator.models.waves import WavePlan
+
+__all__ = ["PlanFileError", "file_kind", "load_plan", "load_wave_plan"]
+
+_MOST = 5  # validation problems shown before "... and N more"
+
+
+class PlanFileError(ValueError):
+    """A plan or wave-plan file that cannot be used; the message names the file."""
+
+
+def file_kind(data: Any) -> str:
+    """"plan", "wave plan" or "unknown", from the top-level keys only."""
+    if not isinstance(data, dict):
+        return "unknown"
+    if "waves" in data and "plan_hash" in data:
+        return "wave plan"
+    if "items" in data and "assets" in data and "patches" in data:
+        return "plan"
+    return "unknown"
+
+
+def _read(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanFileError(f"{path}: cannot read the file: {exc}") from exc
+    if path.suffix.lower() in (".yml", ".yaml"):
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+            what = getattr(exc, "problem", None) or "a YAML syntax error"
+            raise PlanFileError(f"{path}{where}: not valid YAML ({what})") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        hint = " (a YAML plan needs a .yml or .yaml suffix)" if text.lstrip()[:1] not in "{[" else ""
+        raise PlanFileError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}){hint}") from exc
+
+
+def _summary(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors()[:_MOST]:
+        where = ".".join(str(p) for p in err.get("loc", ())) or "(top level)"
+        lines.append(f"{where}: {err.get('msg', 'invalid')}")
+    more = len(exc.errors()) - _MOST
+    return "; ".join(lines) + (f"; ... and {more} more" if more > 0 else "")
+
+
+def _wrong_kind(path: Path, wanted: str, data: Any) -> PlanFileError:
+    found = file_kind(data)
+    if found == "wave plan":
+        return PlanFileError(
+            f"{path}: this is a wave plan (from `otorch waves`), not a plan; give the plan file written by "
+            "`otorch plan` (the wave plan records it as plan_hash)"
+        )
+    if found == "plan":
+        return PlanFileError(
+            f"{path}: this is a plan (from `otorch plan`), not a wave plan; stage it first: "
+            f"`otorch waves {path} -o waves.json`, then give waves.json"
+        )
+    what = type(data).__name__ if not isinstance(data, dict) else "a mapping without its top-level keys"
+    keys = "assets, patches, items" if wanted == "plan" else "waves, plan_hash, policy"
+    return PlanFileError(f"{path}: not a {wanted}: found {what} (a {wanted} has {keys})")
+
+
+def load_plan(path: Path) -> Plan:
+    """The sealed plan in `path`; refused unless its content hash matches its content."""
+    data = _read(path)
+    if file_kind(data) != "plan":
+        raise _wrong_kind(path, "plan", data)
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        raise PlanFileError(f"{path}: not a usable plan: {_summary(exc)}") from exc
+    if not plan.content_hash:
+        raise PlanFileError(f"{path}: the plan has no content_hash; create it with `otorch plan`")
+    actual = plan.compute_hash()
+    if actual != plan.content_hash:
+        raise PlanFileError(
+            f"{path}: the plan was changed after it was sealed (recorded {plan.content_hash}, content hashes "
+            f"to {actual}); refusing to stage it. Re-create and review it with `otorch plan`."
+        )
+    return plan
+
+
+def load_wave_plan(path: Path) -> WavePlan:
+    """The sealed wave plan in `path`; refused unless its content hash matches its content."""
+    data = _read(path)
+    if file_kind(data) != "wave plan":
+        raise _wrong_kind(path, "wave plan", data)
+    try:
+        wave_plan = WavePlan.model_validate(data)
+    except ValidationError as exc:
+        raise PlanFileError(f"{path}: not a usable wave plan: {_summary(exc)}") from exc
+    if not wave_plan.content_hash:
+        raise PlanFileError(f"{path}: the wave plan has no content_hash; create it with `otorch waves -o`")
+    actual = wave_plan.compute_hash()
+    if actual != wave_plan.content_hash:
+        raise PlanFileError(
+            f"{path}: the wave plan was changed after it was staged (recorded {wave_plan.content_hash}, "
+            f"content hashes to {actual}); refusing it. Stage the plan again with `otorch waves`."
+        )
+    return wave_plan
