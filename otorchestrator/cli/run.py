@@ -25,7 +25,7 @@ from otorchestrator.execution.backend import Backend
 from otorchestrator.execution.observer import NullObserver, Observer
 from otorchestrator.execution.options import PHASE_TIMEOUT_FLOOR_S, TASK_TIMEOUT_DEFAULT_S, RunOptions
 from otorchestrator.execution.orchestrator import Orchestrator, RunRefused, new_run_id
-from otorchestrator.execution.orphans import wait_for_orphans
+from otorchestrator.execution.orphans import end_orphans, orphan_grace_s
 from otorchestrator.execution.secretfiles import channel_problem
 from otorchestrator.execution.summary import ExitCode, RunSummary
 from otorchestrator.intake.catalog import load_catalog_strict
@@ -221,12 +221,12 @@ def build_options(
         return artifact_digests(waveplan.patches, where)
 
     def orphans(rid: str) -> None:
-        def notify(pids: list[int]) -> None:
-            click.echo(f"waiting for {len(pids)} process(es) left by the crashed run: {pids}", err=True)
+        def notify(step: str, pids: list[int]) -> None:
+            click.echo(f"{step} {len(pids)} process(es) left by the crashed run: {pids}", err=True)
 
-        left = wait_for_orphans(str(paths.runner / rid), notify=notify)
+        left = end_orphans(str(paths.runner / rid), grace_s=orphan_grace_s(), notify=notify)
         if left:
-            raise click.ClickException(f"processes of the crashed run are still running: {left}")
+            raise click.ClickException(f"processes of the crashed run survived SIGKILL: {left}")
 
     flag_holder: dict[str, Path] = {}
 

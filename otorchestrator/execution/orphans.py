@@ -47,6 +47,21 @@ def wait_for_orphans(
         time.sleep(poll_s)
 
 
+DEFAULT_GRACE_S = 30.0
+
+
+def orphan_grace_s(env: dict[str, str] | None = None) -> float:
+    """The grace before a crashed run's processes are ended: $OTORCH_ORPHAN_GRACE_S, default 30 s."""
+    raw = (os.environ if env is None else env).get("OTORCH_ORPHAN_GRACE_S", "")
+    try:
+        value = float(raw) if raw else DEFAULT_GRACE_S
+    except ValueError:
+        raise ValueError(f"OTORCH_ORPHAN_GRACE_S={raw!r}: expected a number of seconds") from None
+    if value < 0:
+        raise ValueError(f"OTORCH_ORPHAN_GRACE_S={raw!r}: expected seconds >= 0")
+    return value
+
+
 def _signal(pids: list[int], sig: int) -> None:
     for pid in pids:
         try:

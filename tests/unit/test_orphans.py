@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from otorchestrator.execution.orphans import end_orphans, processes_using
+from otorchestrator.execution.orphans import end_orphans, orphan_grace_s, processes_using
 
 Spawn = Callable[..., "subprocess.Popen[str]"]
 
@@ -89,3 +89,12 @@ def test_other_processes_are_left_alone(spawn: Spawn) -> None:
     proc = spawn(other)
     assert end_orphans(mine, grace_s=0.1) == []
     assert proc.poll() is None
+
+
+def test_grace_from_the_environment() -> None:
+    assert orphan_grace_s({}) == 30.0
+    assert orphan_grace_s({"OTORCH_ORPHAN_GRACE_S": "2.5"}) == 2.5
+    with pytest.raises(ValueError, match="OTORCH_ORPHAN_GRACE_S"):
+        orphan_grace_s({"OTORCH_ORPHAN_GRACE_S": "soon"})
+    with pytest.raises(ValueError, match=">= 0"):
+        orphan_grace_s({"OTORCH_ORPHAN_GRACE_S": "-1"})
