@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "records": "otorchestrator.cli.records:records",
     "drill": "otorchestrator.cli.drill:drill",
     "demo": "otorchestrator.cli.demo:demo",
+    "feeds": "otorchestrator.cli.feeds:feeds",
 }
 
 
