@@ -57,7 +57,7 @@ class CanaryPolicy(BaseModel):
 
     enabled: bool = True
     cover: tuple[CanaryKey, ...] = (CanaryKey.ROLE, CanaryKey.OS, CanaryKey.PATCH)
-    max_criticality: Criticality | None = None  # no canary above this criticality (None: no limit)
+    max_criticality: Criticality | None = Criticality.MEDIUM  # no canary above this (None: no limit)
     failure_budget: FailureBudgetPolicy | None = None  # None: the rollout's failure budget
 
 

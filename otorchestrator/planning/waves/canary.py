@@ -1,5 +1,8 @@
 """Canary selection: the least risky hosts that together cover every combination (by default role / OS /
-patch) in the rollout. Greedy set cover in risk order; a combination no eligible host covers is a gap."""
+patch) in the rollout. Greedy set cover in risk order; a combination no eligible host covers is a gap.
+
+Never a canary: a safety system, a host above `canary.max_criticality` (default medium), a host with
+dependencies. A gap's first host (in risk order) goes alone in its wave (`solo`): the smallest first wave."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from otorchestrator.planning.waves.triage import Candidate
 class CanaryChoice:
     hosts: dict[str, tuple[str, ...]]  # canary host -> the combinations it covers
     gaps: dict[str, str]  # combination -> why no canary covers it
+    solo: dict[str, str]  # host -> the gap combination it is the first host of (it goes alone in its wave)
     combos: dict[str, tuple[str, ...]]  # every candidate host -> its combinations
 
 
@@ -40,7 +44,7 @@ def choose_canaries(
     risk: Callable[[Candidate], tuple[float, ...]],
 ) -> CanaryChoice:
     if not policy.canary.enabled:
-        return CanaryChoice({}, {}, {})
+        return CanaryChoice({}, {}, {}, {})
     cover = policy.canary.cover
     ceiling = policy.canary.max_criticality
     combos = {name: combinations(c, cover) for name, c in candidates.items()}
@@ -51,6 +55,8 @@ def choose_canaries(
 
     def eligible(name: str) -> str | None:
         cand = candidates[name]
+        if cand.asset.safety_system:
+            return "a safety system is never a canary"
         if cand.deps:
             return f"depends on {', '.join(cand.deps)}"
         if ceiling is not None and cand.asset.criticality.rank > ceiling.rank:
@@ -69,7 +75,8 @@ def choose_canaries(
         able = [n for n in by_combo[combo] if why_not[n] is None]
         if not able:
             reasons = sorted({f"{n}: {why_not[n]}" for n in by_combo[combo]})
-            gaps[combo] = "no eligible canary host (" + "; ".join(reasons[:3]) + ")"
+            more = f"; and {len(reasons) - 3} more" if len(reasons) > 3 else ""
+            gaps[combo] = "no eligible canary host (" + "; ".join(reasons[:3]) + more + ")"
             continue
         # prefer a host whose redundancy group has no canary yet, then the least risky
         best = min(able, key=lambda n: (candidates[n].asset.redundancy_group in groups, order[n]))
@@ -78,4 +85,8 @@ def choose_canaries(
         group = candidates[best].asset.redundancy_group
         if group is not None:
             groups.add(group)
-    return CanaryChoice(chosen, gaps, combos)
+    solo: dict[str, str] = {}
+    for combo in sorted(gaps):
+        first = min(by_combo[combo], key=lambda n: order[n])
+        solo.setdefault(first, combo)
+    return CanaryChoice(hosts=chosen, gaps=gaps, solo=solo, combos=combos)

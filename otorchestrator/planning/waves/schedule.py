@@ -49,6 +49,7 @@ class Slotted:
     rule: Rule = Rule.RISK_ORDER
     reason: str = ""
     waits_for: tuple[str, ...] = ()
+    solo: bool = False  # first host of a combination without a canary: goes alone in its wave
 
 
 @dataclass(slots=True)
@@ -87,6 +88,7 @@ class _Scheduler:
     fits: dict[tuple[int, datetime, timedelta], Fit | None] = field(default_factory=dict)
     canary_waves: int = 0  # 1 when there is a canary phase
     canaries_done: int = 0  # canary waves closed so far
+    solo_next: list[str] = field(default_factory=list)  # solo hosts set aside: they open the next wave
 
     def fit(self, host: Slotted, moment: datetime) -> Fit | None:
         cand = host.cand
@@ -155,8 +157,25 @@ class _Scheduler:
             self.close(wave, phase)
             moment = wave.end + gap
 
+    def alone(self, phase: int, moment: datetime) -> WaveDraft | None:
+        """A solo host set aside from the previous wave, in a wave of its own, when it fits now."""
+        while self.solo_next:
+            host = self.hosts[self.solo_next.pop(0)]
+            fit = self.fit(host, moment) if host.state == READY else None
+            if fit is not None and fit.slot <= moment:
+                host.fit = fit
+                index = len(self.waves)
+                kind = "canary" if phase == 0 and self.canary_waves else "wave"
+                zone = host.cand.asset.zone
+                name = self.wave_name(phase, index)
+                return WaveDraft(index, name, kind, moment, moment + host.cand.need, [host], {zone: 1})
+        return None
+
     def fill(self, phase: int, moment: datetime) -> WaveDraft | None:
         policy = self.policy
+        solo = self.alone(phase, moment)
+        if solo is not None:
+            return solo
         top = [(heap[0][0], zone) for zone, heap in self.zone_heaps.items() if heap]
         heapq.heapify(top)
         placed: list[Slotted] = []
@@ -187,6 +206,10 @@ class _Scheduler:
                     host.state = SLEEPING
                     host.delay = (Rule.WINDOW, f"its maintenance window holds it from {_stamp(fit.slot)}")
                     heapq.heappush(self.sleeping, (fit.slot, host.key, host.name))
+                elif host.solo and placed:
+                    host.delay = (Rule.WAVE_CAP, "it goes alone in its wave (a combination without a canary)")
+                    aside.append(host)
+                    self.solo_next.append(host.name)
                 elif group is not None and group in groups:
                     host.delay = (
                         Rule.REDUNDANCY,
@@ -200,6 +223,8 @@ class _Scheduler:
                     if group is not None:
                         groups[group] = host.name
                     again = again and zones[zone] < policy.max_hosts_per_zone_per_wave
+                    if host.solo:
+                        break
             if again:
                 heapq.heappush(top, (heap[0][0], zone))
         for host in aside:
@@ -269,6 +294,7 @@ class _Scheduler:
 def schedule(
     candidates: dict[str, Candidate],
     canaries: dict[str, tuple[str, ...]],
+    solo: dict[str, str],
     risk: Callable[[Candidate], tuple[float, ...]],
     tier: Callable[[Candidate], tuple[float, ...]],
     describe: Callable[[Slotted], str],
@@ -282,7 +308,7 @@ def schedule(
     hosts: dict[str, Slotted] = {}
     for name, cand in candidates.items():
         phase = 0 if name in canaries else phase_of[tier(cand)]
-        hosts[name] = Slotted(name, cand, risk(cand), phase, len(cand.deps))
+        hosts[name] = Slotted(name, cand, risk(cand), phase, len(cand.deps), solo=name in solo)
     for name, cand in candidates.items():
         for dep in cand.deps:
             hosts[dep].dependents.append(name)

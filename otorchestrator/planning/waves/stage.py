@@ -58,9 +58,13 @@ def _stage(plan: Plan, policy: WavePolicy, now: datetime, inventory: str | None)
         covers = choice.hosts.get(host.name)
         if covers is not None and host.phase == 0:
             return f"canary covering {_listing(covers)} ({risk_text(asset)}){approved}"
+        gap = choice.solo.get(host.name)
+        if gap is not None:
+            alone = f"no canary covers {gap}: its first host, alone in its wave"
+            return f"{alone} ({risk_text(asset)}){approved}"
         return f"risk order ({risk_text(asset)}){approved}"
 
-    result = schedule(tri.candidates, choice.hosts, risk, tier, describe, policy, start, limit)
+    result = schedule(tri.candidates, choice.hosts, choice.solo, risk, tier, describe, policy, start, limit)
     waves = [_wave(draft, choice, policy) for draft in result.waves]
     placed = {h.name for w in result.waves for h in w.hosts}
     used_patches = {i.patch_id for w in result.waves for h in w.hosts for i in h.cand.items}

@@ -25,15 +25,19 @@ def names(wp: WavePlan) -> list[list[str]]:
 
 def test_lab_canary_first_then_ascending_risk() -> None:
     wp = stage_waves(lab_plan((approval("nw-scada-a"), approval("nw-scada-b"))), LAB, NOW)
+    # the high-criticality SCADA servers are never canaries (default canary.max_criticality: medium):
+    # their combination is a canary gap, and its first host goes alone in its wave
     assert names(wp) == [
         ["nw-hmi-02", "nw-gw-01", "nw-hist-01"],
-        ["nw-scada-a"],
         ["nw-hmi-01"],
+        ["nw-scada-a"],
         ["nw-scada-b"],
     ]
-    assert [w.name for w in wp.waves] == ["canary", "canary-2", "wave-1", "wave-2"]
+    assert [w.name for w in wp.waves] == ["canary", "wave-1", "wave-2", "wave-3"]
     assert wp.waves[0].hosts[0].placement_rule is Rule.CANARY
-    assert wp.waves[1].hosts[0].placement_rule is Rule.WAVE_CAP
+    gap = {g.combination: g.reason for g in wp.canary_gaps}
+    assert "above the canary maximum medium" in gap["scada_server/debian/SCADA"]
+    assert "no canary covers scada_server/debian/SCADA" in wp.waves[2].hosts[0].placement_reason
     assert wp.waves[3].hosts[0].waits_for == ("nw-scada-a",)
     assert "redundancy group scada-ab" in wp.waves[3].hosts[0].placement_reason
     assert all(w.failure_budget == 1 for w in wp.waves)

@@ -221,7 +221,12 @@ def check_invariants(plan: Plan, policy: WavePolicy, wp: WavePlan) -> None:
             )  # type: ignore[arg-type]
             return {combination(cand, item, policy.canary.cover) for item in cand.items}
 
-        covered = set().union(*(combos(h.name) for w in wp.waves if w.kind == "canary" for h in w.hosts))
+        canaries = [h for w in wp.waves if w.kind == "canary" for h in w.hosts]
+        ceiling = policy.canary.max_criticality
+        for canary in canaries:  # never a safety system, never above the canary maximum
+            assert not canary.safety_system, canary.name
+            assert ceiling is None or canary.criticality.rank <= ceiling.rank, canary.name
+        covered = set().union(*(combos(h.name) for h in canaries))
         gaps = {g.combination for g in wp.canary_gaps}
         for wave in wp.waves:
             for host in wave.hosts:
