@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from otorchestrator.intake.planfiles import PlanFileError, load_plan
+from otorchestrator.models.plan import ExemptionRef
 from otorchestrator.models.waves import WavePlan
 from otorchestrator.planning.policy import PolicyError, load_policy
 from otorchestrator.planning.waves import stage_waves
@@ -76,6 +77,7 @@ def render(wp: WavePlan, console: Console, max_rows: int) -> None:
     if shown < total:
         console.print(f"... {total - shown} more hosts (raise --max-rows, or read the JSON)")
     _timeline(wp, console)
+    _safety_context(wp, console, max_rows)
     _left_out(wp, console, max_rows)
 
 
@@ -97,6 +99,58 @@ def _timeline(wp: WavePlan, console: Console) -> None:
         )
     if len(wp.waves) > 60:
         console.print(f"  ... {len(wp.waves) - 60} more waves")
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _exemption_text(ex: ExemptionRef) -> str:
+    until = _when(ex.expires)
+    state = f"EXPIRED {until}, not applied" if ex.expired else f"applied until {until}"
+    controls = ", ".join(ex.compensating_controls) or "none listed"
+    return f"{state}: {ex.reason}; compensating controls: {controls}"
+
+
+def safety_rows(wp: WavePlan) -> list[tuple[str, str, str, str, str]]:
+    """(host, what, who, when, why) for every approval, override and exemption the wave plan carries:
+    approvals of staged hosts, overrides and expired exemptions of their items, exemptions keeping items
+    out."""
+    rows: list[tuple[str, str, str, str, str]] = []
+    for wave in wp.waves:
+        for host in wave.hosts:
+            if host.approval is not None:
+                a = host.approval
+                rows.append((host.name, f"approval ({wave.name})", a.approved_by, _when(a.at), a.reason))
+            for item in host.items:
+                if item.override is not None:
+                    o = item.override
+                    what = f"override {item.patch_id} ({o.kind})"
+                    rows.append((host.name, what, o.approved_by, _when(o.at), o.reason))
+                if item.exemption is not None:
+                    ex = item.exemption
+                    what = f"exemption {ex.id} on {item.patch_id}"
+                    rows.append((host.name, what, ex.approver, "", _exemption_text(ex)))
+    for out in wp.exclusions:
+        if out.exemption is not None:
+            ex = out.exemption
+            what = f"exemption {ex.id} on {out.patch_id}"
+            rows.append((out.asset, what, ex.approver, "", _exemption_text(ex)))
+    return rows
+
+
+def _safety_context(wp: WavePlan, console: Console, max_rows: int) -> None:
+    rows = safety_rows(wp)
+    if not rows:
+        return
+    table = Table(title="Approvals, overrides and exemptions (who, when, why)")
+    for column in ("host", "what", "who", "when", "why / controls"):
+        table.add_column(column, overflow="fold")
+    for row in rows[:max_rows]:
+        table.add_row(*(escape(cell) for cell in row), style="red" if "EXPIRED" in row[4] else "")
+    console.print(table)
+    if len(rows) > max_rows:
+        console.print(f"... {len(rows) - max_rows} more (raise --max-rows, or read the JSON)")
 
 
 def _left_out(wp: WavePlan, console: Console, max_rows: int) -> None:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from otorchestrator.collector import collector_paused
 from otorchestrator.models.asset import Asset, Criticality, Role
 from otorchestrator.models.catalog import Patch
-from otorchestrator.models.plan import Approval, Decision, finite_content_hash
+from otorchestrator.models.plan import Approval, Decision, ExemptionRef, finite_content_hash
 from otorchestrator.models.policy import WavePolicy
 
 
@@ -46,6 +46,8 @@ class WaveItem(BaseModel):
     priority_rank: int
     decision: Decision
     cves: tuple[str, ...] = ()
+    override: Approval | None = None  # the recorded approval that let an unqualified patch through
+    exemption: ExemptionRef | None = None  # an exemption that no longer applies (expired), kept visible
 
 
 class WaveHost(BaseModel):
@@ -105,6 +107,7 @@ class Exclusion(BaseModel):
     rule: Rule
     reason: str
     infeasible: bool = False
+    exemption: ExemptionRef | None = None  # the exemption (with its controls) that keeps an item out
 
 
 class Hold(BaseModel):

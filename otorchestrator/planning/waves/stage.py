@@ -115,7 +115,14 @@ def _host(host: Slotted, choice: CanaryChoice) -> dict[str, Any]:
         "safety_system": asset.safety_system,
         "redundancy_group": asset.redundancy_group,
         "items": [
-            {"patch_id": i.patch_id, "priority_rank": i.priority_rank, "decision": i.decision, "cves": i.cves}
+            {
+                "patch_id": i.patch_id,
+                "priority_rank": i.priority_rank,
+                "decision": i.decision,
+                "cves": i.cves,
+                "override": i.override,
+                "exemption": i.exemption,
+            }
             for i in cand.items
         ],
         "duration_minutes": cand.duration,

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from otorchestrator.models.asset import Asset, Criticality, MaintenanceWindow
 from otorchestrator.models.catalog import Patch
-from otorchestrator.models.plan import Approval, Decision, Plan, PlanItem
+from otorchestrator.models.plan import Approval, Decision, ExemptionRef, Plan, PlanItem
 from otorchestrator.models.policy import RiskKey, WavePolicy
 from otorchestrator.models.waves import Hold, Rule
 from otorchestrator.planning.waves.windows import Timeline, timeline
@@ -45,6 +45,7 @@ class Left(NamedTuple):
     rule: Rule
     reason: str
     infeasible: bool
+    exemption: ExemptionRef | None = None  # the exemption behind an exempt item
 
 
 @dataclass(slots=True)
@@ -111,7 +112,7 @@ def triage(plan: Plan, policy: WavePolicy, start: datetime, limit: datetime) -> 
             included.setdefault(item.asset, []).append(item)
         else:
             reason = _decision_reason(item, policy)
-            exclusions.append(Left(item.asset, item.patch_id, Rule.DECISION, reason, False))
+            exclusions.append(Left(item.asset, item.patch_id, Rule.DECISION, reason, False, item.exemption))
 
     approvals = _asset_approvals(plan, policy)
     timelines: dict[tuple[MaintenanceWindow, ...], Timeline] = {}
