@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from otorchestrator.models.catalog import Catalog
 from otorchestrator.models.results import Phase
 from otorchestrator.models.waves import Wave, WaveHost
+
+if TYPE_CHECKING:
+    from otorchestrator.execution.authority import Authority
 
 HALTED = "halted: "  # detail prefix of hosts skipped because the rollout halted (released on resume)
 ABORTED = "aborted: "  # detail prefix of hosts skipped because an operator aborted (never released)
@@ -39,6 +42,8 @@ class RunOptions:
     run_id: str | None = None
     waveplan_path: str | None = None
     plan_path: str | None = None
+    # signatures, staged-from, and every host's facts re-derived before it starts (execution/authority.py)
+    authority: Authority | None = None
 
 
 PHASE_TIMEOUT_FLOOR_S = 600  # no phase run is given less (ssh, facts, apt on a slow host)

@@ -87,8 +87,12 @@ class Orchestrator:
             run_id, operator, self.store, self.audit, self.clock, self.observer, self.redactor, per_host
         )
 
-    def _problems(self, waveplan: WavePlan, options: RunOptions, expected: str | None) -> list[SafetyProblem]:
+    def _problems(
+        self, waveplan: WavePlan, options: RunOptions, expected: str | None, run_id: str
+    ) -> list[SafetyProblem]:
         problems = check_waveplan_hash(waveplan, expected)
+        if options.authority is not None:
+            problems += options.authority.check_run(waveplan, options.operator, run_id)
         if options.catalog is not None:
             problems += check_catalog(waveplan, options.catalog())
         if options.artifact_digests is not None:
@@ -112,7 +116,12 @@ class Orchestrator:
 
     @staticmethod
     def _audit_override(rec: Recorder, options: RunOptions) -> None:
-        """A safety check the operator turned off is on the record, before anything runs."""
+        """A safety check the operator turned off is on the record, before anything runs; so is what the
+        run-level authority check verified (signers, the operator's signature), or that it was not asked."""
+        if options.authority is None:
+            rec.event("authority", result="unchecked", detail={"reason": "no Authority given to the run"})
+        else:
+            rec.event("authority", result="verified", detail=dict(options.authority.evidence))
         if options.artifact_check_override is not None:
             rec.event(
                 AUDIT_SAFETY_OVERRIDE,
@@ -152,7 +161,7 @@ class Orchestrator:
         waves = [w for w in waveplan.waves if options.only_wave is None or w.index == options.only_wave]
         if not waves:
             self._refuse(run_id, options.operator, f"the wave plan has no wave {options.only_wave}", [])
-        problems = self._problems(waveplan, options, None)
+        problems = self._problems(waveplan, options, None, run_id)
         if problems:
             self._refuse(run_id, options.operator, "safety checks failed; nothing was started", problems)
         with self.store.lock(run_id, options.operator, now) as lock:
@@ -198,7 +207,7 @@ class Orchestrator:
         """Continue a crashed, halted or aborted run: hosts caught mid-step are re-probed before anything
         acts on them; a halted run goes on with its remaining hosts; an aborted one is only reconciled."""
         run = self.store.get_run(run_id)
-        problems = self._problems(waveplan, options, run.waveplan_hash)
+        problems = self._problems(waveplan, options, run.waveplan_hash, run_id)
         if problems:
             self._refuse(run_id, options.operator, "safety checks failed; nothing was resumed", problems)
         now = self.clock.now()

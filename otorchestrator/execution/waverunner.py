@@ -143,6 +143,8 @@ class WaveRunner:
                 still = [h.name for h in pending if self.rec.state(h.name) is _S.PENDING]
                 self._skip_pending(still, "waits for hosts that cannot finish first (dependency order)")
                 break
+            if self.options.authority is not None:  # the sources as they are now, once per round
+                self.options.authority.refresh(self.rec.operator, self.rec.now())
             admitted = [h for h in ready if self._admit(h)]
             if admitted:
                 self.chain(wave, admitted, budget)
@@ -424,7 +426,16 @@ class WaveRunner:
         return kept
 
     def _admit(self, host: WaveHost) -> bool:
-        problem = check_approval(self.plan, host) or check_window(
+        authority = self.options.authority
+        if authority is not None:
+            refused = authority.check_host(self.plan, host, self.rec.operator, self.rec.now())
+            if refused is not None:  # only this host: the others of its wave go on
+                self.rec.event(
+                    "authority", host=host.name, result="refused", detail={"reason": refused.detail}
+                )
+                self.rec.move(host.name, _S.SKIPPED, f"{refused.check}: {refused.detail}")
+                return False
+        problem = (check_approval(self.plan, host) if authority is None else None) or check_window(
             host, self.assets.get(host.name), self.rec.now()
         )
         if problem is None:
