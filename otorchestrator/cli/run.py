@@ -21,6 +21,7 @@ from rich.console import Console
 
 from otorchestrator.cli.progress import LiveProgress, summary_table
 from otorchestrator.execution.artifacts import artifact_digests, checked_patches
+from otorchestrator.execution.authority import Authority
 from otorchestrator.execution.backend import Backend
 from otorchestrator.execution.observer import NullObserver, Observer
 from otorchestrator.execution.options import PHASE_TIMEOUT_FLOOR_S, TASK_TIMEOUT_DEFAULT_S, RunOptions
@@ -29,6 +30,9 @@ from otorchestrator.execution.orphans import end_orphans, orphan_grace_s
 from otorchestrator.execution.secretfiles import channel_problem
 from otorchestrator.execution.summary import ExitCode, RunSummary
 from otorchestrator.intake.catalog import load_catalog_strict
+from otorchestrator.intake.inventory import read_inventory
+from otorchestrator.intake.planfiles import PlanFileError, load_plan, load_wave_plan
+from otorchestrator.models.asset import Asset
 from otorchestrator.models.catalog import Catalog
 from otorchestrator.models.run import RunStatus
 from otorchestrator.models.waves import Wave, WavePlan
@@ -38,6 +42,8 @@ from otorchestrator.store.errors import RunLocked, RunNotFound, StoreError
 from otorchestrator.store.paths import StatePaths
 from otorchestrator.store.redact import Redactor
 from otorchestrator.store.state import StateStore
+from otorchestrator.trust.signed import sig_path
+from otorchestrator.trust.trustfile import TrustError, find_trust
 
 EXIT_CODES_HELP = """\b
 Exit codes (run, resume, rollback; status reports the run's code with --exit-code):
@@ -101,9 +107,43 @@ def session(
 
 def load_waveplan(path: Path) -> WavePlan:
     try:
-        return WavePlan.model_validate_json(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(f"{path}: not a wave plan ({exc})") from exc
+        return load_wave_plan(path)
+    except PlanFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def copy_signed(source: Path, target: Path) -> None:
+    """Copy a file and its detached signature (when it has one) for the run's record."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    if sig_path(source).is_file():
+        shutil.copyfile(sig_path(source), sig_path(target))
+
+
+def make_authority(
+    inventory: Path,
+    read_catalog: Callable[[], Catalog] | None,
+    trust_file: Path | None,
+    waveplan_file: Path | None,
+    plan_file: Path | None,
+    key: Path | None,
+    approvals_dir: Path | None,
+) -> Authority:
+    """What `otorch run|resume` checks against: the trust file, signed plan and wave plan, the inventory
+    and catalog as they are when each host starts, the signed approvals (docs/trust.md)."""
+    try:
+        trust = find_trust(trust_file)
+    except TrustError as exc:
+        _fail(str(exc), ExitCode.REFUSED)
+
+    def read_inv() -> tuple[dict[str, Asset], str]:
+        found = read_inventory([inventory]).inventory
+        return found.by_name(), str(inventory)
+
+    return Authority(
+        trust=trust, read_inventory=read_inv, read_catalog=read_catalog, waveplan_file=waveplan_file,
+        plan_file=plan_file, read_plan=load_plan, operator_key=key, approvals_dir=approvals_dir,
+    )  # fmt: skip
 
 
 def run_dir(paths: StatePaths, run_id: str) -> Path:
@@ -195,6 +235,10 @@ def build_options(
     phase_timeout_s: int | None = None,
     task_timeout_s: int | None = None,
     no_artifact_check: bool = False,
+    trust_file: Path | None = None,
+    plan_file: Path | None = None,
+    key: Path | None = None,
+    approvals_dir: Path | None = None,
 ) -> RunOptions:
     catalog_path = catalog or default_catalog(inventory)
     read_catalog: Callable[[], Catalog] | None = None
@@ -251,6 +295,16 @@ def build_options(
         wait_for_orphans=orphans,
         run_id=run_id,
         waveplan_path=waveplan_path,
+        plan_path=str(plan_file) if plan_file else None,
+        authority=make_authority(
+            inventory,
+            read_catalog,
+            trust_file,
+            Path(waveplan_path) if waveplan_path else None,
+            plan_file,
+            key,
+            approvals_dir,
+        ),
     )
     if run_id is not None:
         flag_holder["flag"] = abort_flag(paths, run_id)
@@ -367,6 +421,24 @@ def _execution(f: Any) -> Any:
         "its host is then timed_out.",
     )(f)  # fmt: skip
     f = click.option("--yes", "-y", is_flag=True, help="Do not ask before each wave after the first.")(f)
+    f = click.option(
+        "--trust", "trust_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="Site trust file (default: $OTORCH_TRUST_FILE, else /etc/otorchestrator/trust.yml; "
+        "docs/trust.md). With one, the plan, the wave plan and approvals must be signed.",
+    )(f)  # fmt: skip
+    f = click.option(
+        "--plan", "plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+        help="The signed plan the wave plan was staged from (checked: hash, items, patches).",
+    )(f)  # fmt: skip
+    f = click.option(
+        "--key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+        envvar="OTORCH_SIGNING_KEY", help="Your SSH key: proves you are --operator when the trust file "
+        "lists operators (a .pub file: the key in ssh-agent).",
+    )(f)  # fmt: skip
+    f = click.option(
+        "--approvals", "approvals_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help="Directory of signed approval files (default: the trust file's approvals_dir).",
+    )(f)  # fmt: skip
     return f
 
 
@@ -394,6 +466,10 @@ def run(
     task_timeout: int | None,
     no_artifact_check: bool,
     yes: bool,
+    trust_file: Path | None,
+    plan_file: Path | None,
+    key: Path | None,
+    approvals_dir: Path | None,
     operator: str,
     state_dir: Path | None,
     as_json: bool,
@@ -412,13 +488,17 @@ def run(
     with session(state_dir, observer, tuple(secrets.values())) as s:
         run_id = new_run_id(SystemClock().now())
         copy = run_dir(s.paths, run_id) / "waveplan.json"
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(waveplan_file, copy)
+        copy_signed(waveplan_file, copy)
+        plan_copy = None
+        if plan_file is not None:
+            plan_copy = run_dir(s.paths, run_id) / f"plan{plan_file.suffix or '.json'}"
+            copy_signed(plan_file, plan_copy)
         options = build_options(
             operator=operator, inventory=inventory, waveplan=waveplan, run_id=run_id, check=check, wave=wave,
             yes=yes, as_json=as_json, catalog=catalog, artifacts=artifacts, secrets=secrets, paths=s.paths,
             console=s.console, waveplan_path=str(copy), phase_timeout_s=phase_timeout,
-            task_timeout_s=task_timeout, no_artifact_check=no_artifact_check,
+            task_timeout_s=task_timeout, no_artifact_check=no_artifact_check, trust_file=trust_file,
+            plan_file=plan_copy, key=key, approvals_dir=approvals_dir,
         )  # fmt: skip
         with live:
             summary = _handle(lambda: s.orchestrator.run(waveplan, options))
@@ -441,6 +521,10 @@ def resume(
     task_timeout: int | None,
     no_artifact_check: bool,
     yes: bool,
+    trust_file: Path | None,
+    plan_file: Path | None,
+    key: Path | None,
+    approvals_dir: Path | None,
     operator: str,
     state_dir: Path | None,
     as_json: bool,
@@ -460,11 +544,13 @@ def resume(
         inventory = inventory or Path(record.inventory_path or waveplan.inventory or "")
         if not inventory.exists():
             raise click.UsageError(f"inventory {inventory} not found: pass --inventory")
+        recorded_plan = Path(record.plan_path) if record.plan_path else None
         options = build_options(
             operator=operator, inventory=inventory, waveplan=waveplan, run_id=run_id, check=record.check_mode,
             wave=None, yes=yes, as_json=as_json, catalog=catalog, artifacts=artifacts, secrets=secrets,
             paths=s.paths, console=s.console, waveplan_path=record.waveplan_path,
             phase_timeout_s=phase_timeout, task_timeout_s=task_timeout, no_artifact_check=no_artifact_check,
+            trust_file=trust_file, plan_file=plan_file or recorded_plan, key=key, approvals_dir=approvals_dir,
         )  # fmt: skip
         abort_flag(s.paths, run_id).unlink(missing_ok=True)
         with live:

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from otorchestrator.execution.backend import PhaseOutcome, PhaseRequest, RunStatus, TaskEvent
 from otorchestrator.models.asset import Asset, Criticality, InstalledProduct, RecurringWindow, Role
@@ -253,3 +256,31 @@ def make_plan(
 
 def fake_hosts(plan: WavePlan) -> dict[str, FakeHost]:
     return {a.name: FakeHost(versions={package_of(a.name): BASE}) for a in plan.assets}
+
+
+def write_inventory(plan: WavePlan, directory: Path, skip: Sequence[str] = ()) -> Path:
+    """An Ansible inventory (hosts.yml) holding the plan's assets with their OT variables, as the run's
+    authority re-reads them (every host's facts then agree with the wave plan)."""
+    hosts: dict[str, Any] = {}
+    for a in plan.assets:
+        if a.name in skip:
+            continue
+        hosts[a.name] = {
+            "ansible_host": "127.0.0.1",
+            "ot_site": a.site,
+            "ot_zone": a.zone,
+            "ot_purdue_level": a.purdue_level,
+            "ot_role": a.role.value,
+            "ot_criticality": a.criticality.value,
+            "ot_safety_system": a.safety_system,
+            **({"ot_redundancy_group": a.redundancy_group} if a.redundancy_group else {}),
+            "ot_maintenance_windows": [w.model_dump(mode="json") for w in a.maintenance_windows],
+            "ot_installed_products": [
+                p.model_dump(mode="json", exclude_none=True) for p in a.installed_products
+            ],
+            **({"ot_os": a.os.model_dump(mode="json")} if a.os.version else {}),
+        }
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "hosts.yml"
+    path.write_text(yaml.safe_dump({"all": {"hosts": hosts}}, sort_keys=False), encoding="utf-8")
+    return path

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from fake_backend import FakeBackend, fake_hosts, make_plan
+from fake_backend import FakeBackend, fake_hosts, make_plan, write_inventory
 
 from otorchestrator.cli import run as cli_run
 from otorchestrator.cli.main import cli
@@ -26,7 +26,7 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     plan_file = tmp_path / "waves.json"
     plan_file.write_text(plan.model_dump_json())
     inventory = tmp_path / "inventory"
-    inventory.mkdir()
+    write_inventory(plan, inventory)
     backend = FakeBackend(fake_hosts(plan), FakeClock(SystemClock().now()), {("gw", Phase.INSTALL): "break"})
     backend.seconds_per_phase = 0
     monkeypatch.setattr(cli_run, "make_backend", lambda paths: backend)
