@@ -11,10 +11,12 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from otorchestrator.execution.backend import Backend
 from otorchestrator.execution.observer import NullObserver, Observer
 from otorchestrator.execution.options import ABORTED, RunOptions
+from otorchestrator.execution.preflight import run_space_needs, space_problems
 from otorchestrator.execution.recorder import Recorder
 from otorchestrator.execution.safety import (
     SafetyProblem,
@@ -97,6 +99,11 @@ class Orchestrator:
             problems += check_catalog(waveplan, options.catalog())
         if options.artifact_digests is not None:
             problems += check_artifacts(waveplan, options.artifact_digests())
+        backups = options.extravars.get("otorch_backup_store_dir")
+        hosts = sum(len(w.hosts) for w in waveplan.waves)
+        problems += space_problems(
+            run_space_needs(self.store.path.parent, Path(backups) if backups else None, hosts)
+        )
         return problems
 
     def _refuse(

@@ -722,3 +722,23 @@ def test_resume_refuses_a_different_waveplan(env: Any) -> None:
 
 def _unused(_: Sequence[str]) -> None:  # keep the helper imports honest
     replace(RunOptions(operator="x", inventory=Path()))
+
+
+def test_too_little_free_space_is_refused_before_any_host(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from otorchestrator.execution import preflight
+
+    real = shutil.disk_usage
+
+    def nearly_full(path: Any) -> Any:
+        usage = real(path)
+        return usage._replace(free=10 * preflight.MIB)
+
+    monkeypatch.setattr(preflight.shutil, "disk_usage", nearly_full)
+    e = env(make_plan([["a", "b"]]))
+    with pytest.raises(RunRefused, match=r"free_space: state directory .*: 10 MiB free on .*, needs 64 MiB"):
+        e.run()
+    assert e.backend.calls == []
+    with StateStore(e.root / "state.db") as store:
+        assert store.list_runs() == []
