@@ -27,6 +27,9 @@ COMMANDS: dict[str, str] = {
     "records": "otorchestrator.cli.records:records",
     "drill": "otorchestrator.cli.drill:drill",
     "demo": "otorchestrator.cli.demo:demo",
+    "sign": "otorchestrator.cli.sign:sign",
+    "verify": "otorchestrator.cli.sign:verify",
+    "approve": "otorchestrator.cli.approve:approve",
     "feeds": "otorchestrator.cli.feeds:feeds",
 }
 

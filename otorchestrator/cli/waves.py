@@ -17,6 +17,7 @@ from otorchestrator.models.plan import ExemptionRef
 from otorchestrator.models.waves import WavePlan
 from otorchestrator.planning.policy import PolicyError, load_policy
 from otorchestrator.planning.waves import stage_waves
+from otorchestrator.trust.gate import staging_problems
 
 EXIT_INPUT = 2
 EXIT_INFEASIBLE = 3
@@ -226,6 +227,9 @@ def waves(
         policy = load_policy(policy_file)
     except (PlanFileError, PolicyError) as exc:
         _fail(str(exc))
+    refused = staging_problems(plan, plan_file, inventory)  # docs/trust.md
+    if refused:
+        _fail(f"{plan_file}: refusing to stage it:\n  " + "\n  ".join(refused))
     wave_plan = stage_waves(plan, policy, now, inventory=inventory)
     if output is not None:
         output.write_text(wave_plan.model_dump_json(indent=2) + "\n", encoding="utf-8")

@@ -59,16 +59,18 @@ def staged_from(plan: Plan, waveplan: WavePlan) -> list[str]:
 def qualification(
     plan: Plan, catalog: Catalog | None, override_ok: Callable[[str, str], str | None]
 ) -> list[str]:
-    """Every deployable item whose patch is not qualified (per the catalog when given: the plan's own copy
+    """Every deployable item whose patch is not qualified per the catalog (the plan's own copy
     can be edited) needs an override; `override_ok(asset, patch_id)` says why one is missing (None: ok)."""
-    current = catalog.by_id() if catalog is not None else {}
+    if catalog is None:  # no authoritative source: the plan's own copy proves nothing either way
+        return []
+    current = catalog.by_id()
     embedded = plan.patch_map()
     problems: list[str] = []
     for item in plan.items:
         if not item.decision.deployable:
             continue
         patch = current.get(item.patch_id) or embedded.get(item.patch_id)
-        if catalog is not None and item.patch_id not in current:
+        if item.patch_id not in current:
             problems.append(f"{item.asset}: patch {item.patch_id} is not in the catalog {catalog.source}")
             continue
         if patch is None or patch.qualification is Qualification.QUALIFIED:
