@@ -25,14 +25,25 @@ TMP_MARK = ".tmp-"
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    atomic_write_all([(path, data)])
+
+
+def atomic_write_all(files: list[tuple[Path, bytes]]) -> None:
+    """Write each file to a temporary name and fsync it, then rename them in the order given, then fsync
+    their directories: a crash leaves every file either old or new, never partly written."""
+    staged = []
+    for path, data in files:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        staged.append((tmp, path))
+    for tmp, path in staged:
+        os.replace(tmp, path)
+    for directory in sorted({path.parent for _, path in staged}):
+        _fsync_dir(directory)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -88,10 +99,14 @@ class FeedStore:
     ) -> None:
         """Store one verified revision: evidence and document first, the record last."""
         document = self.document(name)
-        atomic_write(document.with_name(document.name + ".asc"), signature)
-        atomic_write(document.with_name(document.name + ".sha512"), hash_file)
-        atomic_write(document, data)
-        atomic_write(record_path(document), record.to_json())
+        atomic_write_all(
+            [
+                (document.with_name(document.name + ".asc"), signature),
+                (document.with_name(document.name + ".sha512"), hash_file),
+                (document, data),
+                (record_path(document), record.to_json()),
+            ]
+        )
 
     def write_index(self, stored: dict[str, Stored]) -> None:
         body = {

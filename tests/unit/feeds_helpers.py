@@ -59,7 +59,9 @@ def copy_tree(source: Path, dest: Path, publisher: Publisher) -> Path:
     """The provider tree without CISA's signatures, every document re-signed by `publisher`."""
     shutil.copytree(source, dest, ignore=shutil.ignore_patterns("*.asc"))
     publisher.sign_all(sorted(dest.rglob("*.json")))
-    (dest / "cisa-csaf-ot-feed-tlp-white.json.asc").unlink()  # the ROLIE feed itself is not a document
+    (dest / "cisa-csaf-ot-feed-tlp-white.json.asc").unlink(
+        missing_ok=True
+    )  # the ROLIE feed itself is not a document
     return dest
 
 
