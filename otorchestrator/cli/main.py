@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "verify": "otorchestrator.cli.sign:verify",
     "approve": "otorchestrator.cli.approve:approve",
     "feeds": "otorchestrator.cli.feeds:feeds",
+    "watch": "otorchestrator.cli.watch:watch",
 }
 
 

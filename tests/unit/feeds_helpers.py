@@ -126,6 +126,29 @@ def serve(directory: Path, faults: Faults | None = None) -> Iterator[str]:
         thread.join(timeout=5)
 
 
+def lab_store(tmp_path: Path, source: Path) -> Path:
+    """The advisories of `source` as a feed store keeps them: each document with its provenance record."""
+    from otorchestrator.feeds.records import StoredRecord, record_path, sha512_hex
+    from otorchestrator.models.advisory import Provenance
+
+    store = tmp_path / "advisories"
+    shutil.copytree(source, store)
+    for doc in sorted(store.glob("*.json")):
+        prov = Provenance(
+            advisory=doc.stem.upper(),
+            revision="1",
+            current_release_date="2026-01-01T00:00:00Z",
+            feed="lab",
+            url=f"https://vendor.example/csaf/{doc.name}",
+            fetched_from=f"http://127.0.0.1:1/{doc.name}",
+            sha512=sha512_hex(doc.read_bytes()),
+            signer="A" * 40,
+            fetched_at="2026-03-01T00:00:00Z",
+        )
+        record_path(doc).write_bytes(StoredRecord(prov, "2026-01-01T00:00:00Z").to_json())
+    return store
+
+
 def feeds_file(
     path: Path, key: Path, fingerprint: str, mirror: str, kind: str = "index", kev: str = ""
 ) -> Path:

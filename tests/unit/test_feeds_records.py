@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+from feeds_helpers import lab_store
 from plan_helpers import LAB, lab_inputs
 
-from otorchestrator.feeds.records import StoredRecord, record_path, sha512_hex
+from otorchestrator.feeds.records import record_path
 from otorchestrator.intake.csaf import load_advisories
-from otorchestrator.models.advisory import Provenance
 from otorchestrator.planning.plan import build_plan
 
 NOW = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
 
 
 def _store_copy(tmp_path: Path) -> Path:
-    """The lab advisories as a feed store keeps them: each document with its provenance record."""
-    store = tmp_path / "advisories"
-    shutil.copytree(LAB / "advisories", store)
-    for doc in sorted(store.glob("*.json")):
-        ident = doc.stem.upper()
-        prov = Provenance(
-            advisory=ident,
-            revision="1",
-            current_release_date="2026-01-01T00:00:00Z",
-            feed="lab",
-            url=f"https://vendor.example/csaf/{doc.name}",
-            fetched_from=f"http://127.0.0.1:1/{doc.name}",
-            sha512=sha512_hex(doc.read_bytes()),
-            signer="A" * 40,
-            fetched_at="2026-03-01T00:00:00Z",
-        )
-        record_path(doc).write_bytes(StoredRecord(prov, "2026-01-01T00:00:00Z").to_json())
-    return store
+    return lab_store(tmp_path, LAB / "advisories")
 
 
 def test_store_records_reach_advisories_and_findings(tmp_path: Path) -> None:

@@ -1,0 +1,158 @@
+"""`otorch watch`: what changed for the plant since the last evaluation.
+
+Exit codes: 0 nothing new applies; 1 new or revised applicable findings (or a new KEV entry on an asset);
+2 usage error; 3 an input is unusable (nothing recorded).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from otorchestrator.cli._shared import resolve_paths, state_dir_option
+from otorchestrator.feeds.config import FEEDS_FILE, load_feeds
+from otorchestrator.feeds.kev import kev_paths
+from otorchestrator.feeds.store import FeedStore, atomic_write
+from otorchestrator.feeds.watch import Changes, compare, findings, from_record, to_record
+from otorchestrator.intake.errors import IntakeError
+
+EXIT_NEW = 1
+EXIT_INPUT = 3
+
+
+def _moment(value: str | None, hint: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"expected an ISO-8601 date or datetime, got {value!r}", param_hint=hint
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _baseline(directory: Path, since: datetime | None) -> tuple[datetime | None, dict | None]:
+    """The latest evaluation (or the latest at or before `since`)."""
+    records = sorted(directory.glob("*.json")) if directory.exists() else []
+    chosen = None
+    for path in records:
+        at, found = from_record(json.loads(path.read_text()))
+        if since is None or at <= since:
+            chosen = (at, found)
+    return chosen if chosen else (None, None)
+
+
+@click.command()
+@click.option(
+    "-i", "--inventory", "inventory_path", required=True, type=click.Path(exists=True, path_type=Path)
+)
+@click.option("--catalog", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--exemptions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--approvals", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--advisories",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Advisory folder(s) instead of every configured feed's store (repeatable).",
+)
+@click.option(
+    "--kev",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="KEV JSON instead of the one `otorch feeds sync` stored.",
+)
+@click.option("--since", help="Compare with the last evaluation made at or before this ISO date/datetime.")
+@click.option("--now", "now_text", help="ISO-8601 datetime of this evaluation (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"Feeds file (default: <state dir>/{FEEDS_FILE}).",
+)
+@state_dir_option
+def watch(
+    inventory_path: Path,
+    catalog: Path,
+    exemptions: Path | None,
+    approvals: Path | None,
+    advisories: tuple[Path, ...],
+    kev: Path | None,
+    since: str | None,
+    now_text: str | None,
+    as_json: bool,
+    config: Path | None,
+    state_dir: Path | None,
+) -> None:
+    """Evaluate the synced advisories and KEV against the inventory (the planner of `otorch plan`) and say
+    what changed since the last evaluation: new or revised findings, new KEV entries on assets, findings
+    gone, each with its decision. Every evaluation is recorded (CIP-007 R2.2: at least every 35 days).
+
+    \b
+    Example (a daily systemd timer or cron job):
+      otorch feeds sync --quiet && otorch watch -i inventories/site --catalog catalog.yml --json
+    Exit codes: 0 nothing new; 1 new applicable findings; 2 usage error; 3 an input is unusable.
+    """
+    from otorchestrator.intake.inventory import load_inventory
+    from otorchestrator.intake.plan_inputs import gather
+    from otorchestrator.intake.problems import InventoryError
+    from otorchestrator.planning.plan import build_plan
+
+    now = _moment(now_text, "--now") or datetime.now(UTC).replace(microsecond=0)
+    paths = resolve_paths(state_dir)
+    if not advisories:
+        try:
+            site = load_feeds(config or paths.root / FEEDS_FILE)
+        except IntakeError as exc:
+            raise click.UsageError(f"feeds file unusable: {exc}") from exc
+        advisories = tuple(
+            FeedStore(paths.root, f.name).advisories
+            for f in site.feeds
+            if FeedStore(paths.root, f.name).advisories.is_dir()
+        )
+        if not advisories:
+            raise click.UsageError("no synced feed store: run `otorch feeds sync` or pass --advisories DIR")
+    if kev is None and kev_paths(paths.root)[0].exists():
+        kev = kev_paths(paths.root)[0]
+    try:
+        inventory = load_inventory(inventory_path)
+        inputs, _ = gather(inventory, inventory_path, advisories, catalog, kev, exemptions, approvals)
+    except (InventoryError, IntakeError) as exc:
+        click.echo("input unusable, nothing evaluated:", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        raise SystemExit(EXIT_INPUT) from exc
+    plan = build_plan(inputs, now)
+    current = findings(plan, {e.cve for e in inputs.kev.entries})
+    history = paths.root / "feeds" / "evaluations"
+    at, before = _baseline(history, _moment(since, "--since"))
+    changes = compare(before, current, at, now)
+    atomic_write(
+        history / f"{now.strftime('%Y%m%dT%H%M%SZ')}.json",
+        (json.dumps(to_record(current, now, dict(inputs.input_hashes)), indent=1) + "\n").encode(),
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"evaluated_at": now.isoformat(), "findings": len(current), **changes.to_json()}, indent=2
+            )
+        )
+    else:
+        _print(changes, len(current))
+    sys.exit(EXIT_NEW if changes.new_applicable else 0)
+
+
+def _print(changes: Changes, total: int) -> None:
+    since = changes.since or "never (first evaluation: every finding is new)"
+    click.echo(f"{total} finding(s); compared with the evaluation of {since}")
+    if changes.overdue:
+        click.echo(f"WARNING: {changes.overdue}")
+    if not changes.changes:
+        click.echo("nothing changed")
+    for change in changes.changes:
+        f = change.finding
+        decision = f.decision if change.kind != "gone" else f"was {f.decision}"
+        click.echo(f"  {change.kind.upper():8} {f.asset} {f.cve} {f.product}: {decision}; {change.why}")
