@@ -129,6 +129,24 @@ class UnpatchedFinding(BaseModel):
     advisories: tuple[str, ...]
     remediation: str = ""  # what the advisory recommends (vendor_fix details, mitigations)
     provenance: tuple[Provenance, ...] = ()  # the stored revisions behind `advisories` (from a feed store)
+    # per matching rule: advisory, product id, full product name, version text, and why it holds
+    matched_rules: tuple[str, ...] = ()
+
+
+class ReviewCandidate(BaseModel):
+    """An advisory rule that may name an installed product but not certainly (the advisory names the
+    product's family or a component of it, or the same product under another vendor name): not matched,
+    not dropped; a human decides."""
+
+    model_config = ConfigDict(frozen=True)
+
+    vendor: str
+    product: str
+    version: str
+    assets: int
+    advisory: str
+    product_id: str
+    reason: str  # both names, the product-tree entry and its version text
 
 
 class UnmatchedProduct(BaseModel):
@@ -143,7 +161,8 @@ class UnmatchedProduct(BaseModel):
 
 
 class RuleProblem(BaseModel):
-    """An advisory product rule whose version text could not be interpreted."""
+    """An advisory product rule whose version text could not be interpreted, or whose fixed version
+    contradicts its affected range (`reason` says which)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -172,6 +191,8 @@ class Plan(BaseModel):
     unpatched: tuple[UnpatchedFinding, ...] = ()
     unmatched_products: tuple[UnmatchedProduct, ...] = ()
     uninterpretable_rules: tuple[RuleProblem, ...] = ()
+    review: tuple[ReviewCandidate, ...] = ()
+    fix_contradictions: tuple[RuleProblem, ...] = ()  # fixed version inside, below or above the range
     import_problems: tuple[ImportProblem, ...] = ()
     content_hash: str = ""
 

@@ -2,6 +2,12 @@
 
 An `AdvisoryIndex` is built once from all advisories; `match_product` answers for one installed product
 (vendor, product, version) and is cached, so a large inventory costs one lookup per distinct product.
+
+A product's variant (its parenthesised order number or hardware variant, `names.product_variant`) is part of
+its identity: a rule for one variant never applies to another. A rule that names the product's family while
+the inventory names a component (`ThinManager` vs `ThinManager ThinServer`), or the same product under a
+vendor that does not match, is a `NearName`: reported for review with both texts, never matched or dropped
+silently.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from functools import cached_property
 from otorchestrator.models.advisory import Advisory, ProductRule, Remediation, Score, Vulnerability
 from otorchestrator.models.asset import InstalledProduct
 from otorchestrator.models.plan import RuleProblem
-from otorchestrator.planning.names import product_key, vendor_match
+from otorchestrator.planning.fixcheck import fix_notes
+from otorchestrator.planning.names import product_key, product_variant, variant_relation, vendor_match
 from otorchestrator.planning.versions import Spec, SpecKind, parse_spec, parse_version
 
 
@@ -23,6 +30,15 @@ class CompiledRule:
     rule: ProductRule
     spec: Spec
     vulns: tuple[Vulnerability, ...]  # vulnerabilities that list this product id as affected
+    variant: frozenset[str] = frozenset()
+    fix_note: str = ""  # the advisory's fixed version contradicts this rule's range (fixcheck)
+
+    @cached_property
+    def entry(self) -> str:
+        """The product-tree entry: advisory, product id, full product name and the version text."""
+        rule = self.rule
+        name = rule.full_name or rule.product
+        return f"{self.advisory.id} {rule.product_id} {name!r} (version text {rule.version or 'none'!r})"
 
     @cached_property
     def effects(self) -> tuple[tuple[str, Vulnerability, Score | None, str], ...]:
@@ -62,17 +78,27 @@ def fix_summary(vuln: Vulnerability, product_id: str) -> str:
 
 
 @dataclass(frozen=True)
+class NearName:
+    """A rule that may name this installed product but not certainly: a human decides."""
+
+    rule: CompiledRule
+    reason: str
+
+
+@dataclass(frozen=True)
 class ProductMatch:
     named: bool  # some advisory rule names this vendor/product (whatever the version)
     hits: tuple[Hit, ...] = ()
     needs_review: tuple[CompiledRule, ...] = ()  # product named, but version text not interpretable
     note: str = ""
+    near: tuple[NearName, ...] = ()
 
 
 @dataclass
 class AdvisoryIndex:
     by_product: dict[str, list[CompiledRule]] = field(default_factory=dict)
     uninterpretable: list[CompiledRule] = field(default_factory=list)
+    contradicted: list[CompiledRule] = field(default_factory=list)
     rules: int = 0
     _cache: dict[tuple[str, str, str], ProductMatch] = field(default_factory=dict, repr=False)
 
@@ -103,52 +129,102 @@ def build_index(advisories: tuple[Advisory, ...]) -> AdvisoryIndex:
             for pid in vuln.affected:
                 if pid not in fixed and vuln.cve:
                     affecting[pid].append(vuln)
+        notes = fix_notes(advisory, (r for r in advisory.products if r.product_id in affecting))
         for rule in advisory.products:
             compiled = CompiledRule(
-                advisory, rule, parse_spec(rule.version), tuple(affecting.get(rule.product_id, ()))
+                advisory,
+                rule,
+                parse_spec(rule.version),
+                tuple(affecting.get(rule.product_id, ())),
+                product_variant(rule.product),
+                notes.get(rule.product_id, ""),
             )
             index.rules += 1
             for key in sorted({product_key(rule.product, rule.vendor), product_key(rule.product)}):
                 grouped[key].append(compiled)
             if compiled.spec.kind is SpecKind.UNINTERPRETABLE:
                 index.uninterpretable.append(compiled)
+            if compiled.fix_note:
+                index.contradicted.append(compiled)
     index.by_product = dict(grouped)
     return index
+
+
+def _inside(spec: Spec, version: str) -> bool | None:
+    if spec.kind is SpecKind.ALL:
+        return True
+    parsed = spec.parse(version)
+    return None if parsed is None else spec.contains(parsed)
+
+
+def _near_names(
+    index: AdvisoryIndex, vendor: str, product: str, version: str, seen: set[int]
+) -> list[NearName]:
+    """Rules naming this product's family (a word prefix of its name: advisory `ThinManager`, inventory
+    `ThinManager ThinServer`), by a matching vendor, whose range holds (or may hold) the installed version.
+    The reverse (the advisory names one component of what the inventory names) is not asked: the advisory's
+    claim is narrower than the product, and on the real corpus it only adds noise."""
+    words = product_key(product, vendor).split()
+    out = []
+    for near_key in dict.fromkeys(" ".join(words[:n]) for n in range(1, len(words))):
+        for compiled in index.by_product.get(near_key, ()):
+            rule = compiled.rule
+            if id(compiled) in seen or not compiled.vulns or vendor_match(vendor, rule.vendor) is None:
+                continue
+            if _inside(compiled.spec, version) is False:
+                continue
+            seen.add(id(compiled))
+            out.append(
+                NearName(
+                    compiled,
+                    f"advisory names the family {rule.product!r}, the inventory {product!r}: "
+                    f"{compiled.entry}; not matched, needs a human look",
+                )
+            )
+    return out
 
 
 def _match(index: AdvisoryIndex, vendor: str, product: str, version: str) -> ProductMatch:
     keys = dict.fromkeys((product_key(product, vendor), product_key(product)))
     candidates = list({id(c): c for key in keys for c in index.by_product.get(key, [])}.values())
     parsed = parse_version(version)
+    variant = product_variant(product)
     named = False
     hits: list[Hit] = []
     review: list[CompiledRule] = []
+    near: list[NearName] = []
     for compiled in candidates:
         how = vendor_match(vendor, compiled.rule.vendor)
         if how is None:
+            if compiled.vulns and _inside(compiled.spec, version) is not False:
+                near.append(
+                    NearName(
+                        compiled,
+                        f"same product name, vendor {compiled.rule.vendor!r} is not {vendor!r} (an alias?): "
+                        f"{compiled.entry}; not matched, needs a human look",
+                    )
+                )
+            continue
+        relation = variant_relation(variant, compiled.variant)
+        if relation is None:  # a sibling variant's rule: another product
             continue
         named = True
         spec = compiled.spec
-        if spec.kind is SpecKind.ALL:
-            inside: bool | None = True
-        elif parsed is None:
-            inside = None
-        else:
-            inside = spec.contains(parsed)
+        inside = _inside(spec, version)
         if inside is None:
             review.append(compiled)
             continue
         if not inside or not compiled.vulns:
             continue
         rule = compiled.rule
-        why = (
-            f"{compiled.advisory.id} {rule.product_id}: {how}; product {rule.product!r}; "
-            f"version {version} in {spec.describe()} (advisory text {rule.version or 'none'!r})"
-        )
+        notes = "".join(f"; {n}" for n in (relation, compiled.fix_note) if n)
+        why = f"{compiled.entry}: {how}; product {rule.product!r}; version {version} in {spec.describe()}"
+        why += notes
         advisory = compiled.advisory
         hits += [Hit(c, advisory, rule, vuln, score, why, fix) for c, vuln, score, fix in compiled.effects]
+    near += _near_names(index, vendor, product, version, {id(c) for c in candidates})
     note = "" if parsed is not None else f"installed version {version!r} could not be parsed"
-    return ProductMatch(named=named, hits=tuple(hits), needs_review=tuple(review), note=note)
+    return ProductMatch(named, tuple(hits), tuple(review), note, tuple(near))
 
 
 def rule_problems(index: AdvisoryIndex, reviewed: set[tuple[str, str]]) -> tuple[RuleProblem, ...]:
@@ -164,5 +240,23 @@ def rule_problems(index: AdvisoryIndex, reviewed: set[tuple[str, str]]) -> tuple
             inventory_match=(c.advisory.id, c.rule.product_id) in reviewed,
         )
         for c in index.uninterpretable
+    ]
+    return tuple(sorted(out, key=lambda p: (not p.inventory_match, p.advisory, p.product_id)))
+
+
+def fix_problems(index: AdvisoryIndex, matched: set[tuple[str, str]]) -> tuple[RuleProblem, ...]:
+    """Every rule whose fixed version contradicts its affected range; `matched`: (advisory, product_id) a
+    finding went through."""
+    out = [
+        RuleProblem(
+            advisory=c.advisory.id,
+            product_id=c.rule.product_id,
+            vendor=c.rule.vendor or "",
+            product=c.rule.product,
+            text=c.rule.version or "",
+            reason=c.fix_note,
+            inventory_match=(c.advisory.id, c.rule.product_id) in matched,
+        )
+        for c in index.contradicted
     ]
     return tuple(sorted(out, key=lambda p: (not p.inventory_match, p.advisory, p.product_id)))

@@ -62,6 +62,9 @@ def vendor_match(installed: str, advisory_vendor: str | None) -> str | None:
     if not mine:
         return None
     aliases = vendor_aliases(advisory_vendor)
+    shared = next((a for a in vendor_aliases(installed) if a in aliases and a != mine), None)
+    if mine not in aliases and shared is not None:
+        return f"vendor alias {shared!r} of {installed!r} named by {advisory_vendor!r}"
     if mine in aliases:
         how = (
             "same name"
@@ -90,3 +93,28 @@ def product_key(product: str, vendor: str | None = None) -> str:
                 break
     kept = [w for w in words if w not in GENERIC_PRODUCT_WORDS]
     return " ".join(kept or words)
+
+
+# a parenthetical that widens a name instead of naming one variant: "(incl. SIPLUS variants)"
+_SCOPE_NOTE = re.compile(r"^\s*(?:incl\b|including\b|all\b|formerly\b|for\b|mlfb\b|also\b|e\.?g\b)", re.I)
+
+
+@lru_cache(maxsize=65536)
+def product_variant(product: str) -> frozenset[str]:
+    """The variant a product name pins, as its normalized parentheticals: order numbers (MLFB) such as
+    `(6ES7518-4FX00-1AC0)`, regional or hardware variants such as `(EU)`, `(32M)`, `(CPU variant CP300)`.
+    Scope notes (`(incl. SIPLUS variants)`, `(all models)`) pin nothing. Empty: every variant."""
+    groups = (" ".join(_words(inner)) for inner in re.findall(r"\(([^()]*)\)", product))
+    return frozenset(g for g in groups if g and not _SCOPE_NOTE.match(g))
+
+
+def variant_relation(installed: frozenset[str], rule: frozenset[str]) -> str | None:
+    """How an installed product's variant relates to a rule's: "" when the rule covers it (the rule pins no
+    variant, or only what the installed name pins too); a note when the inventory does not say which
+    variant it is (the rule may apply: matched, and said so); None when they name different variants."""
+    if rule <= installed:
+        return ""
+    if installed <= rule:
+        missing = ", ".join(sorted(rule - installed))
+        return f"the inventory does not pin the variant ({missing}) this rule is for: matched to be safe"
+    return None

@@ -19,12 +19,20 @@ from otorchestrator.models.plan import (
     ExemptionRef,
     Plan,
     PlanItem,
+    ReviewCandidate,
     UnmatchedProduct,
     UnpatchedFinding,
     trusted,
 )
 from otorchestrator.models.problem import ImportProblem
-from otorchestrator.planning.match import AdvisoryIndex, Hit, build_index, rule_problems
+from otorchestrator.planning.match import (
+    AdvisoryIndex,
+    Hit,
+    NearName,
+    build_index,
+    fix_problems,
+    rule_problems,
+)
 from otorchestrator.planning.names import product_key, vendor_match
 from otorchestrator.planning.prioritize import (
     URGENCY,
@@ -36,7 +44,7 @@ from otorchestrator.planning.prioritize import (
     cve_side,
     worst,
 )
-from otorchestrator.planning.versions import Version, parse_version
+from otorchestrator.planning.versions import Version, parse_deb, parse_version
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,12 @@ class _Patches:
                 continue
             if vendor_match(installed.vendor, patch.vendor) is None:
                 continue
+            if installed.package and patch.package:  # Debian packages: dpkg's order (`1:1.0` > `2.0`)
+                mine, target = parse_deb(installed.version), parse_deb(patch.fixed_version)
+                if mine is not None and target is not None:
+                    if mine < target:
+                        out.append(patch)
+                    continue
             if version is not None and fixed is not None and version < fixed:
                 out.append(patch)
         return out
@@ -197,9 +211,12 @@ class _ProductPlan:
     matched_rules: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     missing_advisories: tuple[str, ...] = ()
+    missing_rules: tuple[str, ...] = ()
     remediation: str = ""
     provenance: tuple[Provenance, ...] = ()  # of the advisories behind `covered`
     missing_provenance: tuple[Provenance, ...] = ()  # of `missing_advisories`
+    near: tuple[NearName, ...] = ()
+    through: tuple[tuple[str, str], ...] = ()  # (advisory, product id) of every hit
 
 
 def _provenance(hits: Iterable[Hit]) -> tuple[Provenance, ...]:
@@ -212,7 +229,9 @@ def _plan_product(index: AdvisoryIndex, patches: _Patches, installed: InstalledP
     match = index.match(installed)
     reviewed = tuple((c.advisory.id, c.rule.product_id) for c in match.needs_review)
     version = parse_version(installed.version)
-    base = _ProductPlan(named=match.named, unparsed=version is None and bool(match.hits), reviewed=reviewed)
+    base = _ProductPlan(
+        named=match.named, unparsed=version is None and bool(match.hits), reviewed=reviewed, near=match.near
+    )
     if not match.hits:
         return base
     by_cve: dict[str, list[Hit]] = defaultdict(list)
@@ -232,9 +251,12 @@ def _plan_product(index: AdvisoryIndex, patches: _Patches, installed: InstalledP
         matched_rules=tuple(sorted({h.why for c in covered for h in by_cve[c]})),
         missing=missing,
         missing_advisories=tuple(sorted({h.advisory.id for h in missing_hits})),
+        missing_rules=tuple(sorted({h.why for h in missing_hits})),
         remediation=_remediation_text(missing_hits),
         provenance=_provenance(h for c in covered for h in by_cve[c]),
         missing_provenance=_provenance(missing_hits),
+        near=match.near,
+        through=tuple(sorted({(h.advisory.id, h.rule.product_id) for h in match.hits})),
     )
 
 
@@ -348,6 +370,9 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
     unpatched: list[UnpatchedFinding] = []
     unmatched: Counter[tuple[str, str, str]] = Counter()
     reviewed: set[tuple[str, str]] = set()
+    through: set[tuple[str, str]] = set()
+    near: Counter[tuple[str, str, str, int]] = Counter()  # (vendor, product, version, id(NearName))
+    near_by_id: dict[int, NearName] = {}
     unparsed: Counter[tuple[str, str, str]] = Counter()
     assets = tuple(sorted(inputs.inventory.assets, key=lambda a: a.name))
     products: dict[tuple[str, str, str], _ProductPlan] = {}
@@ -364,6 +389,10 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
             if pp is None:
                 pp = products[pkey] = _plan_product(index, patches, installed)
                 reviewed.update(pp.reviewed)
+                through.update(pp.through)
+                near_by_id.update((id(n), n) for n in pp.near)
+            for candidate in pp.near:
+                near[(*pkey, id(candidate))] += 1
             if not pp.named:
                 unmatched[pkey] += 1
             if pp.unparsed:
@@ -380,6 +409,7 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
                         advisories=pp.missing_advisories,
                         remediation=pp.remediation,
                         provenance=pp.missing_provenance,
+                        matched_rules=pp.missing_rules,
                     )
                 )
             if pp.patch is None:
@@ -425,7 +455,17 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
         ranked.append(trusted(PlanItem, **values))
     used = {i.patch_id for i in ranked}
     problems = rule_problems(index, reviewed)
+    contradictions = fix_problems(index, through)
+    review = _review(near, near_by_id)
     warnings = _warnings(unpatched, unmatched, unparsed, problems, inputs.exemptions, now)
+    if review:
+        warnings += (f"{len(review)} near-name candidate(s) not matched, need a human look (see `review`)",)
+    flagged = sum(p.inventory_match for p in contradictions)
+    if flagged:
+        warnings += (
+            f"{flagged} matching advisory rule(s) have a fixed version that contradicts their affected "
+            "range (see `fix_contradictions`)",
+        )
     return Plan(
         created_at=now,
         inputs=dict(sorted(inputs.input_hashes)),
@@ -440,8 +480,28 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
             for (v, p, ver), n in sorted(unmatched.items())
         ),
         uninterpretable_rules=problems,
+        review=review,
+        fix_contradictions=contradictions,
         import_problems=tuple(inputs.import_problems),
     )
+
+
+def _review(
+    near: Counter[tuple[str, str, str, int]], by_id: dict[int, NearName]
+) -> tuple[ReviewCandidate, ...]:
+    out = [
+        ReviewCandidate(
+            vendor=vendor,
+            product=product,
+            version=version,
+            assets=n,
+            advisory=by_id[ident].rule.advisory.id,
+            product_id=by_id[ident].rule.rule.product_id,
+            reason=by_id[ident].reason,
+        )
+        for (vendor, product, version, ident), n in near.items()
+    ]
+    return tuple(sorted(out, key=lambda r: (r.vendor, r.product, r.version, r.advisory, r.product_id)))
 
 
 def _warnings(

@@ -4,7 +4,9 @@
 `2.0rc1`; it returns None when the text is not a version (prose, model numbers with words).
 `parse_spec` reads what an advisory says is affected: `vers:` ranges (univers semantics), `<=V9.0`,
 `>= V6.2 < V7.1`, `1.1 | 1.2`, `12.4.*`, "all versions", "All versions < V2.0 HF1", "prior to 3.1", and
-records anything else as uninterpretable, with the reason.
+records anything else as uninterpretable, with the reason. A trailing `x`/`*` is a wildcard, not a letter
+suffix: `>= 6.x` is `>= 6`, `<= 10.x` is `< 11`, `R7x` is every 7.*, `5.16.x` every 5.16.*.
+`vers:deb/...` ranges are Debian versions, compared as dpkg does (`parse_deb`, planning/debver.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
+
+from otorchestrator.planning.debver import deb_key
 
 # qualifiers that come after a release (higher rank sorts later at the same number)
 POST_QUALIFIERS: dict[str, int] = {
@@ -39,7 +44,7 @@ _TOKEN = re.compile(r"\d+|[a-z]+")
 _RELEASE = re.compile(r"\d+(?:\.\d+)*")
 _SPACED_NUMBERS = re.compile(r"\d\s+\d")
 
-Key = tuple[tuple[int, ...], tuple[tuple[int, int, int, str], ...]]
+Key = tuple[Any, ...]  # generic: (release, suffix); Debian: debver.DebKey. Never compared across schemes
 
 
 @dataclass(frozen=True, order=True)
@@ -107,6 +112,32 @@ def parse_version(text: str) -> Version | None:
     return Version(key=(_release(release), tuple(suffix)), raw=raw)
 
 
+@lru_cache(maxsize=65536)
+def parse_deb(text: str) -> Version | None:
+    """A Debian version ordered as dpkg orders it (compare only with other `parse_deb` versions), or None."""
+    key = deb_key(text)
+    return None if key is None else Version(key=key, raw=text.strip())
+
+
+_WILDCARD = re.compile(r"^(.*?\d)(?:\.?[x*])(?:\.[x*])*$", re.I)
+
+
+def parse_wildcard(text: str) -> tuple[Version, Version] | None:
+    """`6.x` -> (6, 7); `5.16.x` / `5.16.*` -> (5.16, 5.17); `R7x` -> (R7, 8); `12.2.x.x` -> (12.2, 12.3):
+    every version from the first up to (not including) the second. None when not a wildcard."""
+    found = _WILDCARD.match(text.strip())
+    if not found:
+        return None
+    base = parse_version(found.group(1))
+    if base is None or base.key[1] != ((0, 0, 0, ""),):
+        return None
+    numbers = [int(n) for n in _RELEASE.findall(found.group(1).lower())[0].split(".")]
+    numbers[-1] += 1
+    upper = parse_version(".".join(str(n) for n in numbers))
+    assert upper is not None
+    return base, upper
+
+
 def compare(a: Version, b: Version) -> int:
     return (a.key > b.key) - (a.key < b.key)
 
@@ -140,6 +171,11 @@ class Spec:
     raw: str
     constraints: tuple[Constraint, ...] = ()
     reason: str = ""  # why uninterpretable, or what was assumed
+    scheme: str = "generic"  # "deb": constraints (and the installed version) are Debian versions
+
+    def parse(self, text: str) -> Version | None:
+        """An installed version as this spec's scheme reads it."""
+        return parse_deb(text) if self.scheme == "deb" else parse_version(text)
 
     def contains(self, version: Version) -> bool | None:
         if self.kind is SpecKind.ALL:
@@ -222,20 +258,26 @@ _CONSTRAINT = re.compile(r"(<=|>=|!=|=<|=>|<|>|=|≤|≥)?\s*([^<>=!≤≥|,;]+)
 
 
 def _version_or_wildcard(text: str) -> list[Constraint] | None:
-    """`12.4` -> [=12.4]; `12.4.*` / `12.4.x` -> [>=12.4, <12.5]; None when not a version."""
+    """`12.4` -> [=12.4]; `12.4.*` / `12.4.x` / `12.4x` -> [>=12.4, <12.5]; None when not a version."""
     text = text.strip()
-    wildcard = re.match(r"^(.*?\d)\.(?:\*|x)$", text, re.I)
+    wildcard = parse_wildcard(text)
     if wildcard:
-        base = parse_version(wildcard.group(1))
-        if base is None or base.key[1] != ((0, 0, 0, ""),):
-            return None
-        numbers = [int(n) for n in _RELEASE.findall(wildcard.group(1).lower())[0].split(".")]
-        numbers[-1] += 1
-        upper = parse_version(".".join(str(n) for n in numbers))
-        assert upper is not None
-        return [Constraint(">=", base), Constraint("<", upper)]
+        return [Constraint(">=", wildcard[0]), Constraint("<", wildcard[1])]
     version = parse_version(text)
     return None if version is None else [Constraint("=", version)]
+
+
+def _bounded(op: str, value: str) -> list[Constraint] | None:
+    """`op value`, where a wildcard value stands for its whole series: `>= 6.x` -> >=6; `<= 10.x` -> <11;
+    `> 6.x` -> >=7; `< 6.x` -> <6; `= 6.x` -> >=6, <7."""
+    wildcard = parse_wildcard(value)
+    if wildcard is not None:
+        low, high = wildcard
+        mapped = {">=": [(">=", low)], ">": [(">=", high)], "<=": [("<", high)], "<": [("<", low)]}
+        pairs = mapped.get(op, [(">=", low), ("<", high)] if op == "=" else None)
+        return None if pairs is None else [Constraint(o, v) for o, v in pairs]
+    version = parse_version(value)
+    return None if version is None else [Constraint(op, version)]
 
 
 def _parse_constraint_list(text: str) -> tuple[list[Constraint], str] | None:
@@ -282,10 +324,10 @@ def _parse_constraint_list(text: str) -> tuple[list[Constraint], str] | None:
                     listed = [c for p in parsed if p is not None for c in p]
                 out += listed
                 continue
-            version = parse_version(value)
-            if version is None:
+            bounded = _bounded(op, value)
+            if bounded is None:
                 return None
-            out.append(Constraint(op, version))
+            out += bounded
     return (out, "") if out else None
 
 
@@ -301,7 +343,9 @@ def parse_spec(raw: str | None) -> Spec:
         scheme, _, body = body[5:].partition("/")
         if not body:
             return Spec(SpecKind.UNINTERPRETABLE, raw, reason="vers: without constraints")
-        if scheme.strip().lower() not in ("all", "generic", "semver", "deb", "npm", "pypi", "maven", "nuget"):
+        if scheme.strip().lower() == "deb":
+            return _deb_spec(raw, body)
+        if scheme.strip().lower() not in ("all", "generic", "semver", "npm", "pypi", "maven", "nuget"):
             notes.append(f"vers scheme {scheme!r} compared with the tolerant generic scheme")
     if _PAREN.search(body):
         notes.append("parenthetical ignored: " + "; ".join(_PAREN.findall(body)))
@@ -318,3 +362,18 @@ def parse_spec(raw: str | None) -> Spec:
         return Spec(SpecKind.UNINTERPRETABLE, raw, reason=f"not a version or range: {body[:80]!r}")
     constraints, _ = parsed
     return Spec(SpecKind.CONSTRAINTS, raw, tuple(constraints), reason="; ".join(notes))
+
+
+def _deb_spec(raw: str, body: str) -> Spec:
+    """`vers:deb/>=1:2.0-1|<1:2.0-3+deb12u1`: Debian versions, compared as dpkg compares them."""
+    if body.strip() == "*":
+        return Spec(SpecKind.ALL, raw, scheme="deb")
+    out: list[Constraint] = []
+    for part in body.split("|"):
+        found = re.match(r"^\s*(<=|>=|!=|<|>|=)?\s*(\S+)\s*$", part)
+        version = parse_deb(found.group(2)) if found else None
+        if found is None or version is None:
+            reason = f"not a Debian version constraint: {part[:80]!r}"
+            return Spec(SpecKind.UNINTERPRETABLE, raw, reason=reason)
+        out.append(Constraint(found.group(1) or "=", version))
+    return Spec(SpecKind.CONSTRAINTS, raw, tuple(out), reason="Debian versions (dpkg order)", scheme="deb")

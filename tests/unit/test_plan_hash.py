@@ -134,6 +134,7 @@ def test_trusted_equals_a_validated_model() -> None:
         "advisories": ("ADV",),
         "remediation": "",
         "provenance": (),
+        "matched_rules": ("ADV CSAFPID-1 'p' (version text '<2'): version 1 in <2",),
     }
     built = trusted(UnpatchedFinding, **values)
     assert built == UnpatchedFinding(**values)  # type: ignore[arg-type]
