@@ -55,6 +55,7 @@ class HostContext:
     approvals: Sequence[SignedApproval]
     operator: str
     now: datetime
+    rejected: Sequence[tuple[str, str]] = ()  # approval files that did not verify: (file name, why)
 
 
 def _needs(trust: SiteTrust, asset: Asset, kind: ApprovalKind, patches: tuple[str, ...]) -> Need:
@@ -124,7 +125,7 @@ def _approval_problems(waveplan: WavePlan, host: WaveHost, asset: Asset, ctx: Ho
         missing = judge(need, ctx.approvals, trust, ctx.operator, waveplan.plan_hash, ctx.now)
         if missing:
             what = "safety system" if asset.safety_system else f"{asset.criticality.value} criticality"
-            problems.append(f"{what}: {missing}")
+            problems.append(f"{what}: {missing}{_rejected_for(ctx, asset.name)}")
     patches = ctx.catalog or waveplan.patch_map()
     for patch_id in host.patch_ids:
         patch = patches.get(patch_id)
@@ -135,6 +136,12 @@ def _approval_problems(waveplan: WavePlan, host: WaveHost, asset: Asset, ctx: Ho
         if missing:
             problems.append(f"patch {patch_id} is {patch.qualification.value}: {missing}")
     return problems
+
+
+def _rejected_for(ctx: HostContext, name: str) -> str:
+    """The approval files naming this host that were rejected, and why (an unknown key, altered, ...)."""
+    found = [f"{file}: {why}" for file, why in ctx.rejected if f"-{name}-" in file]
+    return f"; rejected approval files: {'; '.join(found)}" if found else ""
 
 
 def run_message(run_id: str, waveplan_hash: str, operator: str) -> bytes:
@@ -211,11 +218,12 @@ class Authority:
         assets, source = self.read_inventory()
         catalog = self.read_catalog().by_id() if self.read_catalog is not None else None
         approvals: tuple[SignedApproval, ...] = ()
+        rejected: list[tuple[str, str]] = []
         if self.trust is not None:
             where = self.approvals_dir or self.trust.approvals_dir
-            approvals, rejected = read_approvals(where, self.trust)
-            self.evidence["approvals_rejected"] = [f"{r.path.name}: {r.reason}" for r in rejected]
-        self._ctx = HostContext(assets, source, catalog, self.trust, approvals, operator, now)
+            approvals, bad = read_approvals(where, self.trust)
+            rejected = [(r.path.name, r.reason) for r in bad]
+        self._ctx = HostContext(assets, source, catalog, self.trust, approvals, operator, now, rejected)
         return self._ctx
 
     def check_host(
