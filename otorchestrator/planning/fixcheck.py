@@ -23,15 +23,26 @@ _UPDATE_TO = re.compile(
 )
 
 
-def _remediation_fix(advisory: Advisory, product_id: str) -> Version | None:
-    """The one version a vendor_fix for `product_id` names after "update to", or None (none, or several)."""
-    found: set[str] = set()
+def _remediation_fixes(advisory: Advisory) -> dict[str, Version]:
+    """product_id -> the one version its vendor_fix remediations name after "update to" (none when they
+    name none or several). Each remediation text is read once, whatever the number of products."""
+    found: dict[str, set[str]] = {}
+    texts: dict[str, list[str]] = {}
     for vuln in advisory.vulnerabilities:
         for rem in vuln.remediations:
-            if rem.category == "vendor_fix" and product_id in rem.product_ids:
-                found.update(_UPDATE_TO.findall(rem.details))
-    versions = {v for v in (parse_version(t) for t in found) if v is not None}
-    return versions.pop() if len(versions) == 1 else None
+            if rem.category != "vendor_fix" or not rem.details:
+                continue
+            named = texts.get(rem.details)
+            if named is None:
+                named = texts[rem.details] = _UPDATE_TO.findall(rem.details)
+            for pid in rem.product_ids:
+                found.setdefault(pid, set()).update(named)
+    out = {}
+    for pid, written in found.items():
+        versions = {v for v in (parse_version(t) for t in written) if v is not None}
+        if len(versions) == 1:
+            out[pid] = versions.pop()
+    return out
 
 
 def _tree_fixes(advisory: Advisory) -> dict[tuple[str, frozenset[str]], list[tuple[ProductRule, Version]]]:
@@ -69,13 +80,14 @@ def contradiction(spec: Spec, fixed: Version) -> str:
 def fix_notes(advisory: Advisory, affected: Iterable[ProductRule]) -> dict[str, str]:
     """product_id -> the contradiction note, for each affected rule whose fixed version contradicts it."""
     tree = _tree_fixes(advisory)
+    remediations = _remediation_fixes(advisory)
     notes: dict[str, str] = {}
     for rule in affected:
         spec = parse_spec(rule.version)
         if spec.kind is not SpecKind.CONSTRAINTS:
             continue
         candidates: list[tuple[str, Version]] = []
-        remediation = _remediation_fix(advisory, rule.product_id)
+        remediation = remediations.get(rule.product_id)
         if remediation is not None:
             candidates.append(("vendor_fix remediation", remediation))
         key = (product_key(rule.product, rule.vendor), product_variant(rule.product))
