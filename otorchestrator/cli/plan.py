@@ -126,6 +126,11 @@ def _summary(console: Console, plan: Plan, imported: AdvisoryImport, top: int) -
 )
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--top", default=10, show_default=True, help="How many items to show in the summary.")
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Write the plan even when no advisory could be read (else an error: an empty plan looks clean).",
+)
 def plan(
     inventory_path: Path,
     advisories: tuple[Path, ...],
@@ -136,6 +141,7 @@ def plan(
     now_text: str | None,
     output: Path,
     top: int,
+    allow_empty: bool,
 ) -> None:
     """Match advisories to the inventory, prioritize with SSVC, and write the plan (JSON, or YAML by suffix).
 
@@ -151,10 +157,12 @@ def plan(
     now = _parse_now(now_text)
     # wide enough for the reasons when piped (rich assumes 80 columns then), as `otorch waves`
     console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # a problem stays on one line: file:line: path: ...
     try:
         inventory = load_inventory(inventory_path)
-        inputs, imported = gather(inventory, inventory_path, advisories, catalog, kev, exemptions, approvals)
+        inputs, imported = gather(
+            inventory, inventory_path, advisories, catalog, kev, exemptions, approvals, allow_empty
+        )
     except InventoryError as exc:
         err.print(f"[red]inventory {inventory_path} is unusable:[/]")
         for problem in exc.problems:

@@ -47,7 +47,10 @@ class LeanLoader(DataLoader):
     ) -> Any:
         if cache != "none":
             return super().load_from_file(
-                file_name, cache=cache, unsafe=unsafe, json_only=json_only,
+                file_name,
+                cache=cache,
+                unsafe=unsafe,
+                json_only=json_only,
                 trusted_as_template=trusted_as_template,
             )
         key = (self.path_dwim(file_name), json_only)
@@ -68,8 +71,12 @@ class LeanLoader(DataLoader):
 # VARIABLE_PRECEDENCE entries whose value depends only on the host's groups
 _GROUP_ENTRIES = frozenset(
     {
-        "all_inventory", "groups_inventory", "all_plugins_inventory", "all_plugins_play",
-        "groups_plugins_inventory", "groups_plugins_play",
+        "all_inventory",
+        "groups_inventory",
+        "all_plugins_inventory",
+        "all_plugins_play",
+        "groups_plugins_inventory",
+        "groups_plugins_play",
     }
 )
 

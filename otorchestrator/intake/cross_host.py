@@ -43,7 +43,9 @@ def dependency_problems(
         first = cycle[0]
         problems.append(
             FieldProblem(
-                first, "ot_depends_on", hosts[first].variables.get("ot_depends_on"),
+                first,
+                "ot_depends_on",
+                hosts[first].variables.get("ot_depends_on"),
                 "no dependency cycle (" + " -> ".join([*cycle, first]) + " can never start)",
                 hosts[first].source_of("ot_depends_on"),
             )
@@ -87,8 +89,11 @@ def asset_notes(assets: Sequence[Asset], hosts: Mapping[str, RawHost]) -> list[N
         if not asset.maintenance_windows:
             notes.append(
                 Note(
-                    "warning", asset.name, "no maintenance window: `otorch run` will never start this host",
-                    hosts[asset.name].source_of("ot_role"), variable="ot_maintenance_windows",
+                    "warning",
+                    asset.name,
+                    "no maintenance window: `otorch run` will never start this host",
+                    hosts[asset.name].source_of("ot_role"),
+                    variable="ot_maintenance_windows",
                 )
             )
     members: dict[str, list[str]] = defaultdict(list)
@@ -99,9 +104,11 @@ def asset_notes(assets: Sequence[Asset], hosts: Mapping[str, RawHost]) -> list[N
         if len(names) == 1:
             notes.append(
                 Note(
-                    "warning", names[0],
+                    "warning",
+                    names[0],
                     f"redundancy group {group!r} has a single member (a typo, or its partner is missing?)",
-                    hosts[names[0]].source_of("ot_redundancy_group"), variable="ot_redundancy_group",
+                    hosts[names[0]].source_of("ot_redundancy_group"),
+                    variable="ot_redundancy_group",
                 )
             )
     return notes

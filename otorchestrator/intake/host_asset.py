@@ -61,7 +61,9 @@ def asset_from_host(host: HostVars) -> HostResult:
     notes = unknown_variable_notes(host)
     if not is_ot_host(v):
         c.bad(
-            "ot_role", (), MISSING,
+            "ot_role",
+            (),
+            MISSING,
             "an OT asset's variables: not an OT asset: missing ot_role and every other ot_* variable "
             "(set them, or exclude the host with `ot_managed: false` or --skip-group GROUP)",
         )

@@ -8,9 +8,12 @@ Hosts marked `ot_managed: false`, or in a group passed as `skip_groups`, are ski
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from otorchestrator.intake.ansible_source import RawHost, RawInventory, read_ansible_inventory
 from otorchestrator.intake.cross_host import asset_notes, dependency_problems
@@ -65,8 +68,65 @@ def load_inventory(path: Path | str, *, skip_groups: Iterable[str] = ()) -> Inve
 
 
 def read_inventory(paths: Sequence[Path | str], *, skip_groups: Iterable[str] = ()) -> InventoryReport:
-    """Read one or more inventory sources (like repeated `ansible -i`) and report assets, problems, notes."""
+    """Read one or more inventory sources (like repeated `ansible -i`) and report assets, problems, notes.
+    A YAML syntax error is reported as file:line:col before Ansible reads anything (Ansible would bury it
+    in its plugin output and then fail on a misleading host pattern)."""
+    broken = [problem for path in paths for problem in yaml_syntax_problems(path)]
+    if broken:
+        source = ",".join(str(p) for p in paths)
+        return InventoryReport(Inventory(source=source, assets=()), tuple(broken), ())
     return inventory_from_raw(read_ansible_inventory(paths), skip_groups=skip_groups)
+
+
+@dataclass(frozen=True)
+class YamlSyntaxProblem(FieldProblem):
+    """A YAML file of the inventory that does not parse; `source` is file:line:col."""
+
+    def __str__(self) -> str:
+        return f"{self.source}: YAML syntax error: {self.expected}"
+
+
+def yaml_syntax_problems(source: Path | str) -> list[FieldProblem]:
+    """Every YAML file Ansible would read for `source` (inventory files, group_vars, host_vars), parsed for
+    syntax only (tags such as !vault are not constructed)."""
+    from otorchestrator.intake.ansible_source import inventory_files
+
+    if not Path(source).exists():
+        return []  # Ansible reports a missing source itself
+    problems: list[FieldProblem] = []
+    for _, file in inventory_files(source):
+        if file.suffix.lower() not in (".yml", ".yaml", ""):
+            continue
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # Ansible reports an unreadable file with its own message
+        if file.suffix == "" and not _looks_like_yaml(text):
+            continue  # an INI inventory or a script
+        try:
+            for _node in yaml.compose_all(text, Loader=yaml.SafeLoader):
+                pass
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(file)
+            what = exc.problem or "invalid YAML"
+            if exc.context:
+                what += f" ({exc.context})"
+            problems.append(YamlSyntaxProblem("", "(file)", "", what, where))
+    return problems
+
+
+def _looks_like_yaml(text: str) -> bool:
+    """A file without extension is YAML for Ansible when its first content line is a YAML mapping key
+    or document start, not `[group]` (INI) or a shebang (script)."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", ";")):
+            if stripped.startswith("#!"):
+                return False
+            continue
+        return stripped == "---" or re.match(r"[\w.-]+\s*:(\s|$)", stripped) is not None
+    return False
 
 
 def inventory_from_raw(raw: RawInventory, *, skip_groups: Iterable[str] = ()) -> InventoryReport:

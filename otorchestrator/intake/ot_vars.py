@@ -44,7 +44,7 @@ def choices(enum: type[StrEnum]) -> str:
 
 PURDUE_TEXT = "one of " + ", ".join(f"{v:g}" for v in PURDUE_LEVELS)
 WINDOW_TEXT = (
-    "a list of windows: weekly {days: [mon..sun], start: \"HH:MM\", duration_minutes: N, timezone: TZ} "
+    'a list of windows: weekly {days: [mon..sun], start: "HH:MM", duration_minutes: N, timezone: TZ} '
     "or one-off {start: ISO-8601 with offset, end: ISO-8601 with offset}"
 )
 PRODUCT_TEXT = "a list of {vendor, product, version, package?, kind: software|firmware}"
@@ -52,59 +52,90 @@ PRODUCT_TEXT = "a list of {vendor, product, version, package?, kind: software|fi
 OT_VARIABLES: tuple[OtVariable, ...] = (
     OtVariable("ot_site", True, "a site name (text)", "Plant or site the asset belongs to.", "plant-north"),
     OtVariable(
-        "ot_zone", True, "a zone name (text)", "Security zone / cell (IEC 62443 zones and conduits).",
+        "ot_zone",
+        True,
+        "a zone name (text)",
+        "Security zone / cell (IEC 62443 zones and conduits).",
         "cell-a-control",
     ),
     OtVariable(
-        "ot_purdue_level", True, PURDUE_TEXT,
+        "ot_purdue_level",
+        True,
+        PURDUE_TEXT,
         "Level in the Purdue model: 0 process, 1 control, 2 supervisory, 3 operations, 3.5 DMZ, "
         "4-5 enterprise.",
         "2",
     ),
     OtVariable("ot_role", True, choices(Role), "What the asset does.", "hmi"),
     OtVariable(
-        "ot_criticality", True, choices(Criticality),
-        "How much the process depends on it; drives wave order and approvals.", "high",
+        "ot_criticality",
+        True,
+        choices(Criticality),
+        "How much the process depends on it; drives wave order and approvals.",
+        "high",
     ),
     OtVariable(
-        "ot_safety_system", False, "a boolean (true/false)",
-        "Part of a safety instrumented system (SIS): needs an explicit approval in the plan.", "false",
+        "ot_safety_system",
+        False,
+        "a boolean (true/false)",
+        "Part of a safety instrumented system (SIS): needs an explicit approval in the plan.",
+        "false",
     ),
     OtVariable(
-        "ot_redundancy_group", False, "a group name (text) or absent",
-        "Members of one redundancy group are never patched in the same wave.", "scada-ab",
+        "ot_redundancy_group",
+        False,
+        "a group name (text) or absent",
+        "Members of one redundancy group are never patched in the same wave.",
+        "scada-ab",
     ),
     OtVariable(
-        "ot_maintenance_windows", False, WINDOW_TEXT,
+        "ot_maintenance_windows",
+        False,
+        WINDOW_TEXT,
         "When the asset may be touched. A host without a window is never started by `otorch run`.",
         '[{days: [sat, sun], start: "02:00", duration_minutes: 240, timezone: Europe/Berlin}]',
     ),
     OtVariable(
-        "ot_installed_products", False, PRODUCT_TEXT,
+        "ot_installed_products",
+        False,
+        PRODUCT_TEXT,
         "Vendor software and firmware on the asset, matched against advisories.",
-        "[{vendor: Northwind Controls, product: NWC HMI Runtime, version: \"1.0.0\", "
+        '[{vendor: Northwind Controls, product: NWC HMI Runtime, version: "1.0.0", '
         "package: nwc-hmi-runtime}]",
     ),
     OtVariable(
-        "ot_os", False, "{family: debian|windows|..., version: text}",
-        "Operating system family and version.", '{family: debian, version: "12"}',
+        "ot_os",
+        False,
+        "{family: debian|windows|..., version: text}",
+        "Operating system family and version.",
+        '{family: debian, version: "12"}',
     ),
     OtVariable(
-        "ot_depends_on", False, "a list of inventory hostnames of this inventory",
-        "Hosts that must be patched (and verified) before this one.", "[nw-hist-01]",
+        "ot_depends_on",
+        False,
+        "a list of inventory hostnames of this inventory",
+        "Hosts that must be patched (and verified) before this one.",
+        "[nw-hist-01]",
     ),
     OtVariable(
-        "ot_managed", False, "a boolean (true/false)",
+        "ot_managed",
+        False,
+        "a boolean (true/false)",
         "`false` marks a host of the inventory that is not an OT asset (jump host, bastion): it is skipped "
-        "with a note instead of being reported as a problem.", "true",
+        "with a note instead of being reported as a problem.",
+        "true",
     ),
 )
 KNOWN: dict[str, OtVariable] = {v.name: v for v in OT_VARIABLES}
 REQUIRED: tuple[str, ...] = tuple(v.name for v in OT_VARIABLES if v.required)
 CONNECTION_VAR = "ansible_connection"
 CONNECTIONS: dict[str, str] = {
-    "ssh": "ssh", "paramiko": "ssh", "paramiko_ssh": "ssh", "smart": "ssh",
-    "winrm": "winrm", "psrp": "winrm",
+    "ssh": "ssh",
+    "paramiko": "ssh",
+    "paramiko_ssh": "ssh",
+    "smart": "ssh",
+    "winrm": "winrm",
+    "psrp": "winrm",
 }
 
 # ansible.module_utils.parsing.convert_bool.boolean(): the values Ansible accepts as booleans
@@ -164,9 +195,11 @@ def unknown_variable_notes(host: HostVars) -> tuple[Note, ...]:
         if name.startswith("ot_") and name not in KNOWN:
             notes.append(
                 Note(
-                    "warning", host.name,
+                    "warning",
+                    host.name,
                     "unknown OT variable (ignored)" + _did_you_mean(closest_variable(name)),
-                    host.source_of(name), variable=name,
+                    host.source_of(name),
+                    variable=name,
                 )
             )
     return tuple(notes)

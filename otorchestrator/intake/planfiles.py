@@ -30,7 +30,7 @@ class PlanFileError(ValueError):
 
 
 def file_kind(data: Any) -> str:
-    """"plan", "wave plan" or "unknown", from the top-level keys only."""
+    """ "plan", "wave plan" or "unknown", from the top-level keys only."""
     if not isinstance(data, dict):
         return "unknown"
     if "waves" in data and "plan_hash" in data:

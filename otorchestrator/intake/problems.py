@@ -86,9 +86,7 @@ class Note:
 class InventoryError(ValueError):
     """The inventory cannot be used. Carries every problem found, not only the first one."""
 
-    def __init__(
-        self, source: str, problems: Sequence[FieldProblem], notes: Iterable[Note] = ()
-    ) -> None:
+    def __init__(self, source: str, problems: Sequence[FieldProblem], notes: Iterable[Note] = ()) -> None:
         self.source = source
         self.problems: list[FieldProblem] = list(problems)
         self.notes: list[Note] = list(notes)

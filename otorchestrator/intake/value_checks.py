@@ -138,7 +138,9 @@ def check_text(c: Collector, variable: str, value: object, path: Sequence[PathIt
 def check_version(c: Collector, variable: str, value: object, path: Sequence[PathItem]) -> str | None:
     if isinstance(value, float):
         c.bad(
-            variable, path, value,
+            variable,
+            path,
+            value,
             "a quoted version string exactly as the vendor writes it: YAML reads an unquoted version "
             'as a number and drops digits (1.10 becomes 1.1); write version: "1.10"',
         )
@@ -207,7 +209,9 @@ def check_windows(c: Collector, value: object) -> tuple[MaintenanceWindow, ...]:
             model = OneOffWindow
         else:
             c.bad(
-                variable, (index,), item,
+                variable,
+                (index,),
+                item,
                 "a weekly window (days, start, duration_minutes[, timezone]) "
                 "or a one-off window (start, end)",
             )
@@ -223,7 +227,9 @@ def check_windows(c: Collector, value: object) -> tuple[MaintenanceWindow, ...]:
                     c.bad(variable, (index, "days", position), day, f"one of {', '.join(DAYS)}{hint}")
         if model is OneOffWindow and _naive(item):
             c.bad(
-                variable, (index,), item,
+                variable,
+                (index,),
+                item,
                 "start and end with a UTC offset, e.g. 2026-11-22T02:00:00+00:00 (a time without an offset "
                 "is ambiguous)",
             )
