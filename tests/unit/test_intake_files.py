@@ -64,7 +64,7 @@ def test_unreadable_yaml_names_file_and_line(tmp_path: Path) -> None:
     path = write(tmp_path, "catalog.yml", "patches:\n  - id: [unclosed\n")
     with pytest.raises(IntakeError) as info:
         load_catalog(path)
-    assert str(path) in str(info.value) and "line" in str(info.value)
+    assert f"{path}:3:1:" in str(info.value) and "expected valid YAML" in str(info.value)  # file:line:col
 
 
 def test_exemption_needs_scope_controls_and_offset(tmp_path: Path) -> None:
