@@ -230,7 +230,9 @@ def waves(
     refused = staging_problems(plan, plan_file, inventory)  # docs/trust.md
     if refused:
         _fail(f"{plan_file}: refusing to stage it:\n  " + "\n  ".join(refused))
-    wave_plan = stage_waves(plan, policy, now, inventory=inventory)
+    # recorded as its resolved absolute path: the wave plan (and its hash) must not depend on how -i was typed
+    where = str(Path(inventory).resolve()) if inventory else None
+    wave_plan = stage_waves(plan, policy, now, inventory=where)
     if output is not None:
         output.write_text(wave_plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
     if as_json:

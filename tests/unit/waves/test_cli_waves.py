@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from otorchestrator.cli.plan import render_plan
@@ -127,3 +128,25 @@ def test_unreadable_plan_names_the_file_and_the_format(tmp_path: Path) -> None:
         assert result.exit_code == 2, name
         flat = " ".join(result.output.split())
         assert name in flat and expected in flat, (name, result.output)
+
+
+def test_hash_independent_of_how_the_inventory_was_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan_file = _plan_file(tmp_path)
+    (tmp_path / "inv").mkdir()
+    (tmp_path / "inv" / "hosts.yml").write_text("all: {}\n")
+    monkeypatch.chdir(tmp_path)
+    hashes = set()
+    for typed in (
+        "inv/hosts.yml",
+        "./inv/hosts.yml",
+        str(tmp_path / "inv" / "hosts.yml"),
+        "inv/../inv/hosts.yml",
+    ):
+        result = CliRunner().invoke(waves, [str(plan_file), "--now", NOW, "--json", "-i", typed])
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.output)
+        assert data["inventory"] == str(tmp_path / "inv" / "hosts.yml")
+        hashes.add(data["content_hash"])
+    assert len(hashes) == 1
