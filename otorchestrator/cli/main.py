@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "approve": "otorchestrator.cli.approve:approve",
     "feeds": "otorchestrator.cli.feeds:feeds",
     "watch": "otorchestrator.cli.watch:watch",
+    "schema": "otorchestrator.cli.schema:schema",
 }
 
 

@@ -1,0 +1,52 @@
+"""`otorch schema NAME`: the JSON Schema of an input or output file, generated from the models that read it
+(so it cannot drift from the code). Tests validate the example files of the repository against it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from pydantic import BaseModel, create_model
+
+from otorchestrator.models.catalog import Patch
+from otorchestrator.models.exemption import Exemption
+from otorchestrator.models.plan import Approval, Plan
+from otorchestrator.models.policy import WavePolicy
+from otorchestrator.models.waves import WavePlan
+
+
+def _listing(name: str, key: str, item: type[BaseModel]) -> type[BaseModel]:
+    """A file holding a top-level `key:` list of `item`."""
+    fields: dict[str, Any] = {key: (tuple[item, ...], ...)}  # type: ignore[valid-type]
+    return create_model(name, **fields)
+
+
+SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
+    "catalog": (_listing("CatalogFile", "patches", Patch), "validation"),
+    "exemptions": (_listing("ExemptionsFile", "exemptions", Exemption), "validation"),
+    "approvals": (_listing("ApprovalsFile", "approvals", Approval), "validation"),
+    "policy": (WavePolicy, "validation"),
+    "plan": (Plan, "serialization"),
+    "waveplan": (WavePlan, "serialization"),
+}
+
+
+def schema_for(name: str) -> dict[str, Any]:
+    model, mode = SCHEMAS[name]
+    schema = model.model_json_schema(mode=mode)  # type: ignore[arg-type]
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+@click.command()
+@click.argument("name", type=click.Choice(sorted(SCHEMAS)))
+def schema(name: str) -> None:
+    """Print the JSON Schema of an otorch file format.
+
+    \b
+    Examples:
+      otorch schema exemptions > exemptions.schema.json
+      otorch schema policy
+    """
+    click.echo(json.dumps(schema_for(name), indent=2, sort_keys=True))
