@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import difflib
 import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
 
 from otorchestrator.intake.inventory import load_inventory
+from otorchestrator.intake.kev import load_kev
 from otorchestrator.models.asset import Asset
 from otorchestrator.models.plan import Plan
+from otorchestrator.models.policy import ComplianceDeadlines
+from otorchestrator.planning.policy import PolicyError, load_policy
 from otorchestrator.reporting.build import build_compliance_report, build_run_report
 from otorchestrator.reporting.compliance import EVALUATION_DAYS
+from otorchestrator.reporting.evidence import build_cve_evidence, cve_lines
 from otorchestrator.reporting.models import ComplianceReport, RunReport
 from otorchestrator.reporting.redact import ReportRedactor
-from otorchestrator.reporting.sources import load_compliance_sources, load_plan, load_run_sources
+from otorchestrator.reporting.sources import (
+    ComplianceSources,
+    load_compliance_sources,
+    load_plan,
+    load_run_sources,
+)
 from otorchestrator.reporting.write import RUN_FORMATS, write_rendered_compliance, write_rendered_run
 from otorchestrator.store.errors import RunNotFound, StoreError
 from otorchestrator.store.paths import StatePaths
@@ -58,6 +68,7 @@ def report() -> None:
       otorch report RUN --html r.html --junit r.xml   # same as `otorch report run RUN ...`
       otorch report run                               # latest run, every format into <state>/reports/
       otorch report compliance -i inventories/lab --plan plan.json --html compliance.html
+      otorch report cve CVE-2026-10104 --plan plan.json  # the evidence chain of one CVE
     """
 
 
@@ -151,37 +162,97 @@ def _print_compliance_summary(rep: ComplianceReport) -> None:
         )
 
 
-@report.command("compliance")
-@click.option(
+def _deadlines(policy: Path | None, evaluation_days: int | None, kev_days: int | None) -> ComplianceDeadlines:
+    try:
+        found = load_policy(policy).compliance
+    except PolicyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    update = {"apply_days": evaluation_days, "kev_days": kev_days}
+    return found.model_copy(update={k: v for k, v in update.items() if v is not None})
+
+
+def _kev_due(kev: Path | None) -> dict[str, date]:
+    if kev is None:
+        return {}
+    try:
+        catalog, _ = load_kev(kev)
+    except ValueError as exc:  # IntakeError
+        raise click.ClickException(str(exc)) from exc
+    return {e.cve: e.due_date for e in catalog.entries if e.due_date is not None}
+
+
+def _compliance_inputs(
+    inventory: Path | None, plan_path: Path | None, state_dir: Path | None, kev: Path | None
+) -> tuple[list[Asset], ComplianceSources]:
+    try:
+        plan = load_plan(plan_path) if plan_path else None
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{plan_path}: not a saved plan ({exc})") from exc
+    assets = _assets(inventory, plan)
+    paths = StatePaths.resolve(state_dir, os.environ)
+    try:
+        sources = load_compliance_sources(paths, plan, [a.name for a in assets], _kev_due(kev))
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return assets, sources
+
+
+_INVENTORY = click.option(
     "-i",
     "--inventory",
     type=click.Path(exists=True, path_type=Path),
     default=None,
     help="Inventory of the assets (default: the plan's assets).",
 )
-@click.option(
+_PLAN = click.option(
     "--plan",
     "plan_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
     help="The saved plan: the patch evaluation (applicable patches, decisions).",
 )
-@click.option("--html", "html", type=_FILE)
-@click.option("--md", "md", type=_FILE)
-@click.option("--json", "json_", type=_FILE)
-@click.option(
-    "--evaluation-days",
-    type=click.IntRange(1, 366),
-    default=EVALUATION_DAYS,
-    show_default=True,
-    help="Evaluation interval (CIP-007 R2.2 style) and apply-or-mitigate deadline (R2.3).",
+_KEV = click.option(
+    "--kev",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The KEV catalog (JSON): show each KEV-listed CVE's own due date.",
 )
-@click.option(
+_AS_OF = click.option(
     "--as-of",
     type=click.DateTime(),
     default=None,
     help="Evaluate as of this time (UTC unless it has an offset; default: now).",
 )
+
+
+@report.command("compliance")
+@_INVENTORY
+@_PLAN
+@click.option("--html", "html", type=_FILE)
+@click.option("--md", "md", type=_FILE)
+@click.option("--json", "json_", type=_FILE)
+@click.option(
+    "--policy",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Wave policy file: its `compliance:` section sets the clocks "
+    "(apply_days, kev_days, immediate_days).",
+)
+@_KEV
+@click.option(
+    "--evaluation-days",
+    type=click.IntRange(1, 366),
+    default=None,
+    help=f"Evaluation interval (CIP-007 R2.2 style) and apply-or-mitigate clock (R2.3); "
+    f"overrides the policy (default {EVALUATION_DAYS}).",
+)
+@click.option(
+    "--kev-days",
+    type=click.IntRange(1, 366),
+    default=None,
+    help="A shorter clock for KEV-listed items (overrides the policy's kev_days).",
+)
+@_AS_OF
 @click.option("--fail-on-violation", is_flag=True, help="Exit 1 when any asset has a violation.")
 @_state_dir_option
 def compliance(
@@ -190,24 +261,28 @@ def compliance(
     html: Path | None,
     md: Path | None,
     json_: Path | None,
-    evaluation_days: int,
+    policy: Path | None,
+    kev: Path | None,
+    evaluation_days: int | None,
+    kev_days: int | None,
     as_of: datetime | None,
     fail_on_violation: bool,
     state_dir: Path | None,
 ) -> None:
-    """Compliance per asset: baseline age, applicable patches (installed / pending / exempt / blocked),
-    days since the last evaluation, CIP-007 R2 style flags, and the evidence chain per CVE."""
-    try:
-        plan = load_plan(plan_path) if plan_path else None
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(f"{plan_path}: not a saved plan ({exc})") from exc
-    assets = _assets(inventory, plan)
+    """Compliance per asset: each applicable patch's state (installed and verified, pending, attempted and
+    failed, rolled back, exempt under a mitigation plan, blocked) and the date it falls due, the clocks still
+    running, failed and rolled-back attempts (run and reason), rollbacks tested (real and drills), and the
+    evidence chain per CVE. "Compliant" means only that no clock has run out.
+
+    \b
+      otorch report compliance --plan plan.json --policy inventories/lab/policy.yml \\
+          --kev inventories/lab/kev.json --html compliance.html
+      otorch report compliance --plan plan.json --kev-days 14 --as-of 2026-12-20 --fail-on-violation
+    """
+    deadlines = _deadlines(policy, evaluation_days, kev_days)
+    assets, sources = _compliance_inputs(inventory, plan_path, state_dir, kev)
+    rep = build_compliance_report(assets, sources, _as_of(as_of), deadlines=deadlines)
     paths = StatePaths.resolve(state_dir, os.environ)
-    try:
-        sources = load_compliance_sources(paths, plan, [a.name for a in assets])
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
-    rep = build_compliance_report(assets, sources, _as_of(as_of), evaluation_days=evaluation_days)
     targets = {k: v for k, v in {"html": html, "md": md, "json": json_}.items() if v}
     if not targets:
         targets = {"html": paths.reports / "compliance.html", "json": paths.reports / "compliance.json"}
@@ -217,3 +292,44 @@ def compliance(
         click.echo(f"{fmt:>6}: {path}")
     if fail_on_violation and rep.summary()["violations"]:
         raise SystemExit(1)
+
+
+@report.command("cve")
+@click.argument("cve_id")
+@_INVENTORY
+@_PLAN
+@_KEV
+@_AS_OF
+@click.option("--json", "as_json", is_flag=True, help="Print the evidence chain as JSON.")
+@_state_dir_option
+def cve(
+    cve_id: str,
+    inventory: Path | None,
+    plan_path: Path | None,
+    kev: Path | None,
+    as_of: datetime | None,
+    as_json: bool,
+    state_dir: Path | None,
+) -> None:
+    """The evidence chain of one CVE: every asset it applies to, the decision and why, the wave, the
+    install, the verification, any rollback and the state now. Exit 1 when the plan does not name it.
+
+    \b
+      otorch report cve CVE-2026-10104 --plan plan.json
+      otorch report cve CVE-2026-10104 --plan plan.json --json
+    """
+    if plan_path is None:
+        raise click.UsageError("give --plan: the evaluation that says which assets the CVE applies to")
+    _, sources = _compliance_inputs(inventory, plan_path, state_dir, kev)
+    wanted = cve_id.strip().upper()
+    chains = {e.cve: e for e in build_cve_evidence(sources)}
+    chain = chains.get(wanted)
+    if chain is None:
+        close = difflib.get_close_matches(wanted, list(chains), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else f" ({len(chains)} CVEs in the plan)"
+        raise click.ClickException(f"{wanted} applies to no asset of {plan_path}{hint}")
+    if as_json:
+        click.echo(chain.model_dump_json(indent=2))
+        return
+    for line in cve_lines(chain, sources.kev_due.get(wanted)):
+        click.echo(line)

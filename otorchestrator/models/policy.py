@@ -61,6 +61,19 @@ class CanaryPolicy(BaseModel):
     failure_budget: FailureBudgetPolicy | None = None  # None: the rollout's failure budget
 
 
+class ComplianceDeadlines(BaseModel):
+    """The apply-or-mitigate clocks of the compliance report (docs/reports.md), in days from the evaluation
+    (the plan): every applicable patch has `apply_days`; a site may set shorter clocks for KEV-listed items
+    and for items the plan rates `immediate`. Past its clock, an item neither applied nor mitigated is a
+    violation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    apply_days: int = Field(default=35, ge=1, le=366)
+    kev_days: int | None = Field(default=None, ge=1, le=366)
+    immediate_days: int | None = Field(default=None, ge=1, le=366)
+
+
 class WavePolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -79,6 +92,7 @@ class WavePolicy(BaseModel):
     horizon_hours: int = Field(default=168, ge=1)  # no slot starts later than now + horizon
     failure_budget: FailureBudgetPolicy = FailureBudgetPolicy(hosts=0)
     canary: CanaryPolicy = CanaryPolicy()
+    compliance: ComplianceDeadlines = ComplianceDeadlines()  # read by the compliance report only
 
     @field_validator("include_decisions")
     @classmethod

@@ -5,6 +5,8 @@ assets (see docs/reports.md):
 - R2.2: patches are evaluated for applicability at least once every `evaluation_days` (35) days;
 - R2.3: within `evaluation_days` of an evaluation, each applicable patch is applied, or a dated
   mitigation plan exists (here: an exemption with compensating controls, an approver and an expiry);
+  the policy (`compliance:` in the wave policy) may set shorter clocks for KEV-listed and `immediate` items;
+  a failed or rolled-back attempt leaves the clock running and is a warning naming the run and the reason;
 - R2.4: a mitigation plan is implemented by its date (here: an expired exemption is a violation).
 A stale or missing baseline is flagged as a warning (CIP-010 R1 style: a baseline that is kept current).
 """
@@ -12,29 +14,31 @@ A stale or missing baseline is flagged as a warning (CIP-010 R1 style: a baselin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from otorchestrator.models.asset import Asset
 from otorchestrator.models.catalog import Patch
 from otorchestrator.models.plan import Decision, ExemptionRef, PlanItem
-from otorchestrator.models.results import Phase
+from otorchestrator.models.policy import ComplianceDeadlines
 from otorchestrator.models.run import AuditEvent, BaselineRecord, InstalledPatchRecord
 from otorchestrator.planning.versions import compare, parse_version
+from otorchestrator.reporting.attempts import Attempt, AttemptOutcome, asset_attempts
+from otorchestrator.reporting.evidence import audit_break, build_cve_evidence
 from otorchestrator.reporting.models import (
     AssetCompliance,
+    AttemptRef,
     ComplianceReport,
-    CveEvidence,
-    EvidenceStep,
     ExemptionInfo,
     Flag,
     FlagLevel,
     InstalledInfo,
     PatchLine,
     PatchStatus,
+    RollbackTest,
 )
 from otorchestrator.reporting.redact import ReportRedactor
-from otorchestrator.reporting.sources import ComplianceSources, RunHistory
-from otorchestrator.store.audit import AuditVerification
+from otorchestrator.reporting.sources import ComplianceSources
 
 EVALUATION_DAYS = 35
 SOON_DAYS = 7
@@ -84,31 +88,67 @@ def _seen_in_baseline(patch: Patch | None, baseline: BaselineRecord | None) -> s
     return str(packages[patch.package])
 
 
+def _attempt_ref(a: Attempt) -> AttemptRef:
+    wave = f"wave {a.wave} ({a.wave_name})" if a.wave is not None and a.wave_name else None
+    return AttemptRef(run_id=a.run_id, wave=wave, at=a.at, outcome=a.outcome.value, reason=a.reason)
+
+
+_ATTEMPT_STATUS = {
+    AttemptOutcome.ROLLED_BACK: PatchStatus.ROLLED_BACK,
+    AttemptOutcome.REVERSED: PatchStatus.ROLLED_BACK,
+    AttemptOutcome.FAILED: PatchStatus.FAILED,
+}
+
+
+def _clock(
+    item: PlanItem, evaluated: datetime | None, deadlines: ComplianceDeadlines
+) -> tuple[datetime | None, str]:
+    """(due, which clock): the shortest of the apply-or-mitigate clock and the policy's KEV / immediate."""
+    if evaluated is None:
+        return None, ""
+    clocks = [(deadlines.apply_days, f"{deadlines.apply_days}-day apply-or-mitigate (CIP-007 R2.3 style)")]
+    if item.in_kev and deadlines.kev_days is not None:
+        clocks.append((deadlines.kev_days, f"KEV-listed: policy deadline {deadlines.kev_days} days"))
+    if item.decision is Decision.IMMEDIATE and deadlines.immediate_days is not None:
+        clocks.append(
+            (deadlines.immediate_days, f"immediate: policy deadline {deadlines.immediate_days} days")
+        )
+    days, rule = min(clocks, key=lambda c: c[0])
+    return evaluated + timedelta(days=days), rule
+
+
 def _line(
     item: PlanItem,
     patch: Patch | None,
     installed: InstalledPatchRecord | None,
+    attempts: Sequence[Attempt],
     baseline: BaselineRecord | None,
     evaluated: datetime | None,
-    evaluation_days: int,
-    now: datetime,
-    redactor: ReportRedactor,
+    ctx: _Context,
 ) -> PatchLine:
     seen = _seen_in_baseline(patch, baseline) if installed is None else None
-    exemption = _exemption(item.exemption, now, redactor) if item.exemption else None
+    exemption = _exemption(item.exemption, ctx.now, ctx.redactor) if item.exemption else None
+    tried = [a for a in attempts if item.patch_id in a.patches and not a.changed_nothing and not a.check_mode]
+    last = tried[-1] if tried else None
     if installed is not None or seen is not None:
-        status, reason = PatchStatus.INSTALLED, ""
+        status, reason = PatchStatus.INSTALLED, "installed and verified"
         if installed is None and baseline is not None:
             reason = f"version {seen} seen in the baseline scan of {baseline.at:%Y-%m-%d}"
     elif item.decision is Decision.EXEMPT:
-        status, reason = PatchStatus.EXEMPT, exemption.reason if exemption else ""
+        status = PatchStatus.EXEMPT
+        reason = f"mitigation plan: {exemption.reason}" if exemption else "exempt"
+    elif last is not None and last.outcome in _ATTEMPT_STATUS:
+        status, reason = _ATTEMPT_STATUS[last.outcome], f"run {last.run_id}: {last.reason}"
     elif item.decision is Decision.BLOCKED:
-        status, reason = PatchStatus.BLOCKED, "; ".join(item.reasons)
+        status, reason = PatchStatus.BLOCKED, "; ".join(item.reasons) or "blocked by the plan"
     else:
-        status, reason = PatchStatus.PENDING, f"decision {item.decision.value}"
-    due = None
-    if status in (PatchStatus.PENDING, PatchStatus.BLOCKED) and evaluated is not None:
-        due = evaluated + timedelta(days=evaluation_days)
+        held = next((a for a in reversed(attempts) if item.patch_id in a.patches and a.changed_nothing), None)
+        reason = f"decision {item.decision.value}, not yet applied"
+        if held is not None:
+            reason += f"; run {held.run_id}: {held.outcome.value.replace('_', ' ')}: {held.reason}"
+        status = PatchStatus.PENDING
+    due, rule = _clock(item, evaluated, ctx.deadlines) if status.clock_runs else (None, "")
+    kev_due = min((d for c in item.cves if (d := ctx.kev_due.get(c)) is not None), default=None)
     return PatchLine(
         patch_id=item.patch_id,
         cves=item.cves,
@@ -116,11 +156,23 @@ def _line(
         status=status,
         package=patch.package if patch else None,
         target_version=patch.target_version if patch else None,
+        in_kev=item.in_kev,
+        cvss_max=item.cvss_max,
         due=due,
+        due_rule=rule,
+        days_left=_days_left(due, ctx.now) if due else None,
+        kev_due=kev_due,
         installed=_installed_info(installed) if installed else None,
         exemption=exemption,
-        reason=redactor.text(reason, 400),
+        attempts=tuple(_attempt_ref(a) for a in tried),
+        reason=ctx.redactor.text(reason, 400),
     )
+
+
+def _days_left(due: datetime, now: datetime) -> int:
+    """Whole days left (0: due today); negative once the clock ran out."""
+    seconds = (due - now).total_seconds()
+    return int(seconds // 86400)
 
 
 def _evaluation_flags(evaluated: datetime | None, days: int | None, evaluation_days: int) -> list[Flag]:
@@ -156,48 +208,72 @@ def _evaluation_flags(evaluated: datetime | None, days: int | None, evaluation_d
 
 def _patch_flags(line: PatchLine, now: datetime) -> list[Flag]:
     flags: list[Flag] = []
+    pid = line.patch_id
     if line.exemption is not None and line.status is PatchStatus.EXEMPT:
         ex = line.exemption
+        controls = "; ".join(ex.compensating_controls) or "none recorded"
         if ex.expired:
             flags.append(
                 Flag(
                     code="MITIGATION_PLAN_EXPIRED",
                     rule=R24,
                     level=FlagLevel.VIOLATION,
-                    message=f"exemption {ex.id} expired on {ex.expires:%Y-%m-%d}: apply the patch or renew",
-                    subject=line.patch_id,
+                    message=f"{pid}: exemption {ex.id} expired on {ex.expires:%Y-%m-%d}: "
+                    "apply the patch or renew",
+                    subject=pid,
                 )
             )
-        elif ex.days_left < SOON_DAYS:
+        else:
+            soon = ex.days_left < SOON_DAYS
             flags.append(
                 Flag(
-                    code="MITIGATION_PLAN_EXPIRES_SOON",
+                    code="MITIGATION_PLAN_EXPIRES_SOON" if soon else "MITIGATION_PLAN",
                     rule=R24,
-                    level=FlagLevel.WARNING,
-                    message=f"exemption {ex.id} expires in {ex.days_left} days",
-                    subject=line.patch_id,
+                    level=FlagLevel.WARNING if soon else FlagLevel.INFO,
+                    message=f"{pid}: exempt under {ex.id} (approved by {ex.approver}), expires "
+                    f"{ex.expires:%Y-%m-%d} ({ex.days_left} days left); controls: {controls}",
+                    subject=pid,
                 )
             )
-    if line.due is not None:
-        if now >= line.due:
+    for attempt in line.attempts:
+        if attempt.outcome == AttemptOutcome.INSTALLED.value:
+            continue
+        where = f"run {attempt.run_id}" + (f", {attempt.wave}" if attempt.wave else "")
+        rolled = attempt.outcome in (AttemptOutcome.ROLLED_BACK.value, AttemptOutcome.REVERSED.value)
+        flags.append(
+            Flag(
+                code="ATTEMPT_ROLLED_BACK" if rolled else "ATTEMPT_FAILED",
+                rule=R23,
+                level=FlagLevel.WARNING,
+                message=f"{pid}: attempted in {where} at {attempt.at:%Y-%m-%d %H:%M} UTC, "
+                f"{attempt.outcome.replace('_', ' ')}: {attempt.reason}",
+                subject=pid,
+            )
+        )
+    if line.due is not None and line.days_left is not None:
+        kev = f"; KEV due date {line.kev_due:%Y-%m-%d}" if line.kev_due else ""
+        state = line.status.value.replace("_", " ")
+        if line.days_left < 0:
             flags.append(
                 Flag(
-                    code="MITIGATION_PLAN_MISSING",
+                    code="DEADLINE_PASSED",
                     rule=R23,
                     level=FlagLevel.VIOLATION,
-                    message=f"{line.status.value} since the evaluation; due {line.due:%Y-%m-%d}: "
-                    "neither applied nor covered by a dated mitigation plan",
-                    subject=line.patch_id,
+                    message=f"{pid}: {state}; due {line.due:%Y-%m-%d} ({line.due_rule}){kev}, "
+                    f"{-line.days_left} days ago: neither applied nor covered by a dated mitigation plan",
+                    subject=pid,
                 )
             )
-        elif (line.due - now).days < SOON_DAYS:
+        else:
+            soon = line.days_left < SOON_DAYS
             flags.append(
                 Flag(
-                    code="APPLY_OR_MITIGATE_DUE_SOON",
+                    code="DUE_SOON" if soon else "CLOCK_RUNNING",
                     rule=R23,
-                    level=FlagLevel.WARNING,
-                    message=f"apply or record a mitigation plan by {line.due:%Y-%m-%d}",
-                    subject=line.patch_id,
+                    level=FlagLevel.WARNING if soon else FlagLevel.INFO,
+                    message=f"{pid}: {state}; due {line.due:%Y-%m-%d} ({line.due_rule}){kev}, "
+                    f"{line.days_left} days left",
+                    subject=pid,
                 )
             )
     return flags
@@ -225,14 +301,48 @@ def _baseline_flags(age: int | None, evaluation_days: int) -> list[Flag]:
     return []
 
 
-def _asset(
-    asset: Asset,
-    sources: ComplianceSources,
-    now: datetime,
-    evaluation_days: int,
-    redactor: ReportRedactor,
-) -> AssetCompliance:
-    plan = sources.plan
+@dataclass(frozen=True)
+class _Context:
+    now: datetime
+    deadlines: ComplianceDeadlines
+    redactor: ReportRedactor
+    kev_due: dict[str, date]
+
+
+def rollback_tests(
+    asset: str, attempts: Sequence[Attempt], drills: Sequence[AuditEvent]
+) -> list[RollbackTest]:
+    """Real rollbacks in runs (the backup restored after a failed install or verification) and drills."""
+    tests = [
+        RollbackTest(
+            kind="rollback",
+            run_id=a.run_id,
+            at=a.rolled_back_at or a.at,
+            patches=a.patches,
+            passed=True,
+            detail=f"after {a.failed_phase or 'a'} failure: {a.reason}",
+        )
+        for a in attempts
+        if a.outcome is AttemptOutcome.ROLLED_BACK and not a.check_mode
+    ]
+    tests += [
+        RollbackTest(
+            kind="drill",
+            run_id=str(e.detail.get("drill_id") or e.run_id or ""),
+            at=e.at,
+            patches=(e.patch_id,) if e.patch_id else (),
+            passed=e.result == "passed",
+            detail=f"drill {e.result} (audit seq {e.seq})",
+        )
+        for e in drills
+        if e.host == asset
+    ]
+    return sorted(tests, key=lambda t: t.at)
+
+
+def _asset(asset: Asset, sources: ComplianceSources, ctx: _Context) -> AssetCompliance:
+    plan, now = sources.plan, ctx.now
+    apply_days = ctx.deadlines.apply_days
     patches = plan.patch_map() if plan else {}
     evaluated = plan.created_at if plan and asset.name in plan.asset_map() else None
     days = _days(evaluated, now) if evaluated else None
@@ -240,24 +350,20 @@ def _asset(
     age = _days(baseline.at, now) if baseline else None
     history = [h for h in sources.history if h.asset == asset.name]
     installed = {h.patch_id: h for h in history}  # latest per patch wins (history is oldest first)
+    attempts = asset_attempts(asset.name, sources.views, sources.installs, plan)
     items = [i for i in (plan.items if plan else ()) if i.asset == asset.name]
     lines = tuple(
         _line(
-            item,
-            patches.get(item.patch_id),
-            installed.get(item.patch_id),
-            baseline,
-            evaluated,
-            evaluation_days,
-            now,
-            redactor,
+            item, patches.get(item.patch_id), installed.get(item.patch_id), attempts, baseline, evaluated, ctx
         )
         for item in items
     )
-    flags = _evaluation_flags(evaluated, days, evaluation_days)
+    flags = _evaluation_flags(evaluated, days, apply_days)
     for line in lines:
         flags += _patch_flags(line, now)
-    flags += _baseline_flags(age, evaluation_days)
+    flags += _baseline_flags(age, apply_days)
+    broken = audit_break(sources.audit)
+    drills = [] if broken else sources.drill_events
     return AssetCompliance(
         asset=asset.name,
         zone=asset.zone,
@@ -270,109 +376,7 @@ def _asset(
         patches=lines,
         history=tuple(_installed_info(h) for h in history),
         flags=tuple(flags),
-    )
-
-
-# -- evidence per CVE ------------------------------------------------------------------------------
-
-
-def _staging(
-    asset: str, patch_id: str, runs: Sequence[RunHistory]
-) -> tuple[str | None, str | None, bool | None]:
-    """(wave, verification, verified) from the latest run whose wave plan put this patch on this asset.
-
-    A check-mode run (`otorch run --check`) changed nothing: it is no verification evidence and is skipped."""
-    for history in reversed(runs):
-        waveplan = history.waveplan
-        if waveplan is None or history.run.check_mode:
-            continue
-        for wave in waveplan.waves:
-            host = next((h for h in wave.hosts if h.name == asset and patch_id in h.patch_ids), None)
-            if host is None:
-                continue
-            where = f"run {history.run.run_id}, wave {wave.index} ({wave.name})"
-            verifies = [
-                r for r in history.phase_results if r.result.host == asset and r.result.phase is Phase.VERIFY
-            ]
-            if not verifies:
-                return where, None, None
-            last = verifies[-1]
-            if last.result.ok:
-                return where, f"ok at {last.finished_at:%Y-%m-%d %H:%M} UTC", True
-            failed = ", ".join(c.name for c in last.result.failed_checks) or last.result.outcome.value
-            return where, f"failed at {last.finished_at:%Y-%m-%d %H:%M} UTC: {failed}", False
-    return None, None, None
-
-
-def audit_break(audit: AuditVerification | None) -> str | None:
-    """Where the audit chain is broken ("line 7 (hash_mismatch: ...)"), or None when it verifies."""
-    if audit is None or audit.ok:
-        return None
-    first = audit.problems[0] if audit.problems else None
-    if first is None:
-        return "an unknown point"
-    return f"line {first.line} ({first.kind}: {first.detail})"
-
-
-def _drill(
-    asset: str, patch_id: str, events: Sequence[AuditEvent], broken: str | None = None
-) -> tuple[bool | None, str | None, bool | None]:
-    """(rollback tested, evidence, evidence verified) from the latest `drill_result` for asset and patch.
-
-    When the audit chain does not verify (`broken`: where), the drill result is not counted: tested is None
-    and the evidence reads "unverified: audit chain broken at ...", followed by what the log claims."""
-    matching = [e for e in events if e.host == asset and e.patch_id == patch_id]
-    if not matching:
-        return None, None, None
-    last = matching[-1]
-    passed = last.result == "passed"
-    seconds = last.detail.get("rollback_seconds")
-    took = f", rollback {float(seconds):.1f} s" if isinstance(seconds, int | float) else ""
-    drill = last.detail.get("drill_id") or last.run_id
-    claim = f"drill {drill} at {last.at:%Y-%m-%d %H:%M} UTC: {last.result}{took} (audit seq {last.seq})"
-    if broken is not None:
-        return None, f"unverified: audit chain broken at {broken}; the log claims {claim}", False
-    return passed, claim, True
-
-
-def build_cve_evidence(sources: ComplianceSources) -> tuple[CveEvidence, ...]:
-    plan = sources.plan
-    if plan is None:
-        return ()
-    installed = {(h.asset, h.patch_id) for h in sources.history}
-    broken = audit_break(sources.audit)
-    steps: dict[str, list[EvidenceStep]] = {}
-    kev: dict[str, bool] = {}
-    cvss: dict[str, float | None] = {}
-    for item in plan.items:
-        wave, verification, verified = _staging(item.asset, item.patch_id, sources.runs)
-        tested, evidence, evidence_ok = _drill(item.asset, item.patch_id, sources.drill_events, broken)
-        for cve in item.cves:
-            kev[cve] = kev.get(cve, False) or item.in_kev
-            if item.cvss_max is not None:
-                cvss[cve] = max(cvss.get(cve) or 0.0, item.cvss_max)
-            steps.setdefault(cve, []).append(
-                EvidenceStep(
-                    asset=item.asset,
-                    patch_id=item.patch_id,
-                    decision=item.decision.value,
-                    wave=wave,
-                    verification=verification,
-                    verified=verified,
-                    rollback_tested=tested,
-                    rollback_evidence=evidence,
-                    rollback_verified=evidence_ok,
-                    installed=(item.asset, item.patch_id) in installed,
-                )
-            )
-    return tuple(
-        CveEvidence(
-            cve=cve,
-            in_kev=kev.get(cve, False),
-            cvss_max=cvss.get(cve),
-            steps=tuple(sorted(found, key=lambda s: (s.asset, s.patch_id))),
-        )
-        for cve, found in sorted(steps.items())
+        rollback_tests=tuple(rollback_tests(asset.name, attempts, drills)),
     )
 
 
@@ -381,10 +385,12 @@ def build_compliance_report(
     sources: ComplianceSources,
     now: datetime,
     *,
-    evaluation_days: int = EVALUATION_DAYS,
+    deadlines: ComplianceDeadlines | None = None,
     redactor: ReportRedactor | None = None,
 ) -> ComplianceReport:
     redactor = redactor or ReportRedactor()
+    deadlines = deadlines or ComplianceDeadlines()
+    ctx = _Context(now=now, deadlines=deadlines, redactor=redactor, kev_due=sources.kev_due)
     plan = sources.plan
     notes = list(sources.notes)
     if plan is None:
@@ -398,13 +404,13 @@ def build_compliance_report(
         )
     return ComplianceReport(
         generated_at=now,
-        evaluation_days=evaluation_days,
+        evaluation_days=deadlines.apply_days,
+        kev_days=deadlines.kev_days,
+        immediate_days=deadlines.immediate_days,
         plan_hash=plan.content_hash if plan else None,
         plan_created_at=plan.created_at if plan else None,
-        assets=tuple(
-            _asset(a, sources, now, evaluation_days, redactor) for a in sorted(assets, key=lambda a: a.name)
-        ),
-        evidence=build_cve_evidence(sources),
+        assets=tuple(_asset(a, sources, ctx) for a in sorted(assets, key=lambda a: a.name)),
+        evidence=build_cve_evidence(sources, redactor),
         notes=tuple(notes),
         audit_verified=audit.ok if audit is not None else None,
         audit_head_seq=audit.head_seq if audit is not None else None,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import sys
 import xml.etree.ElementTree as ET
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -190,9 +191,10 @@ def test_compliance_35_day_rules_when_overdue(run_fixture) -> None:  # type: ign
     # installed in the run: no R2.3 flag for it
     assert by["nw-hmi-02"].patches[0].status is PatchStatus.INSTALLED
     assert by["nw-hmi-02"].patches[0].installed and by["nw-hmi-02"].patches[0].installed.operator == "alice"
-    # rolled back gateway: pending past evaluation + 35 days without a mitigation plan
-    assert by["nw-gw-01"].patches[0].status is PatchStatus.PENDING
-    assert "MITIGATION_PLAN_MISSING" in _codes(report, "nw-gw-01")
+    # rolled back gateway: attempted, rolled back, past evaluation + 35 days without a mitigation plan
+    gw = by["nw-gw-01"].patches[0]
+    assert gw.status is PatchStatus.ROLLED_BACK and gw.days_left is not None and gw.days_left < 0
+    assert {"DEADLINE_PASSED", "ATTEMPT_ROLLED_BACK"} <= _codes(report, "nw-gw-01")
     # exempt with an expired exemption
     ews = by["nw-ews-01"].patches[0]
     assert ews.status is PatchStatus.EXEMPT and ews.exemption and ews.exemption.expired
@@ -204,16 +206,21 @@ def test_compliance_35_day_rules_when_overdue(run_fixture) -> None:  # type: ign
 def test_compliance_clean_within_35_days(run_fixture) -> None:  # type: ignore[no-untyped-def]
     report = _compliance(run_fixture, evaluated_days_ago=10, exemption_in_days=60)
     assert _codes(report, "nw-hmi-01") == set()
-    assert _codes(report, "nw-gw-01") == {"NO_BASELINE"}  # pending, due in 25 days: no violation yet
+    # rolled back in the run: a warning naming the run; the clock runs (25 days left): no violation yet
+    assert _codes(report, "nw-gw-01") == {"NO_BASELINE", "ATTEMPT_ROLLED_BACK", "CLOCK_RUNNING"}
     gw = next(a for a in report.assets if a.asset == "nw-gw-01")
-    assert gw.patches[0].due is not None and gw.compliant
-    assert _codes(report, "nw-ews-01") == {"NO_BASELINE"}
-    assert report.summary()["violations"] == 0
+    assert gw.patches[0].due is not None and gw.compliant and gw.patches[0].clock_running
+    attempt = next(f for f in gw.flags if f.code == "ATTEMPT_ROLLED_BACK")
+    assert f"run {fx.RUN_ID}, wave 1 (wave-1)" in attempt.message
+    assert "verify failed: service_running:nwc-gateway: stopped" in attempt.message
+    assert [(t.kind, t.run_id) for t in gw.rollback_tests] == [("rollback", fx.RUN_ID)]
+    assert _codes(report, "nw-ews-01") == {"NO_BASELINE", "MITIGATION_PLAN"}
+    assert report.summary()["violations"] == 0 and report.summary()["clocks_running"] == 2
 
 
 def test_compliance_due_soon_warnings(run_fixture) -> None:  # type: ignore[no-untyped-def]
     report = _compliance(run_fixture, evaluated_days_ago=31, exemption_in_days=3)
-    assert {"EVALUATION_DUE_SOON", "APPLY_OR_MITIGATE_DUE_SOON"} <= _codes(report, "nw-gw-01")
+    assert {"EVALUATION_DUE_SOON", "DUE_SOON"} <= _codes(report, "nw-gw-01")
     assert "MITIGATION_PLAN_EXPIRES_SOON" in _codes(report, "nw-ews-01")
     assert all(f.level is FlagLevel.WARNING for a in report.assets for f in a.flags)
 
@@ -230,6 +237,9 @@ def test_cve_evidence_chain(run_fixture) -> None:  # type: ignore[no-untyped-def
     gw = by_cve["CVE-2026-10104"].steps[0]
     assert gw.verified is False and gw.verification and "service_running:nwc-gateway" in gw.verification
     assert gw.rollback_tested is None
+    assert gw.rollback and gw.rollback.startswith(f"rolled back in run {fx.RUN_ID}")
+    assert gw.install and "nwc-gateway 1.1.0 attempted" in gw.install
+    assert gw.state_now.startswith("rolled back: not in effect")
     assert by_cve["CVE-2026-10105"].steps[0].wave is None
 
 
@@ -412,3 +422,47 @@ def test_cli_compliance_warns_of_a_broken_audit_chain(tmp_path: Path) -> None:
     assert broken.exit_code == 0, broken.output
     assert "warning: the audit chain does not verify: drill evidence is marked unverified" in broken.output
     assert "unverified: audit chain broken at line" in (tmp_path / "b.md").read_text(encoding="utf-8")
+
+
+def test_kev_clock_from_the_policy_is_a_violation_once_past(run_fixture) -> None:  # type: ignore[no-untyped-def]
+    """The demo's situation: a KEV-listed patch attempted, failed verification, rolled back; the policy's
+    KEV clock (7 days) ran out although the 35-day clock still runs."""
+    from otorchestrator.models.policy import ComplianceDeadlines
+    from otorchestrator.reporting.compliance import build_compliance_report as build
+
+    now = run_fixture.finished_at + timedelta(days=2)
+    plan = fx.plan(now - timedelta(days=10), now + timedelta(days=60))
+    items = tuple(i.model_copy(update={"in_kev": i.asset == "nw-gw-01" or i.in_kev}) for i in plan.items)
+    plan = plan.model_copy(update={"items": items})
+    sources = load_compliance_sources(run_fixture.paths, plan, [a.name for a in plan.assets])
+    sources = dataclasses.replace(sources, kev_due={"CVE-2026-10104": date(2026, 3, 20)})
+    lax = build(plan.assets, sources, now)
+    assert "DEADLINE_PASSED" not in _codes(lax, "nw-gw-01")
+    strict = build(plan.assets, sources, now, deadlines=ComplianceDeadlines(kev_days=7))
+    gw = next(a for a in strict.assets if a.asset == "nw-gw-01")
+    (line,) = gw.patches
+    assert line.status is PatchStatus.ROLLED_BACK and line.days_left == -3
+    assert line.kev_due == date(2026, 3, 20) and line.due_rule.startswith("KEV-listed")
+    passed = next(f for f in gw.flags if f.code == "DEADLINE_PASSED")
+    assert passed.level is FlagLevel.VIOLATION and "KEV due date 2026-03-20" in passed.message
+    assert not gw.compliant and strict.summary()["violations"] == 1
+    # the KEV-listed canary host installed its patch: no clock runs for it
+    assert _codes(strict, "nw-hmi-02") == {"NO_BASELINE"}
+
+
+def test_cli_report_cve_prints_the_chain(run_fixture, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from otorchestrator.cli.report import report
+
+    now = run_fixture.finished_at + timedelta(days=2)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(fx.plan(now - timedelta(days=10), now + timedelta(days=60)).model_dump_json())
+    state = ["--state-dir", str(run_fixture.paths.root), "--plan", str(plan_file)]
+    result = CliRunner().invoke(report, ["cve", "CVE-2026-10104", *state])
+    assert result.exit_code == 0, result.output
+    assert "nw-gw-01  NWC-P-GW  decision scheduled" in result.output
+    assert f"rolled back in run {fx.RUN_ID}" in result.output
+    assert "state now:" in result.output and "rolled back: not in effect" in result.output
+    wrong = CliRunner().invoke(report, ["cve", "CVE-2026-10140", *state])
+    assert wrong.exit_code == 1 and "CVE-2026-10104" in wrong.output and "did you mean" in wrong.output

@@ -1,0 +1,65 @@
+"""Sentences for the reports, built from results: each with its values, none repeated (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from otorchestrator.models.results import Check, HostOutcome, PhaseResult
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(v) for v in value)
+    return str(value).strip()
+
+
+def check_sentence(check: Check) -> str:
+    """ "disk_free:/opt/nwc: 1 MiB free on /opt/nwc (needs 20 MiB)": name, value, detail, threshold; the
+    value is put in front of a detail that does not carry it, the threshold added when the detail lacks it."""
+    value, threshold, detail = _text(check.value), _text(check.threshold), check.detail.strip()
+    parts: list[str] = []
+    if value and value not in detail:
+        parts.append(value)
+    if detail:
+        parts.append(detail)
+    text = " ".join(parts)
+    if threshold and threshold not in text:
+        text += f" (expected {threshold})" if text else f"expected {threshold}"
+    return f"{check.name}: {text}" if text else check.name
+
+
+def unique(parts: Iterable[str]) -> list[str]:
+    """Non-blank parts in order, each once; a part contained in an earlier one (or containing it, which
+    then replaces it) is dropped: no "diagnostics failed: diagnostics failed"."""
+    out: list[str] = []
+    for part in (p.strip().rstrip(";").strip() for p in parts):
+        if not part:
+            continue
+        if any(part in seen for seen in out):
+            continue
+        out = [seen for seen in out if seen not in part]
+        out.append(part)
+    return out
+
+
+def failure_sentence(result: PhaseResult) -> str:
+    """Why a phase failed, in one sentence with the failing checks and their values."""
+    head = f"{result.phase.value} failed"
+    if result.outcome is not HostOutcome.OK:
+        head += f" ({result.outcome.value.replace('_', ' ')})"
+    reasons = [check_sentence(c) for c in result.failed_checks]
+    if result.failed_task:
+        reasons.append(f"failed task {result.failed_task}")
+    if not reasons and result.message:
+        reasons.append(result.message.splitlines()[0])
+    reasons = [r for r in unique(reasons) if r != head]
+    return f"{head}: {'; '.join(reasons)}" if reasons else head
+
+
+def join_reasons(*parts: str) -> str:
+    return "; ".join(unique(parts))
