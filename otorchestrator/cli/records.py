@@ -26,7 +26,7 @@ from otorchestrator.execution.scan import (
     save_baselines,
 )
 from otorchestrator.models.run import AuditEvent
-from otorchestrator.reporting.records import AssetRecords, load_asset_records
+from otorchestrator.reporting.records import AssetRecords, attempt_line, load_asset_records
 from otorchestrator.reporting.sources import load_plan
 from otorchestrator.store.audit import AuditLog
 from otorchestrator.store.clock import SystemClock
@@ -156,8 +156,10 @@ def _records_text(records: tuple[AssetRecords, ...]) -> list[str]:
                 f"{r.asset}: baseline {b.at:%Y-%m-%d %H:%M} UTC ({b.age_days} days old{by}): "
                 f"{len(b.packages)} packages, {b.config_files} config hashes, listening {ports}"
             )
-        if not r.history:
-            lines.append("  no installed patch recorded")
+        for a in r.attempts:
+            lines.append("  " + attempt_line(a))
+        if not r.history and not r.attempts:
+            lines.append("  no installed patch recorded, no attempt")
         for h in r.history:
             what = f"{h.package or '?'} {h.from_version or '?'} -> {h.to_version or '?'}"
             line = f"  {h.at:%Y-%m-%d %H:%M} UTC  {h.patch_id}  {what}  run {h.run_id} by {h.operator}"

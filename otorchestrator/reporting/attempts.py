@@ -22,6 +22,7 @@ from otorchestrator.models.run import (
     Transition,
 )
 from otorchestrator.models.waves import WaveHost, WavePlan
+from otorchestrator.reporting.redact import ReportRedactor
 from otorchestrator.reporting.text import failure_sentence, join_reasons
 from otorchestrator.store.history import InstallRow
 
@@ -37,6 +38,7 @@ class AttemptOutcome(StrEnum):
     NOT_ATTEMPTED = "not_attempted"  # pending / skipped (budget, window, halt)
 
 
+REDACTOR = ReportRedactor()  # free text from results: no secret pattern ever reaches a record line
 _FAILED_STATES = frozenset(
     {
         HostState.FAILED,
@@ -114,6 +116,16 @@ def _targets(waveplan: WavePlan | None, patch_ids: Sequence[str]) -> dict[str, s
     }
 
 
+def _versions(results: Sequence[PhaseResultRecord], *, before: bool) -> dict[str, str]:
+    """Versions from the phase results when the host state lacks them: the first reported before the
+    install, the last reported after (a rollback's restored versions included)."""
+    found = [r.result.versions_before if before else r.result.versions_after for r in results]
+    found = [f for f in found if f]
+    if not found:
+        return {}
+    return dict(found[0] if before else found[-1])
+
+
 def _outcome(state: HostStateRecord, rows: Sequence[InstallRow]) -> AttemptOutcome:
     s = state.state
     if s is HostState.SUCCEEDED:
@@ -164,6 +176,8 @@ def attempt_in_run(view: RunView, asset: str, installs: Sequence[InstallRow]) ->
     if (seq := _seqs(events)) is not None:
         evidence.append(seq)
     reversed_row = next((r for r in rows if r.reversed_at), None)
+    before = dict(state.versions_before) or _versions(results, before=True)
+    after = dict(state.versions_after) or _versions(results, before=False)
     if outcome is AttemptOutcome.REVERSED and reversed_row is not None:
         reason = f"verified, then reversed by run {reversed_row.reversed_by_run}"
     return Attempt(
@@ -178,10 +192,10 @@ def attempt_in_run(view: RunView, asset: str, installs: Sequence[InstallRow]) ->
         state=state.state.value,
         patches=patch_ids,
         cves=cves,
-        versions_before=dict(state.versions_before),
-        versions_after=dict(state.versions_after),
+        versions_before=before,
+        versions_after=after,
         versions_attempted=_targets(waveplan, patch_ids),
-        reason=reason,
+        reason=REDACTOR.text(reason, 1200),
         failed_phase=failed_phase,
         rolled_back_at=rolled if outcome is AttemptOutcome.ROLLED_BACK else None,
         reversed_by_run=reversed_row.reversed_by_run if reversed_row else None,
@@ -218,7 +232,7 @@ def _not_in_run(view: RunView, asset: str, events: Sequence[AuditEvent]) -> Atte
         state=outcome.value,
         patches=tuple(patches),
         versions_attempted=_targets(waveplan, patches),
-        reason=reason,
+        reason=REDACTOR.text(reason, 1200),
         evidence=(seq,) if seq else (),
     )
 

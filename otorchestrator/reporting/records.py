@@ -15,7 +15,10 @@ from pydantic import BaseModel, ConfigDict
 from otorchestrator.models.plan import Plan
 from otorchestrator.models.run import BaselineRecord, InstalledPatchRecord
 from otorchestrator.planning.drift import listening_ports, scan_values
+from otorchestrator.reporting.attempts import Attempt, asset_attempts
+from otorchestrator.reporting.sources import load_run_views
 from otorchestrator.store.audit import read_events
+from otorchestrator.store.history import installs
 from otorchestrator.store.paths import StatePaths
 from otorchestrator.store.state import StateStore
 
@@ -68,6 +71,7 @@ class AssetRecords(BaseModel):
     baseline: BaselineInfo | None
     history: tuple[HistoryEntry, ...] = ()
     exemptions: tuple[ExemptionEntry, ...] = ()
+    attempts: tuple[Attempt, ...] = ()  # every attempt, run by run (installed, failed, rolled back, ...)
 
     @property
     def effective(self) -> tuple[HistoryEntry, ...]:
@@ -127,6 +131,7 @@ def build_asset_records(
     reversed_: Sequence[tuple[InstalledPatchRecord, str | None, datetime | None]],
     now: datetime,
     plan: Plan | None = None,
+    attempts: dict[str, tuple[Attempt, ...]] | None = None,
 ) -> tuple[AssetRecords, ...]:
     """Records per asset, in the order of `assets`; history oldest first (effective and reversed installs)."""
     reversals = {_key(r): (run, at) for r, run, at in reversed_}
@@ -155,6 +160,7 @@ def build_asset_records(
                 baseline=_baseline(baselines.get(name), now),
                 history=tuple(_entry(r, reversals.get(_key(r))) for r in by_asset.get(name, [])),
                 exemptions=exemptions,
+                attempts=(attempts or {}).get(name, ()),
             )
         )
     return tuple(out)
@@ -176,14 +182,38 @@ def load_asset_records(
     paths: StatePaths, now: datetime, assets: Sequence[str] | None = None, plan: Plan | None = None
 ) -> tuple[AssetRecords, ...]:
     """Records of `assets` (default: every asset the store and audit log know)."""
+    events = [e for _, e in read_events(paths.audit)]
     with StateStore(paths.db) as store:
-        names = (
-            list(assets)
-            if assets is not None
-            else known_assets(store, (e for _, e in read_events(paths.audit)))
-        )
+        names = list(assets) if assets is not None else known_assets(store, events)
+        views = load_run_views(store, events)
+        rows = installs(store)
         baselines = {n: b for n in names if (b := store.latest_baseline(n)) is not None}
         effective = store.patch_history()
         reversed_fn = getattr(store, "reversed_patches", None)  # the rollback marker (newer stores)
         reversed_ = list(reversed_fn()) if callable(reversed_fn) else []
-    return build_asset_records(names, baselines, effective, reversed_, now, plan)
+    attempts = {n: asset_attempts(n, views, rows, plan) for n in names}
+    return build_asset_records(names, baselines, effective, reversed_, now, plan, attempts)
+
+
+def attempt_line(a: Attempt) -> str:
+    """One attempt as text: when, run, wave, outcome, versions before/after/attempted, reason, evidence."""
+    wave = f" wave {a.wave} ({a.wave_name})" if a.wave is not None and a.wave_name else ""
+    check = " [check mode]" if a.check_mode else ""
+    versions = "; ".join(
+        f"{pkg} {target} attempted, nothing changed"
+        if a.changed_nothing or not (a.versions_before or a.versions_after)
+        else f"{pkg} {a.versions_before.get(pkg, '?')} -> {a.versions_after.get(pkg, '?')} "
+        f"(attempted {target})"
+        for pkg, target in a.versions_attempted.items()
+    )
+    parts = [
+        f"{a.at:%Y-%m-%d %H:%M} UTC  run {a.run_id}{wave}{check}: {a.outcome.value.upper()}",
+        ", ".join(a.patches),
+        versions,
+        a.reason,
+    ]
+    if a.reversed_by_run:
+        parts.append(f"reversed by run {a.reversed_by_run}")
+    if a.evidence:
+        parts.append("evidence: " + ", ".join(a.evidence))
+    return "  ".join(p for p in parts if p)

@@ -140,6 +140,24 @@ def load_run_sources(
 DRILL_EVENT_KIND = "drill_result"
 
 
+def load_run_views(store: StateStore, events: list[AuditEvent]) -> list[RunView]:
+    """Every run of the store with its hosts, transitions, phase results, wave plan and audit events."""
+    views = []
+    for run in store.list_runs():
+        waveplan, _ = load_waveplan(run.waveplan_path)
+        views.append(
+            RunView(
+                run=run,
+                host_states=store.host_states(run.run_id),
+                transitions=store.transitions(run.run_id),
+                phase_results=store.phase_results(run.run_id),
+                waveplan=waveplan,
+                events=[e for e in events if e.run_id == run.run_id],
+            )
+        )
+    return views
+
+
 def load_compliance_sources(
     paths: StatePaths, plan: Plan | None, assets: list[str], kev_due: dict[str, date] | None = None
 ) -> ComplianceSources:

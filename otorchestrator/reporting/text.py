@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,17 +19,22 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def _mentions(text: str, value: str) -> bool:
+    """Whether `value` stands in `text` as a word of its own ("0" is not in "needs 20 MiB")."""
+    return re.search(rf"(?<![\w.]){re.escape(value)}(?![\w.])", text) is not None
+
+
 def check_sentence(check: Check) -> str:
     """ "disk_free:/opt/nwc: 1 MiB free on /opt/nwc (needs 20 MiB)": name, value, detail, threshold; the
     value is put in front of a detail that does not carry it, the threshold added when the detail lacks it."""
     value, threshold, detail = _text(check.value), _text(check.threshold), check.detail.strip()
     parts: list[str] = []
-    if value and value not in detail:
+    if value and not _mentions(detail, value):
         parts.append(value)
     if detail:
         parts.append(detail)
     text = " ".join(parts)
-    if threshold and threshold not in text:
+    if threshold and not _mentions(text, threshold):
         text += f" (expected {threshold})" if text else f"expected {threshold}"
     return f"{check.name}: {text}" if text else check.name
 
