@@ -7,8 +7,8 @@ The compliance report and the CVE evidence are built in `reporting.compliance`; 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
 from otorchestrator.models.results import Check, HostOutcome, Phase
 from otorchestrator.models.run import HostState, PhaseResultRecord, Transition
@@ -28,6 +28,7 @@ from otorchestrator.reporting.models import (
 )
 from otorchestrator.reporting.redact import EXCERPT_CHARS, ReportRedactor, excerpt
 from otorchestrator.reporting.sources import RunSources
+from otorchestrator.store.state import TaskEventRecord
 
 __all__ = [
     "ComplianceReport",
@@ -56,13 +57,24 @@ def _seconds(start: datetime, end: datetime) -> float:
     return round(max((end - start).total_seconds(), 0.0), 3)
 
 
-def _timing(record: PhaseResultRecord) -> PhaseTiming:
+def _timing(record: PhaseResultRecord, events: Sequence[TaskEventRecord] = ()) -> PhaseTiming:
+    """The host's phase time: from the phase start to the host's own last task event of that phase (the
+    phase record's end is the batch's, the same for every host of the call)."""
     result = record.result
+    slack = timedelta(seconds=1)
+    own = [
+        e.at
+        for e in events
+        if e.host == result.host
+        and e.phase is result.phase
+        and record.started_at - slack <= e.at <= record.finished_at + slack
+    ]
+    end = min(max(own), record.finished_at) if own else record.finished_at
     return PhaseTiming(
         phase=result.phase,
         started_at=record.started_at,
-        finished_at=record.finished_at,
-        duration_s=_seconds(record.started_at, record.finished_at),
+        finished_at=end,
+        duration_s=_seconds(record.started_at, end),
         ok=result.ok and result.outcome is HostOutcome.OK,
         outcome=result.outcome,
         failed_checks=tuple(c.name for c in result.failed_checks),
@@ -190,7 +202,7 @@ def build_run_report(sources: RunSources, now: datetime, redactor: ReportRedacto
     failures: list[FailureEntry] = []
     for host, state in sources.host_states.items():
         records = by_host.get(host, [])
-        timings = tuple(_timing(r) for r in records)
+        timings = tuple(_timing(r, sources.task_events) for r in records)
         rows.append(
             HostRow(
                 host=host,

@@ -143,7 +143,7 @@ _ERROR_OUTCOMES = frozenset({"unreachable", "timed_out", "canceled", "no_result"
 
 
 def junit_suites(report: RunReport) -> list[JUnitSuite]:
-    failures = {(f.host, f.phase, f.at): f for f in report.failures}
+    failures = {(f.host, f.phase): f for f in report.failures}
     suites = []
     for wave in report.waves:
         cases: list[JUnitCase] = []
@@ -159,7 +159,7 @@ def junit_suites(report: RunReport) -> list[JUnitSuite]:
                 kind, message, text = "passed", "", ""
                 if not timing.ok:
                     kind = "error" if timing.outcome.value in _ERROR_OUTCOMES else "failure"
-                    entry = failures.get((host.host, timing.phase, timing.finished_at))
+                    entry = failures.get((host.host, timing.phase))
                     checks = ", ".join(timing.failed_checks) or timing.outcome.value
                     message = f"{timing.phase.value} failed: {checks}"
                     text = entry.excerpt if entry else ""
@@ -168,7 +168,8 @@ def junit_suites(report: RunReport) -> list[JUnitSuite]:
             JUnitSuite(
                 name=f"{report.run_id} {wave.name}",
                 timestamp=wave.started_at.strftime("%Y-%m-%dT%H:%M:%S") if wave.started_at else "",
-                time=round(sum(c.time for c in cases), 3),
+                # the wave's own time (hosts run in parallel: the sum of their phases is no duration)
+                time=round(wave.duration_s if wave.duration_s is not None else sum(c.time for c in cases), 3),
                 cases=tuple(cases),
             )
         )
@@ -214,7 +215,7 @@ def render_run_junit(report: RunReport) -> str:
         "tests": sum(len(s.cases) for s in suites),
         "failures": sum(s.count("failure") for s in suites),
         "errors": sum(s.count("error") for s in suites),
-        "time": sum(s.time for s in suites),
+        "time": report.duration_s if report.duration_s is not None else sum(s.time for s in suites),
     }
     return environment().get_template("junit.xml.j2").render(r=report, suites=suites, totals=totals)
 

@@ -506,3 +506,24 @@ def test_records_list_every_attempt(run_fixture) -> None:  # type: ignore[no-unt
     assert "disk_free:/opt/nwc: 1 MiB free on /opt/nwc, 20 MiB needed" in hist.reason
     (hmi,) = by["nw-hmi-02"].attempts
     assert hmi.outcome is AttemptOutcome.INSTALLED and any(e.startswith("install #") for e in hmi.evidence)
+
+
+def test_host_phase_times_come_from_the_hosts_own_events(run_fixture) -> None:  # type: ignore[no-untyped-def]
+    """Two hosts in one phase call: each host's phase ends at its own last task event, and the JUnit
+    suite of a wave takes the wave's time, not the sum of its hosts' phases."""
+    sources = load_run_sources(run_fixture.paths, fx.RUN_ID)
+    gw = next(
+        r for r in sources.phase_results if r.result.host == "nw-gw-01" and r.result.phase is Phase.VERIFY
+    )
+    own = gw.started_at + timedelta(seconds=2)
+    with fx.StateStore(run_fixture.paths.db) as store:
+        store.record_task_event(
+            fx.RUN_ID, 1, "nw-gw-01", Phase.VERIFY, "Check the service", "failed", False, own
+        )
+    report = build_run_report(load_run_sources(run_fixture.paths, fx.RUN_ID), run_fixture.finished_at)
+    host = next(h for h in report.hosts if h.host == "nw-gw-01")
+    assert host.phase_seconds(Phase.VERIFY) == pytest.approx(2.0)  # not the 31 s of the record
+    root = ET.fromstring(render_run_junit(report))
+    suites = {s.get("name", "").rsplit(" ", 1)[-1]: s for s in root.findall("testsuite")}
+    wave1 = next(w for w in report.waves if w.index == 1)
+    assert float(suites["wave-1"].get("time", "0")) == pytest.approx(wave1.duration_s or 0, abs=0.001)
