@@ -76,7 +76,8 @@ def exemption_references(
 def approval_references(
     data: Any, file: str, lines: Lines, hosts: Collection[str], patches: Collection[str]
 ) -> list[ImportProblem]:
-    """`subject` of kind asset or drill names a host; of kind unqualified_patch a catalog patch."""
+    """`subject` of kind asset or drill names a host; of kind unqualified_patch a catalog patch, or
+    PATCH@HOST for one host."""
     top: tuple[str | int, ...] = ("approvals",) if isinstance(data, dict) else ()
     items = data.get("approvals") if isinstance(data, dict) else data
     problems: list[ImportProblem] = []
@@ -90,7 +91,15 @@ def approval_references(
             what, known = "patch", patches
         else:
             continue  # an unknown kind is reported by the approvals parser
-        found = _unknown(file, lines, (*top, index, "subject"), what, raw["subject"], known)
-        if found is not None:
-            problems.append(found)
+        where = (*top, index, "subject")
+        subject = raw["subject"]
+        if what == "patch" and isinstance(subject, str) and "@" in subject:  # PATCH@HOST: one host only
+            patch, _, host = subject.partition("@")
+            checks = [("patch", patch, patches), ("host", host, hosts)]
+        else:
+            checks = [(what, subject, known)]
+        for kind_of, value, names in checks:
+            found = _unknown(file, lines, where, kind_of, value, names)
+            if found is not None:
+                problems.append(found)
     return problems

@@ -83,6 +83,20 @@ def test_unknown_subjects_in_approvals(tmp_path: Path) -> None:
     assert f"{path}:5: $.approvals[1].subject: expected a patch of the catalog" in text
 
 
+def test_patch_at_host_subject_checks_both(tmp_path: Path) -> None:
+    path = tmp_path / "approvals.yml"
+    ok = (
+        "{kind: unqualified_patch, subject: NWC-P-2026-0103@nw-sis-01, approved_by: c, reason: r,"
+        " at: '2026-03-01T08:00:00+00:00'}"
+    )
+    bad = ok.replace("@nw-sis-01", "@nw-sis-1")
+    path.write_text(f"approvals:\n  - {ok}\n  - {bad}\n")
+    code, text, _ = _run(tmp_path, "--approvals", str(path))
+    assert code == 3 and "$.approvals[0]" not in text, text
+    assert f"{path}:3: $.approvals[1].subject: expected a host of the inventory" in text
+    assert "did you mean 'nw-sis-01'?" in text
+
+
 def test_known_names_still_pass(tmp_path: Path) -> None:
     code, text, _ = _run(tmp_path, "--exemptions", str(LAB / "exemptions.yml"))
     assert code == 0 and "does not exist" not in text, text
