@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from otorchestrator.collector import collector_paused
 from otorchestrator.models.advisory import Provenance
 from otorchestrator.models.asset import Asset
+from otorchestrator.models.canonical import content_hash as content_hash  # re-exported
+from otorchestrator.models.canonical import (
+    finite_content_hash,
+    hash_like,
+    legacy_canonical_json,
+)
 from otorchestrator.models.catalog import Patch
 from otorchestrator.models.problem import ImportProblem
 
@@ -197,12 +199,19 @@ class Plan(BaseModel):
     content_hash: str = ""
 
     def compute_hash(self) -> str:
-        """`content_hash(self.model_dump(mode="json", exclude={"content_hash"}))`."""
+        """The content hash of everything but `content_hash`, in the form the plan was sealed in
+        (`jcs-sha256:` RFC 8785; `sha256:` for a plan sealed before it), so `compute_hash() == content_hash`
+        checks an older plan too. `sealed()` always writes the current form."""
         with collector_paused():  # the dump is millions of small dicts next to the plan
-            return finite_content_hash(self.model_dump(mode="json", exclude=set(_UNHASHED)))
+            data = self.model_dump(mode="json", exclude=set(_UNHASHED))
+            if self.content_hash:
+                return hash_like(data, self.content_hash, finite=True)
+            return finite_content_hash(data)
 
     def sealed(self) -> Plan:
-        return self.model_copy(update={"content_hash": self.compute_hash()})
+        with collector_paused():
+            digest = finite_content_hash(self.model_dump(mode="json", exclude=set(_UNHASHED)))
+        return self.model_copy(update={"content_hash": digest})
 
     def asset_map(self) -> dict[str, Asset]:
         return {a.name: a for a in self.assets}
@@ -220,49 +229,5 @@ class Plan(BaseModel):
 _UNHASHED = frozenset({"content_hash"})
 
 
-def canonical_json(data: Any) -> str:
-    """The one canonical text behind every content hash and the audit chain."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def fast_canonical_json(data: Any) -> str:
-    """`canonical_json(data)` for data whose floats are all finite (a plan's: its float fields refuse NaN and
-    infinity), about five times faster (a 10k-asset plan: 0.15 s instead of 0.8 s) through orjson.
-
-    orjson writes the same text except where it refuses a value (an int beyond 64 bits, a non-str key, a lone
-    surrogate), spells a number token otherwise (a float below 1e-4, which Python writes with an exponent)
-    or writes NaN/infinity as null (which the caller rules out): then json.dumps writes it."""
-    fast = _orjson_canonical(data)
-    return fast.decode() if fast is not None else canonical_json(data)
-
-
-def _orjson_canonical(data: Any) -> bytes | None:
-    """`canonical_json(data).encode()` by orjson, or None where its text could differ."""
-    try:
-        out = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-    except (TypeError, orjson.JSONEncodeError):
-        return None
-    return None if _SMALL_EXPONENT.search(out) or _SMALL_DECIMAL.search(out) else out
-
-
-# orjson and json.dumps spell only floats below 1e-4 differently: json.dumps "1.2e-05", orjson "0.000012" or
-# "1.2e-5". Either spelling ends a number token ("," "]" "}" follows in compact JSON). Each pattern starts
-# with a literal, so its search runs at memchr speed (a 10k-asset plan: 44 MB in a few ms); a match inside a
-# string only costs the fast path, never the text.
-_SMALL_EXPONENT = re.compile(rb"e-[0-9]+[,\]}]")
-_SMALL_DECIMAL = re.compile(rb"0\.0000[0-9]*[,\]}]")
-
-
-def finite_content_hash(data: Any) -> str:
-    """`content_hash(data)` for data whose floats are all finite (a plan's, a wave plan's: their float fields
-    refuse NaN and infinity), through the fast writer of the same text."""
-    text = _orjson_canonical(data) or canonical_json(data).encode()
-    return "sha256:" + hashlib.sha256(text).hexdigest()
-
-
-def content_hash(data: Any) -> str:
-    return _digest(canonical_json(data))
-
-
-def _digest(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+# the hashing mechanics live in models/canonical.py; these names stay importable from here
+canonical_json = legacy_canonical_json  # the text behind `sha256:` hashes (before RFC 8785)

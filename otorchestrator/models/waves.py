@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from otorchestrator.collector import collector_paused
 from otorchestrator.models.asset import Asset, Criticality, Role
+from otorchestrator.models.canonical import finite_content_hash, hash_like
 from otorchestrator.models.catalog import Patch
-from otorchestrator.models.plan import Approval, Decision, ExemptionRef, finite_content_hash
+from otorchestrator.models.plan import Approval, Decision, ExemptionRef
 from otorchestrator.models.policy import WavePolicy
 
 
@@ -150,12 +151,18 @@ class WavePlan(BaseModel):
     content_hash: str = ""
 
     def compute_hash(self) -> str:
-        """`content_hash(self.model_dump(mode="json", exclude={"content_hash"}))`."""
+        """The content hash of everything but `content_hash`, in the form the wave plan was sealed in
+        (`jcs-sha256:` RFC 8785; `sha256:` before it); `sealed()` always writes the current form."""
         with collector_paused():
-            return finite_content_hash(self.model_dump(mode="json", exclude={"content_hash"}))
+            data = self.model_dump(mode="json", exclude={"content_hash"})
+            if self.content_hash:
+                return hash_like(data, self.content_hash, finite=True)
+            return finite_content_hash(data)
 
     def sealed(self) -> WavePlan:
-        return self.model_copy(update={"content_hash": self.compute_hash()})
+        with collector_paused():
+            digest = finite_content_hash(self.model_dump(mode="json", exclude={"content_hash"}))
+        return self.model_copy(update={"content_hash": digest})
 
     def asset_map(self) -> dict[str, Asset]:
         return {a.name: a for a in self.assets}

@@ -1,9 +1,10 @@
 """The audit trail: append-only, hash-chained JSON lines, fsynced before the action they record.
 
-Each line is the canonical JSON of an `AuditEvent` where
-`hash = "sha256:" + sha256(prev_hash + canonical_json(event without "hash"))` and `prev_hash` is the hash of
-the line before (`GENESIS_HASH` for the first). The state store keeps the chain head (seq, hash) so a
-truncated tail is detected too. `verify` reports every problem with its line number.
+Each line is the RFC 8785 canonical JSON of an `AuditEvent` where
+`hash = "jcs-sha256:" + sha256(prev_hash + jcs(event without "hash"))` and `prev_hash` is the hash of the
+line before (`GENESIS_HASH` for the first). Records written before RFC 8785 carry `sha256:` hashes over the
+older `json.dumps(sort_keys=True)` text and still verify (the hash names its form). The state store keeps
+the chain head (seq, hash) so a truncated tail is detected too. `verify` reports each problem with its line.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from otorchestrator.models.plan import canonical_json
+from otorchestrator.models.canonical import (
+    JCS_PREFIX,
+    CanonicalJSONError,
+    hash_version,
+    jcs,
+    legacy_canonical_json,
+)
 from otorchestrator.models.run import GENESIS_HASH, AuditEvent, AuditHead, AuditKind
 from otorchestrator.store.errors import AuditError, SecretInAudit
 from otorchestrator.store.redact import Redactor
@@ -37,10 +44,15 @@ class HeadStore(Protocol):
     def audit_head(self) -> AuditHead | None: ...
 
 
-def event_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
+def record_text(record: Mapping[str, Any], version: str = "jcs") -> str:
+    """The canonical text of a record (or a body) in hash form `version` ("jcs" or "legacy")."""
+    return legacy_canonical_json(dict(record)) if version == "legacy" else jcs(dict(record))
+
+
+def event_hash(prev_hash: str, body: Mapping[str, Any], version: str = "jcs") -> str:
     """The hash of a record: `body` is the record without its "hash" field (it includes prev_hash)."""
-    payload = prev_hash + canonical_json(dict(body))
-    return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
+    digest = hashlib.sha256((prev_hash + record_text(body, version)).encode()).hexdigest()
+    return ("sha256:" if version == "legacy" else JCS_PREFIX) + digest
 
 
 # -- verification ----------------------------------------------------------------------------------
@@ -86,7 +98,11 @@ def _parse(raw_line: bytes) -> tuple[dict[str, Any] | None, str, str]:
         return None, "malformed", "not an audit record (seq, prev_hash and hash required)"
     if not isinstance(data["seq"], int) or not all(isinstance(data[k], str) for k in ("prev_hash", "hash")):
         return None, "malformed", "seq, prev_hash or hash has the wrong type"
-    if canonical_json(data) != text:
+    try:
+        canonical = record_text(data, hash_version(data["hash"]))
+    except CanonicalJSONError as exc:
+        return None, "not_canonical", f"record has no canonical form ({exc})"
+    if canonical != text:
         return None, "not_canonical", "record is not in canonical form: it was edited after it was written"
     return data, "", ""
 
@@ -114,7 +130,7 @@ def verify(path: Path | str, expected_head: AuditHead | None = None) -> AuditVer
         records += 1
         seq, stored_prev, stored_hash = data["seq"], data["prev_hash"], data["hash"]
         body = {k: v for k, v in data.items() if k != "hash"}
-        if event_hash(stored_prev, body) != stored_hash:
+        if event_hash(stored_prev, body, hash_version(stored_hash)) != stored_hash:
             problems.append(
                 AuditProblem(
                     number, "hash_mismatch", f"seq {seq}: content does not match its hash (modified)"
@@ -333,8 +349,11 @@ class AuditLog:
                 f"audit event {event.kind!r} carries a registered secret in {', '.join(found)}"
             )
         body.update(clean)
-        record = {**body, "hash": event_hash(body["prev_hash"], body)}
-        line = canonical_json(record)
+        try:
+            record = {**body, "hash": event_hash(body["prev_hash"], body)}
+            line = record_text(record)
+        except CanonicalJSONError as exc:
+            raise AuditError(f"audit event {event.kind!r} has no canonical JSON form: {exc}") from exc
         if self.redactor.contains_secret(line):  # belt and braces: never write one
             raise SecretInAudit(f"audit event {event.kind!r} would write a registered secret")
         return record, line.encode() + b"\n"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from otorchestrator.cli.audit import audit
 from otorchestrator.models.results import Phase
 from otorchestrator.models.run import GENESIS_HASH, AuditEvent, AuditHead, AuditKind
-from otorchestrator.store.audit import AuditLog, event_hash, verify
+from otorchestrator.store.audit import AuditLog, event_hash, record_text, verify
 from otorchestrator.store.errors import AuditError, SecretInAudit
 from otorchestrator.store.paths import StatePaths
 from otorchestrator.store.redact import REDACTED, Redactor
@@ -82,7 +82,7 @@ def test_intact_chain(log: AuditLog, store: StateStore) -> None:
 
 def test_append_returns_the_sealed_event(paths: StatePaths) -> None:
     written = AuditLog(paths.audit).append(event(1))
-    assert written.seq == 1 and written.prev_hash == GENESIS_HASH and written.hash.startswith("sha256:")
+    assert written.seq == 1 and written.prev_hash == GENESIS_HASH and written.hash.startswith("jcs-sha256:")
 
 
 def test_modified_record(log: AuditLog, store: StateStore) -> None:
@@ -273,7 +273,7 @@ def test_cli_verify_and_show(log: AuditLog, paths: StatePaths) -> None:
     runner = CliRunner()
     ok = runner.invoke(audit, ["verify", "--state-dir", str(paths.root)])
     assert ok.exit_code == 0, ok.output
-    assert ok.output.startswith(f"chain intact: {RECORDS} records, head sha256:")
+    assert ok.output.startswith(f"chain intact: {RECORDS} records, head jcs-sha256:")
 
     shown = runner.invoke(audit, ["show", "--state-dir", str(paths.root), "--host", "hmi-02", "--json"])
     assert shown.exit_code == 0, shown.output
@@ -297,3 +297,21 @@ def test_cli_state_dir_from_environment(log: AuditLog, paths: StatePaths) -> Non
 def test_cli_log_file_only(log: AuditLog) -> None:
     result = CliRunner().invoke(audit, ["verify", "--log", str(log.path)])
     assert result.exit_code == 0 and "chain intact" in result.output
+
+
+def test_records_written_before_rfc_8785_still_verify_and_the_chain_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    body = AuditEvent(at=T0, operator="ops", kind="note", detail={"ratio": 7.0}).model_dump(
+        mode="json", exclude={"hash"}
+    )
+    body["seq"], body["prev_hash"] = 1, GENESIS_HASH
+    old = {**body, "hash": event_hash(GENESIS_HASH, body, "legacy")}
+    assert old["hash"].startswith("sha256:") and '"ratio":7.0' in record_text(old, "legacy")
+    path.write_text(record_text(old, "legacy") + "\n")
+    assert verify(path).ok
+    new = AuditLog(path).append(AuditEvent(at=T0, operator="ops", kind="note", detail={"ratio": 7.0}))
+    assert new.hash.startswith("jcs-sha256:") and new.prev_hash == old["hash"]
+    assert '"ratio":7}' in path.read_text().splitlines()[1]
+    assert verify(path).ok
+    path.write_text(path.read_text().replace('"ratio":7.0', '"ratio":8.0', 1))
+    assert [p.kind for p in verify(path).problems][:1] == ["hash_mismatch"]

@@ -34,7 +34,7 @@ def test_plan_twice_is_byte_identical(tmp_path: Path) -> None:
     assert r2.exit_code == 0
     assert first.read_bytes() == second.read_bytes()
     data = json.loads(first.read_text())
-    assert data["content_hash"].startswith("sha256:")
+    assert data["content_hash"].startswith("jcs-sha256:")
     assert {i["decision"] for i in data["items"]} >= {
         "out_of_cycle",
         "scheduled",

@@ -86,7 +86,7 @@ def test_deterministic_regardless_of_input_order() -> None:
     a = build_plan(lab_inputs(), NOW).sealed()
     b = build_plan(lab_inputs(assets=tuple(reversed(lab_assets()))), NOW).sealed()
     assert a.model_dump_json() == b.model_dump_json()
-    assert a.content_hash == b.content_hash and a.content_hash.startswith("sha256:")
+    assert a.content_hash == b.content_hash and a.content_hash.startswith("jcs-sha256:")
 
 
 def test_fixed_version_installed_gives_no_item() -> None:

@@ -1,4 +1,4 @@
-"""The plan's content hash: the fast (orjson) writer gives exactly the canonical json.dumps text."""
+"""The plan's content hash: the fast (orjson) writer gives exactly the RFC 8785 text; older plans verify."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from otorchestrator.models.advisory import Score
 from otorchestrator.models.asset import OneOffWindow, RecurringWindow
+from otorchestrator.models.canonical import finite_jcs_bytes, jcs, legacy_content_hash
 from otorchestrator.models.plan import (
     Approval,
     Plan,
@@ -21,7 +22,6 @@ from otorchestrator.models.plan import (
     UnpatchedFinding,
     canonical_json,
     content_hash,
-    fast_canonical_json,
     trusted,
 )
 from otorchestrator.planning.plan import build_plan
@@ -31,7 +31,7 @@ UNHASHED = frozenset({"content_hash"})
 
 
 def reference(plan: Plan) -> str:
-    return canonical_json(plan.model_dump(mode="json", exclude={"content_hash"}))
+    return jcs(plan.model_dump(mode="json", exclude={"content_hash"}))
 
 
 def rich_plan() -> Plan:
@@ -61,8 +61,22 @@ def test_fast_writer_writes_the_reference_text() -> None:
     plan = rich_plan()
     assert plan.items and plan.unmatched_products and plan.approvals
     data = plan.model_dump(mode="json", exclude={"content_hash"})
-    assert fast_canonical_json(data) == reference(plan)
+    assert finite_jcs_bytes(data).decode() == reference(plan)
     assert plan.compute_hash() == content_hash(data)
+    assert plan.sealed().content_hash.startswith("jcs-sha256:")
+
+
+def test_a_plan_sealed_before_rfc_8785_still_verifies() -> None:
+    plan = rich_plan()
+    data = plan.model_dump(mode="json", exclude={"content_hash"})
+    old = plan.model_copy(update={"content_hash": legacy_content_hash(data)})
+    assert old.content_hash.startswith("sha256:") and canonical_json(data) != jcs(data)  # floats differ
+    assert old.compute_hash() == old.content_hash
+    tampered = old.model_copy(update={"warnings": ("x",)})
+    assert tampered.compute_hash() != old.content_hash
+    assert old.sealed().content_hash == plan.sealed().content_hash  # re-sealing writes the current form
+    unknown = plan.model_copy(update={"content_hash": "md5:" + legacy_content_hash(data)[7:]})
+    assert unknown.compute_hash() != unknown.content_hash
 
 
 def test_round_trip_keeps_equality_and_hash() -> None:
@@ -85,22 +99,36 @@ def test_round_trip_keeps_equality_and_hash() -> None:
     ],
 )
 def test_fast_writer_falls_back_where_orjson_could_differ(data: object) -> None:
-    assert fast_canonical_json(data) == canonical_json(data)
+    try:
+        expected: bytes | type[Exception] = jcs(data).encode()
+    except ValueError as exc:  # no RFC 8785 form: both writers refuse
+        expected = type(exc)
+    if isinstance(expected, bytes):
+        assert finite_jcs_bytes(data) == expected
+    else:
+        with pytest.raises(expected):
+            finite_jcs_bytes(data)
 
 
 @given(
     st.recursive(
         st.none()
         | st.booleans()
-        | st.integers(-(2**63), 2**63 - 1)
+        | st.integers(-(2**53) + 1, 2**53 - 1)
         | st.text()
         | st.floats(allow_nan=False, allow_infinity=False),
         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
         max_leaves=20,
     )
 )
-def test_fast_writer_equals_json_dumps_for_finite_data(data: object) -> None:
-    assert fast_canonical_json(data) == canonical_json(data)
+def test_fast_writer_equals_the_reference_for_finite_data(data: object) -> None:
+    try:
+        expected = jcs(data).encode()
+    except ValueError:  # a lone surrogate: no RFC 8785 form
+        with pytest.raises(ValueError):
+            finite_jcs_bytes(data)
+        return
+    assert finite_jcs_bytes(data) == expected
 
 
 def test_plan_floats_refuse_nan_and_infinity() -> None:

@@ -93,7 +93,7 @@ def test_rollbacks_and_audit_head(report: RunReport, run_fixture) -> None:  # ty
     assert "service_running:nwc-gateway" in rb.reason
     assert report.audit.verified is True
     assert report.audit.head_hash == report.audit.store_head_hash
-    assert report.audit.head_hash and report.audit.head_hash.startswith("sha256:")
+    assert report.audit.head_hash and report.audit.head_hash.startswith("jcs-sha256:")
 
 
 @pytest.mark.parametrize("render", [render_run_html, render_run_markdown, render_run_junit])

@@ -39,7 +39,7 @@ def test_writes_json_and_prints_tables(tmp_path: Path) -> None:
 def test_json_to_stdout(tmp_path: Path) -> None:
     result = CliRunner().invoke(waves, [str(_plan_file(tmp_path)), "--now", NOW, "--json"])
     assert result.exit_code == 0
-    assert json.loads(result.output)["plan_hash"].startswith("sha256:")
+    assert json.loads(result.output)["plan_hash"].startswith("jcs-sha256:")
 
 
 def test_tampered_plan_is_refused(tmp_path: Path) -> None:
