@@ -27,9 +27,9 @@ lab-down:
 	otorch lab down
 
 lint: bootstrap
-	ruff check otorchestrator tests bench
-	mypy
-	bash scripts/lint.sh
+	@echo "[lint] 1/3 ruff"; ruff check otorchestrator tests bench
+	@echo "[lint] 2/3 mypy"; mypy
+	@echo "[lint] 3/3 ansible-lint (production profile; about 1.5 min)"; bash scripts/lint.sh
 
 unit: bootstrap
 	pytest tests/unit -q

@@ -23,8 +23,11 @@ if ((${#missing[@]})); then
     say "missing system packages: ${missing[*]} (run as root, or install them yourself)"; exit 1
   fi
   say "installing system packages: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get update -q 2>&1 | sed -u 's/^/  [apt] /'
+  # one line per package set up (the Unpacking/Setting up lines), so a long install shows it is moving
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" 2>&1 |
+    { grep --line-buffered -E '^(Get:|Unpacking|Setting up|E:|W:)' || true; } | sed -u 's/^/  [apt] /'
+  # (pipefail: a failing apt-get fails the pipeline, its E: lines shown)
 fi
 
 # 2. rootful podman configuration known to work in this sandbox (see ../shared/LAB-NOTES.md)
@@ -53,7 +56,9 @@ if [[ ! -x .venv/bin/python || "$(cat .venv/.stamp 2>/dev/null)" != "$stamp_val"
   [[ -x .venv/bin/python ]] || $PY -m venv .venv
   quiet() { "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
   quiet .venv/bin/pip install -q --upgrade pip >/dev/null
-  quiet .venv/bin/pip install -q -e ".[dev]"
+  # pip's "Collecting ..." lines (one a package) and its final "Successfully installed" line
+  quiet .venv/bin/pip install --progress-bar off -e ".[dev]" |
+    { grep --line-buffered -E '^(Collecting|Successfully|ERROR)' || true; } | sed -u 's/^/  [pip] /'
   echo "$stamp_val" > .venv/.stamp
 else
   say "virtualenv up to date"

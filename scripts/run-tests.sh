@@ -5,7 +5,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p out
 rc=0
-pytest tests -q --junitxml=out/pytest-junit.xml || rc=$?
+# -v: one line per test with its name and the percentage done (a 15-minute run shows where it is)
+pytest tests -v --durations=15 --junitxml=out/pytest-junit.xml || rc=$?
 if [[ $rc -eq 5 ]]; then echo "pytest collected no tests: that is a failure"; exit 1; fi
 [[ $rc -eq 0 ]] || { echo "pytest failed (exit $rc)"; exit "$rc"; }
 bash scripts/molecule-all.sh e2e_rollback || { echo "molecule e2e_rollback failed"; exit 1; }

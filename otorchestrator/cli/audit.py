@@ -76,7 +76,8 @@ def verify_command(state_dir: Path | None, log_file: Path | None) -> None:
     """Check every record of the audit chain; exit 1 listing each problem with its line number."""
     log, paths = _locate(state_dir, log_file)
     if paths is not None and not log.exists() and not paths.db.exists():
-        raise click.ClickException(f"no audit log at {log} (and no state store at {paths.db})")
+        click.echo(f"Error: no audit log at {log} ({paths.missing_store()})", err=True)
+        raise SystemExit(2)  # as `otorch status` and `otorch report`: 1 means a broken chain
     head = _store_head(paths)
     result = verify(log, expected_head=head)
     _render_verification(result, log, anchored=head is not None)

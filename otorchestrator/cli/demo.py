@@ -3,7 +3,9 @@
 lab up + reset (clean baseline) -> scan (baselines) -> plan (lab advisories, KEV, catalog, exemptions)
 -> waves (lab policy) -> run every wave (--yes, operator "demo") -> report. One host's patch breaks its
 service and is rolled back automatically (nw-gw-01); one host fails diagnostics and is never touched
-(nw-hist-01). Everything lands in a fresh directory out/demo-<timestamp>/.
+(nw-hist-01). The plan, the waves and the outputs land in a fresh directory out/demo-<timestamp>/; the
+run itself goes to the default state directory ($OTORCH_STATE_DIR or ./.otorch, or --state-dir), so that
+`otorch status`, `otorch report run` and `otorch audit verify` find it without options afterwards.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from otorchestrator.lab import LabConfig, lifecycle
 from otorchestrator.models.run import HostState
 from otorchestrator.store.audit import AuditVerification
 from otorchestrator.store.audit import verify as verify_audit
+from otorchestrator.store.paths import StatePaths
 
 EXPECTED = {  # what the demo shows, checked at the end
     "nw-gw-01": (HostState.ROLLED_BACK, "nwc-gateway 1.1.0 breaks its service: verify failed, rolled back"),
@@ -96,7 +99,13 @@ def _check(summary: RunSummary, console: Console, audit: AuditVerification) -> b
 @click.command()
 @click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=Path("out"))
 @click.option("--no-reset", is_flag=True, help="Do not reset the lab hosts to their baseline first.")
-def demo(out_root: Path, no_reset: bool) -> None:
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="State directory of the run (default: $OTORCH_STATE_DIR or ./.otorch, where `otorch status` looks).",
+)
+def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
     """The demo rollout on the lab: scan, plan, stage waves, run them, report.
 
     Shows nw-gw-01 rolled back automatically after its patch broke the service and nw-hist-01 blocked by
@@ -107,9 +116,9 @@ def demo(out_root: Path, no_reset: bool) -> None:
     cfg = LabConfig.from_env()
     inventory = cfg.inventory_dir
     out = out_root / f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"
-    state = out / "state"
+    state = StatePaths.resolve(state_dir, os.environ).root
     out.mkdir(parents=True, exist_ok=True)
-    os.environ.pop("OTORCH_STATE_DIR", None)
+    os.environ.pop("OTORCH_STATE_DIR", None)  # every nested command gets --state-dir
 
     _step(console, "1/6 lab: up and reset to the baseline")
     lifecycle.up(cfg, progress=lambda m: console.print(f"  {m}", highlight=False))

@@ -109,8 +109,9 @@ def run_report(
     """Report of run RUN (default: the latest run): wave timeline, per-host phase durations, failures
     with the failing check and an output excerpt, rollbacks, the audit chain head."""
     paths = StatePaths.resolve(state_dir, os.environ)
-    if not paths.db.exists():
-        raise click.ClickException(f"no state store at {paths.db}")
+    if missing := paths.missing_store():
+        click.echo(f"Error: {missing}", err=True)
+        raise SystemExit(2)  # as `otorch status` and `otorch audit verify`
     try:
         if run_id is None:
             with StateStore(paths.db) as store:

@@ -566,8 +566,8 @@ def resume(
 def status(run_id: str | None, exit_code: bool, state_dir: Path | None, as_json: bool) -> None:
     """Show a run's hosts and states (default: the latest run), and who holds the run lock."""
     paths = StatePaths.resolve(state_dir, os.environ)
-    if not paths.db.exists():
-        _fail(f"no state store at {paths.db}", ExitCode.USAGE)
+    if missing := paths.missing_store():
+        _fail(missing, ExitCode.USAGE)
     with StateStore(paths.db) as store:
         record = store.get_run(run_id) if run_id else store.latest_run()
         if record is None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from otorchestrator.lab import lifecycle
-from otorchestrator.lab.config import LabConfig
+from otorchestrator.lab.config import LabConfig, Progress
 
 
 def lab_unavailable_reason() -> str | None:
@@ -75,3 +75,40 @@ class LabHandle:
     def reset(self, *hosts: str) -> None:
         """Recreate these hosts from the image (the clean baseline)."""
         lifecycle.reset(self.cfg, names=list(hosts))
+
+    def baseline_differences(self, host: str) -> list[str]:
+        """How a host differs from its provisioned baseline: package versions and lab knob files.
+        Empty when it is at the baseline (what `make demo` or a killed test may have left is listed)."""
+        (lab_host,) = lifecycle.select_hosts(self.cfg, names=[host])
+        packages = " ".join(pkg for pkg, _ in lab_host.packages)
+        probe = (
+            f'for p in {packages}; do printf \'%s %s\\n\' "$p" "$(dpkg-query -W -f=\'${{Version}}\' "$p" '
+            "2>/dev/null)\"; done; ls /etc/nwc/lab-knobs 2>/dev/null | sed 's/^/knob /'"
+        )
+        seen: dict[str, str] = {}
+        knobs: set[str] = set()
+        for line in self.sh(host, probe).stdout.splitlines():
+            kind, _, value = line.partition(" ")
+            if kind == "knob":
+                knobs.add(value.replace("-", "_"))
+            else:
+                seen[kind] = value
+        problems = [
+            f"{pkg} {seen.get(pkg) or 'absent'} (baseline {want})"
+            for pkg, want in lab_host.packages
+            if want and seen.get(pkg) != want
+        ]
+        problems += [f"lab knob {k} missing" for k in sorted(set(lab_host.knobs) - knobs)]
+        problems += [f"lab knob {k} not in the baseline" for k in sorted(knobs - set(lab_host.knobs))]
+        return problems
+
+    def ensure_baseline(self, *hosts: str, progress: Progress | None = None) -> list[str]:
+        """Reset those of ``hosts`` (default: all) that are not at their baseline; returns the reset ones.
+        A test that needs the baseline calls this instead of assuming what an earlier command left."""
+        off = {h: d for h in (hosts or tuple(self.hosts)) if (d := self.baseline_differences(h))}
+        if off:
+            if progress:
+                for host, diffs in off.items():
+                    progress(f"{host} is off its baseline ({'; '.join(diffs)}): resetting")
+            lifecycle.reset(self.cfg, names=list(off), progress=progress or (lambda _m: None))
+        return list(off)

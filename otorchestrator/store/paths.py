@@ -22,6 +22,16 @@ class StatePaths:
         from_env = (env or {}).get(ENV_VAR)
         return cls(Path(from_env) if from_env else DEFAULT_STATE_DIR)
 
+    def missing_store(self) -> str | None:
+        """The error for a command that reads a run when there is no store here (None when there is one).
+        Every such command exits 2 with it (`otorch status`, `report`, `audit verify`)."""
+        if self.db.exists():
+            return None
+        return (
+            f"no state store at {self.db}: runs are recorded in --state-dir, else $OTORCH_STATE_DIR, else "
+            f"./.otorch of the directory the run started in (`make demo` uses the checkout's .otorch)"
+        )
+
     @property
     def db(self) -> Path:
         return self.root / "state.db"

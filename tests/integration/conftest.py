@@ -3,7 +3,11 @@
 ``lab`` (session): brings the lab up idempotently (the instance named by OTORCH_LAB_NAME, default ``otlab``)
 and yields an :class:`otorchestrator.lab.handle.LabHandle` (inventory path, hosts, key, ports, ``sh(host,
 cmd)`` via podman exec, ``runner_envvars()`` for ansible-runner, ``reset(*hosts)``). Tests that change a
-host must restore it (or ``lab.reset(host)``); tests that take a lab down use their own instance."""
+host must restore it (or ``lab.reset(host)``); tests that take a lab down use their own instance.
+
+The session starts from the baseline whatever ran before (``make demo`` leaves hosts patched, a killed test
+may leave a host changed): hosts off their baseline are reset first (``LabHandle.ensure_baseline``); a
+test that needs a host at its baseline calls ``lab.ensure_baseline(host)`` itself."""
 
 from __future__ import annotations
 
@@ -25,5 +29,8 @@ def lab() -> Iterator[LabHandle]:
             pytest.fail(f"CI must run the lab tests, but the lab is unavailable: {reason}")
         pytest.skip(reason)
     cfg = LabConfig.from_env()
-    lifecycle.up(cfg, progress=lambda msg: print(f"[lab] {msg}", file=sys.stderr))
-    yield LabHandle.for_config(cfg)
+    progress = lambda msg: print(f"[lab] {msg}", file=sys.stderr)  # noqa: E731
+    lifecycle.up(cfg, progress=progress)
+    handle = LabHandle.for_config(cfg)
+    handle.ensure_baseline(progress=progress)
+    yield handle

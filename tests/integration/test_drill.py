@@ -36,7 +36,8 @@ KNOB = "/etc/nwc/lab-knobs/leave-telemetry"
 def drill_host(lab: LabHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[LabHandle]:
     for key, value in lab.runner_envvars().items():
         monkeypatch.setenv(key, value)
-    lab.sh(HOST, "dpkg-query -W -f='${Version}' nwc-drill-agent | grep -qx 1.0.0")  # at the lab baseline
+    lab.ensure_baseline(HOST)  # whatever ran before (`make demo` leaves it at 1.1.0)
+    assert lab.baseline_differences(HOST) == []
     yield lab
     lab.reset(HOST)
 
