@@ -1,19 +1,24 @@
-"""Helpers shared by `otorch scan`, `otorch drift` and `otorch drill`: state paths, the inventory, the
-Ansible backend (constructed lazily: only execution/ansible.py imports ansible_runner)."""
+"""Helpers shared by the `otorch` commands: state paths, the inventory and `--limit` (Ansible host patterns),
+`--json` output, the exit codes (otorchestrator/exitcodes.py), the Ansible backend (constructed lazily: only
+execution/ansible.py imports ansible_runner). docs/cli.md describes the conventions."""
 
 from __future__ import annotations
 
 import getpass
 import importlib
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
+from pydantic import BaseModel
 
 from otorchestrator.execution.backend import Backend
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.inventory import load_inventory
+from otorchestrator.intake.patterns import HostPatternError, select_hosts
 from otorchestrator.models.asset import Asset
 from otorchestrator.store.paths import StatePaths
 
@@ -39,6 +44,69 @@ def inventory_option(f: Any) -> Any:
     )(f)
 
 
+LIMIT_HELP = (
+    "Ansible host pattern: hosts, groups, globs (nw-hmi-*), ~regex, a:b or a,b lists, &group (and), "
+    "!group (not), @file (default: every host)."
+)
+
+
+def limit_option(f: Any) -> Any:
+    return click.option("--limit", "-l", "limit", default=None, metavar="PATTERN", help=LIMIT_HELP)(f)
+
+
+def json_option(f: Any) -> Any:
+    """`--json`: the command's result as one JSON document on stdout (human text moves to stderr or goes)."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (for scripts and jq)."
+    )(f)
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def emit_json(value: Any) -> None:
+    """Write `value` (dicts, lists, pydantic models, paths) as indented JSON to stdout."""
+    click.echo(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False, default=str))
+
+
+class CommandError(click.ClickException):
+    """An error message and the exit code it means (otorchestrator/exitcodes.py)."""
+
+    def __init__(self, message: str, code: ExitCode = ExitCode.ERROR) -> None:
+        super().__init__(message)
+        self.exit_code = int(code)  # type: ignore[misc]  # click reads the instance attribute
+
+
+def fail(message: str, code: ExitCode) -> NoReturn:
+    raise CommandError(message, code)
+
+
+def no_state_store(paths: StatePaths) -> CommandError:
+    """The one "no state store" error: the path looked at and where a demo's state is."""
+    return CommandError(
+        f"no state store at {paths.db} (give --state-dir DIR or set OTORCH_STATE_DIR; "
+        "`make demo` keeps its state under out/demo-<timestamp>/state)",
+        ExitCode.NO_STATE,
+    )
+
+
+def existing_paths(state_dir: Path | None) -> StatePaths:
+    """The state paths of a store that must already exist (exit NO_STATE otherwise; nothing created)."""
+    paths = StatePaths.resolve(state_dir, os.environ)
+    if not paths.db.exists():
+        raise no_state_store(paths)
+    return paths
+
+
 def resolve_paths(state_dir: Path | None) -> StatePaths:
     return StatePaths.resolve(state_dir, os.environ).ensure()
 
@@ -54,20 +122,18 @@ def load_assets(inventory: Path) -> list[Asset]:
     try:
         return list(load_inventory(inventory).assets)
     except ValueError as exc:  # InventoryError / IntakeError carry every problem
-        raise click.ClickException(str(exc)) from exc
+        raise CommandError(str(exc), ExitCode.INPUT_INVALID) from exc
 
 
 def limit_assets(assets: Sequence[Asset], limit: str | None) -> list[Asset]:
-    """`limit`: comma-separated host or group names (`all` for every host)."""
+    """The assets a host pattern selects (intake/patterns.py), in inventory order; all without one."""
     if not limit:
         return list(assets)
-    wanted = {part.strip() for part in limit.split(",") if part.strip()}
-    chosen = [a for a in assets if "all" in wanted or a.name in wanted or wanted & set(a.groups)]
-    known = {a.name for a in assets} | {g for a in assets for g in a.groups} | {"all"}
-    unknown = sorted(wanted - known)
-    if unknown:
-        raise click.UsageError(f"--limit names no host or group: {', '.join(unknown)}")
-    return chosen
+    try:
+        chosen = set(select_hosts(limit, {a.name: a.groups for a in assets}).hosts)
+    except HostPatternError as exc:
+        raise click.BadParameter(str(exc), param_hint="--limit") from exc
+    return [a for a in assets if a.name in chosen]
 
 
 def make_backend(paths: StatePaths) -> Backend:

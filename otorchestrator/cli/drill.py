@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
 from pathlib import Path
 
 import click
 
 from otorchestrator.cli._shared import (
+    CommandError,
+    emit_json,
     inventory_option,
+    json_option,
     load_assets,
     make_backend,
     resolve_paths,
@@ -15,6 +20,7 @@ from otorchestrator.cli._shared import (
 )
 from otorchestrator.cli.scan import catalog_patches
 from otorchestrator.execution.drill import Drill, DrillRefused, DrillReport, DrillSpec, select_drill_hosts
+from otorchestrator.exitcodes import ExitCode, exit_codes_help
 from otorchestrator.intake.approvals import load_approvals
 from otorchestrator.models.plan import Approval, Plan
 from otorchestrator.reporting.write import write_run_reports
@@ -23,9 +29,7 @@ from otorchestrator.store.clock import SystemClock
 from otorchestrator.store.errors import StoreError
 from otorchestrator.store.state import StateStore
 
-EXIT_FAILED = 1
-EXIT_REFUSED = 2
-
+log = logging.getLogger(__name__)
 
 SELF_APPROVAL_GONE = (
     "--approve-safety is no longer accepted: an operator cannot approve their own drill of a safety system. "
@@ -44,10 +48,12 @@ def _recorded_approvals(
         try:
             found, problems = load_approvals(path)
         except (OSError, ValueError) as exc:  # unreadable, not YAML, no `approvals:` list
-            raise click.ClickException(f"{path}: not an approvals file ({exc})") from exc
+            raise CommandError(f"{path}: not an approvals file ({exc})", ExitCode.INPUT_INVALID) from exc
         if problems:
-            raise click.ClickException(
-                f"{path}: unusable approvals (nothing was touched):\n" + "\n".join(f"  {p}" for p in problems)
+            raise CommandError(
+                f"{path}: unusable approvals (nothing was touched):\n"
+                + "\n".join(f"  {p}" for p in problems),
+                ExitCode.INPUT_INVALID,
             )
         approvals.extend(found)
         consulted.append(f"approvals {path}")
@@ -55,7 +61,7 @@ def _recorded_approvals(
         try:
             plan = Plan.model_validate_json(plan_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise click.ClickException(f"{plan_path}: not a saved plan ({exc})") from exc
+            raise CommandError(f"{plan_path}: not a saved plan ({exc})", ExitCode.INPUT_INVALID) from exc
         approvals.extend(plan.approvals)
         consulted.append(f"plan {plan_path} ({plan.content_hash})")
     return tuple(approvals), tuple(consulted)
@@ -76,11 +82,16 @@ def _print(report: DrillReport) -> None:
     click.echo("drill PASSED: every baseline restored" if report.passed else "drill FAILED")
 
 
-@click.command()
+@click.command(epilog=exit_codes_help(ExitCode.HOSTS_FAILED, ExitCode.REFUSED, ExitCode.INPUT_INVALID))
 @click.option("--group", required=True, help="Inventory group (or one host name) to drill.")
 @inventory_option
 @click.option("--patch", "patch_id", required=True, help="The catalog patch to install and roll back.")
-@click.option("--catalog", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--catalog",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="Patch catalog holding --patch (its artifact, sha256, package and version).",
+)
 @click.option("--operator", required=True, help="Who runs the drill (recorded).")
 @click.option(
     "--approvals",
@@ -105,6 +116,7 @@ def _print(report: DrillReport) -> None:
     help="Where the drill's reports go (default: <state>/reports).",
 )
 @state_dir_option
+@json_option
 def drill(
     group: str,
     inventory: Path,
@@ -117,6 +129,7 @@ def drill(
     drill_id: str | None,
     report_dir: Path | None,
     state_dir: Path | None,
+    as_json: bool,
 ) -> None:
     """Rollback drill: on each host of GROUP, one at a time: record the baseline, install PATCH, verify,
     roll back even when verification passed, scan again and compare with the baseline (package versions,
@@ -127,19 +140,22 @@ def drill(
     --approvals FILE or the plan's approvals (--plan). Without one the drill is refused, nothing touched.
 
     \b
+    Examples:
       otorch drill --group role_hmi -i inventories/lab --catalog inventories/lab/catalog.yml \\
         --patch NWC-P-2026-0106 --operator alice
       otorch drill --group safety_systems -i inventories/lab --catalog inventories/lab/catalog.yml \\
         --patch NWC-P-2026-0103 --operator alice --approvals drill-approvals.yml
+      otorch drill --group role_hmi -i inventories/lab --catalog inventories/lab/catalog.yml \\
+        --patch NWC-P-2026-0106 --operator alice --json | jq '.hosts[].rollback_seconds'
     \b
     drill-approvals.yml:
       approvals:
         - {kind: drill, subject: nw-sis-01, approved_by: carol (SIS engineer),
            reason: annual proof test, at: "2026-03-01T08:00:00+00:00"}
 
-    \b
-    Exit codes: 0 every baseline restored; 1 drill failed (differences listed);
-    2 refused (a safety-system host without a valid recorded approval).
+    Exit 0 when every baseline is restored, 3 when a host's is not (differences listed), 5 when refused
+    (a safety-system host without a valid recorded approval: nothing touched). With --json the drill
+    report (the drill-<id>.json file) is printed on stdout, progress stays on stderr.
     """
     if approve:
         raise click.UsageError(SELF_APPROVAL_GONE)
@@ -148,11 +164,13 @@ def drill(
     paths = resolve_paths(state_dir)
     patches = {p.id: p for p in catalog_patches(catalog)}
     if patch_id not in patches:
-        raise click.BadParameter(f"{patch_id} is not in {catalog}", param_hint="--patch")
+        close = difflib.get_close_matches(patch_id, list(patches), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise click.BadParameter(f"{patch_id} is not in {catalog}{hint}", param_hint="--patch")
     patch = patches[patch_id]
     hosts, not_applicable = select_drill_hosts(load_assets(inventory), group, patch)
     if not hosts:
-        raise click.ClickException(
+        raise click.UsageError(
             f"no host of {group!r} has {patch.package or patch.product} installed: nothing to drill"
         )
     names = {a.name for a in hosts}
@@ -176,20 +194,27 @@ def drill(
         with StateStore(paths.db) as store, store.lock(drill_id, operator, now):
             audit = AuditLog(paths.audit, head_store=store)
             runner = Drill(backend, store, audit, clock, progress=lambda m: click.echo(f"  {m}", err=True))
+            log.info(
+                "drill %s of %s on %d host(s)", drill_id, patch_id, len(hosts), extra={"drill_id": drill_id}
+            )
             report = runner.run(spec)
     except DrillRefused as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(EXIT_REFUSED) from exc
+        log.warning("drill %s refused: %s", drill_id, exc, extra={"drill_id": drill_id})
+        raise CommandError(str(exc), ExitCode.REFUSED) from exc
     except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise CommandError(str(exc), ExitCode.ERROR) from exc
     out = report_dir or paths.reports
     out.mkdir(parents=True, exist_ok=True)
     drill_json = out / f"drill-{drill_id}.json"
     drill_json.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
     written = write_run_reports(paths, drill_id, out, clock.now())
-    _print(report)
-    click.echo(f"  drill: {drill_json}")
-    for fmt, path in written.items():
-        click.echo(f"  {fmt:>5}: {path}")
+    log.info("drill %s %s", drill_id, "passed" if report.passed else "FAILED", extra={"drill_id": drill_id})
+    if as_json:
+        emit_json({**report.model_dump(mode="json"), "files": {"drill": drill_json, **written}})
+    else:
+        _print(report)
+        click.echo(f"  drill: {drill_json}")
+        for fmt, path in written.items():
+            click.echo(f"  {fmt:>5}: {path}")
     if not report.passed:
-        raise SystemExit(EXIT_FAILED)
+        raise SystemExit(ExitCode.HOSTS_FAILED)

@@ -11,12 +11,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.inventory import InventoryReport, read_inventory
 from otorchestrator.intake.problems import Note, show_value
 from otorchestrator.models.asset import Asset
 from otorchestrator.reporting.inventory import ASSET_COLUMNS, asset_row
 
-EXIT_INVALID = 2
+EXIT_INVALID = ExitCode.INPUT_INVALID
 
 
 def _console(stderr: bool = False) -> Console:
@@ -67,7 +68,7 @@ def validate(inventories: Sequence[str], skip_groups: Sequence[str], as_json: bo
 
     \b
     Exit status: 0 when every host is a valid OT asset (or skipped),
-    2 when there is any problem; each problem names the file and line,
+    8 (input invalid) when there is any problem; each problem names the file and line,
     the host, the variable, the value found and what was expected.
     Warnings (unknown ot_* variables with the closest known name, hosts
     without a maintenance window, ...) go to stderr and do not fail.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 import click
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from otorchestrator.cli._shared import emit_json, json_option
 from otorchestrator.lab import build, lifecycle
 from otorchestrator.lab.config import LabConfig
 from otorchestrator.lab.inventory import LabInventoryError
@@ -51,7 +53,7 @@ def lab() -> None:
     mounted at /srv/nwc-repo). Root logs in with the key .lab/ssh/id_ed25519.
 
     \b
-    Typical use:
+    Examples:
       otorch lab up          # build what is missing, start all hosts (idempotent)
       otorch lab status      # which hosts run and answer SSH
       otorch lab reset       # back to the clean baseline (products at 1.0.0)
@@ -75,6 +77,11 @@ def build_cmd() -> None:
     changes; the debootstrap tree is cached in /var/cache/otorchestrator. The
     vendor packages are built reproducibly, so their sha256 match
     inventories/lab/catalog.yml.
+
+    \b
+    Examples:
+      otorch lab build
+      OTORCH_LAB_NAME=otdev otorch lab build
     """
     cfg = _config()
     t0 = time.monotonic()
@@ -99,6 +106,12 @@ def up_cmd(count: int | None) -> None:
     hosts get the baseline: each product of `ot_installed_products` at its
     inventory version from the signed repository, plus the host's `lab_knobs`.
     Returns when every host's sshd answers.
+
+    \b
+    Examples:
+      otorch lab up
+      otorch lab up --hosts 2
+      OTORCH_LAB_NAME=otdev OTORCH_LAB_PORT_OFFSET=5000 otorch lab up   # a second lab beside the first
     """
     cfg = _config()
     _guard(lambda: lifecycle.up(cfg, count, _progress))
@@ -110,6 +123,11 @@ def down_cmd() -> None:
 
     Leaves no containers, networks or processes behind. The image, the
     repositories and the lab key stay cached for the next `otorch lab up`.
+
+    \b
+    Examples:
+      otorch lab down
+      OTORCH_LAB_NAME=otdev otorch lab down
     """
     cfg = _config()
     _guard(lambda: lifecycle.down(cfg, _progress))
@@ -137,6 +155,11 @@ def reset_cmd(count: int | None, names: tuple[str, ...]) -> None:
     Everything done to the hosts since (patches, rollbacks, stray processes) is
     discarded; products are back at 1.0.0 and the lab knobs are re-applied.
     Hosts not selected by --hosts/--host keep running untouched.
+
+    \b
+    Examples:
+      otorch lab reset
+      otorch lab reset --host nw-hmi-02 --host nw-plc-01
     """
     cfg = _config()
     t0 = time.monotonic()
@@ -145,10 +168,20 @@ def reset_cmd(count: int | None, names: tuple[str, ...]) -> None:
 
 
 @lab.command("status")
-def status_cmd() -> None:
-    """Show each lab host: container state, SSH port, reachable over SSH, OT role."""
+@json_option
+def status_cmd(as_json: bool) -> None:
+    """Show each lab host: container state, SSH port, reachable over SSH, OT role.
+
+    \b
+    Examples:
+      otorch lab status
+      otorch lab status --json | jq -r '.hosts[] | select(.reachable | not) | .host'
+    """
     cfg = _config()
     rows = _guard(lambda: lifecycle.status(cfg))
+    if as_json:
+        emit_json({"lab": cfg.name, "network": cfg.network, "hosts": [asdict(r) for r in rows]})
+        return
     table = Table(title=f"lab '{cfg.name}' (network {cfg.network})")
     for col in ("host", "container", "state", "ssh port", "reachable", "OT role", "purdue", "criticality"):
         table.add_column(col)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import logging
+import os
 import sys
+from pathlib import Path
 
 import click
 
-from otorchestrator import __version__
+from otorchestrator import __version__, logs
 
 # command name -> "module:attribute"; a module owns exactly one command (or group)
 COMMANDS: dict[str, str] = {
@@ -58,7 +61,26 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="otorch")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True, help="More log records on stderr: -v INFO, -vv DEBUG.")
+@click.option("-q", "--quiet", count=True, help="Fewer log records: -q errors only, -qq critical only.")
+@click.option(
+    "--log-format",
+    type=click.Choice(logs.FORMATS),
+    default="text",
+    show_default=True,
+    envvar=logs.ENV_FORMAT,
+    show_envvar=True,
+    help="Log records as text lines or one JSON object a line (for a SIEM or journald).",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar=logs.ENV_FILE,
+    show_envvar=True,
+    help="Append the log records to this file too.",
+)
+def cli(verbose: int, quiet: int, log_format: logs.LogFormat, log_file: Path | None) -> None:
     """Patch OT/ICS hosts safely through Ansible: plan, stage waves, run, prove.
 
     \b
@@ -68,7 +90,27 @@ def cli() -> None:
       otorch waves plan.json -i inventories/lab -o waves.json
       otorch run waves.json --operator alice
       otorch report RUN --html report.html
+
+    \b
+    Examples:
+      otorch -v scan -i inventories/lab --limit 'role_hmi:!nw-hmi-02'
+      otorch --log-format json --log-file /var/log/otorch.jsonl -v run waves.json --operator alice
+      OTORCH_LOG_LEVEL=DEBUG otorch status --json
+      eval "$(_OTORCH_COMPLETE=bash_source otorch)"     # shell completion (docs/cli.md)
+
+    Log level without -v/-q: $OTORCH_LOG_LEVEL (DEBUG, INFO, WARNING, ERROR), default WARNING.
+    Exit codes are the same for every command: docs/cli.md.
     """
+    try:
+        level = logs.level_from(verbose, quiet, os.environ)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    logs.configure(level, log_format, log_file)
+    ctx = click.get_current_context()
+    # the command name only: arguments can hold secrets (report --secret)
+    logging.getLogger(__name__).debug(
+        "otorch %s %s", __version__, ctx.invoked_subcommand or "", extra={"command": ctx.invoked_subcommand}
+    )
 
 
 def main() -> None:

@@ -4,22 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any
 
+from otorchestrator.exitcodes import ExitCode  # re-exported: the run's code is one of the CLI's
 from otorchestrator.models.run import HostState, HostStateRecord, RunRecord, RunStatus
-
-
-class ExitCode(IntEnum):
-    OK = 0  # the run completed and every host succeeded
-    ERROR = 1  # unexpected error
-    USAGE = 2  # bad arguments (click)
-    HOSTS_FAILED = 3  # completed, but some host did not succeed (blocked, rolled back, failed, skipped, ...)
-    HALTED = 4  # a failure budget was spent, a wave was declined, or a safety re-check stopped the run
-    REFUSED = 5  # nothing ran: run lock held, safety check failed, wave plan changed
-    ATTENTION = 6  # a host needs an operator: rollback_failed or needs_reconcile
-    ABORTED = 7  # an operator aborted the run
-
 
 ATTENTION_STATES = frozenset({HostState.ROLLBACK_FAILED, HostState.NEEDS_RECONCILE})
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from otorchestrator.cli.inventory import inventory
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.ot_vars import KNOWN
 from otorchestrator.models.asset import OneOffWindow, RecurringWindow
 from otorchestrator.reporting.inventory import days_summary, duration_summary, window_summary
@@ -29,7 +30,7 @@ def test_validate_valid_inventory_prints_one_line_and_exits_0() -> None:
 
 def test_validate_invalid_inventory_lists_every_problem_and_exits_2() -> None:
     code, out = run("validate", "-i", str(FIXTURES / "invalid"))
-    assert code == 2
+    assert code == ExitCode.INPUT_INVALID
     assert "16 problems" in out
     hosts = ("bad-purdue", "bad-role", "float-version", "bad-windows", "bad-safety", "printer-01", "cycle-a")
     for host in hosts:
@@ -39,7 +40,7 @@ def test_validate_invalid_inventory_lists_every_problem_and_exits_2() -> None:
 
 def test_validate_json() -> None:
     code, out = run("validate", "-i", str(FIXTURES / "invalid"), "--json")
-    assert code == 2
+    assert code == ExitCode.INPUT_INVALID
     data = json.loads(out)
     assert data["ok"] is False and data["assets"] == 2
     first = data["problems"][0]

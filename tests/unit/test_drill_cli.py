@@ -16,6 +16,7 @@ from otorchestrator.execution.drill import (
     DrillSpec,
     select_drill_hosts,
 )
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.models.asset import Asset, Criticality, InstalledProduct, Role
 from otorchestrator.models.catalog import Patch
 from otorchestrator.models.plan import Approval
@@ -273,9 +274,9 @@ def _cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: FakeHosts, *a
     return CliRunner().invoke(drill_cli.drill, [*base, *args])
 
 
-def test_cli_drill_failed_exit_1_lists_differences(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_drill_failed_exit_3_lists_differences(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = _cli(tmp_path, monkeypatch, FakeHosts(leave_port={"nw-hmi-02"}), "--group", "role_hmi")
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == ExitCode.HOSTS_FAILED, result.output
     assert "nw-hmi-02      FAILED" in result.output
     assert "port tcp/9199: not listening -> listening" in result.output
     assert "nw-hmi-01      not drilled" in result.output  # no drill agent there
@@ -291,7 +292,7 @@ def test_cli_drill_refuses_safety_system(tmp_path: Path, monkeypatch: pytest.Mon
     # nw-sis-01 has no drill agent: nothing applicable; name a patch it has
     assert result.exit_code != 0
     result = _cli(tmp_path, monkeypatch, backend, "--group", "safety_systems", "--patch", "NWC-P-2026-0103")
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == ExitCode.REFUSED, result.output
     assert "nw-sis-01 is a safety-system asset and no approval is recorded for it" in result.output
     assert "--approvals FILE" in result.output and backend.calls == []
 
@@ -319,12 +320,12 @@ def test_cli_drill_operator_cannot_approve_themselves(
     assert old.exit_code == 2 and "cannot approve their own drill" in old.output, old.output
     # an approvals file whose approval is by the operator (bob) himself
     own = _cli(tmp_path, monkeypatch, backend, *SIS, "--approvals", str(_approvals_file(tmp_path, "Bob")))
-    assert own.exit_code == 2, own.output
+    assert own.exit_code == ExitCode.REFUSED, own.output
     assert "nw-sis-01 is a safety-system asset and no valid approval" in own.output
     assert "is by the operator bob (an operator cannot approve their own drill)" in own.output
     # an approval for another host does not release this one
     other = _approvals_file(tmp_path, "carol", subject="nw-hmi-01")
-    assert _cli(tmp_path, monkeypatch, backend, *SIS, "--approvals", str(other)).exit_code == 2
+    assert _cli(tmp_path, monkeypatch, backend, *SIS, "--approvals", str(other)).exit_code == ExitCode.REFUSED
     assert backend.calls == []
     refused = [e for _, e in read_events(tmp_path / "st" / "audit.jsonl") if e.kind == "drill_refused"]
     assert refused and "operator bob" in refused[-2].detail["missing"]["nw-sis-01"]
@@ -365,6 +366,6 @@ def test_cli_drill_takes_the_plans_approvals(tmp_path: Path, monkeypatch: pytest
         return path
 
     own = _cli(tmp_path, monkeypatch, FakeHosts(), *SIS, "--plan", str(plan_with("bob")))
-    assert own.exit_code == 2 and "is by the operator bob" in own.output, own.output
+    assert own.exit_code == ExitCode.REFUSED and "is by the operator bob" in own.output, own.output
     ok = _cli(tmp_path, monkeypatch, FakeHosts(), *SIS, "--plan", str(plan_with("dave")), "--drill-id", "D3")
     assert ok.exit_code == 0 and "drill PASSED" in ok.output, ok.output
