@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.lab.handle import LabHandle
 from otorchestrator.store.audit import read_events, verify
 from otorchestrator.store.state import StateStore
@@ -101,9 +102,11 @@ def test_drill_of_a_safety_system_needs_someone_elses_approval(lab: LabHandle, t
         "--operator", "drill-test", "--state-dir", str(tmp_path / "state"),
     ]  # fmt: skip
     refused = CliRunner().invoke(drill, args)
-    assert refused.exit_code == 2 and f"{sis} is a safety-system asset" in refused.output, refused.output
+    assert refused.exit_code == ExitCode.REFUSED, refused.output
+    assert f"{sis} is a safety-system asset" in refused.output, refused.output
     self_approved = CliRunner().invoke(drill, [*args, "--approvals", str(own)])
-    assert self_approved.exit_code == 2 and "is by the operator drill-test" in self_approved.output
+    assert self_approved.exit_code == ExitCode.REFUSED, self_approved.output
+    assert "is by the operator drill-test" in self_approved.output
     assert lab.sh(sis, "dpkg-query -W -f='${Version}' nwc-hmi-runtime").stdout.strip() == before
     with StateStore(tmp_path / "state" / "state.db") as store:
         assert store.list_runs() == []  # no drill run was even started
@@ -112,7 +115,7 @@ def test_drill_of_a_safety_system_needs_someone_elses_approval(lab: LabHandle, t
 def test_drill_that_cannot_restore_the_baseline_fails(drill_host: LabHandle, tmp_path: Path) -> None:
     drill_host.sh(HOST, f"test -e {KNOB}")
     result = _drill(drill_host, tmp_path / "state", "DRILL-KNOB")
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == ExitCode.HOSTS_FAILED, result.output
     assert f"{HOST:<14} FAILED" in result.output and "drill FAILED" in result.output
     assert "port tcp/9199: not listening -> listening" in result.output
     report = json.loads((tmp_path / "state" / "reports" / "drill-DRILL-KNOB.json").read_text())
