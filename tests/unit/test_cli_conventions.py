@@ -37,6 +37,14 @@ REPORTING = {
 }
 # not yet converted by their owners' modules (shrinks to nothing; docs/cli.md lists what is left)
 NO_EXAMPLES_YET = {
+    "approve",
+    "feeds",
+    "feeds add",
+    "feeds list",
+    "feeds sync",
+    "sign",
+    "verify",
+    "watch",
     "plan",
     "run",
     "resume",
@@ -54,7 +62,9 @@ NO_EXAMPLES_YET = {
     "demo",
 }
 NO_JSON_YET = {"plan", "audit verify", "report run"}
-OPTIONS_WITHOUT_HELP_YET = {"plan", "rollback", "report compliance", "demo"}
+OPTIONS_WITHOUT_HELP_YET = {
+    "approve", "feeds add", "feeds list", "watch", "plan", "rollback", "report compliance", "demo",
+}  # fmt: skip
 
 
 def _walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[str, click.Command]]:
@@ -122,7 +132,10 @@ def _literal_exits(path: Path) -> list[str]:
 
 
 # modules whose owners convert them later (an edit each; docs/cli.md says which)
-LITERAL_EXITS_YET = {"audit.py", "plan.py", "records.py", "report.py", "waves.py", "demo.py"}
+LITERAL_EXITS_YET = {
+    "audit.py", "demo.py", "feeds.py", "plan.py", "records.py", "report.py", "sign.py", "watch.py",
+    "waves.py",
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("module", sorted(p.name for p in Path(cli_package.__file__).parent.glob("*.py")))
