@@ -91,12 +91,8 @@ def fail(message: str, code: ExitCode) -> NoReturn:
 
 
 def no_state_store(paths: StatePaths) -> CommandError:
-    """The one "no state store" error: the path looked at and where a demo's state is."""
-    return CommandError(
-        f"no state store at {paths.db} (give --state-dir DIR or set OTORCH_STATE_DIR; "
-        "`make demo` keeps its state under out/demo-<timestamp>/state)",
-        ExitCode.NO_STATE,
-    )
+    """The one "no state store" error (store/paths.py `missing_store` names where runs are recorded)."""
+    return CommandError(paths.missing_store() or f"no state store at {paths.db}", ExitCode.NO_STATE)
 
 
 def existing_paths(state_dir: Path | None) -> StatePaths:

@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from otorchestrator.cli._shared import no_state_store
 from otorchestrator.models.run import AuditEvent, AuditHead
 from otorchestrator.store.audit import AuditVerification, read_events, verify
 from otorchestrator.store.errors import StoreError
@@ -76,8 +77,7 @@ def verify_command(state_dir: Path | None, log_file: Path | None) -> None:
     """Check every record of the audit chain; exit 1 listing each problem with its line number."""
     log, paths = _locate(state_dir, log_file)
     if paths is not None and not log.exists() and not paths.db.exists():
-        click.echo(f"Error: no audit log at {log} ({paths.missing_store()})", err=True)
-        raise SystemExit(2)  # as `otorch status` and `otorch report`: 1 means a broken chain
+        raise no_state_store(paths)  # nor an audit log beside it
     head = _store_head(paths)
     result = verify(log, expected_head=head)
     _render_verification(result, log, anchored=head is not None)

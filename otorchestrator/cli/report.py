@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from otorchestrator.cli._shared import no_state_store
 from otorchestrator.intake.inventory import load_inventory
 from otorchestrator.intake.kev import load_kev
 from otorchestrator.models.asset import Asset
@@ -109,9 +110,8 @@ def run_report(
     """Report of run RUN (default: the latest run): wave timeline, per-host phase durations, failures
     with the failing check and an output excerpt, rollbacks, the audit chain head."""
     paths = StatePaths.resolve(state_dir, os.environ)
-    if missing := paths.missing_store():
-        click.echo(f"Error: {missing}", err=True)
-        raise SystemExit(2)  # as `otorch status` and `otorch audit verify`
+    if not paths.db.exists():
+        raise no_state_store(paths)  # as `otorch status` and `otorch audit verify`
     try:
         if run_id is None:
             with StateStore(paths.db) as store:

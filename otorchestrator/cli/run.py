@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import click
 from rich.console import Console
 
+from otorchestrator.cli._shared import no_state_store
 from otorchestrator.cli.progress import LiveProgress, summary_table
 from otorchestrator.execution.artifacts import artifact_digests, checked_patches
 from otorchestrator.execution.authority import Authority
@@ -566,8 +567,8 @@ def resume(
 def status(run_id: str | None, exit_code: bool, state_dir: Path | None, as_json: bool) -> None:
     """Show a run's hosts and states (default: the latest run), and who holds the run lock."""
     paths = StatePaths.resolve(state_dir, os.environ)
-    if missing := paths.missing_store():
-        _fail(missing, ExitCode.USAGE)
+    if not paths.db.exists():
+        raise no_state_store(paths)
     with StateStore(paths.db) as store:
         record = store.get_run(run_id) if run_id else store.latest_run()
         if record is None:

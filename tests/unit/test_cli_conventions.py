@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 
 import otorchestrator.cli as cli_package
 from otorchestrator.cli.main import COMMANDS, cli
@@ -142,3 +143,12 @@ LITERAL_EXITS_YET = {
 def test_commands_use_the_exit_code_enum(module: str) -> None:
     found = _literal_exits(Path(cli_package.__file__).parent / module)
     assert (found == []) is (module not in LITERAL_EXITS_YET), found
+
+
+@pytest.mark.parametrize("args", [["status"], ["audit", "verify"], ["report", "run"]])
+def test_no_state_store_is_one_error_with_one_code(args: list[str], tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, [*args, "--state-dir", str(tmp_path / "nothing")])
+    assert result.exit_code == ExitCode.NO_STATE, result.output
+    assert f"no state store at {tmp_path / 'nothing' / 'state.db'}" in result.output
+    assert "--state-dir" in result.output and "OTORCH_STATE_DIR" in result.output  # where to look
+    assert not (tmp_path / "nothing").exists()  # looking did not create it
