@@ -164,19 +164,21 @@ def _fast_jcs(data: Any) -> bytes | None:
     by code point, RFC 8785 by UTF-16 unit), float spelling (rewritten here token by token with `es_number`;
     orjson's float text reads back as the same double), integers beyond 2**53 (refused by
     OPT_STRICT_INTEGER: the reference writer refuses them too), NaN/infinity (written as null: ruled out by
-    the caller) and what orjson refuses. An escaped backslash (`\\\\`) would spoil the quote parity: then the
-    reference writer runs."""
+    the caller) and what orjson refuses."""
     if not isinstance(data, (dict, list)):
         return None
     try:
         out = orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER)
     except (TypeError, orjson.JSONEncodeError):
         return None
-    if b"\\\\" in out or _SUPPLEMENTARY.search(out):
+    if _SUPPLEMENTARY.search(out):
         return None
+    # an escaped backslash becomes two NULs (orjson writes NUL as \\u0000, so none is in `out`): same
+    # length, and every backslash-quote left is an escaped quote, as parsing left to right reads it
+    masked = out.replace(b"\\\\", b"\x00\x00")
     pieces: list[bytes] = []
     done = 0
-    for start, end in _float_tokens(out):
+    for start, end in _float_tokens(masked):
         pieces.append(out[done:start])
         pieces.append(es_number(float(out[start:end])).encode())
         done = end

@@ -124,6 +124,9 @@ def test_float_tokens_inside_strings_are_left_alone() -> None:
     assert finite_jcs_bytes(data) == b'{"k":{"1.5":2.5},"n":[7,0.00001],"s":"x:7.0,1e-05]"}'
     escaped = {"s": 'say "7.0,"', "n": 7.0}  # an escaped quote: the fast path yields to the reference
     assert finite_jcs_bytes(escaped) == jcs_bytes(escaped) == rfc8785.dumps(escaped)
+    for text in ("a\\", 'a\\"', 'a\\\\\\",1.0,', 'x\\",7.0,"y', "\x00:1.0,"):
+        data = {"s": text, "n": [1.0, 2.50], "t": text}
+        assert finite_jcs_bytes(data) == jcs_bytes(data) == rfc8785.dumps(data)
 
 
 def test_hash_forms() -> None:
