@@ -188,7 +188,8 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
 
         _step(console, "6/6 report")
         reports = s.paths.reports
-        _otorch(["report", "run", summary.run.run_id, "--out-dir", str(reports), *common])
+        run_args = ["report", "run", summary.run.run_id, "--out-dir", str(reports), "--plan", str(plan_file)]
+        _otorch([*run_args, *common])
         render(summary, s, as_json=False, extra={"reports": str(reports), "outputs": str(out)})
         console.print()
         ok = _check(summary, console, verify_audit(s.paths.audit, expected_head=s.store.audit_head()))

@@ -23,18 +23,23 @@ EXIT_INVALID = ExitCode.INPUT_INVALID
 def _console(stderr: bool = False) -> Console:
     # wide enough for the tables when piped (rich assumes 80 columns then)
     stream = sys.stderr if stderr else sys.stdout
-    return Console(
-        file=stream, highlight=False, soft_wrap=stderr, width=None if stream.isatty() else 160
-    )
+    return Console(file=stream, highlight=False, soft_wrap=stderr, width=None if stream.isatty() else 160)
 
 
 inventory_option = click.option(
-    "-i", "--inventory", "inventories", multiple=True, required=True,
+    "-i",
+    "--inventory",
+    "inventories",
+    multiple=True,
+    required=True,
     type=click.Path(exists=False, dir_okay=True),
     help="Inventory file or directory, as for `ansible -i` (repeatable).",
 )
 skip_group_option = click.option(
-    "--skip-group", "skip_groups", multiple=True, metavar="GROUP",
+    "--skip-group",
+    "skip_groups",
+    multiple=True,
+    metavar="GROUP",
     help="Hosts of GROUP are not OT assets (jump hosts, printers): skip them with a note (repeatable).",
 )
 
@@ -165,7 +170,10 @@ def _print_problems(report: InventoryReport) -> None:
         table.add_column(column, overflow="fold")
     for p in report.problems:
         table.add_row(
-            escape(p.source), escape(p.host or "-"), escape(p.variable), escape(show_value(p.value)),
+            escape(p.source),
+            escape(p.host or "-"),
+            escape(p.variable),
+            escape(show_value(p.value)),
             escape(p.expected),
         )
     console.print(table)

@@ -95,6 +95,13 @@ def _print_run_summary(rep: RunReport) -> None:
     default=None,
     help="Write every format here as run-<RUN>.<ext> (default when no file is named: <state>/reports).",
 )
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The saved plan the wave plan was staged from: CVEs and decisions of the held / exempt hosts.",
+)
 @click.option("--secret", "secrets", multiple=True, hidden=True, help="A value to redact (repeatable).")
 @_state_dir_option
 def run_report(
@@ -104,6 +111,7 @@ def run_report(
     json_: Path | None,
     junit: Path | None,
     out_dir: Path | None,
+    plan_path: Path | None,
     secrets: tuple[str, ...],
     state_dir: Path | None,
 ) -> None:
@@ -119,7 +127,8 @@ def run_report(
             if latest is None:
                 raise click.ClickException(f"no run in {paths.db}")
             run_id = latest.run_id
-        rep = build_run_report(load_run_sources(paths, run_id), datetime.now(UTC), ReportRedactor(secrets))
+        sources = load_run_sources(paths, run_id, plan_path=plan_path)
+        rep = build_run_report(sources, datetime.now(UTC), ReportRedactor(secrets))
     except RunNotFound as exc:
         raise click.ClickException(str(exc)) from exc
     except StoreError as exc:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from otorchestrator.models.results import Check, HostOutcome, Phase
 from otorchestrator.models.run import HostState, PhaseResultRecord, Transition
-from otorchestrator.models.waves import WavePlan
+from otorchestrator.models.waves import Exclusion, WavePlan
 from otorchestrator.reporting.compliance import build_compliance_report, build_cve_evidence
 from otorchestrator.reporting.models import (
     AuditSummary,
@@ -21,6 +21,7 @@ from otorchestrator.reporting.models import (
     FailedCheck,
     FailureEntry,
     HostRow,
+    OutsideRow,
     PhaseTiming,
     RollbackEntry,
     RunReport,
@@ -28,6 +29,7 @@ from otorchestrator.reporting.models import (
 )
 from otorchestrator.reporting.redact import EXCERPT_CHARS, ReportRedactor, excerpt
 from otorchestrator.reporting.sources import RunSources
+from otorchestrator.reporting.text import join_reasons
 from otorchestrator.store.state import TaskEventRecord
 
 __all__ = [
@@ -193,6 +195,49 @@ def _group(records: Iterable[PhaseResultRecord]) -> dict[str, list[PhaseResultRe
     return by_host
 
 
+def _outside(sources: RunSources, redactor: ReportRedactor) -> tuple[OutsideRow, ...]:
+    waveplan = sources.waveplan
+    if waveplan is None:
+        return ()
+    plan_items = {(i.asset, i.patch_id): i for i in sources.plan.items} if sources.plan else {}
+
+    def cves(host: str, patches: Iterable[str]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c for p in patches if (i := plan_items.get((host, p))) for c in i.cves))
+
+    rows = [
+        OutsideRow(
+            host=h.asset,
+            placement="held",
+            patches=h.patch_ids,
+            cves=cves(h.asset, h.patch_ids),
+            reason=redactor.text(
+                join_reasons(h.reason, f"released by {h.release}" if h.release else ""), 400
+            ),
+        )
+        for h in waveplan.holds
+        if h.asset not in sources.host_states
+    ]
+    left: dict[str, list[Exclusion]] = {}
+    for e in waveplan.exclusions:
+        if all(r.host != e.asset for r in rows):  # an item left out of a placed host is listed too
+            left.setdefault(e.asset, []).append(e)
+    for host, found in left.items():
+        decisions = {i.decision.value for e in found if (i := plan_items.get((host, e.patch_id)))}
+        text = " ".join(e.reason.lower() for e in found)
+        placement = next((d for d in ("exempt", "blocked") if d in decisions or d in text), "excluded")
+        patches = tuple(e.patch_id for e in found)
+        rows.append(
+            OutsideRow(
+                host=host,
+                placement=placement,
+                patches=patches,
+                cves=cves(host, patches),
+                reason=redactor.text(join_reasons(*(f"{e.patch_id}: {e.reason}" for e in found)), 600),
+            )
+        )
+    return tuple(sorted(rows, key=lambda r: (r.placement, r.host)))
+
+
 def build_run_report(sources: RunSources, now: datetime, redactor: ReportRedactor | None = None) -> RunReport:
     redactor = redactor or ReportRedactor()
     waveplan = sources.waveplan
@@ -250,4 +295,5 @@ def build_run_report(sources: RunSources, now: datetime, redactor: ReportRedacto
         state_counts=dict(sorted(Counter(r.state.value for r in rows).items())),
         audit=_audit(sources),
         notes=sources.notes,
+        outside=_outside(sources, redactor),
     )

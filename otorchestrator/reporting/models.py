@@ -124,6 +124,19 @@ class AuditSummary(BaseModel):
     run_events: int = 0
 
 
+class OutsideRow(BaseModel):
+    """An asset of the plan that the run did not patch: held (approval, dependency) or left out (exempt,
+    blocked by the plan, deferred), with the reason and its CVEs."""
+
+    model_config = _FROZEN
+
+    host: str
+    placement: str  # held | exempt | blocked | excluded
+    patches: tuple[str, ...]
+    cves: tuple[str, ...] = ()
+    reason: str
+
+
 class RunReport(BaseModel):
     model_config = _FROZEN
 
@@ -146,6 +159,7 @@ class RunReport(BaseModel):
     state_counts: dict[str, int]
     audit: AuditSummary
     notes: tuple[str, ...] = ()
+    outside: tuple[OutsideRow, ...] = ()  # the plan's assets not in any wave of the run
 
     @property
     def duration_s(self) -> float | None:

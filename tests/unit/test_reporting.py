@@ -527,3 +527,38 @@ def test_host_phase_times_come_from_the_hosts_own_events(run_fixture) -> None:  
     suites = {s.get("name", "").rsplit(" ", 1)[-1]: s for s in root.findall("testsuite")}
     wave1 = next(w for w in report.waves if w.index == 1)
     assert float(suites["wave-1"].get("time", "0")) == pytest.approx(wave1.duration_s or 0, abs=0.001)
+
+
+def test_run_report_lists_held_exempt_and_blocked_assets(run_fixture, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from otorchestrator.models.waves import Exclusion, Hold, Rule
+
+    wp = fx.WavePlan.model_validate_json(run_fixture.waveplan_path.read_text())
+    wp = wp.model_copy(
+        update={
+            "holds": (
+                Hold(
+                    asset="nw-scada-a",
+                    patch_ids=("NWC-P-S",),
+                    rule=Rule.APPROVAL,
+                    reason="criticality high: needs a recorded approval",
+                    release="an approval",
+                ),
+            ),
+            "exclusions": (
+                Exclusion(
+                    asset="nw-ews-01", patch_id="NWC-P-EWS", rule=Rule.DECISION, reason="exempt by EX-7"
+                ),
+            ),
+        }
+    )
+    other = tmp_path / "waves-held.json"
+    other.write_text(wp.model_dump_json())
+    report = build_run_report(
+        load_run_sources(run_fixture.paths, fx.RUN_ID, waveplan_path=other), run_fixture.finished_at
+    )
+    by = {o.host: o for o in report.outside}
+    assert by["nw-scada-a"].placement == "held" and "needs a recorded approval" in by["nw-scada-a"].reason
+    assert by["nw-ews-01"].placement == "exempt"
+    md = render_run_markdown(report)
+    assert "| nw-scada-a | held | NWC-P-S |" in md and "| nw-ews-01 | exempt | NWC-P-EWS |" in md
+    assert 'data-host="nw-ews-01"' in render_run_html(report)
