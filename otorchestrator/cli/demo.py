@@ -11,7 +11,6 @@ run itself goes to the default state directory ($OTORCH_STATE_DIR or ./.otorch, 
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -22,7 +21,9 @@ from rich.console import Console
 
 from otorchestrator.cli.run import (
     base_vars,
+    copy_signed,
     load_waveplan,
+    make_authority,
     make_backend,
     make_observer,
     render,
@@ -39,6 +40,9 @@ from otorchestrator.models.run import HostState
 from otorchestrator.store.audit import AuditVerification
 from otorchestrator.store.audit import verify as verify_audit
 from otorchestrator.store.paths import StatePaths
+from otorchestrator.trust.lab import OPERATOR, PLANNER, lab_trust
+from otorchestrator.trust.signed import Kind, sign_file
+from otorchestrator.trust.trustfile import TRUST_ENV
 
 EXPECTED = {  # what the demo shows, checked at the end
     "nw-gw-01": (HostState.ROLLED_BACK, "nwc-gateway 1.1.0 breaks its service: verify failed, rolled back"),
@@ -156,6 +160,10 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
             plan_args += [option, str(inventory / name)]
     if _otorch(plan_args):
         raise click.ClickException("plan failed")
+    trust = lab_trust(cfg.lab_dir)  # lab keys under .lab/trust (docs/trust.md)
+    os.environ[TRUST_ENV] = str(trust.trust_file)
+    sign_file(plan_file, trust.keys[PLANNER], Kind.PLAN)
+    console.print(f"  plan signed by {PLANNER} ({plan_file}.sig); trust file {trust.trust_file}")
 
     _step(console, "4/6 waves: stage the plan (canary first, budgets, windows)")
     waves_args = ["waves", str(plan_file), "-i", str(inventory), "-o", str(waves_file)]
@@ -163,6 +171,8 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
         waves_args += ["--policy", str(inventory / "policy.yml")]
     if _otorch(waves_args):
         raise click.ClickException("waves failed")
+    sign_file(waves_file, trust.keys[PLANNER], Kind.WAVEPLAN)
+    console.print(f"  wave plan signed by {PLANNER} ({waves_file}.sig)")
 
     _step(console, "5/6 run: every wave, operator demo")
     waveplan = load_waveplan(waves_file)
@@ -170,8 +180,9 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
     with session(state, observer, (), make_backend) as s:
         run_id = new_run_id(datetime.now(UTC))
         copy = run_dir(s.paths, run_id) / "waveplan.json"
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(waves_file, copy)
+        copy_signed(waves_file, copy)
+        plan_copy = run_dir(s.paths, run_id) / "plan.json"
+        copy_signed(plan_file, plan_copy)
         catalog_file = inventory / "catalog.yml"
         repo = cfg.repo_dir / "main"
         options = RunOptions(
@@ -181,10 +192,26 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
             catalog=lambda: load_catalog_strict(catalog_file),
             artifact_digests=(lambda: artifact_digests(waveplan.patches, [repo])) if repo.is_dir() else None,
             waveplan_path=str(copy),
+            plan_path=str(plan_copy),
             run_id=run_id,
+            authority=make_authority(
+                inventory,
+                lambda: load_catalog_strict(catalog_file),
+                trust.trust_file,
+                copy,
+                plan_copy,
+                trust.keys[OPERATOR],
+                None,
+            ),
         )
         with live:
             summary = s.orchestrator.run(waveplan, options)
+        evidence = options.authority.evidence if options.authority else {}
+        console.print(
+            f"  authority: wave plan signed by {evidence.get('waveplan_signed_by')}, plan signed by "
+            f"{evidence.get('plan_signed_by')}, staged from {evidence.get('staged_from')}, "
+            f"operator {OPERATOR} proven by signature: {'operator_signature' in evidence}"
+        )
 
         _step(console, "6/6 report")
         reports = s.paths.reports

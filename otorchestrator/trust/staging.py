@@ -32,10 +32,14 @@ def staged_from(plan: Plan, waveplan: WavePlan) -> list[str]:
                 planned = items.get((host.name, item.patch_id))
                 if planned is None:
                     problems.append(f"{host.name}: {item.patch_id} is not an item of the plan for this host")
-                elif not planned.decision.deployable or planned.decision is not item.decision:
+                elif (
+                    planned.decision is not item.decision
+                    or planned.decision not in waveplan.policy.include_decisions
+                ):
                     problems.append(
                         f"{host.name}: {item.patch_id} is {planned.decision.value} in the plan, "
-                        f"{item.decision.value} in the wave plan"
+                        f"{item.decision.value} in the wave plan (policy includes "
+                        f"{', '.join(d.value for d in waveplan.policy.include_decisions)})"
                     )
     plan_patches = plan.patch_map()
     for patch in waveplan.patches:
