@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -71,6 +72,7 @@ class Faults:
 
     truncate: set[str] = field(default_factory=set)  # URL paths sent with a Content-Length they do not have
     die_after: int | None = None
+    delay_s: float = 0.0  # every answer waits this long (a slow mirror: room to kill a sync mid-way)
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -86,6 +88,8 @@ class _Handler(SimpleHTTPRequestHandler):
         with self.faults.lock:
             self.faults.requests += 1
             dying = self.faults.die_after is not None and self.faults.requests > self.faults.die_after
+        if self.faults.delay_s:
+            time.sleep(self.faults.delay_s)
         if dying:
             self.close_connection = True
             self.connection.close()  # the connection drops, as when the server process is killed

@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -286,3 +291,41 @@ def test_kev_sync_records_hash_and_refuses_a_wrong_shape(tmp_path: Path, publish
         code, body = _sync(state, config, "kev")
     assert code == 1 and "not a KEV catalog" in body["kev"]["refused"]
     assert stored.read_bytes() == kev.read_bytes()
+
+
+_SYNC = "import sys; from otorchestrator.cli.main import cli; sys.exit(cli.main(sys.argv[1:]))"
+
+
+def test_a_sync_process_killed_with_sigkill_resumes_whole(
+    tree: Path, publisher: Publisher, tmp_path: Path
+) -> None:
+    """A real `otorch feeds sync` process killed with SIGKILL part-way: nothing half-done is taken as
+    verified, and the next sync completes the store with every document intact and no temporary file left."""
+    with serve(tree, Faults(delay_s=0.3)) as url:
+        state, config = _setup(tmp_path, publisher, url)
+        args = ["feeds", "sync", "--config", str(config), "--state-dir", str(state)]
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        proc = subprocess.Popen([sys.executable, "-c", _SYNC, *args], env=env, stdout=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 120
+            store = FeedStore(state, "cisa-ot")
+            while time.monotonic() < deadline and proc.poll() is None:
+                if state.exists() and 1 <= len(store.stored()) < 6:
+                    break
+                time.sleep(0.05)
+            assert proc.poll() is None, "the sync ended before it could be killed part-way"
+            os.kill(proc.pid, signal.SIGKILL)
+            assert proc.wait(timeout=10) == -signal.SIGKILL
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        before = store.stored()
+        assert 1 <= len(before) < 6 and all(s.intact for s in before.values())
+        code, body = _sync(state, config)
+    assert code == 0 and len(body["feeds"][0]["stored"]) + body["feeds"][0]["unchanged"] == 6
+    stored = FeedStore(state, "cisa-ot").stored()
+    assert len(stored) == 6 and all(s.intact for s in stored.values())
+    assert [p for p in state.rglob("*") if ".tmp-" in p.name] == []
+    for name in stored:
+        assert FeedStore(state, "cisa-ot").document(name).read_bytes() == (tree / name).read_bytes()
