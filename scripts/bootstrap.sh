@@ -10,7 +10,7 @@ PY=${PYTHON:-python3}
 say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
 
 APT_PACKAGES=(podman runc netavark aardvark-dns iptables fuse-overlayfs slirp4netns uidmap catatonit
-              debootstrap gnupg apt-utils dpkg-dev make sqlite3 openssh-client rsync unzip
+              debootstrap gnupg gpgv apt-utils dpkg-dev make sqlite3 openssh-client rsync unzip
               chromium)
 
 # 1. system packages
