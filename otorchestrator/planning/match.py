@@ -13,6 +13,7 @@ silently.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -227,8 +228,10 @@ def _match(index: AdvisoryIndex, vendor: str, product: str, version: str) -> Pro
     return ProductMatch(named, tuple(hits), tuple(review), note, tuple(near))
 
 
-def rule_problems(index: AdvisoryIndex, reviewed: set[tuple[str, str]]) -> tuple[RuleProblem, ...]:
-    """Every rule the matcher could not interpret; `reviewed`: (advisory, product_id) an inventory named."""
+def _rule_problems(
+    rules: Iterable[CompiledRule], reason: Callable[[CompiledRule], str], named: set[tuple[str, str]]
+) -> tuple[RuleProblem, ...]:
+    """One RuleProblem per indexed rule, those an inventory named (`named`: advisory, product_id) first."""
     out = [
         RuleProblem(
             advisory=c.advisory.id,
@@ -236,27 +239,20 @@ def rule_problems(index: AdvisoryIndex, reviewed: set[tuple[str, str]]) -> tuple
             vendor=c.rule.vendor or "",
             product=c.rule.product,
             text=c.rule.version or "",
-            reason=c.spec.reason,
-            inventory_match=(c.advisory.id, c.rule.product_id) in reviewed,
+            reason=reason(c),
+            inventory_match=(c.advisory.id, c.rule.product_id) in named,
         )
-        for c in index.uninterpretable
+        for c in rules
     ]
     return tuple(sorted(out, key=lambda p: (not p.inventory_match, p.advisory, p.product_id)))
+
+
+def rule_problems(index: AdvisoryIndex, reviewed: set[tuple[str, str]]) -> tuple[RuleProblem, ...]:
+    """Every rule the matcher could not interpret; `reviewed`: (advisory, product_id) an inventory named."""
+    return _rule_problems(index.uninterpretable, lambda c: c.spec.reason, reviewed)
 
 
 def fix_problems(index: AdvisoryIndex, matched: set[tuple[str, str]]) -> tuple[RuleProblem, ...]:
     """Every rule whose fixed version contradicts its affected range; `matched`: (advisory, product_id) a
     finding went through."""
-    out = [
-        RuleProblem(
-            advisory=c.advisory.id,
-            product_id=c.rule.product_id,
-            vendor=c.rule.vendor or "",
-            product=c.rule.product,
-            text=c.rule.version or "",
-            reason=c.fix_note,
-            inventory_match=(c.advisory.id, c.rule.product_id) in matched,
-        )
-        for c in index.contradicted
-    ]
-    return tuple(sorted(out, key=lambda p: (not p.inventory_match, p.advisory, p.product_id)))
+    return _rule_problems(index.contradicted, lambda c: c.fix_note, matched)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from otorchestrator.models.run import HostStateRecord, InstalledPatchRecord
-from otorchestrator.store.state import StateStore
+from otorchestrator.store.state import StateStore, installed_record
 
 
 @dataclass(frozen=True)
@@ -43,16 +43,7 @@ def installs(store: StateStore, asset: str | None = None) -> list[InstallRow]:
         out.append(
             InstallRow(
                 id=int(r["id"]),
-                record=InstalledPatchRecord(
-                    asset=r["asset"],
-                    patch_id=r["patch_id"],
-                    package=r["package"],
-                    from_version=r["from_version"],
-                    to_version=r["to_version"],
-                    run_id=r["run_id"],
-                    operator=r["operator"],
-                    at=datetime.fromisoformat(r["at"]),
-                ),
+                record=installed_record(r),
                 reversed_at=datetime.fromisoformat(r["reversed_at"]) if r["reversed_at"] else None,
                 reversed_by_run=r["reversed_by_run"],
                 reversed_by=r["reversed_by"],

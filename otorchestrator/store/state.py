@@ -493,7 +493,7 @@ class StateStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self._query(sql + " ORDER BY id", params)
-        return [_installed_record(r) for r in rows]
+        return [installed_record(r) for r in rows]
 
     def reverse_installed_patches(
         self,
@@ -532,7 +532,7 @@ class StateStore:
         rows = self._query(sql + " ORDER BY id", params)
         return [
             (
-                _installed_record(r),
+                installed_record(r),
                 str(r["reversed_by_run"]),
                 datetime.fromisoformat(r["reversed_at"]),
             )
@@ -681,7 +681,8 @@ class StateStore:
         return AuditHead(seq=int(rows[0]["seq"]), hash=rows[0]["hash"]) if rows else None
 
 
-def _installed_record(r: sqlite3.Row) -> InstalledPatchRecord:
+def installed_record(r: sqlite3.Row) -> InstalledPatchRecord:
+    """An installed_patches row as its record (the store's and the history queries' one mapping)."""
     return InstalledPatchRecord(
         asset=r["asset"],
         patch_id=r["patch_id"],
