@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,9 +71,26 @@ def list_containers(label: str | None = None, name_prefix: str | None = None) ->
     return [_container(e) for e in json.loads(out or "[]")]
 
 
-def remove_containers(names: Sequence[str], stop_timeout: int = 2) -> None:
-    if names:
-        run(["rm", "--force", "--time", str(stop_timeout), "--ignore", *names], timeout=120)
+def remove_containers(names: Sequence[str], stop_timeout: int = 2, attempts: int = 3) -> None:
+    """Remove containers in any state, including ones whose conmon died with the session that started
+    them (podman 4.3 then fails the first ``rm --force`` with "timed out waiting for file
+    .../exits/<id>", having marked the container exited; the next ``rm`` removes it)."""
+    left = list(names)
+    for attempt in range(1, attempts + 1):
+        if not left:
+            return
+        args = ["rm", "--force", "--time", str(stop_timeout), "--ignore", *left]
+        proc = run(args, timeout=120, check=False)
+        if proc.returncode == 0:
+            return
+        present = {c.name for c in list_containers()}
+        left = [n for n in left if n in present]
+        if left and attempt == attempts:
+            raise PodmanError(
+                f"podman rm --force failed {attempts} times for {', '.join(left)} "
+                f"(rc {proc.returncode}): {proc.stderr or proc.stdout}"
+            )
+        time.sleep(0.5 * attempt)
 
 
 def network_exists(name: str) -> bool:

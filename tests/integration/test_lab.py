@@ -19,7 +19,7 @@ from typing import Any
 import ansible_runner
 import pytest
 
-from otorchestrator.lab import LabConfig, lifecycle
+from otorchestrator.lab import LabConfig, lifecycle, podman
 from otorchestrator.lab.handle import LabHandle, lab_unavailable_reason
 
 pytestmark = pytest.mark.lab
@@ -243,6 +243,27 @@ def test_lab_up_twice_is_harmless_and_cleans_leftovers(test_lab: LabConfig) -> N
     assert _ids(test_lab.name) == first  # same containers, kept running
     status = _otorch("status").stdout
     assert "2/8 host(s) reachable" in status
+
+
+def test_hosts_whose_conmon_was_killed_are_removed_and_recreated(test_lab: LabConfig) -> None:
+    """What a session's end leaves for CI on the same machine: every process killed, podman still listing
+    the containers as running, and (fresh clone, new lab key) another owner, so `lab up` removes them
+    straight away. podman 4.3 fails the first `rm --force` of such a container ("timed out waiting for
+    file .../exits/<id>"); the removal must still succeed, and `lab up` bring fresh hosts."""
+    _otorch("up", "--hosts", "2")
+    before = _ids(test_lab.name)
+    for name in before:
+        pids = _podman("inspect", name, "--format", "{{.State.ConmonPid}} {{.State.Pid}}").split()
+        subprocess.run(["kill", "-9", *pids], check=True)
+    time.sleep(1)
+    states = [c.state for c in podman.list_containers(label=f"otorchestrator.lab={test_lab.name}")]
+    assert states == ["running", "running"]  # podman has not noticed
+    podman.remove_containers(sorted(before))
+    assert _ids(test_lab.name) == {}
+    _otorch("up", "--hosts", "2")
+    after = _ids(test_lab.name)
+    assert set(after) == set(before)
+    assert "2/8 host(s) reachable" in _otorch("status").stdout
 
 
 def test_lab_down_leaves_nothing_behind(test_lab: LabConfig) -> None:
