@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
     INTEGRITY = 10  # a proof failed: audit chain broken, a signature or a hash does not match
     INFEASIBLE = 11  # a constraint cannot be met (e.g. `otorch waves --strict`)
     VIOLATION = 12  # a policy check the caller asked to fail on found violations (report --fail-on-violation)
+    CHANGED = 13  # something changed that needs a look: drift from the baselines, new findings (watch)
 
 
 MEANING: dict[ExitCode, str] = {
@@ -41,6 +42,7 @@ MEANING: dict[ExitCode, str] = {
     ExitCode.INTEGRITY: "a proof failed: audit chain broken, signature or hash mismatch",
     ExitCode.INFEASIBLE: "a constraint cannot be met",
     ExitCode.VIOLATION: "violations found and the caller asked to fail on them",
+    ExitCode.CHANGED: "changed since last time: drift from the baselines, or new applicable findings",
 }
 
 

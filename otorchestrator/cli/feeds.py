@@ -1,8 +1,9 @@
 """`otorch feeds`: follow CSAF provider feeds and the KEV catalog into a verified store with provenance.
 
-Exit codes of `sync`: 0 every document verified and stored (or unchanged); 1 something was refused (each
-refusal is listed with its reason; the stored copy is kept); 3 a feed could not be synced (configuration,
-key file, listing or source unreachable: run again to resume).
+Exit codes of `sync`: 0 every document verified and stored (or unchanged); 10 (INTEGRITY) something was
+refused (each refusal is listed with its reason; the stored copy is kept); 8 (INPUT_INVALID) the feeds file
+or a key file is unusable; 1 (ERROR) a feed could not be synced (listing or source unreachable: run again
+to resume).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Literal, cast
 import click
 
 from otorchestrator.cli._shared import resolve_paths, state_dir_option
+from otorchestrator.exitcodes import ExitCode, exit_codes_help
 from otorchestrator.feeds.config import FEEDS_FILE, FeedConfig, KevConfig, SiteFeeds, load_feeds, save_feeds
 from otorchestrator.feeds.kev import KevSync, kev_paths, sync_kev
 from otorchestrator.feeds.store import FeedStore
@@ -24,9 +26,6 @@ from otorchestrator.feeds.sync import SyncReport, sync_feed
 from otorchestrator.feeds.transport import fetch
 from otorchestrator.feeds.verify import Keyring, KeyringError
 from otorchestrator.intake.errors import IntakeError
-
-EXIT_REFUSED = 1
-EXIT_FAILED = 3
 
 
 def _config_path(config: Path | None, state_dir: Path | None) -> Path:
@@ -40,7 +39,7 @@ def _load(path: Path) -> SiteFeeds:
         click.echo(f"feeds file {path} is unusable:", err=True)
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
-        raise SystemExit(EXIT_FAILED) from exc
+        raise SystemExit(ExitCode.INPUT_INVALID) from exc
 
 
 config_option = click.option(
@@ -54,16 +53,18 @@ config_option = click.option(
 def feeds() -> None:
     """Follow advisory feeds (CSAF ROLIE or index.txt + changes.csv) and the KEV catalog.
 
+    For example: CISA's OT feed through a plant mirror, the KEV catalog, a sync, and a plan over both.
+
     \b
-    Example (CISA's OT feed through a plant mirror):
+    Examples:
       otorch feeds add cisa-ot https://raw.githubusercontent.com/cisagov/CSAF/develop/csaf_files/OT/white/ \\
         --kind index --index-base https://raw.githubusercontent.com/cisagov/CSAF/develop/ \\
         --key keys/cisa.asc --fingerprint 0123...CDEF \\
         --mirror https://raw.githubusercontent.com/cisagov/CSAF/develop/=http://mirror.plant.local/cisa/
-      otorch feeds add kev --kind kev \
+      otorch feeds add kev --kind kev \\
         https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json
       otorch feeds sync
-      otorch plan -i inventory --advisories .otorch/feeds/cisa-ot/advisories \
+      otorch plan -i inventory --advisories .otorch/feeds/cisa-ot/advisories \\
         --kev .otorch/feeds/kev/known_exploited_vulnerabilities.json ...
     """
 
@@ -71,7 +72,12 @@ def feeds() -> None:
 @feeds.command()
 @click.argument("name")
 @click.argument("location")
-@click.option("--kind", type=click.Choice(["index", "rolie", "kev"]), required=True)
+@click.option(
+    "--kind",
+    type=click.Choice(["index", "rolie", "kev"]),
+    required=True,
+    help="index: index.txt + changes.csv (CSAF provider directory); rolie: a ROLIE feed; kev: the KEV JSON.",
+)
 @click.option("--key", "key_file", help="Armored OpenPGP public key file of the publisher (not for kev).")
 @click.option("--fingerprint", "fingerprints", multiple=True, help="Pinned signer fingerprint (repeatable).")
 @click.option("--index-base", default="", help="What index.txt/changes.csv entries are relative to.")
@@ -89,7 +95,16 @@ def add(
     config: Path | None,
     state_dir: Path | None,
 ) -> None:
-    """Add (or replace) feed NAME at LOCATION (URL or directory) in the feeds file."""
+    """Add (or replace) feed NAME at LOCATION (URL or directory) in the feeds file.
+
+    \b
+    Examples:
+      otorch feeds add vendor-x /srv/mirror/vendor-x/ --kind index \\
+        --key keys/vendor-x.asc --fingerprint 0123456789ABCDEF0123456789ABCDEF01234567
+      otorch feeds add kev --kind kev /media/usb/known_exploited_vulnerabilities.json
+      otorch feeds add cisa-ot https://example.invalid/csaf/ --kind rolie --key cisa.asc \\
+        --fingerprint 0123...CDEF --mirror https://example.invalid/=/srv/mirror/cisa/
+    """
     path = _config_path(config, state_dir)
     site = _load(path)
     mapping = {}
@@ -129,7 +144,7 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-@feeds.command()
+@feeds.command(epilog=exit_codes_help(ExitCode.INTEGRITY, ExitCode.INPUT_INVALID, ExitCode.ERROR))
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.option("--quiet", is_flag=True, help="No per-document progress (refusals are still listed).")
@@ -139,7 +154,10 @@ def sync(name: str | None, as_json: bool, quiet: bool, config: Path | None, stat
     """Fetch what changed, verify (sha512, pinned OpenPGP signer, CSAF, no replay) and store it.
 
     \b
-    Example:  otorch feeds sync cisa-ot --json
+    Examples:
+      otorch feeds sync                 # every feed and the KEV catalog
+      otorch feeds sync cisa-ot --json  # one feed, the result as JSON
+      otorch feeds sync --quiet && otorch watch -i site/ --catalog catalog.yml
     """
     path = _config_path(config, state_dir)
     site = _load(path)
@@ -151,7 +169,7 @@ def sync(name: str | None, as_json: bool, quiet: bool, config: Path | None, stat
     if not chosen and site.kev is None:
         raise click.UsageError(f"no feeds configured in {path}: add one with `otorch feeds add`")
     reports: list[SyncReport] = []
-    failed = False
+    failed = keys_unusable = False
     for feed in chosen:
         try:
             with Keyring(site.key_path(feed), feed.fingerprints) as keyring:
@@ -166,6 +184,7 @@ def sync(name: str | None, as_json: bool, quiet: bool, config: Path | None, stat
                 )
         except KeyringError as exc:
             report = SyncReport(feed.name, aborted=f"key file unusable: {exc}")
+            keys_unusable = True
         reports.append(report)
         failed |= report.aborted is not None
     kev: KevSync | None = None
@@ -180,7 +199,13 @@ def sync(name: str | None, as_json: bool, quiet: bool, config: Path | None, stat
             _print_report(report, root)
         if kev is not None:
             _print_kev(kev)
-    sys.exit(EXIT_FAILED if failed else EXIT_REFUSED if refused else 0)
+    sys.exit(
+        (ExitCode.INPUT_INVALID if keys_unusable else ExitCode.ERROR)
+        if failed
+        else ExitCode.INTEGRITY
+        if refused
+        else ExitCode.OK
+    )
 
 
 def _print_report(report: SyncReport, root: Path) -> None:
@@ -207,11 +232,17 @@ def _print_kev(kev: KevSync) -> None:
 
 
 @feeds.command(name="list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the feeds as JSON on stdout.")
 @config_option
 @state_dir_option
 def list_feeds(as_json: bool, config: Path | None, state_dir: Path | None) -> None:
-    """The configured feeds with what is stored for each."""
+    """The configured feeds with what is stored for each.
+
+    \b
+    Examples:
+      otorch feeds list
+      otorch feeds list --json | jq '.feeds[] | {name, documents, last_fetched}'
+    """
     path = _config_path(config, state_dir)
     site = _load(path)
     root = resolve_paths(state_dir).root

@@ -1,7 +1,7 @@
 """`otorch plan`: read inventory, advisories, KEV, catalog, exemptions and approvals; write the plan.
 
 Exit codes: 0 plan written (advisory import problems are listed, not fatal); 2 usage error;
-3 an input is unusable (inventory, catalog, KEV, exemptions or approvals): nothing written.
+8 an input is unusable (inventory, catalog, KEV, exemptions or approvals): nothing written.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from otorchestrator.cli._shared import emit_json
+from otorchestrator.exitcodes import ExitCode, exit_codes_help
 from otorchestrator.intake.errors import IntakeError
 from otorchestrator.intake.plan_inputs import AdvisoryImport, gather
 from otorchestrator.models.plan import Decision, Plan
 from otorchestrator.planning.plan import build_plan
 
-EXIT_INPUT = 3
 SHOW_PROBLEMS = 15
 STYLE = {
     Decision.IMMEDIATE: "bold red",
@@ -98,9 +99,14 @@ def _summary(console: Console, plan: Plan, imported: AdvisoryImport, top: int) -
         console.print(f"[yellow]warning:[/] {warning}")
 
 
-@click.command()
+@click.command(epilog=exit_codes_help(ExitCode.INPUT_INVALID))
 @click.option(
-    "-i", "--inventory", "inventory_path", required=True, type=click.Path(exists=True, path_type=Path)
+    "-i",
+    "--inventory",
+    "inventory_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Ansible inventory (file or directory) with the OT variables (docs/inventory.md).",
 )
 @click.option(
     "--advisories",
@@ -110,8 +116,17 @@ def _summary(console: Console, plan: Plan, imported: AdvisoryImport, top: int) -
     help="CSAF 2.0 file or directory (repeatable).",
 )
 @click.option("--kev", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="CISA KEV JSON.")
-@click.option("--catalog", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--exemptions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--catalog",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Patch catalog YAML: artifacts, hashes, vendor qualification (docs/formats.md).",
+)
+@click.option(
+    "--exemptions",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Exemptions YAML: compensating controls, approver, expiry (docs/formats.md).",
+)
 @click.option(
     "--approvals",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -124,12 +139,24 @@ def _summary(console: Console, plan: Plan, imported: AdvisoryImport, top: int) -
     "judges exemption expiry by it: pin it (e.g. --now 2026-03-10T08:00:00+00:00) for a byte-identical "
     "plan from the same inputs.",
 )
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the plan: JSON, or YAML for a .yml/.yaml name.",
+)
 @click.option("--top", default=10, show_default=True, help="How many items to show in the summary.")
 @click.option(
     "--allow-empty",
     is_flag=True,
     help="Write the plan even when no advisory could be read (else an error: an empty plan looks clean).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the summary as JSON on stdout (counts, top items, import problems, the plan's path, hash).",
 )
 def plan(
     inventory_path: Path,
@@ -142,6 +169,7 @@ def plan(
     output: Path,
     top: int,
     allow_empty: bool,
+    as_json: bool,
 ) -> None:
     """Match advisories to the inventory, prioritize with SSVC, and write the plan (JSON, or YAML by suffix).
 
@@ -149,7 +177,12 @@ def plan(
     directory (files are named relative to their --advisories root or by file name).
 
     \b
-    Exit codes: 0 plan written; 2 usage error; 3 an input is unusable (nothing written).
+    Examples:
+      otorch plan -i inventories/lab --advisories inventories/lab/advisories \\
+        --kev inventories/lab/kev.json --catalog inventories/lab/catalog.yml -o out/plan.json
+      otorch plan -i site/ --advisories .otorch/feeds/cisa-ot/advisories --catalog catalog.yml \\
+        --exemptions exemptions.yml --now 2026-03-10T08:00:00+00:00 -o plan.yaml --top 20
+      otorch plan ... -o plan.json --json | jq '.decisions'
     """
     from otorchestrator.intake.inventory import load_inventory
     from otorchestrator.intake.problems import InventoryError
@@ -167,14 +200,46 @@ def plan(
         err.print(f"[red]inventory {inventory_path} is unusable:[/]")
         for problem in exc.problems:
             err.print(f"  {problem}", markup=False)
-        raise SystemExit(EXIT_INPUT) from exc
+        raise SystemExit(ExitCode.INPUT_INVALID) from exc
     except IntakeError as exc:
         err.print("[red]input unusable, no plan written:[/]")
         for item in exc.problems:
             err.print(f"  {item}", markup=False)
-        raise SystemExit(EXIT_INPUT) from exc
+        raise SystemExit(ExitCode.INPUT_INVALID) from exc
     result = build_plan(inputs, now).sealed()
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render_plan(result, output.suffix.lower()), encoding="utf-8")
+    if as_json:
+        emit_json(_summary_json(result, imported, output, top))
+        return
     _summary(console, result, imported, top)
     console.print(f"plan written to {output} ({result.content_hash})")
+
+
+def _summary_json(plan: Plan, imported: AdvisoryImport, output: Path, top: int) -> dict[str, object]:
+    return {
+        "plan": str(output),
+        "content_hash": plan.content_hash,
+        "items": len(plan.items),
+        "assets": len({i.asset for i in plan.items}),
+        "decisions": plan.decision_counts(),
+        "top": [
+            {
+                "rank": i.priority_rank,
+                "asset": i.asset,
+                "patch": i.patch_id,
+                "decision": i.decision.value,
+                "cves": list(i.cves),
+                "reasons": list(i.reasons),
+            }
+            for i in plan.items[: max(top, 0)]
+        ],
+        "advisories": {
+            "read": len(imported.advisories),
+            "files": imported.files,
+            "skipped": imported.skipped,
+        },
+        "import_problems": [str(p) for p in imported.problems],
+        "kev_problems": [str(p) for p in imported.kev_problems],
+        "warnings": list(plan.warnings),
+    }

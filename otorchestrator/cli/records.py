@@ -12,6 +12,7 @@ from otorchestrator.cli._shared import (
     default_operator,
     inventory_option,
     limit_assets,
+    limit_option,
     load_assets,
     make_backend,
     resolve_paths,
@@ -25,6 +26,7 @@ from otorchestrator.execution.scan import (
     run_scan,
     save_baselines,
 )
+from otorchestrator.exitcodes import ExitCode, exit_codes_help
 from otorchestrator.models.run import AuditEvent
 from otorchestrator.reporting.records import AssetRecords, attempt_line, load_asset_records
 from otorchestrator.reporting.sources import load_plan
@@ -51,9 +53,9 @@ def _as_json(drifts: list[HostDrift]) -> str:
     )
 
 
-@click.command()
+@click.command(epilog=exit_codes_help(ExitCode.CHANGED))
 @inventory_option
-@click.option("--limit", default=None, help="Comma-separated hosts or groups (default: every host).")
+@limit_option
 @click.option(
     "--catalog",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -80,7 +82,15 @@ def drift(
     state_dir: Path | None,
 ) -> None:
     """Drift: what differs between each host's recorded baseline and a new scan (package versions,
-    config file hashes, services, listening ports). Exit 1 when anything drifted or could not be checked."""
+    config file hashes, services, listening ports). Exit 13 (CHANGED) when anything drifted or could not
+    be checked.
+
+    \b
+    Examples:
+      otorch drift -i inventories/lab --catalog inventories/lab/catalog.yml
+      otorch drift -i inventories/lab --limit 'role_hmi' --json out/drift.json
+      otorch drift -i inventories/lab --limit nw-hmi-02 --accept   # after review: the new baseline
+    """
     paths = resolve_paths(state_dir)
     assets = limit_assets(load_assets(inventory), limit)
     if not assets:
@@ -137,7 +147,7 @@ def drift(
     if accept:
         click.echo("new scans recorded as baselines")
     if any(d.error or d.drifted for d in drifts):
-        raise SystemExit(1)
+        raise SystemExit(ExitCode.CHANGED)
 
 
 # -- otorch records --------------------------------------------------------------------------------
@@ -206,6 +216,7 @@ def records(
     (run, operator, when, from -> to; ROLLED BACK when a rollback reversed it).
 
     \b
+    Examples:
       otorch records                       # every asset the state store knows
       otorch records --host nw-hmi-02 --json
       otorch records -i inventories/lab --plan plan.json   # every asset, with exemptions

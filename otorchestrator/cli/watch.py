@@ -1,7 +1,7 @@
 """`otorch watch`: what changed for the plant since the last evaluation.
 
-Exit codes: 0 nothing new applies; 1 new or revised applicable findings (or a new KEV entry on an asset);
-2 usage error; 3 an input is unusable (nothing recorded).
+Exit codes: 0 nothing new applies; 13 (CHANGED) new or revised applicable findings (or a new KEV entry on
+an asset); 2 usage error; 8 (INPUT_INVALID) an input is unusable (nothing recorded).
 """
 
 from __future__ import annotations
@@ -14,14 +14,12 @@ from pathlib import Path
 import click
 
 from otorchestrator.cli._shared import resolve_paths, state_dir_option
+from otorchestrator.exitcodes import ExitCode, exit_codes_help
 from otorchestrator.feeds.config import FEEDS_FILE, load_feeds
 from otorchestrator.feeds.kev import kev_paths
 from otorchestrator.feeds.store import FeedStore, atomic_write
 from otorchestrator.feeds.watch import Changes, compare, findings, from_record, to_record
 from otorchestrator.intake.errors import IntakeError
-
-EXIT_NEW = 1
-EXIT_INPUT = 3
 
 
 def _moment(value: str | None, hint: str) -> datetime | None:
@@ -47,13 +45,31 @@ def _baseline(directory: Path, since: datetime | None) -> tuple[datetime | None,
     return chosen if chosen else (None, None)
 
 
-@click.command()
+@click.command(epilog=exit_codes_help(ExitCode.CHANGED, ExitCode.INPUT_INVALID))
 @click.option(
-    "-i", "--inventory", "inventory_path", required=True, type=click.Path(exists=True, path_type=Path)
+    "-i",
+    "--inventory",
+    "inventory_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Ansible inventory with the OT variables, as for `otorch plan`.",
 )
-@click.option("--catalog", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--exemptions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--approvals", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--catalog",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Patch catalog, as for `otorch plan`.",
+)
+@click.option(
+    "--exemptions",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Exemptions, as for `otorch plan` (an exempt finding is reported with that decision).",
+)
+@click.option(
+    "--approvals",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Approvals, as for `otorch plan`.",
+)
 @click.option(
     "--advisories",
     multiple=True,
@@ -92,9 +108,11 @@ def watch(
     gone, each with its decision. Every evaluation is recorded (CIP-007 R2.2: at least every 35 days).
 
     \b
-    Example (a daily systemd timer or cron job):
-      otorch feeds sync --quiet && otorch watch -i inventories/site --catalog catalog.yml --json
-    Exit codes: 0 nothing new; 1 new applicable findings; 2 usage error; 3 an input is unusable.
+    Examples:
+      otorch watch -i inventories/lab --catalog inventories/lab/catalog.yml \\
+        --advisories inventories/lab/advisories --kev inventories/lab/kev.json
+      otorch feeds sync --quiet && otorch watch -i site/ --catalog catalog.yml --json   # daily timer
+      otorch watch -i site/ --catalog catalog.yml --since 2026-03-01   # against an older evaluation
     """
     from otorchestrator.intake.inventory import load_inventory
     from otorchestrator.intake.plan_inputs import gather
@@ -124,7 +142,7 @@ def watch(
         click.echo("input unusable, nothing evaluated:", err=True)
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
-        raise SystemExit(EXIT_INPUT) from exc
+        raise SystemExit(ExitCode.INPUT_INVALID) from exc
     plan = build_plan(inputs, now)
     current = findings(plan, {e.cve for e in inputs.kev.entries})
     history = paths.root / "feeds" / "evaluations"
@@ -142,7 +160,7 @@ def watch(
         )
     else:
         _print(changes, len(current))
-    sys.exit(EXIT_NEW if changes.new_applicable else 0)
+    sys.exit(ExitCode.CHANGED if changes.new_applicable else ExitCode.OK)
 
 
 def _print(changes: Changes, total: int) -> None:

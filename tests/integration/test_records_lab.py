@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.lab.handle import LabHandle
 from otorchestrator.store.state import StateStore
 
@@ -72,6 +73,6 @@ def test_scan_then_drift_finds_a_changed_config(lab_env: LabHandle, tmp_path: Pa
         drifted = CliRunner().invoke(drift, [*common, "--json", str(tmp_path / "drift.json")])
     finally:
         lab_env.sh(HOST, f"sed -i '$d' {CONF}")  # back to the exact original bytes
-    assert drifted.exit_code == 1, drifted.output
+    assert drifted.exit_code == ExitCode.CHANGED, drifted.output
     assert f"config {CONF}: " in drifted.output
     assert '"kind": "config"' in (tmp_path / "drift.json").read_text()

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from otorchestrator.cli.plan import plan
+from otorchestrator.exitcodes import ExitCode
 
 LAB = Path(__file__).parents[2] / "inventories" / "lab"
 ARGS = [
@@ -53,12 +54,12 @@ def test_yaml_by_suffix(tmp_path: Path) -> None:
     assert out.read_text().startswith("schema_version: 1")
 
 
-def test_bad_catalog_exits_3_and_names_the_path(tmp_path: Path) -> None:
+def test_bad_catalog_exits_input_invalid_and_names_the_path(tmp_path: Path) -> None:
     bad = tmp_path / "catalog.yml"
     bad.write_text("patches:\n  - {id: P, vendor: V, product: X, target_version: '1'}\n")
     args = [a if a != str(LAB / "catalog.yml") else str(bad) for a in ARGS]
     result = CliRunner().invoke(plan, [*args, "-o", str(tmp_path / "p.json")])
-    assert result.exit_code == 3
+    assert result.exit_code == ExitCode.INPUT_INVALID
     assert "$.patches[0].fixed_version" in result.output
     assert not (tmp_path / "p.json").exists()
 
@@ -149,3 +150,15 @@ def test_bad_kev_entry_is_skipped_and_reported(tmp_path: Path) -> None:
     assert paths == [f"$.vulnerabilities[{n - 2}]", f"$.vulnerabilities[{n - 1}].cveID"]
     assert "an object" in kev_problems[0]["expected"]
     assert any(i["in_kev"] for i in json.loads(out.read_text())["items"])
+
+
+def test_json_summary_is_the_plan_in_numbers(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    result = CliRunner().invoke(plan, [*ARGS, "-o", str(out), "--json", "--top", "2"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    written = json.loads(out.read_text())
+    assert body["content_hash"] == written["content_hash"] and body["plan"] == str(out)
+    assert body["items"] == len(written["items"]) and sum(body["decisions"].values()) == body["items"]
+    assert [t["asset"] for t in body["top"]] == [i["asset"] for i in written["items"][:2]]
+    assert body["advisories"]["read"] >= 1

@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from otorchestrator.cli.main import cli
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.feeds.config import load_feeds, map_address
 
 FP = "0123456789ABCDEF0123456789ABCDEF01234567"
@@ -80,7 +81,11 @@ def test_mistakes_are_named(tmp_path: Path) -> None:
         f"    fingerprint: [{FP}]\n"
     )
     code, out = _run("feeds", "sync", "--config", str(config), "--state-dir", str(tmp_path / "s"))
-    assert code == 3 and "$.feeds[0].fingerprint" in out and "did you mean 'fingerprints'" in out
+    assert (
+        code == ExitCode.INPUT_INVALID
+        and "$.feeds[0].fingerprint" in out
+        and "did you mean 'fingerprints'" in out
+    )
     config.write_text(
         f"feeds:\n  - name: cisa\n    kind: index\n    location: /x\n    key_file: k\n"
         f"    fingerprints: [{FP}]\n"
@@ -88,4 +93,4 @@ def test_mistakes_are_named(tmp_path: Path) -> None:
     code, out = _run("feeds", "sync", "cisaa", "--config", str(config), "--state-dir", str(tmp_path / "s"))
     assert code == 2 and "did you mean 'cisa'" in out
     code, out = _run("feeds", "sync", "--config", str(config), "--state-dir", str(tmp_path / "s"))
-    assert code == 3 and "key file unusable" in out
+    assert code == ExitCode.INPUT_INVALID and "key file unusable" in out

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from feeds_helpers import FIXTURE_TREE, Faults, Publisher, copy_tree, feeds_file, serve
 
 from otorchestrator.cli.main import cli
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.feeds.records import read_record, record_path, sha512_hex
 from otorchestrator.feeds.store import FeedStore
 
@@ -55,7 +56,7 @@ def _sync(state: Path, config: Path, *args: str) -> tuple[int, dict]:
     result = CliRunner().invoke(
         cli, ["feeds", "sync", "--json", "--config", str(config), "--state-dir", str(state), *args]
     )
-    assert result.exit_code in (0, 1, 3), result.output
+    assert result.exit_code in (ExitCode.OK, ExitCode.INTEGRITY, ExitCode.ERROR), result.output
     return result.exit_code, json.loads(result.stdout)
 
 
@@ -167,7 +168,7 @@ def test_every_tampering_is_refused_and_the_stored_copy_kept(
         cases = _tamper_cases(tree, publisher, stranger)
         code, body = _sync(state, config)
     refused = {r["name"]: r["reason"] for r in body["feeds"][0]["refused"]}
-    assert code == 1 and body["feeds"][0]["stored"] == []
+    assert code == ExitCode.INTEGRITY and body["feeds"][0]["stored"] == []
     assert sorted(refused) == sorted(cases)
     for name, reason in cases.items():
         assert refused[name].startswith(reason), (name, refused[name])
@@ -191,7 +192,7 @@ def test_a_signer_in_the_key_file_but_not_pinned_is_refused(
         config = feeds_file(tmp_path / "feeds.yml", key, publisher.fingerprint, url)
         code, body = _sync(tmp_path / "state", config)
     (refusal,) = body["feeds"][0]["refused"]
-    assert code == 1 and refusal["name"] == DOC
+    assert code == ExitCode.INTEGRITY and refusal["name"] == DOC
     assert (
         refusal["reason"] == f"wrong signer: signed by {stranger.fingerprint}, not a pinned key of this feed"
     )
@@ -205,7 +206,11 @@ def test_truncated_download_is_refused_then_fetched_whole(
         state, config = _setup(tmp_path, publisher, url)
         code, body = _sync(state, config)
         (refusal,) = body["feeds"][0]["refused"]
-        assert code == 1 and refusal["name"] == DOC and "truncated download" in refusal["reason"]
+        assert (
+            code == ExitCode.INTEGRITY
+            and refusal["name"] == DOC
+            and "truncated download" in refusal["reason"]
+        )
         assert not FeedStore(state, "cisa-ot").document(DOC).exists()
         faults.truncate.clear()
         code, body = _sync(state, config)
@@ -220,7 +225,11 @@ def test_server_dying_mid_sync_then_resume(
         state, config = _setup(tmp_path, publisher, url)
         code, body = _sync(state, config)
     report = body["feeds"][0]
-    assert code == 3 and "unreachable after 2 of 6" in report["aborted"] and len(report["stored"]) == 2
+    assert (
+        code == ExitCode.ERROR
+        and "unreachable after 2 of 6" in report["aborted"]
+        and len(report["stored"]) == 2
+    )
     assert all(s.intact for s in FeedStore(state, "cisa-ot").stored().values())
     with serve(tree) as url:  # back (on another port): the mirror address in the feeds file follows
         state, config = _setup(tmp_path, publisher, url)
@@ -289,7 +298,7 @@ def test_kev_sync_records_hash_and_refuses_a_wrong_shape(tmp_path: Path, publish
         assert record["sha256"] == body["kev"]["sha256"] and record["fetched_at"]
         (served / "kev.json").write_text('{"title": "not KEV", "vulnerabilities": {"a": 1}}')
         code, body = _sync(state, config, "kev")
-    assert code == 1 and "not a KEV catalog" in body["kev"]["refused"]
+    assert code == ExitCode.INTEGRITY and "not a KEV catalog" in body["kev"]["refused"]
     assert stored.read_bytes() == kev.read_bytes()
 
 

@@ -95,8 +95,9 @@ def test_versions_must_not_be_floats_but_ints_are_fine() -> None:
 
 
 def test_product_problems() -> None:
-    found = problems_of(ot_installed_products=[{"vendor": "V", "product": "P", "version": "1", "kind": "fw"},
-                                               "nwc-hmi 1.0"])
+    found = problems_of(
+        ot_installed_products=[{"vendor": "V", "product": "P", "version": "1", "kind": "fw"}, "nwc-hmi 1.0"]
+    )
     assert [v for v, _, _ in found] == ["ot_installed_products[0].kind", "ot_installed_products[1]"]
     assert "software, firmware" in found[0][2]
 

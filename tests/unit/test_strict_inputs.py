@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from otorchestrator.cli.plan import plan
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.inventory import load_inventory
 from otorchestrator.intake.problems import InventoryError
 
@@ -56,7 +57,7 @@ def test_unknown_host_group_patch_in_exemptions(tmp_path: Path) -> None:
     path = tmp_path / "exemptions.yml"
     path.write_text(EXEMPTION)
     code, text, out = _run(tmp_path, "--exemptions", str(path))
-    assert code == 3 and not out.exists(), text
+    assert code == ExitCode.INPUT_INVALID and not out.exists(), text
     assert f"{path}:3: $.exemptions[0].assets[1]: expected a host of the inventory" in text
     assert "'nw-hmi-0l', which does not exist; did you mean 'nw-hmi-01'?" in text
     assert f"{path}:10: $.exemptions[1].group: expected a group of the inventory" in text
@@ -77,7 +78,7 @@ def test_unknown_subjects_in_approvals(tmp_path: Path) -> None:
         "    at: '2026-03-01T08:00:00+00:00'\n"
     )
     code, text, _ = _run(tmp_path, "--approvals", str(path))
-    assert code == 3, text
+    assert code == ExitCode.INPUT_INVALID, text
     assert f"{path}:2: $.approvals[0].subject: expected a host of the inventory" in text
     assert "did you mean 'nw-scada-a'?" in text
     assert f"{path}:5: $.approvals[1].subject: expected a patch of the catalog" in text
@@ -92,7 +93,7 @@ def test_patch_at_host_subject_checks_both(tmp_path: Path) -> None:
     bad = ok.replace("@nw-sis-01", "@nw-sis-1")
     path.write_text(f"approvals:\n  - {ok}\n  - {bad}\n")
     code, text, _ = _run(tmp_path, "--approvals", str(path))
-    assert code == 3 and "$.approvals[0]" not in text, text
+    assert code == ExitCode.INPUT_INVALID and "$.approvals[0]" not in text, text
     assert f"{path}:3: $.approvals[1].subject: expected a host of the inventory" in text
     assert "did you mean 'nw-sis-01'?" in text
 
@@ -110,7 +111,7 @@ def test_empty_or_all_rejected_advisories_are_an_error(tmp_path: Path, content: 
         (folder / "a.json").write_text(content)
     args = _swap(str(LAB / "advisories"), folder)
     code, text, out = _run(tmp_path, args=args)
-    assert code == 3 and not out.exists(), text
+    assert code == ExitCode.INPUT_INVALID and not out.exists(), text
     assert "expected at least one usable CSAF advisory (pass --allow-empty" in text
     code, text, out = _run(tmp_path, "--allow-empty", args=args)
     assert code == 0 and out.exists(), text
@@ -118,7 +119,7 @@ def test_empty_or_all_rejected_advisories_are_an_error(tmp_path: Path, content: 
 
 def test_catalog_given_as_kev_is_refused(tmp_path: Path) -> None:
     code, text, out = _run(tmp_path, args=_swap(str(LAB / "kev.json"), LAB / "catalog.yml"))
-    assert code == 3 and not out.exists(), text
+    assert code == ExitCode.INPUT_INVALID and not out.exists(), text
     assert "$.vulnerabilities: expected a top-level `vulnerabilities:` list (is this the right file?)" in text
     assert "found a mapping with the keys" in text and "patches" in text
 
@@ -127,14 +128,18 @@ def test_catalog_without_its_top_level_key_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "catalog.yml"
     bad.write_text("patchez:\n  - {id: P}\n")
     code, text, _ = _run(tmp_path, args=_swap(str(LAB / "catalog.yml"), bad))
-    assert code == 3 and "$.patches: expected a top-level `patches:` list" in text and "patchez" in text
+    assert (
+        code == ExitCode.INPUT_INVALID
+        and "$.patches: expected a top-level `patches:` list" in text
+        and "patchez" in text
+    )
 
 
 def test_exemptions_yaml_syntax_error_is_file_line_col(tmp_path: Path) -> None:
     path = tmp_path / "exemptions.yml"
     path.write_text("exemptions:\n  - id: EX-1\n    assets: [a, b\n")
     code, text, _ = _run(tmp_path, "--exemptions", str(path))
-    assert code == 3 and f"{path}:4:1: $: expected valid YAML" in text, text
+    assert code == ExitCode.INPUT_INVALID and f"{path}:4:1: $: expected valid YAML" in text, text
 
 
 def test_inventory_yaml_syntax_error_without_ansible_noise(tmp_path: Path) -> None:

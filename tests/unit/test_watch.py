@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from otorchestrator.cli.main import cli
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.feeds.records import StoredRecord, read_record, record_path, sha512_hex
 
 LAB = Path(__file__).resolve().parents[2] / "inventories" / "lab"
@@ -19,7 +20,7 @@ def _run(state: Path, advisories: Path, kev: Path, now: str, *extra: str) -> tup
             "--advisories", str(advisories), "--kev", str(kev), "--state-dir", str(state),
             "--now", now, "--json", *extra]  # fmt: skip
     result = CliRunner().invoke(cli, args)
-    assert result.exit_code in (0, 1), result.output
+    assert result.exit_code in (ExitCode.OK, ExitCode.CHANGED), result.output
     return result.exit_code, json.loads(result.stdout)
 
 
@@ -50,7 +51,7 @@ def test_watch_reports_new_revised_kev_and_gone(tmp_path: Path) -> None:
     kev = tmp_path / "kev.json"
     shutil.copyfile(LAB / "kev.json", kev)
     code, first = _run(state, store, kev, "2026-03-10T08:00:00+00:00")
-    assert code == 1 and first["since"] is None and first["new_applicable"]
+    assert code == ExitCode.CHANGED and first["since"] is None and first["new_applicable"]
     assert {c["kind"] for c in first["changes"]} == {"new"} and len(first["changes"]) == first["findings"] > 0
     assert all(c["finding"]["decision"] for c in first["changes"])
 
@@ -64,7 +65,12 @@ def test_watch_reports_new_revised_kev_and_gone(tmp_path: Path) -> None:
     kev.write_text(json.dumps(catalog))
     code, later = _run(state, store, kev, "2026-03-12T08:00:00+00:00")
     kinds = _kinds(later)
-    assert code == 1 and set(kinds) <= {"revised", "kev", "decision"} and kinds["revised"] and kinds["kev"]
+    assert (
+        code == ExitCode.CHANGED
+        and set(kinds) <= {"revised", "kev", "decision"}
+        and kinds["revised"]
+        and kinds["kev"]
+    )
     assert {cve for _, cve in kinds["revised"]} <= {"CVE-2026-90101", "CVE-2026-90102"}
     assert {cve for _, cve in kinds["kev"]} == {"CVE-2026-90201"}
 
@@ -80,4 +86,6 @@ def test_watch_reports_new_revised_kev_and_gone(tmp_path: Path) -> None:
     assert "CIP-007 R2.2" in gone["overdue"]  # 50 days after the previous evaluation
 
     code, since = _run(state, store, kev, "2026-05-02T08:00:00+00:00", "--since", "2026-03-10T09:00:00+00:00")
-    assert since["since"] == "2026-03-10T08:00:00+00:00" and code == 1  # against the first: KEV + revised
+    assert (
+        since["since"] == "2026-03-10T08:00:00+00:00" and code == ExitCode.CHANGED
+    )  # against the first: KEV + revised
