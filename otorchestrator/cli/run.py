@@ -479,6 +479,13 @@ def run(
 
     Asks before every wave after the first unless --yes. A wave whose failure budget is spent halts the
     run: `otorch resume RUN` goes on after an operator looked. Exit codes below.
+
+    \b
+    Examples:
+      otorch run out/waves.json --check                       # the whole chain in check mode
+      otorch run out/waves.json --wave 0 --trust site/trust.yml --plan out/plan.json \\
+        --key ~/.ssh/id_ed25519 --operator alice              # the canary wave, signed and proven
+      otorch run out/waves.json --yes --json > run.json       # unattended, JSON on stdout
     """
     waveplan = load_waveplan(waveplan_file)
     inventory = inventory or (Path(waveplan.inventory) if waveplan.inventory else None)
@@ -531,7 +538,14 @@ def resume(
     as_json: bool,
 ) -> None:
     """Resume a crashed or halted run. Hosts caught mid-step are re-probed (installed versions, service
-    health) before anything acts on them; no host is installed twice. An aborted run is only reconciled."""
+    health) before anything acts on them; no host is installed twice. An aborted run is only reconciled.
+
+    \b
+    Examples:
+      otorch status                        # which run, which hosts, who holds the lock
+      otorch resume run-20261202-120000-1a2b --yes
+      otorch resume run-20261202-120000-1a2b --trust site/trust.yml --key ~/.ssh/id_ed25519
+    """
     secrets = read_secrets(secret_vars)
     observer, live = make_observer(as_json)
     with session(state_dir, observer, tuple(secrets.values())) as s:
@@ -565,7 +579,14 @@ def resume(
 @click.option("--exit-code", is_flag=True, help="Exit with the run's exit code (see `otorch run --help`).")
 @_common
 def status(run_id: str | None, exit_code: bool, state_dir: Path | None, as_json: bool) -> None:
-    """Show a run's hosts and states (default: the latest run), and who holds the run lock."""
+    """Show a run's hosts and states (default: the latest run), and who holds the run lock.
+
+    \b
+    Examples:
+      otorch status
+      otorch status run-20261202-120000-1a2b --json | jq '.hosts'
+      otorch status --exit-code || echo "the latest run did not fully succeed"
+    """
     paths = StatePaths.resolve(state_dir, os.environ)
     if not paths.db.exists():
         raise no_state_store(paths)
@@ -600,7 +621,13 @@ def status(run_id: str | None, exit_code: bool, state_dir: Path | None, as_json:
     multiple=True,
     help="Roll back only this host (repeatable; default: every succeeded host).",
 )
-@click.option("-i", "--inventory", type=click.Path(exists=True, path_type=Path), default=None)
+@click.option(
+    "-i",
+    "--inventory",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Inventory (default: the one the run used).",
+)
 @click.option("--secret-var", "secret_vars", multiple=True, metavar="NAME", help="As for `otorch run`.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @_operator
@@ -615,7 +642,13 @@ def rollback(
     state_dir: Path | None,
     as_json: bool,
 ) -> None:
-    """Roll hosts of a run back to the backup taken before their install."""
+    """Roll hosts of a run back to the backup taken before their install.
+
+    \b
+    Examples:
+      otorch rollback run-20261202-120000-1a2b --host nw-hmi-02
+      otorch rollback run-20261202-120000-1a2b --yes --json     # every succeeded host of the run
+    """
     secrets = read_secrets(secret_vars)
     observer, live = make_observer(as_json)
     with session(state_dir, observer, tuple(secrets.values())) as s:
@@ -646,7 +679,13 @@ def rollback(
 @_common
 def abort(run_id: str, operator: str, state_dir: Path | None, as_json: bool) -> None:
     """Abort a run. A live run is asked to stop: it starts no new host, lets installed hosts finish verify
-    (and roll back on failure), then ends `aborted`. A run that is not live is marked aborted here."""
+    (and roll back on failure), then ends `aborted`. A run that is not live is marked aborted here.
+
+    \b
+    Examples:
+      otorch abort run-20261202-120000-1a2b        # from a second terminal while the run is live
+      otorch status run-20261202-120000-1a2b       # then: the hosts it left, each in a known state
+    """
     with session(state_dir, NullObserver()) as s:
         flag = abort_flag(s.paths, run_id)
 

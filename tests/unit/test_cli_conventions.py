@@ -42,11 +42,6 @@ NO_EXAMPLES_YET = {
     "report cve",
     "sign",
     "verify",
-    "run",
-    "resume",
-    "status",
-    "rollback",
-    "abort",
     "audit",
     "audit show",
     "audit verify",
@@ -57,7 +52,7 @@ NO_EXAMPLES_YET = {
 }
 NO_JSON_YET = {"audit verify", "report run"}
 OPTIONS_WITHOUT_HELP_YET = {
-    "approve", "rollback", "report compliance", "demo",
+    "approve", "report compliance", "demo",
 }  # fmt: skip
 
 
