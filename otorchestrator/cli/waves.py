@@ -17,7 +17,8 @@ from otorchestrator.models.plan import ExemptionRef
 from otorchestrator.models.waves import WavePlan
 from otorchestrator.planning.policy import PolicyError, load_policy
 from otorchestrator.planning.waves import stage_waves
-from otorchestrator.trust.gate import staging_problems
+from otorchestrator.trust.gate import Gate, staging_gate
+from otorchestrator.trust.stage_approvals import reword_holds
 
 EXIT_INPUT = 2
 EXIT_INFEASIBLE = 3
@@ -181,6 +182,17 @@ def _left_out(wp: WavePlan, console: Console, max_rows: int) -> None:
     )
 
 
+def _signed_approvals(gate: Gate, console: Console) -> None:
+    """Which signed approval file placed which host; approval files that did not count."""
+    if gate.signed is None:
+        return
+    for host, approvals in gate.signed.admitted.items():
+        files = ", ".join(f"{a.path.name} (signed by {a.signer})" for a in approvals)
+        console.print(f"approved: {host} by {escape(files)}")
+    for bad in gate.signed.rejected:
+        console.print(f"[yellow]approval not counted:[/yellow] {escape(str(bad.path))}: {escape(bad.reason)}")
+
+
 @click.command()
 @click.argument("plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -197,6 +209,15 @@ def _left_out(wp: WavePlan, console: Console, max_rows: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the wave plan as JSON instead of tables.")
 @click.option("--max-rows", default=200, show_default=True, help="Rows per table in the terminal.")
 @click.option("--strict", is_flag=True, help=f"Exit {EXIT_INFEASIBLE} when a constraint cannot be met.")
+@click.option(
+    "--trust", "trust_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Site trust file (default: $OTORCH_TRUST_FILE, else /etc/otorchestrator/trust.yml if present). "
+    "With one, the plan must be signed and approvals come only from signed approval files.",
+)  # fmt: skip
+@click.option(
+    "--approvals", "approvals_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Directory of signed approval files (default: the trust file's approvals_dir).",
+)  # fmt: skip
 def waves(
     plan_file: Path,
     policy_file: Path | None,
@@ -206,6 +227,8 @@ def waves(
     as_json: bool,
     max_rows: int,
     strict: bool,
+    trust_file: Path | None,
+    approvals_dir: Path | None,
 ) -> None:
     """Stage a reviewed plan into waves: canary first, then ascending risk.
 
@@ -220,6 +243,7 @@ def waves(
     Examples:
       otorch waves plan.json --policy inventories/lab/policy.yml -o waves.json
       otorch waves plan.json --now 2026-11-22T02:00:00+00:00 --json
+      otorch waves plan.json -i inventories/site --trust /etc/otorchestrator/trust.yml -o waves.json
     """
     now = _parse_now(now_text)
     try:
@@ -227,12 +251,14 @@ def waves(
         policy = load_policy(policy_file)
     except (PlanFileError, PolicyError) as exc:
         _fail(str(exc))
-    refused = staging_problems(plan, plan_file, inventory)  # docs/trust.md
-    if refused:
-        _fail(f"{plan_file}: refusing to stage it:\n  " + "\n  ".join(refused))
+    gate = staging_gate(plan, plan_file, policy, policy_file, inventory, now, trust_file, approvals_dir)
+    if gate.problems:  # docs/trust.md
+        _fail(f"{plan_file}: refusing to stage it:\n  " + "\n  ".join(gate.problems))
     # recorded as its resolved absolute path: the wave plan (and its hash) must not depend on how -i was typed
     where = str(Path(inventory).resolve()) if inventory else None
-    wave_plan = stage_waves(plan, policy, now, inventory=where)
+    wave_plan = stage_waves(plan, gate.policy, now, inventory=where)
+    if gate.trust is not None and gate.signed is not None:
+        wave_plan = reword_holds(wave_plan, gate.signed, gate.trust, plan_file)
     if output is not None:
         output.write_text(wave_plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
     if as_json:
@@ -240,6 +266,7 @@ def waves(
     else:
         console = _console()
         render(wave_plan, console, max_rows)
+        _signed_approvals(gate, console)
         if output is not None:
             console.print(f"wave plan written to {output} ({wave_plan.content_hash})")
     if strict and wave_plan.infeasible:

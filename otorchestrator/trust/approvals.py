@@ -7,6 +7,7 @@ for a host is decided here, purely, from the verified statements, the trust file
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from otorchestrator.models.plan import Approval
-from otorchestrator.trust.signed import Kind, sig_path, verify_file
+from otorchestrator.trust.signed import Kind, sig_path, verify_bytes
 from otorchestrator.trust.sshsig import SshSigError
 from otorchestrator.trust.trustfile import ApprovalKind, SiteTrust
 
@@ -86,6 +87,15 @@ class SignedApproval:
     statement: ApprovalStatement
     signer: str
     path: Path
+    sha256: str = ""  # of the file's bytes as verified (the audit log names it)
+
+    def evidence(self) -> dict[str, str]:
+        """What the audit log records of an approval that admitted a host."""
+        s = self.statement
+        return {
+            "kind": s.kind.value, "file": self.path.name, "approver": self.signer,
+            "valid_until": s.valid_until.isoformat(), "sha256": self.sha256,
+        }  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -104,23 +114,26 @@ def read_approvals(
     if not directory.is_dir():
         return (), ()
     for path in sorted(directory.glob(f"*{SUFFIX}")):
-        try:
-            statement = ApprovalStatement.model_validate_json(path.read_bytes())
+        try:  # read once: the bytes parsed are the bytes verified
+            data = path.read_bytes()
+            statement = ApprovalStatement.model_validate_json(data)
         except (OSError, ValidationError) as exc:
             bad.append(Rejected(path, f"not an approval statement: {exc}".replace("\n", " ")[:300]))
             continue
-        if not sig_path(path).is_file():
+        sig = sig_path(path)
+        if not sig.is_file():
             bad.append(Rejected(path, "not signed"))
             continue
         try:
-            signer = verify_file(path, trust, Kind.APPROVAL).signer
-        except SshSigError as exc:
+            signature = sig.read_text(encoding="ascii", errors="replace")
+            signer = verify_bytes(data, signature, trust, Kind.APPROVAL, str(path))
+        except (OSError, SshSigError) as exc:
             bad.append(Rejected(path, str(exc)))
             continue
         if signer != statement.approver:
             bad.append(Rejected(path, f"names approver {statement.approver} but was signed by {signer}"))
             continue
-        good.append(SignedApproval(statement, signer, path))
+        good.append(SignedApproval(statement, signer, path, hashlib.sha256(data).hexdigest()))
     return tuple(good), tuple(bad)
 
 
@@ -137,17 +150,25 @@ class Need:
     two: bool  # policy asks for two distinct approvers
 
 
-def judge(
+@dataclass(frozen=True)
+class Verdict:
+    """What the approvals say about one need: those that count (`admitted`), and why not, if not enough."""
+
+    admitted: tuple[SignedApproval, ...]
+    problem: str | None  # None: enough valid approvals
+
+
+def assess(
     need: Need,
     approvals: Sequence[SignedApproval],
     trust: SiteTrust,
     operator: str,
     plan_hash: str,
     now: datetime,
-) -> str | None:
-    """None when `approvals` hold enough valid approvals for `need`; otherwise why not (every
-    candidate's reason, so an expired or self-signed approval is named as such)."""
-    approvers: set[str] = set()
+) -> Verdict:
+    """The approvals that count for `need` and, when they are not enough, why (every candidate's reason,
+    so an expired or self-signed approval is named as such)."""
+    counted: dict[str, SignedApproval] = {}
     why_not: list[str] = []
     for signed in approvals:
         s = signed.statement
@@ -167,7 +188,7 @@ def judge(
             why_not.append(f"{name}: not valid before {s.valid_from.isoformat()}")
         elif now >= s.valid_until:
             why_not.append(f"{name}: expired {s.valid_until.isoformat()}")
-        elif signed.signer == operator:
+        elif operator and signed.signer == operator:
             why_not.append(
                 f"{name}: signed by {operator}, the operator of this run (separation of duties: "
                 "someone else must approve)"
@@ -176,16 +197,30 @@ def judge(
             scope = "safety systems" if need.safety_system else f"site {need.site}, zone {need.zone}"
             why_not.append(f"{name}: {signed.signer} may not approve {need.kind.value} for {scope}")
         else:
-            approvers.add(signed.signer)
+            counted.setdefault(signed.signer, signed)
     wanted = 2 if need.two else 1
-    if len(approvers) >= wanted:
-        return None
+    admitted = tuple(counted.values())
+    if len(admitted) >= wanted:
+        return Verdict(admitted, None)
     what = f"{need.kind.value} approval" + (
         "" if need.kind is not ApprovalKind.UNQUALIFIED_PATCH else f" of {', '.join(need.patches)}"
     )
-    have = f"; valid from {', '.join(sorted(approvers))} only" if approvers else ""
+    who = f" by someone other than {operator}" if operator else ""
+    have = f"; valid from {', '.join(sorted(counted))} only" if counted else ""
     detail = f" ({'; '.join(why_not)})" if why_not else ""
-    return f"needs {wanted} signed {what}(s) by someone other than {operator}{have}{detail}"
+    return Verdict(admitted, f"needs {wanted} signed {what}(s){who}{have}{detail}")
+
+
+def judge(
+    need: Need,
+    approvals: Sequence[SignedApproval],
+    trust: SiteTrust,
+    operator: str,
+    plan_hash: str,
+    now: datetime,
+) -> str | None:
+    """None when `approvals` hold enough valid approvals for `need`; otherwise why not."""
+    return assess(need, approvals, trust, operator, plan_hash, now).problem
 
 
 def statement_json(statement: ApprovalStatement) -> str:
