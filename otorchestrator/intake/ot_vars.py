@@ -45,7 +45,7 @@ def choices(enum: type[StrEnum]) -> str:
 PURDUE_TEXT = "one of " + ", ".join(f"{v:g}" for v in PURDUE_LEVELS)
 WINDOW_TEXT = (
     'a list of windows: weekly {days: [mon..sun], start: "HH:MM", duration_minutes: N, timezone: TZ} '
-    "or one-off {start: ISO-8601 with offset, end: ISO-8601 with offset}"
+    "or one-off {start: ISO-8601 with offset, end: ISO-8601 with offset} or {any_time: true, timezone: TZ}"
 )
 PRODUCT_TEXT = "a list of {vendor, product, version, package?, kind: software|firmware}"
 

@@ -33,6 +33,7 @@ from otorchestrator.intake.problems import MISSING, FieldProblem
 from otorchestrator.models.asset import (
     DAYS,
     PURDUE_LEVELS,
+    AnyTimeWindow,
     InstalledProduct,
     MaintenanceWindow,
     OneOffWindow,
@@ -202,8 +203,10 @@ def check_windows(c: Collector, value: object) -> tuple[MaintenanceWindow, ...]:
         if not isinstance(item, Mapping):
             c.bad(variable, (index,), item, WINDOW_TEXT.removeprefix("a list of windows: "))
             continue
-        model: type[RecurringWindow] | type[OneOffWindow]
-        if "days" in item or "duration_minutes" in item:
+        model: type[RecurringWindow] | type[OneOffWindow] | type[AnyTimeWindow]
+        if "any_time" in item:
+            model = AnyTimeWindow
+        elif "days" in item or "duration_minutes" in item:
             model = RecurringWindow
         elif "end" in item:
             model = OneOffWindow
@@ -212,8 +215,8 @@ def check_windows(c: Collector, value: object) -> tuple[MaintenanceWindow, ...]:
                 variable,
                 (index,),
                 item,
-                "a weekly window (days, start, duration_minutes[, timezone]) "
-                "or a one-off window (start, end)",
+                "a weekly window (days, start, duration_minutes[, timezone]), "
+                "a one-off window (start, end) or an any-time window (any_time: true[, timezone])",
             )
             continue
         before = len(c.problems)  # every bad field of this window is reported, each path once

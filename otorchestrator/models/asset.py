@@ -38,6 +38,14 @@ DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
+def _zone_name(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
+        raise ValueError("an IANA time zone name such as UTC or Europe/Berlin") from exc
+    return value
+
+
 class RecurringWindow(BaseModel):
     """A weekly window: on each listed day, from `start` (local time in `timezone`) for `duration_minutes`."""
 
@@ -51,11 +59,7 @@ class RecurringWindow(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
-            raise ValueError("an IANA time zone name such as UTC or Europe/Berlin") from exc
-        return value
+        return _zone_name(value)
 
     def occurrence_containing(self, moment: datetime) -> tuple[datetime, datetime] | None:
         """The occurrence (start, end) that contains `moment` (an aware datetime), if any.
@@ -96,7 +100,29 @@ class OneOffWindow(BaseModel):
         return (self.start, self.end) if self.start <= moment.astimezone(UTC) < self.end else None
 
 
-MaintenanceWindow = RecurringWindow | OneOffWindow
+ALWAYS_START = datetime(1970, 1, 1, tzinfo=UTC)
+ALWAYS_END = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+class AnyTimeWindow(BaseModel):
+    """Open around the clock (`{any_time: true}`): a DMZ gateway or a redundant server that may be touched
+    whenever the rollout reaches it. `timezone` is only the zone its times are shown in."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    any_time: Literal[True]
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _zone_name(value)
+
+    def occurrence_containing(self, moment: datetime) -> tuple[datetime, datetime] | None:
+        return ALWAYS_START, ALWAYS_END
+
+
+MaintenanceWindow = RecurringWindow | OneOffWindow | AnyTimeWindow
 
 
 def window_remaining(windows: tuple[MaintenanceWindow, ...], moment: datetime) -> timedelta:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from otorchestrator.models.asset import DAYS, Asset, MaintenanceWindow, OneOffWindow
+from otorchestrator.models.asset import DAYS, AnyTimeWindow, Asset, MaintenanceWindow, OneOffWindow
 
 ASSET_COLUMNS: tuple[str, ...] = (
     "host",
@@ -42,6 +42,8 @@ def duration_summary(minutes: int) -> str:
 
 def window_summary(window: MaintenanceWindow) -> str:
     """`sat 22:00 +6h Europe/Berlin` or `2026-12-05T06:00+01:00 -> 2026-12-05T14:00+01:00`."""
+    if isinstance(window, AnyTimeWindow):
+        return f"any time ({window.timezone})"
     if isinstance(window, OneOffWindow):
         start = window.start.isoformat(timespec="minutes")
         end = window.end.isoformat(timespec="minutes")

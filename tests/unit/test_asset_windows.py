@@ -230,3 +230,42 @@ def test_fixed_offset_moment() -> None:
     moment = datetime(2026, 11, 20, 21, 0, tzinfo=timezone(timedelta(hours=-5)))  # 02:00 UTC saturday
     assert w.occurrence_containing(moment) is None
     assert w.occurrence_containing(utc(2026, 11, 20, 21, 0)) is not None
+
+
+def test_any_time_window_is_always_open() -> None:
+    """A DMZ host open around the clock: `{any_time: true}` (before: not expressible; a daily 00:00 + 1440
+    window has ten minutes left at 23:50)."""
+    from otorchestrator.models.asset import AnyTimeWindow
+
+    w = AnyTimeWindow.model_validate({"any_time": True, "timezone": "Europe/Berlin"})
+    for moment in (utc(2026, 11, 21, 23, 50), utc(2026, 3, 29, 1, 30), utc(2030, 1, 1)):
+        assert w.occurrence_containing(moment) is not None
+        assert window_remaining((w,), moment) > timedelta(days=365)
+    daily = weekly(list(DAYS), "00:00", 1440)
+    assert window_remaining((daily,), utc(2026, 11, 21, 23, 50)) == timedelta(minutes=10)
+    with pytest.raises(ValidationError):
+        AnyTimeWindow.model_validate({"any_time": False})
+    with pytest.raises(ValidationError, match="IANA"):
+        AnyTimeWindow.model_validate({"any_time": True, "timezone": "Europe/Berln"})
+
+
+def test_any_time_window_in_an_asset_round_trips() -> None:
+    from otorchestrator.models.asset import AnyTimeWindow, Asset
+
+    asset = Asset.model_validate(
+        {
+            "name": "gw",
+            "site": "s",
+            "zone": "dmz",
+            "purdue_level": 3.5,
+            "role": "gateway",
+            "criticality": "medium",
+            "maintenance_windows": [
+                {"any_time": True},
+                {"days": ["sat"], "start": "02:00", "duration_minutes": 60},
+            ],
+        }
+    )
+    assert isinstance(asset.maintenance_windows[0], AnyTimeWindow)
+    assert isinstance(asset.maintenance_windows[1], RecurringWindow)
+    assert Asset.model_validate_json(asset.model_dump_json()) == asset

@@ -119,6 +119,24 @@ def test_window_shapes() -> None:
     assert "group_vars/host_vars YAML" in expected
 
 
+def test_any_time_window() -> None:
+    """`ot_maintenance_windows: [{any_time: true}]` (DMZ hosts open around the clock); a misspelt zone or
+    `any_time: false` is a problem at its path."""
+    from otorchestrator.models.asset import AnyTimeWindow
+
+    result = asset_from_host(
+        Host({**BASE, "ot_maintenance_windows": [{"any_time": True, "timezone": "Europe/Berlin"}]})
+    )
+    assert result.asset is not None
+    assert result.asset.maintenance_windows == (AnyTimeWindow(any_time=True, timezone="Europe/Berlin"),)
+    [(variable, _, _)] = problems_of(ot_maintenance_windows=[{"any_time": True, "timezone": "Europe/Berln"}])
+    assert variable == "ot_maintenance_windows[0].timezone"
+    [(variable, _, _)] = problems_of(ot_maintenance_windows=[{"any_time": False}])
+    assert variable == "ot_maintenance_windows[0].any_time"
+    [(_, _, expected)] = problems_of(ot_maintenance_windows=[{"start": "02:00"}])
+    assert "any_time: true" in expected
+
+
 def test_connection() -> None:
     assert problems_of(ansible_connection="ansible.builtin.ssh") == []
     assert asset_from_host(Host({**BASE, "ansible_connection": "psrp"})).asset.connection == "winrm"  # type: ignore[union-attr]

@@ -15,7 +15,13 @@ from otorchestrator.models.catalog import Patch
 from otorchestrator.models.plan import Approval, Decision, ExemptionRef, Plan, PlanItem
 from otorchestrator.models.policy import RiskKey, WavePolicy
 from otorchestrator.models.waves import Hold, Rule
-from otorchestrator.planning.waves.windows import Timeline, timeline
+from otorchestrator.planning.waves.windows import (
+    Timeline,
+    local_text,
+    local_zone,
+    timeline,
+    window_minutes,
+)
 
 
 @dataclass(slots=True)
@@ -95,6 +101,24 @@ def _release_text(name: str) -> str:
     return f'an approval kind "asset", subject "{name}" in the plan (approvals) or the policy (approvals)'
 
 
+def no_window_text(asset: Asset, duration: int, rollback: int, start: datetime, limit: datetime) -> str:
+    """Why no window holds a host: none declared, each too short (saying how long), or none open in time."""
+    windows = asset.maintenance_windows
+    need = f"{duration + rollback} min (duration {duration} + rollback {rollback})"
+    if not windows:
+        return f"no maintenance window declared: it needs {need}"
+    lengths = [window_minutes(w) for w in windows]
+    if None not in lengths and max(m for m in lengths if m is not None) < duration + rollback:
+        longest = max(m for m in lengths if m is not None)
+        which = "its window is" if len(windows) == 1 else "its longest window is"
+        return f"{which} {longest} min, shorter than the {need} it needs"
+    zone = local_zone(windows)
+    return (
+        f"no maintenance window between {local_text(start, zone)} and the horizon "
+        f"{local_text(limit, zone)} holds {need}"
+    )
+
+
 def triage(plan: Plan, policy: WavePolicy, start: datetime, limit: datetime) -> Triage:
     assets = plan.asset_map()
     patches = plan.patch_map()
@@ -144,12 +168,7 @@ def triage(plan: Plan, policy: WavePolicy, start: datetime, limit: datetime) -> 
             found = timelines[windows] = timeline(windows, start, limit)
         cand = Candidate(asset, items, item_patches, duration, rollback, approval, found)
         if cand.timeline.next_fit(start, cand.need, limit) is None:
-            what = "no maintenance window declared" if not windows else "no maintenance window"
-            out[name] = (
-                Rule.WINDOW,
-                f"{what} between {start.isoformat()} and the horizon {limit.isoformat()} "
-                f"holds {duration + rollback} min (duration {duration} + rollback {rollback})",
-            )
+            out[name] = (Rule.WINDOW, no_window_text(asset, duration, rollback, start, limit))
             continue
         candidates[name] = cand
 

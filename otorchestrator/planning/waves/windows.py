@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from otorchestrator.models.asset import DAYS, MaintenanceWindow, OneOffWindow
+from otorchestrator.models.asset import DAYS, AnyTimeWindow, MaintenanceWindow, OneOffWindow
+
+# an any-time window is one occurrence over the whole planning span; its end leaves room for any host
+ANY_TIME_TAIL = timedelta(days=30)
 
 Occurrence = tuple[datetime, datetime]
 
@@ -52,6 +55,9 @@ def timeline(windows: tuple[MaintenanceWindow, ...], since: datetime, until: dat
     """Occurrences of `windows` that may hold a slot between `since` and `until` (aware datetimes)."""
     found: set[Occurrence] = set()
     for window in windows:
+        if isinstance(window, AnyTimeWindow):
+            found.add((since.astimezone(UTC), until.astimezone(UTC) + ANY_TIME_TAIL))
+            continue
         if isinstance(window, OneOffWindow):
             if window.end > since and window.start <= until:
                 found.add((window.start.astimezone(UTC), window.end.astimezone(UTC)))
@@ -70,3 +76,31 @@ def timeline(windows: tuple[MaintenanceWindow, ...], since: datetime, until: dat
     occurrences = tuple(sorted(found))
     longest = max((end - start for start, end in occurrences), default=timedelta(0))
     return Timeline(occurrences, tuple(start for start, _ in occurrences), longest)
+
+
+def local_zone(windows: tuple[MaintenanceWindow, ...]) -> tzinfo:
+    """The zone an asset's times are shown in: that of its first window with a named zone, else the offset
+    of its first one-off window, else UTC."""
+    for window in windows:
+        if not isinstance(window, OneOffWindow):
+            return ZoneInfo(window.timezone)
+    for window in windows:
+        if isinstance(window, OneOffWindow) and window.start.tzinfo is not None:
+            return window.start.tzinfo
+    return UTC
+
+
+def local_text(moment: datetime, zone: tzinfo) -> str:
+    """`Sat 2026-11-28 22:00 Europe/Berlin`: a moment in the asset's local time, with its zone."""
+    local = moment.astimezone(zone)
+    label = getattr(zone, "key", None) or local.strftime("UTC%z")
+    return f"{local:%a %Y-%m-%d %H:%M} {label}"
+
+
+def window_minutes(window: MaintenanceWindow) -> int | None:
+    """How long one occurrence of a window lasts (None: around the clock)."""
+    if isinstance(window, AnyTimeWindow):
+        return None
+    if isinstance(window, OneOffWindow):
+        return int((window.end - window.start).total_seconds() // 60)
+    return window.duration_minutes

@@ -52,7 +52,7 @@ def test_wave_plan_given_for_a_plan_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("{\n  \"items\": [,]\n}", r"plan.json:2:13: not valid JSON"),
+        ('{\n  "items": [,]\n}', r"plan.json:2:13: not valid JSON"),
         ("items: []\n", r"not valid JSON .*a YAML plan needs a .yml or .yaml suffix"),
         ("[1, 2]", r"not a plan: found list"),
         ('{"catalog": []}', r"not a plan: found a mapping without its top-level keys"),
