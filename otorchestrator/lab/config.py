@@ -1,5 +1,5 @@
 """Where the lab lives and how this instance of it is named (environment: OTORCH_LAB_NAME,
-OTORCH_LAB_PORT_OFFSET)."""
+OTORCH_LAB_PORT_OFFSET, and OTORCH_LAB_INVENTORY for a scale lab's generated inventory)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class LabConfig:
     root: Path
     name: str = DEFAULT_NAME
     port_offset: int = 0
+    inventory: Path | None = None  # another lab inventory (a scale lab's .lab/scale); default inventories/lab
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, root: Path | None = None) -> LabConfig:
@@ -47,7 +48,8 @@ class LabConfig:
             offset = int(env.get("OTORCH_LAB_PORT_OFFSET", "") or 0)
         except ValueError as exc:
             raise ValueError(f"OTORCH_LAB_PORT_OFFSET must be an integer: {exc}") from None
-        return cls(root=root or project_root(), name=name, port_offset=offset)
+        inventory = Path(env["OTORCH_LAB_INVENTORY"]).resolve() if env.get("OTORCH_LAB_INVENTORY") else None
+        return cls(root=root or project_root(), name=name, port_offset=offset, inventory=inventory)
 
     @property
     def lab_dir(self) -> Path:
@@ -70,8 +72,19 @@ class LabConfig:
         return self.repo_dir / "keys" / "nwc-archive.gpg"
 
     @property
-    def inventory_dir(self) -> Path:
+    def base_inventory_dir(self) -> Path:
+        """The hand-written lab inventory (8 hosts)."""
         return self.root / "inventories" / "lab"
+
+    @property
+    def inventory_dir(self) -> Path:
+        """The inventory this lab instance runs: a scale lab's generated one, or the lab inventory."""
+        return self.inventory or self.base_inventory_dir
+
+    @property
+    def scale_dir(self) -> Path:
+        """Where `otorch lab up --hosts N` writes a scale lab's inventory (N above the lab inventory's)."""
+        return self.lab_dir / "scale"
 
     @property
     def network(self) -> str:

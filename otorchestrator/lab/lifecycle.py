@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from otorchestrator.lab import build, net, podman, provision
+from otorchestrator.lab import build, net, podman, provision, scale
 from otorchestrator.lab.config import IMAGE_LABEL, LABEL, OWNER_LABEL, LabConfig, Progress
 from otorchestrator.lab.inventory import LabHost, load_lab_hosts
 
@@ -111,8 +111,18 @@ def up(
     wait_timeout: float = 90,
     names: Sequence[str] | None = None,
 ) -> None:
-    """Start the lab (all inventory hosts, the first ``count`` or ``names``); safe to run again."""
+    """Start the lab (all inventory hosts, the first ``count`` or ``names``); safe to run again.
+
+    A ``count`` above the lab inventory's hosts starts a scale lab: the inventory with generated hosts is
+    written to ``cfg.scale_dir`` first (see lab/scale.py) and its hosts are started."""
     t0 = time.monotonic()
+    if count is not None and count > len(load_lab_hosts(cfg.base_inventory_dir)) and not names:
+        try:
+            target = scale.write_scale_inventory(cfg.base_inventory_dir, cfg.scale_dir, count)
+        except scale.ScaleError as exc:
+            raise LabError(str(exc)) from exc
+        cfg = replace(cfg, inventory=target)
+        progress(f"scale lab: {count} hosts, inventory written to {target} (OTORCH_LAB_INVENTORY={target})")
     hosts = select_hosts(cfg, count, names)
     image = build.build_all(cfg, progress)
     alive = _clean_leftovers(cfg, progress)

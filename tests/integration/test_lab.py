@@ -266,6 +266,21 @@ def test_hosts_whose_conmon_was_killed_are_removed_and_recreated(test_lab: LabCo
     assert "2/8 host(s) reachable" in _otorch("status").stdout
 
 
+def test_a_scale_lab_starts_generated_hosts_that_ansible_reaches(test_lab: LabConfig) -> None:
+    up = _otorch("up", "--hosts", "10")
+    assert "scale lab: 10 hosts" in up.stdout
+    scale_dir = test_lab.scale_dir
+    env = {**os.environ, **TEST_LAB_ENV, "OTORCH_LAB_INVENTORY": str(scale_dir)}
+    status = subprocess.run([OTORCH, "lab", "status"], env=env, capture_output=True, text=True, timeout=120)
+    assert "10/10 host(s) reachable" in status.stdout, status.stdout + status.stderr
+    query = ["-m", "ansible.builtin.command", "-a", "dpkg-query -W nwc-hmi-runtime", "nw-gen-01:nw-gen-02"]
+    ping = subprocess.run(
+        ["ansible", "-i", str(scale_dir), *query, "-o"], env=env, capture_output=True, text=True, timeout=120
+    )
+    found = ping.stdout.count("nwc-hmi-runtime\t1.0.0")
+    assert ping.returncode == 0 and found == 2, ping.stdout + ping.stderr
+
+
 def test_lab_down_leaves_nothing_behind(test_lab: LabConfig) -> None:
     _otorch("up", "--hosts", "2")
     _otorch("down")
