@@ -9,31 +9,41 @@ the chain head (seq, hash) so a truncated tail is detected too. `verify` reports
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
-import json
 import os
 import threading
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import ValidationError
-
-from otorchestrator.models.canonical import (
-    JCS_PREFIX,
-    CanonicalJSONError,
-    hash_version,
-    jcs,
-    legacy_canonical_json,
-)
+from otorchestrator.models.canonical import CanonicalJSONError
 from otorchestrator.models.run import GENESIS_HASH, AuditEvent, AuditHead, AuditKind
-from otorchestrator.store.errors import AuditError, SecretInAudit
+from otorchestrator.store.audit_records import (
+    CHAIN_FIELDS,
+    event_hash,
+    parse_line,
+    record_text,
+    split_lines,
+)
+from otorchestrator.store.audit_verify import AuditProblem, AuditVerification, read_events, verify
+from otorchestrator.store.errors import AuditError, AuditUnavailable, SecretInAudit
 from otorchestrator.store.redact import Redactor
 
-_CHAIN_FIELDS = ("seq", "prev_hash", "hash")
+__all__ = [
+    "AuditLog",
+    "AuditProblem",
+    "AuditSink",
+    "AuditVerification",
+    "HeadStore",
+    "event_hash",
+    "read_events",
+    "record_text",
+    "verify",
+]
 
 
 class HeadStore(Protocol):
@@ -44,201 +54,16 @@ class HeadStore(Protocol):
     def audit_head(self) -> AuditHead | None: ...
 
 
-def record_text(record: Mapping[str, Any], version: str = "jcs") -> str:
-    """The canonical text of a record (or a body) in hash form `version` ("jcs" or "legacy")."""
-    return legacy_canonical_json(dict(record)) if version == "legacy" else jcs(dict(record))
+class AuditSink(Protocol):
+    """Sees every record once it is durable in the local log (syslog forwarding, signed checkpoints).
 
+    Called outside the log's lock, in write order for one thread; may append to `log` itself (a
+    checkpoint). Raises `AuditUnavailable` when the run must not go on (e.g. forwarding failed and the
+    site's policy is to halt)."""
 
-def event_hash(prev_hash: str, body: Mapping[str, Any], version: str = "jcs") -> str:
-    """The hash of a record: `body` is the record without its "hash" field (it includes prev_hash)."""
-    digest = hashlib.sha256((prev_hash + record_text(body, version)).encode()).hexdigest()
-    return ("sha256:" if version == "legacy" else JCS_PREFIX) + digest
+    def written(self, record: AuditEvent, log: AuditLog) -> None: ...
 
-
-# -- verification ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AuditProblem:
-    line: int
-    kind: str  # torn | malformed | not_canonical | hash_mismatch | seq | chain_break | schema | truncated ...
-    detail: str
-
-
-@dataclass(frozen=True)
-class AuditVerification:
-    ok: bool
-    records: int
-    head_hash: str | None
-    head_seq: int = 0
-    problems: tuple[AuditProblem, ...] = ()
-    notes: tuple[str, ...] = field(default=())
-
-
-def _split_lines(raw: bytes) -> tuple[list[bytes], bytes | None]:
-    """Complete lines, and the torn fragment after the last newline (None if the file ends cleanly)."""
-    if not raw:
-        return [], None
-    parts = raw.split(b"\n")
-    tail = parts.pop()  # b"" when the file ends with a newline
-    return parts, (tail if tail else None)
-
-
-def _parse(raw_line: bytes) -> tuple[dict[str, Any] | None, str, str]:
-    """The record, or None with (kind, detail)."""
-    try:
-        text = raw_line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, "malformed", f"not UTF-8 ({exc.reason} at byte {exc.start})"
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return None, "malformed", f"not JSON ({exc.msg} at column {exc.colno})"
-    if not isinstance(data, dict) or not all(k in data for k in _CHAIN_FIELDS):
-        return None, "malformed", "not an audit record (seq, prev_hash and hash required)"
-    if not isinstance(data["seq"], int) or not all(isinstance(data[k], str) for k in ("prev_hash", "hash")):
-        return None, "malformed", "seq, prev_hash or hash has the wrong type"
-    try:
-        canonical = record_text(data, hash_version(data["hash"]))
-    except CanonicalJSONError as exc:
-        return None, "not_canonical", f"record has no canonical form ({exc})"
-    if canonical != text:
-        return None, "not_canonical", "record is not in canonical form: it was edited after it was written"
-    return data, "", ""
-
-
-def verify(path: Path | str, expected_head: AuditHead | None = None) -> AuditVerification:
-    """Check the whole chain. `expected_head` (from the state store) also catches a truncated tail."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raw = b""
-    lines, torn = _split_lines(raw)
-    problems: list[AuditProblem] = []
-    notes: list[str] = []
-    prev_hash = GENESIS_HASH
-    expected_seq = 1
-    records = 0
-    last_seq, last_hash = 0, None
-    line_of_seq: dict[int, tuple[int, str]] = {}
-    for number, raw_line in enumerate(lines, start=1):
-        data, kind, detail = _parse(raw_line)
-        if data is None:
-            problems.append(AuditProblem(number, kind, detail))
-            continue
-        records += 1
-        seq, stored_prev, stored_hash = data["seq"], data["prev_hash"], data["hash"]
-        body = {k: v for k, v in data.items() if k != "hash"}
-        if event_hash(stored_prev, body, hash_version(stored_hash)) != stored_hash:
-            problems.append(
-                AuditProblem(
-                    number, "hash_mismatch", f"seq {seq}: content does not match its hash (modified)"
-                )
-            )
-        if seq != expected_seq:
-            if seq > expected_seq:
-                what = (
-                    f"seq {seq} where {expected_seq} was expected: records {expected_seq}..{seq - 1} missing"
-                )
-            else:
-                what = f"seq {seq} where {expected_seq} was expected: record reordered, repeated or inserted"
-            problems.append(AuditProblem(number, "seq", what))
-        if stored_prev != prev_hash:
-            problems.append(
-                AuditProblem(
-                    number,
-                    "chain_break",
-                    f"seq {seq}: prev_hash does not match the hash of the record before it "
-                    "(a record was deleted, inserted, reordered or rewritten)",
-                )
-            )
-        try:
-            AuditEvent.model_validate(data)
-        except ValidationError as exc:
-            problems.append(
-                AuditProblem(number, "schema", f"seq {seq}: {exc.error_count()} invalid field(s)")
-            )
-        prev_hash, expected_seq = stored_hash, seq + 1  # resynchronise: one problem is reported once
-        last_seq, last_hash = seq, stored_hash
-        line_of_seq.setdefault(seq, (number, stored_hash))
-    if torn is not None:
-        problems.append(
-            AuditProblem(
-                len(lines) + 1, "torn", f"last line is incomplete ({len(torn)} bytes, no newline): cut short"
-            )
-        )
-    if expected_head is not None:
-        _check_head(expected_head, line_of_seq, last_seq, len(lines), problems, notes)
-    return AuditVerification(
-        ok=not problems,
-        records=records,
-        head_hash=last_hash,
-        head_seq=last_seq,
-        problems=tuple(sorted(problems, key=lambda p: p.line)),
-        notes=tuple(notes),
-    )
-
-
-def _check_head(
-    head: AuditHead,
-    line_of_seq: dict[int, tuple[int, str]],
-    last_seq: int,
-    line_count: int,
-    problems: list[AuditProblem],
-    notes: list[str],
-) -> None:
-    if head.seq == 0:
-        return
-    if head.seq not in line_of_seq:
-        if last_seq < head.seq:
-            problems.append(
-                AuditProblem(
-                    line_count + 1,
-                    "truncated",
-                    f"the state store's chain head is seq {head.seq} ({head.hash}) but the log ends at seq "
-                    f"{last_seq}: records {last_seq + 1}..{head.seq} are missing",
-                )
-            )
-        else:
-            problems.append(
-                AuditProblem(line_count + 1, "head_missing", f"no record with head seq {head.seq}")
-            )
-        return
-    number, stored_hash = line_of_seq[head.seq]
-    if stored_hash != head.hash:
-        problems.append(
-            AuditProblem(
-                number,
-                "head_mismatch",
-                f"seq {head.seq} has hash {stored_hash}, the state store recorded {head.hash}",
-            )
-        )
-    beyond = last_seq - head.seq
-    if beyond == 1:
-        notes.append(f"seq {last_seq} is after the store's head (written just before a crash?)")
-    elif beyond > 1:
-        first = line_of_seq.get(head.seq + 2, (number + 2, ""))[0]
-        problems.append(
-            AuditProblem(first, "unanchored", f"{beyond} records after the state store's head seq {head.seq}")
-        )
-
-
-def read_events(path: Path | str) -> Iterator[tuple[int, AuditEvent]]:
-    """(line number, event) for every well-formed record; use `verify` to know whether to trust them."""
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        return
-    lines, _ = _split_lines(raw)
-    for number, raw_line in enumerate(lines, start=1):
-        data, _, _ = _parse(raw_line)
-        if data is None:
-            continue
-        try:
-            yield number, AuditEvent.model_validate(data)
-        except ValidationError:
-            continue
+    def close(self) -> None: ...
 
 
 # -- appending -------------------------------------------------------------------------------------
@@ -263,12 +88,12 @@ def _read_tail(fd: int) -> _Tail:
     while start > 0 and data.count(b"\n") < 2:  # need the start and the end of the last complete line
         start = max(0, start - chunk)
         data = os.pread(fd, size - start, start)
-    lines, torn = _split_lines(data)
+    lines, torn = split_lines(data)
     if start > 0:
         lines = lines[1:]  # the first piece may start mid-line
     if not lines:
         return _Tail(size, 0, GENESIS_HASH, "", torn)
-    record, kind, detail = _parse(lines[-1])
+    record, kind, detail = parse_line(lines[-1])
     if record is None:
         raise AuditError(f"the last record of the audit log is unreadable ({kind}: {detail}); run verify")
     return _Tail(size, int(record["seq"]), str(record["hash"]), str(record["prev_hash"]), torn)
@@ -288,23 +113,36 @@ class AuditLog:
         *,
         redactor: Redactor | None = None,
         head_store: HeadStore | None = None,
+        sinks: Sequence[AuditSink] = (),
     ) -> None:
         self.path = Path(path)
         self.redactor = redactor if redactor is not None else Redactor()
         self.head_store = head_store
+        self.sinks: list[AuditSink] = list(sinks)
         self._mutex = threading.Lock()
 
     def _open(self) -> int:
-        existed = self.path.exists()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        if not existed:  # make the new directory entry durable too
-            dir_fd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+        try:
+            existed = self.path.exists()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            if not existed:  # make the new directory entry durable too
+                dir_fd = os.open(self.path.parent, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
+        except OSError as exc:
+            raise AuditUnavailable(f"{self.path}: cannot open the audit log: {exc.strerror or exc}") from exc
         return fd
+
+    def check_writable(self) -> None:
+        """Raises `AuditUnavailable` unless the log can be opened for appending (before a run starts)."""
+        os.close(self._open())
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()
 
     def _checked_tail(self, fd: int) -> _Tail:
         tail = _read_tail(fd)
@@ -342,7 +180,7 @@ class AuditLog:
     def _seal(self, event: AuditEvent, tail: _Tail) -> tuple[dict[str, Any], bytes]:
         body = event.model_dump(mode="json", exclude={"hash"})
         body["seq"], body["prev_hash"] = tail.seq + 1, tail.hash
-        content = {k: v for k, v in body.items() if k not in _CHAIN_FIELDS}
+        content = {k: v for k, v in body.items() if k not in CHAIN_FIELDS}
         clean, found = self.redactor.scrub(content)
         if found and self.redactor.refuse:
             raise SecretInAudit(
@@ -359,7 +197,9 @@ class AuditLog:
         return record, line.encode() + b"\n"
 
     def append(self, event: AuditEvent) -> AuditEvent:
-        """Chain, redact, write and fsync `event`; returns it as written (seq, prev_hash, hash set)."""
+        """Chain, redact, write and fsync `event`, then hand it to the sinks; returns it as written (seq,
+        prev_hash, hash set). Raises `AuditUnavailable` when it cannot be written, or a sink says so (then
+        the record is in the local log: `written` is True)."""
         with self._mutex:
             fd = self._open()
             try:
@@ -367,13 +207,21 @@ class AuditLog:
                 tail = self._checked_tail(fd)
                 record, data = self._seal(event, tail)
                 written = AuditEvent.model_validate(record)
-                _write_all(fd, data)
-                os.fsync(fd)
+                try:
+                    _write_all(fd, data)
+                    os.fsync(fd)
+                except OSError as exc:
+                    _cut_back(fd, tail.size)
+                    raise AuditUnavailable(
+                        f"{self.path}: cannot write the audit log: {exc.strerror or exc}"
+                    ) from exc
                 if self.head_store is not None:  # still under the flock: heads advance in order
                     self.head_store.set_audit_head(AuditHead(seq=written.seq, hash=written.hash))
             finally:
                 os.close(fd)  # also releases the flock
-            return written
+        for sink in self.sinks:
+            sink.written(written, self)
+        return written
 
     def repair_torn_tail(self, operator: str, now: datetime) -> AuditEvent | None:
         """Move a torn last line (a write cut short by a crash) aside and record that in the chain.
@@ -409,6 +257,13 @@ class AuditLog:
                 detail={"bytes": len(tail.torn), "fragment_sha256": fragment_sha, "saved_to": str(aside)},
             )
         )
+
+
+def _cut_back(fd: int, size: int) -> None:
+    """Undo a partial write (a full disk): the log ends where it did; when even that fails, the torn tail
+    is found (and moved aside) by the next append's check or `repair_torn_tail`."""
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, size)
 
 
 def _write_all(fd: int, data: bytes) -> None:

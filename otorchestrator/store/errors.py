@@ -70,3 +70,12 @@ class AuditError(StoreError, RuntimeError):
 
 class SecretInAudit(AuditError, ValueError):
     """An audit event carried a registered secret and the redactor is set to refuse."""
+
+
+class AuditUnavailable(AuditError, OSError):
+    """The audit record could not be written, or (when forwarding must not fail) not forwarded: the run
+    must stop starting host steps. `written` says whether the local log holds the record."""
+
+    def __init__(self, message: str, written: bool = False) -> None:
+        super().__init__(message)
+        self.written = written
