@@ -17,6 +17,7 @@ from otorchestrator.models.plan import ExemptionRef
 from otorchestrator.models.waves import WavePlan
 from otorchestrator.planning.policy import PolicyError, load_policy
 from otorchestrator.planning.waves import stage_waves
+from otorchestrator.reporting.waves_html import render_waves_html
 from otorchestrator.trust.gate import Gate, staging_gate
 from otorchestrator.trust.stage_approvals import reword_holds
 
@@ -207,6 +208,12 @@ def _signed_approvals(gate: Gate, console: Console) -> None:
 )
 @click.option("--now", "now_text", metavar="ISO-8601", help="Schedule from this moment (default: now, UTC).")
 @click.option("--json", "as_json", is_flag=True, help="Print the wave plan as JSON instead of tables.")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a self-contained HTML page: the waves drawn against each asset's maintenance windows.",
+)
 @click.option("--max-rows", default=200, show_default=True, help="Rows per table in the terminal.")
 @click.option("--strict", is_flag=True, help=f"Exit {EXIT_INFEASIBLE} when a constraint cannot be met.")
 @click.option(
@@ -225,6 +232,7 @@ def waves(
     output: Path | None,
     now_text: str | None,
     as_json: bool,
+    html_file: Path | None,
     max_rows: int,
     strict: bool,
     trust_file: Path | None,
@@ -244,6 +252,7 @@ def waves(
       otorch waves plan.json --policy inventories/lab/policy.yml -o waves.json
       otorch waves plan.json --now 2026-11-22T02:00:00+00:00 --json
       otorch waves plan.json -i inventories/site --trust /etc/otorchestrator/trust.yml -o waves.json
+      otorch waves plan.json -o waves.json --html waves.html
     """
     now = _parse_now(now_text)
     try:
@@ -261,6 +270,8 @@ def waves(
         wave_plan = reword_holds(wave_plan, gate.signed, gate.trust, plan_file)
     if output is not None:
         output.write_text(wave_plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    if html_file is not None:
+        html_file.write_text(render_waves_html(wave_plan, plan, now), encoding="utf-8")
     if as_json:
         click.echo(wave_plan.model_dump_json(indent=2))
     else:
@@ -269,5 +280,7 @@ def waves(
         _signed_approvals(gate, console)
         if output is not None:
             console.print(f"wave plan written to {output} ({wave_plan.content_hash})")
+        if html_file is not None:
+            console.print(f"wave timeline written to {html_file}")
     if strict and wave_plan.infeasible:
         sys.exit(EXIT_INFEASIBLE)
