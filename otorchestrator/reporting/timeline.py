@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
-from otorchestrator.models.asset import Asset, MaintenanceWindow, OneOffWindow
+from otorchestrator.models.asset import AnyTimeWindow, Asset, MaintenanceWindow, OneOffWindow
 from otorchestrator.models.plan import Decision, Plan
 from otorchestrator.models.waves import Exclusion, WaveHost, WavePlan
 from otorchestrator.planning.waves.windows import timeline as occurrences
@@ -114,6 +114,8 @@ def _zone(window: MaintenanceWindow) -> str:
 
 def _label(window: MaintenanceWindow, start: datetime, end: datetime) -> str:
     """The occurrence in the window's own local time, e.g. "Sat 22:00 - Sun 04:00 Europe/Berlin"."""
+    if isinstance(window, AnyTimeWindow):
+        return f"open any time ({window.timezone})"
     tz = window.start.tzinfo if isinstance(window, OneOffWindow) else ZoneInfo(window.timezone)
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
     if isinstance(window, OneOffWindow):

@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from otorchestrator.models.asset import RecurringWindow
+from otorchestrator.models.asset import AnyTimeWindow, RecurringWindow
 from otorchestrator.models.policy import WavePolicy
 from otorchestrator.models.results import HostOutcome, Phase
 from otorchestrator.models.run import HostState
@@ -105,6 +105,20 @@ def test_the_axis_follows_the_work_not_a_long_window() -> None:
     # the window is clipped by the axis, its label keeps the whole occurrence
     row = timeline.rows[0]
     assert row.windows[0].end > timeline.end and row.windows[0].label == "Sat 00:00 - Mon 00:00 UTC"
+
+
+def test_an_any_time_window_covers_the_whole_axis() -> None:
+    plan = tp.plant_plan()
+    gateway = AnyTimeWindow(any_time=True, timezone="Europe/Berlin")
+    assets = tuple(
+        a.model_copy(update={"maintenance_windows": (gateway,)}) if a.name == "nw-gw-01" else a
+        for a in plan.assets
+    )
+    plan = plan.model_copy(update={"assets": assets}).sealed()
+    timeline = plan_timeline(stage_waves(plan, WavePolicy(), tp.NOW), plan)
+    (window,) = _rows(timeline.rows)["nw-gw-01"].windows
+    assert window.label == "open any time (Europe/Berlin)"
+    assert window.start <= timeline.start and timeline.end <= window.end
 
 
 def test_without_the_plan_outside_assets_have_no_windows(staged: WavePlan) -> None:
