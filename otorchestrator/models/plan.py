@@ -12,11 +12,8 @@ from otorchestrator.collector import collector_paused
 from otorchestrator.models.advisory import Provenance
 from otorchestrator.models.asset import Asset
 from otorchestrator.models.canonical import content_hash as content_hash  # re-exported
-from otorchestrator.models.canonical import (
-    finite_content_hash,
-    hash_like,
-    legacy_canonical_json,
-)
+from otorchestrator.models.canonical import hash_like, hash_version, legacy_canonical_json
+from otorchestrator.models.canonical_stream import model_content_hash
 from otorchestrator.models.catalog import Patch
 from otorchestrator.models.problem import ImportProblem
 
@@ -203,14 +200,13 @@ class Plan(BaseModel):
         (`jcs-sha256:` RFC 8785; `sha256:` for a plan sealed before it), so `compute_hash() == content_hash`
         checks an older plan too. `sealed()` always writes the current form."""
         with collector_paused():  # the dump is millions of small dicts next to the plan
-            data = self.model_dump(mode="json", exclude=set(_UNHASHED))
-            if self.content_hash:
-                return hash_like(data, self.content_hash, finite=True)
-            return finite_content_hash(data)
+            if hash_version(self.content_hash) == "legacy" and self.content_hash:
+                return hash_like(self.model_dump(mode="json", exclude=set(_UNHASHED)), self.content_hash)
+            return model_content_hash(self, _UNHASHED)
 
     def sealed(self) -> Plan:
         with collector_paused():
-            digest = finite_content_hash(self.model_dump(mode="json", exclude=set(_UNHASHED)))
+            digest = model_content_hash(self, _UNHASHED)  # = finite_content_hash of the JSON dump
         return self.model_copy(update={"content_hash": digest})
 
     def asset_map(self) -> dict[str, Asset]:
