@@ -22,8 +22,9 @@ from otorchestrator.models.run import (
     Transition,
 )
 from otorchestrator.models.waves import WaveHost, WavePlan
+from otorchestrator.reporting.checks import failure_sentence, rollback_proof
 from otorchestrator.reporting.redact import ReportRedactor
-from otorchestrator.reporting.text import failure_sentence, join_reasons
+from otorchestrator.reporting.text import join_reasons
 from otorchestrator.store.history import InstallRow
 
 
@@ -149,7 +150,10 @@ def _why(state: HostStateRecord, results: Sequence[PhaseResultRecord]) -> tuple[
     rollback = [r for r in results if r.result.phase is Phase.ROLLBACK]
     if rollback:
         last = rollback[-1].result
-        parts.append("rolled back to the backup" if last.ok else failure_sentence(last))
+        where = f"backup {last.backup_id}" if last.backup_id else "the backup"
+        parts.append(
+            f"rolled back to {where} ({rollback_proof(last)})" if last.ok else failure_sentence(last)
+        )
     if not parts:
         parts.append(state.detail)
     return join_reasons(*parts), first.result.phase.value if first else None

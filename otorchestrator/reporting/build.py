@@ -11,13 +11,16 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from otorchestrator.models.results import Check, HostOutcome, Phase
-from otorchestrator.models.run import HostState, PhaseResultRecord, Transition
-from otorchestrator.models.waves import Exclusion, WavePlan
+from otorchestrator.models.run import HostState, HostStateRecord, PhaseResultRecord, Transition
+from otorchestrator.models.waves import Exclusion, WaveHost, WavePlan
+from otorchestrator.reporting import host_evidence
 from otorchestrator.reporting.compliance import build_compliance_report, build_cve_evidence
+from otorchestrator.reporting.host_facts import host_cves, patch_targets, version_changes
 from otorchestrator.reporting.models import (
     AuditSummary,
     ComplianceReport,
     CveEvidence,
+    EvidenceSection,
     FailedCheck,
     FailureEntry,
     HostRow,
@@ -41,11 +44,11 @@ __all__ = [
     "build_run_report",
 ]
 
-# end states that are a failure of the host (a blocked host was refused, never changed: still reported)
+# end states that are a failure of the host; a blocked host was refused by diagnostics before anything
+# changed: not a failure, reported apart (RunReport.refusals)
 FAILED_STATES = frozenset(
     {
         HostState.FAILED,
-        HostState.BLOCKED,
         HostState.ROLLED_BACK,
         HostState.ROLLBACK_FAILED,
         HostState.UNREACHABLE,
@@ -238,15 +241,38 @@ def _outside(sources: RunSources, redactor: ReportRedactor) -> tuple[OutsideRow,
     return tuple(sorted(rows, key=lambda r: (r.placement, r.host)))
 
 
+def _evidence(
+    sources: RunSources,
+    state: HostStateRecord,
+    records: Sequence[PhaseResultRecord],
+    host: WaveHost | None,
+    redactor: ReportRedactor,
+) -> tuple[EvidenceSection, ...]:
+    events = [e for e in sources.run_events if e.host == state.host]
+    rolled = any(t.host == state.host and t.to_state is HostState.ROLLING_BACK for t in sources.transitions)
+    sections = [
+        host_evidence.approvals(host, events, redactor),
+        host_evidence.diagnostics(state, records, redactor),
+        host_evidence.backup(state, records, redactor),
+        host_evidence.artifact(events, sources.run_events, redactor),
+        host_evidence.verification(state, records, redactor),
+        host_evidence.rollback(state, records, rolled, redactor),
+    ]
+    return tuple(s for s in sections if s is not None)
+
+
 def build_run_report(sources: RunSources, now: datetime, redactor: ReportRedactor | None = None) -> RunReport:
     redactor = redactor or ReportRedactor()
     waveplan = sources.waveplan
-    planned = {h.name: h.patch_ids for w in waveplan.waves for h in w.hosts} if waveplan else {}
+    wave_hosts = {h.name: h for w in waveplan.waves for h in w.hosts} if waveplan else {}
+    plan_items = {(i.asset, i.patch_id): i for i in sources.plan.items} if sources.plan else {}
     by_host = _group(sources.phase_results)
     rows: list[HostRow] = []
     failures: list[FailureEntry] = []
+    refusals: list[FailureEntry] = []
     for host, state in sources.host_states.items():
         records = by_host.get(host, [])
+        planned = wave_hosts.get(host)
         timings = tuple(_timing(r, sources.task_events) for r in records)
         rows.append(
             HostRow(
@@ -254,14 +280,20 @@ def build_run_report(sources: RunSources, now: datetime, redactor: ReportRedacto
                 wave=state.wave,
                 state=state.state,
                 detail=redactor.text(state.detail, 300),
-                patches=planned.get(host, ()),
+                patches=planned.patch_ids if planned else (),
                 versions_before=dict(state.versions_before),
                 versions_after=dict(state.versions_after),
                 phases=timings,
                 total_s=round(sum(t.duration_s for t in timings), 3),
+                cves=host_cves(state, planned, plan_items),
+                changes=version_changes(state, records, patch_targets(waveplan, planned)),
+                evidence=_evidence(sources, state, records, planned, redactor),
             )
         )
         failed_records = [r for r in records if _is_failure(r)]
+        if state.state is HostState.BLOCKED:
+            refusals += [_failure(r, redactor) for r in failed_records]
+            continue
         failures += [_failure(r, redactor) for r in failed_records]
         if not failed_records and state.state in FAILED_STATES and state.state is not HostState.ROLLED_BACK:
             failures.append(
@@ -276,6 +308,7 @@ def build_run_report(sources: RunSources, now: datetime, redactor: ReportRedacto
             )
     rows.sort(key=lambda r: (r.wave, r.host))
     failures.sort(key=lambda f: (f.wave, f.host, f.at or sources.run.started_at))
+    refusals.sort(key=lambda f: (f.wave, f.host))
     run = sources.run
     return RunReport(
         generated_at=now,
@@ -296,4 +329,5 @@ def build_run_report(sources: RunSources, now: datetime, redactor: ReportRedacto
         audit=_audit(sources),
         notes=sources.notes,
         outside=_outside(sources, redactor),
+        refusals=tuple(refusals),
     )

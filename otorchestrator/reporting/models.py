@@ -71,6 +71,60 @@ class RollbackEntry(BaseModel):
     ok: bool
 
 
+class EvidenceStatus(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_RECORDED = "not_recorded"  # the run kept no record of it: said so, never assumed
+    NOT_NEEDED = "not_needed"
+    NOT_RUN = "not_run"  # the host never reached this step
+    SKIPPED = "skipped"  # turned off by the operator (on the audit record)
+
+
+class EvidenceLine(BaseModel):
+    model_config = _FROZEN
+
+    name: str  # the check's name, or what the line is about ("approval", a patch id)
+    ok: bool | None = None
+    text: str  # one sentence with its values
+
+
+class EvidenceSection(BaseModel):
+    """One kind of evidence for one host: diagnostics, backup, approvals, artifact, verification, rollback."""
+
+    model_config = _FROZEN
+
+    kind: str
+    status: EvidenceStatus
+    summary: str
+    at: datetime | None = None
+    lines: tuple[EvidenceLine, ...] = ()
+
+    def details(self) -> tuple[EvidenceLine, ...]:
+        """The lines the summary does not already say (each sentence is shown once)."""
+        return tuple(line for line in self.lines if line.text not in self.summary)
+
+
+class HostCve(BaseModel):
+    model_config = _FROZEN
+
+    cve: str
+    patch_id: str
+    decision: str  # the plan's decision for this patch on this host
+    in_kev: bool = False
+    cvss_max: float | None = None
+    status: str  # what this run did about it: "fixed (verified)", "not fixed: rolled back", ...
+
+
+class VersionChange(BaseModel):
+    model_config = _FROZEN
+
+    package: str
+    before: str | None = None
+    attempted: str | None = None  # the target version the run tried to install
+    after: str | None = None  # the version at the end (after a rollback: the restored one)
+    text: str  # "nwc-gateway 1.0.0 -> 1.1.0 attempted -> rolled back to 1.0.0"
+
+
 class HostRow(BaseModel):
     model_config = _FROZEN
 
@@ -83,6 +137,12 @@ class HostRow(BaseModel):
     versions_after: dict[str, str] = Field(default_factory=dict)
     phases: tuple[PhaseTiming, ...] = ()
     total_s: float = 0.0
+    cves: tuple[HostCve, ...] = ()
+    changes: tuple[VersionChange, ...] = ()
+    evidence: tuple[EvidenceSection, ...] = ()
+
+    def section(self, kind: str) -> EvidenceSection | None:
+        return next((s for s in self.evidence if s.kind == kind), None)
 
     @property
     def ok(self) -> bool:
@@ -141,7 +201,7 @@ class RunReport(BaseModel):
     model_config = _FROZEN
 
     report: str = "run"
-    schema_version: int = 1
+    schema_version: int = 2
     generated_at: datetime
     run_id: str
     operator: str
@@ -154,12 +214,14 @@ class RunReport(BaseModel):
     waveplan_hash: str
     waves: tuple[WaveRow, ...]
     hosts: tuple[HostRow, ...]
-    failures: tuple[FailureEntry, ...]
+    failures: tuple[FailureEntry, ...]  # failed phases of hosts that failed (not of blocked hosts)
     rollbacks: tuple[RollbackEntry, ...]
     state_counts: dict[str, int]
     audit: AuditSummary
     notes: tuple[str, ...] = ()
     outside: tuple[OutsideRow, ...] = ()  # the plan's assets not in any wave of the run
+    # hosts refused by diagnostics before anything changed (blocked): not failures, listed apart
+    refusals: tuple[FailureEntry, ...] = ()
 
     @property
     def duration_s(self) -> float | None:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from otorchestrator.models.results import Check, HostOutcome, PhaseResult
+from otorchestrator.models.results import Check
 
 
 def _text(value: Any) -> str:
@@ -51,20 +51,6 @@ def unique(parts: Iterable[str]) -> list[str]:
         out = [seen for seen in out if seen not in part]
         out.append(part)
     return out
-
-
-def failure_sentence(result: PhaseResult) -> str:
-    """Why a phase failed, in one sentence with the failing checks and their values."""
-    head = f"{result.phase.value} failed"
-    if result.outcome is not HostOutcome.OK:
-        head += f" ({result.outcome.value.replace('_', ' ')})"
-    reasons = [check_sentence(c) for c in result.failed_checks]
-    if result.failed_task:
-        reasons.append(f"failed task {result.failed_task}")
-    if not reasons and result.message:
-        reasons.append(result.message.splitlines()[0])
-    reasons = [r for r in unique(reasons) if r != head]
-    return f"{head}: {'; '.join(reasons)}" if reasons else head
 
 
 def join_reasons(*parts: str) -> str:

@@ -165,11 +165,15 @@ def test_dom_holds_the_expected_content(report_file: Path, tmp_path: Path) -> No
         "service_running:nwc-gateway",  # the failing check
         "1 MiB free on /opt/nwc, 20 MiB needed",  # the blocked host's check detail
         "verification failed: service_running:nwc-gateway",  # the rollback's reason
+        "restored from backup bk-gw: nwc-gateway 1.0.0 (ii)",  # the rollback proof
+        "nwc-gateway 1.0.0 -&gt; 1.1.0 attempted -&gt; rolled back to 1.0.0",
         "chain intact",
         "***REDACTED***",
     ):
         assert expected in dom, expected
-    assert 'id="failure-count">2<' in dom and 'id="rollback-count">1<' in dom
+    # a blocked host (refused by diagnostics, unchanged) is no failure: counted apart
+    assert 'id="failure-count">1<' in dom and 'id="rollback-count">1<' in dom
+    assert 'id="blocked-count">1<' in dom
     assert "hunter2" not in dom and "s3cr3t-become" not in dom
     head = report_file.read_text(encoding="utf-8").split('id="audit-head">seq ', 1)[1].split("<", 1)[0]
     assert "sha256:" in head and head in dom
@@ -191,9 +195,12 @@ PROBE = """<script>
   });
   document.querySelectorAll(".timeline-row").forEach(function (row) {
     out.timeline.push({label: row.querySelector("strong").textContent.trim(),
-                       bar: box(row.querySelector(".bar")), track: box(row.querySelector(".track"))});
+                       bar: box(row.querySelector(".bar")), track: box(row.querySelector(".track")),
+                       segs: Array.prototype.map.call(row.querySelectorAll(".seg"),
+                         function (s) { return {box: box(s), state: s.className.replace("seg ", "")}; })});
   });
-  out.excerpts = Array.prototype.map.call(document.querySelectorAll(".card.fail"), function (card) {
+  var cards = document.querySelectorAll(".card.fail, .card.refused");
+  out.excerpts = Array.prototype.map.call(cards, function (card) {
     return {host: card.querySelector("h3").textContent.split(" ")[0], box: box(card.querySelector("pre"))};
   });
   document.documentElement.setAttribute("data-layout", JSON.stringify(out));
@@ -202,6 +209,7 @@ PROBE = """<script>
 
 VIEWPORT = (1280, 2400)
 GREEN, RED, AMBER, TRACK = _hex("#2bb673"), _hex("#e5484d"), _hex("#f0a202"), _hex("#eef1f6")
+PLUM = _hex("#a3458f")  # blocked: refused by diagnostics, nothing changed (not the failure red)
 INK = _hex("#1d2330")
 
 
@@ -239,7 +247,7 @@ def test_screenshot_has_the_viewport_and_the_layout_fits(screenshot: tuple[Png, 
 def test_screenshot_shows_each_hosts_state_in_its_colour(screenshot: tuple[Png, dict[str, Any]]) -> None:
     png, layout = screenshot
     rows = layout["rows"]
-    expected = {"nw-hmi-02": GREEN, "nw-hmi-01": GREEN, "nw-gw-01": AMBER, "nw-hist-01": RED}
+    expected = {"nw-hmi-02": GREEN, "nw-hmi-01": GREEN, "nw-gw-01": AMBER, "nw-hist-01": PLUM}
     for host, colour in expected.items():
         badge = png.region(rows[host]["badge"])
         assert _share(badge, colour) > 0.5, f"{host} ({rows[host]['state']}): its state badge is not {colour}"
@@ -271,11 +279,19 @@ def test_screenshot_shows_the_wave_timeline(screenshot: tuple[Png, dict[str, Any
     png, layout = screenshot
     timeline = {t["label"]: t for t in layout["timeline"]}
     assert list(timeline) == ["canary", "wave-1"]
-    # canary: all succeeded -> green; wave-1 had a rollback and a blocked host -> red
-    for label, colour in (("canary", GREEN), ("wave-1", RED)):
+    # colours per host outcome: canary all succeeded -> green; wave-1 (1 succeeded, 1 rolled back, 1 blocked)
+    # -> a third each of green, amber and plum, never all red
+    assert _share(png.region(timeline["canary"]["bar"]), GREEN) > 0.9, "canary: the timeline bar is not green"
+    segs = {s["state"]: s["box"] for s in timeline["wave-1"]["segs"]}
+    assert set(segs) == {"succeeded", "rolled_back", "blocked"}, segs
+    for state, colour in (("succeeded", GREEN), ("rolled_back", AMBER), ("blocked", PLUM)):
+        assert segs[state][2] == pytest.approx(timeline["wave-1"]["bar"][2] / 3, abs=2), state
+        if segs[state][2] > 4:
+            assert _share(png.region(segs[state]), colour) > 0.9, f"wave-1: the {state} share is not {colour}"
+    assert _share(png.region(timeline["wave-1"]["bar"]), RED) < 0.05, "wave-1 is drawn red"
+    for label in ("canary", "wave-1"):
         bar, track = timeline[label]["bar"], timeline[label]["track"]
         assert bar[2] > 4, f"{label}: bar too thin"
-        assert _share(png.region(bar), colour) > 0.9, f"{label}: the timeline bar is not {colour}"
         assert track[2] > bar[2] + 20, f"{label}: the bar fills the whole track"
     # the canary ran first: its bar starts left of wave-1's, and wave-1's track is empty before it
     canary, wave1 = timeline["canary"], timeline["wave-1"]

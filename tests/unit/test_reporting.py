@@ -77,8 +77,9 @@ def test_run_report_hosts_waves_and_durations(report: RunReport) -> None:
 
 
 def test_failures_name_the_failing_check_with_a_redacted_excerpt(report: RunReport) -> None:
-    by_host = {f.host: f for f in report.failures}
-    assert set(by_host) == {"nw-gw-01", "nw-hist-01"}
+    by_host = {f.host: f for f in (*report.failures, *report.refusals)}
+    assert {f.host for f in report.failures} == {"nw-gw-01"}  # blocked (refused, unchanged) is no failure
+    assert {f.host for f in report.refusals} == {"nw-hist-01"}
     gw = by_host["nw-gw-01"]
     assert gw.phase is Phase.VERIFY
     assert [c.name for c in gw.checks] == ["service_running:nwc-gateway"]
@@ -135,11 +136,15 @@ def test_junit_validates_against_the_schema(report: RunReport) -> None:
     cases = root.findall(".//testcase")
     # one case per host and phase: 4 + 4 + 5 + 1
     assert len(cases) == 14
-    assert root.get("tests") == "14" and root.get("failures") == "2" and root.get("errors") == "0"
+    assert root.get("tests") == "14" and root.get("failures") == "1" and root.get("errors") == "0"
     names = {(c.get("classname", "").rsplit(".", 1)[-1], c.get("name")) for c in cases}
     assert ("nw-gw-01", "rollback") in names and ("nw-hist-01", "diagnostics") in names
     failed = [c for c in cases if c.find("failure") is not None]
-    assert {c.get("classname", "").rsplit(".", 1)[-1] for c in failed} == {"nw-gw-01", "nw-hist-01"}
+    assert {c.get("classname", "").rsplit(".", 1)[-1] for c in failed} == {"nw-gw-01"}
+    skipped = [c for c in cases if c.find("skipped") is not None]
+    assert [(c.get("classname", "").rsplit(".", 1)[-1], c.get("name")) for c in skipped] == [
+        ("nw-hist-01", "diagnostics")
+    ]
 
 
 def test_junit_with_a_skipped_host_validates(report: RunReport) -> None:
@@ -212,7 +217,9 @@ def test_compliance_clean_within_35_days(run_fixture) -> None:  # type: ignore[n
     assert gw.patches[0].due is not None and gw.compliant and gw.patches[0].clock_running
     attempt = next(f for f in gw.flags if f.code == "ATTEMPT_ROLLED_BACK")
     assert f"run {fx.RUN_ID}, wave 1 (wave-1)" in attempt.message
-    assert "verify failed: service_running:nwc-gateway: stopped" in attempt.message
+    assert "verify failed: service nwc-gateway stopped, expected running" in attempt.message
+    # the rollback with its proof, not only "rolled back to the backup"
+    assert "rolled back to backup bk-gw (nwc-gateway 1.0.0 (ii); port 9104 listening" in attempt.message
     assert [(t.kind, t.run_id) for t in gw.rollback_tests] == [("rollback", fx.RUN_ID)]
     assert _codes(report, "nw-ews-01") == {"NO_BASELINE", "MITIGATION_PLAN"}
     assert report.summary()["violations"] == 0 and report.summary()["clocks_running"] == 2
@@ -503,7 +510,7 @@ def test_records_list_every_attempt(run_fixture) -> None:  # type: ignore[no-unt
     assert "ROLLED_BACK" in line and "nwc-gateway 1.0.0 -> 1.0.0 (attempted 1.1.0)" in line
     (hist,) = by["nw-hist-01"].attempts
     assert hist.outcome is AttemptOutcome.BLOCKED
-    assert "disk_free:/opt/nwc: 1 MiB free on /opt/nwc, 20 MiB needed" in hist.reason
+    assert hist.reason == "diagnostics failed: 1 MiB free on /opt/nwc, needs 20 MiB"
     (hmi,) = by["nw-hmi-02"].attempts
     assert hmi.outcome is AttemptOutcome.INSTALLED and any(e.startswith("install #") for e in hmi.evidence)
 
