@@ -202,6 +202,7 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
                 plan_copy,
                 trust.keys[OPERATOR],
                 None,
+                (lambda patches: artifact_digests(patches, [repo])) if repo.is_dir() else None,
             ),
         )
         with live:

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from otorchestrator.cli._shared import no_state_store
 from otorchestrator.cli.progress import LiveProgress, summary_table
-from otorchestrator.execution.artifacts import artifact_digests, checked_patches
+from otorchestrator.execution.artifacts import Digests, artifact_digests, checked_patches
 from otorchestrator.execution.authority import Authority
 from otorchestrator.execution.backend import Backend
 from otorchestrator.execution.observer import NullObserver, Observer
@@ -34,7 +34,7 @@ from otorchestrator.intake.catalog import load_catalog_strict
 from otorchestrator.intake.inventory import read_inventory
 from otorchestrator.intake.planfiles import PlanFileError, load_plan, load_wave_plan
 from otorchestrator.models.asset import Asset
-from otorchestrator.models.catalog import Catalog
+from otorchestrator.models.catalog import Catalog, Patch
 from otorchestrator.models.run import RunStatus
 from otorchestrator.models.waves import Wave, WavePlan
 from otorchestrator.store.audit import AuditLog
@@ -129,6 +129,7 @@ def make_authority(
     plan_file: Path | None,
     key: Path | None,
     approvals_dir: Path | None,
+    artifact_check: Digests | None = None,
 ) -> Authority:
     """What `otorch run|resume` checks against: the trust file, signed plan and wave plan, the inventory
     and catalog as they are when each host starts, the signed approvals (docs/trust.md)."""
@@ -144,6 +145,7 @@ def make_authority(
     return Authority(
         trust=trust, read_inventory=read_inv, read_catalog=read_catalog, waveplan_file=waveplan_file,
         plan_file=plan_file, read_plan=load_plan, operator_key=key, approvals_dir=approvals_dir,
+        artifact_digests=artifact_check,
     )  # fmt: skip
 
 
@@ -265,6 +267,9 @@ def build_options(
     def digests() -> dict[str, str | None]:
         return artifact_digests(waveplan.patches, where)
 
+    def host_digests(patches: Sequence[Patch]) -> dict[str, str | None]:
+        return artifact_digests(patches, where)
+
     def orphans(rid: str) -> None:
         def notify(step: str, pids: list[int]) -> None:
             click.echo(f"{step} {len(pids)} process(es) left by the crashed run: {pids}", err=True)
@@ -305,6 +310,7 @@ def build_options(
             plan_file,
             key,
             approvals_dir,
+            host_digests if needs and override is None else None,  # each host's, just before its install
         ),
     )
     if run_id is not None:

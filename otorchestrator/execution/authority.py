@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from otorchestrator.execution.artifacts import ArtifactRecheck, Digests, recheck_hosts
 from otorchestrator.execution.safety import SafetyProblem, check_approval
 from otorchestrator.models.asset import Asset, Criticality
 from otorchestrator.models.catalog import Catalog, Patch, Qualification
 from otorchestrator.models.plan import Plan
 from otorchestrator.models.waves import WaveHost, WavePlan
 from otorchestrator.trust import sshsig
-from otorchestrator.trust.approvals import Need, SignedApproval, judge, read_approvals
+from otorchestrator.trust.approvals import Need, SignedApproval, assess, read_approvals
 from otorchestrator.trust.signed import Kind, verify_bytes, verify_file
 from otorchestrator.trust.sshsig import SshSigError
 from otorchestrator.trust.staging import staged_from
@@ -72,11 +73,24 @@ def _needs(trust: SiteTrust, asset: Asset, kind: ApprovalKind, patches: tuple[st
     return Need(kind, asset.name, asset.site, asset.zone, asset.safety_system, patches, double)
 
 
+@dataclass(frozen=True)
+class HostVerdict:
+    problems: list[str]  # why the host must not start now (empty: it may)
+    approvals: tuple[SignedApproval, ...] = ()  # the signed approvals that admit it
+
+
 def host_problems(waveplan: WavePlan, host: WaveHost, ctx: HostContext) -> list[str]:
     """Why `host` must not start now (empty: it may)."""
+    return host_verdict(waveplan, host, ctx).problems
+
+
+def host_verdict(waveplan: WavePlan, host: WaveHost, ctx: HostContext) -> HostVerdict:
+    """Whether `host` may start now, and which signed approvals admit it."""
     asset = ctx.assets.get(host.name)
     if asset is None:
-        return [f"not in the inventory {ctx.inventory_source}: refusing a host the site does not list"]
+        return HostVerdict(
+            [f"not in the inventory {ctx.inventory_source}: refusing a host the site does not list"]
+        )
     problems: list[str] = []
     for name in _FACTS:
         planned, actual = getattr(host, name), getattr(asset, name)
@@ -110,32 +124,35 @@ def host_problems(waveplan: WavePlan, host: WaveHost, ctx: HostContext) -> list[
                 f"(the inventory lists: {have})"
             )
     if problems:
-        return problems
-    return _approval_problems(waveplan, host, asset, ctx)
+        return HostVerdict(problems)
+    return _approval_verdict(waveplan, host, asset, ctx)
 
 
-def _approval_problems(waveplan: WavePlan, host: WaveHost, asset: Asset, ctx: HostContext) -> list[str]:
+def _approval_verdict(waveplan: WavePlan, host: WaveHost, asset: Asset, ctx: HostContext) -> HostVerdict:
     trust = ctx.trust
     if trust is None:  # no trust file: the wave plan's own record of an approval (docs/trust.md)
         problem = check_approval(waveplan, host)
-        return [problem.detail] if problem else []
+        return HostVerdict([problem.detail] if problem else [])
     problems: list[str] = []
+    admitted: list[SignedApproval] = []
     if waveplan.policy.needs_approval(asset.criticality, asset.safety_system):
         need = _needs(trust, asset, ApprovalKind.ASSET, host.patch_ids)
-        missing = judge(need, ctx.approvals, trust, ctx.operator, waveplan.plan_hash, ctx.now)
-        if missing:
+        verdict = assess(need, ctx.approvals, trust, ctx.operator, waveplan.plan_hash, ctx.now)
+        admitted += verdict.admitted
+        if verdict.problem:
             what = "safety system" if asset.safety_system else f"{asset.criticality.value} criticality"
-            problems.append(f"{what}: {missing}{_rejected_for(ctx, asset.name)}")
+            problems.append(f"{what}: {verdict.problem}{_rejected_for(ctx, asset.name)}")
     patches = ctx.catalog or waveplan.patch_map()
     for patch_id in host.patch_ids:
         patch = patches.get(patch_id)
         if patch is None or patch.qualification is Qualification.QUALIFIED:
             continue
         need = _needs(trust, asset, ApprovalKind.UNQUALIFIED_PATCH, (patch_id,))
-        missing = judge(need, ctx.approvals, trust, ctx.operator, waveplan.plan_hash, ctx.now)
-        if missing:
-            problems.append(f"patch {patch_id} is {patch.qualification.value}: {missing}")
-    return problems
+        verdict = assess(need, ctx.approvals, trust, ctx.operator, waveplan.plan_hash, ctx.now)
+        admitted += verdict.admitted
+        if verdict.problem:
+            problems.append(f"patch {patch_id} is {patch.qualification.value}: {verdict.problem}")
+    return HostVerdict(problems, () if problems else tuple(admitted))
 
 
 def _rejected_for(ctx: HostContext, name: str) -> str:
@@ -147,6 +164,14 @@ def _rejected_for(ctx: HostContext, name: str) -> str:
 def run_message(run_id: str, waveplan_hash: str, operator: str) -> bytes:
     """What an operator signs to start or resume a run (namespace otorch-run)."""
     return f"otorch run {run_id} waveplan {waveplan_hash} operator {operator}\n".encode()
+
+
+@dataclass(frozen=True)
+class Admission:
+    """`problem` None: the host may start; `detail` is what the audit log records either way."""
+
+    problem: SafetyProblem | None
+    detail: dict[str, object]
 
 
 @dataclass
@@ -161,6 +186,7 @@ class Authority:
     read_plan: Callable[[Path], Plan] | None = None
     operator_key: Path | None = None
     approvals_dir: Path | None = None
+    artifact_digests: Digests | None = None  # re-hashes artifacts per host before install (None: check off)
     evidence: dict[str, object] = field(default_factory=dict)  # what was verified, for the audit log
     _ctx: HostContext | None = None
 
@@ -229,8 +255,21 @@ class Authority:
     def check_host(
         self, waveplan: WavePlan, host: WaveHost, operator: str, now: datetime
     ) -> SafetyProblem | None:
+        return self.admit(waveplan, host, operator, now).problem
+
+    def admit(self, waveplan: WavePlan, host: WaveHost, operator: str, now: datetime) -> Admission:
+        """Whether `host` may start now (the sources as the last `refresh` read them)."""
         ctx = self._ctx if self._ctx is not None else self.refresh(operator, now)
-        problems = host_problems(waveplan, host, ctx)
-        if not problems:
-            return None
-        return SafetyProblem("authority", "refused: " + "; ".join(problems), host=host.name)
+        verdict = host_verdict(waveplan, host, ctx)
+        if not verdict.problems:
+            return Admission(None, {"approvals": [a.evidence() for a in verdict.approvals]})
+        problem = SafetyProblem("authority", "refused: " + "; ".join(verdict.problems), host=host.name)
+        return Admission(problem, {"reason": problem.detail})
+
+    def recheck_artifacts(self, waveplan: WavePlan, hosts: Sequence[WaveHost]) -> list[ArtifactRecheck]:
+        """Just before `hosts` install: each one's artifacts re-hashed against the catalog as it is now
+        (the wave plan's copy when no catalog is given). Empty when the artifact check is off."""
+        if self.artifact_digests is None:
+            return []
+        catalog = self.read_catalog().by_id() if self.read_catalog is not None else None
+        return recheck_hosts(waveplan, hosts, catalog, self.artifact_digests)

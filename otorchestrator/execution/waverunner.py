@@ -175,7 +175,7 @@ class WaveRunner:
             elif self._settle(n, result, _S.FAILED, "backup failed, nothing installed"):
                 backups[n] = result
 
-        ready = self._gate(wave, budget, list(backups), "installed", window=True)
+        ready = self._rechecked(self._gate(wave, budget, list(backups), "installed", window=True))
         entering = {
             n: {"backup_id": backups[n].backup_id, "versions_before": backups[n].versions_before or None}
             for n in ready
@@ -425,14 +425,29 @@ class WaveRunner:
                 self.rec.move(n, _S.SKIPPED, f"{problem.detail}; not {next_step}")
         return kept
 
+    def _rechecked(self, names: list[str]) -> list[str]:
+        """Just before install: each host's artifacts re-hashed against the catalog (execution/authority.py);
+        a mismatch refuses that host only."""
+        authority = self.options.authority
+        if authority is None or not names:
+            return names
+        refused: set[str] = set()
+        for check in authority.recheck_artifacts(self.plan, [self.hostmap[n] for n in names]):
+            result = "verified" if check.ok else "refused"
+            self.rec.event("artifact_recheck", host=check.host, result=result, detail=check.detail())
+            if not check.ok:
+                refused.add(check.host)
+                self.rec.move(check.host, _S.SKIPPED, f"artifact re-check: {check.reason}; not installed")
+        return [n for n in names if n not in refused]
+
     def _admit(self, host: WaveHost) -> bool:
         authority = self.options.authority
         if authority is not None:
-            refused = authority.check_host(self.plan, host, self.rec.operator, self.rec.now())
+            admission = authority.admit(self.plan, host, self.rec.operator, self.rec.now())
+            refused = admission.problem
+            result = "admitted" if refused is None else "refused"
+            self.rec.event("authority", host=host.name, result=result, detail=admission.detail)
             if refused is not None:  # only this host: the others of its wave go on
-                self.rec.event(
-                    "authority", host=host.name, result="refused", detail={"reason": refused.detail}
-                )
                 self.rec.move(host.name, _S.SKIPPED, f"{refused.check}: {refused.detail}")
                 return False
         problem = (check_approval(self.plan, host) if authority is None else None) or check_window(

@@ -6,6 +6,7 @@ run-level problems, any host) is touched; the other hosts of the wave go on.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -145,7 +146,7 @@ def _touched(site: dict[str, Any]) -> set[str]:
 
 
 def test_signed_run_with_a_valid_approval_by_someone_else(site: dict[str, Any]) -> None:
-    _approve(site, "bob")
+    approval = _approve(site, "bob")
     result = _run(site)
     assert result.exit_code == 0, result.output
     assert {h: s for h, (s, _) in _states(result).items()} == {
@@ -153,6 +154,20 @@ def test_signed_run_with_a_valid_approval_by_someone_else(site: dict[str, Any]) 
         "sis": "succeeded",
         "c": "succeeded",
     }
+    audit = Path(json.loads(result.output)["audit_log"]).read_text().splitlines()
+    admitted = {
+        r["host"]: r["detail"]["approvals"]
+        for r in map(json.loads, audit)
+        if r["kind"] == "authority" and r["result"] == "admitted"
+    }
+    assert admitted.keys() == {"a", "sis", "c"} and admitted["a"] == []
+    assert admitted["sis"] == [
+        {
+            "kind": "asset", "file": approval.name, "approver": "bob",
+            "valid_until": (NOW + timedelta(hours=8)).isoformat(),
+            "sha256": hashlib.sha256(approval.read_bytes()).hexdigest(),
+        }
+    ]  # fmt: skip
 
 
 def _reseal(wp: WavePlan, path: Path, **hosts: str) -> Path:
