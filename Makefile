@@ -5,7 +5,8 @@ SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
-export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# the project's ansible.cfg unless the caller names its own (otorch itself honours the site's: docs/execution.md)
+export ANSIBLE_CONFIG ?= $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export PYTHONDONTWRITEBYTECODE := 1
 

@@ -33,6 +33,7 @@ import ansible_runner.interface
 
 from otorchestrator.execution.backend import PhaseOutcome, PhaseRequest, RunStatus, TaskEvent
 from otorchestrator.execution.events import FailureTracker, phase_results, task_event
+from otorchestrator.execution.jobenv import choose_config, job_env, run_settings, site_config_file
 from otorchestrator.execution.secretfiles import SHM_DIR, sweep_stale_secret_files, write_secret_file
 from otorchestrator.models.results import HostOutcome, PhaseResult
 
@@ -152,11 +153,12 @@ class AnsibleRunnerBackend:
 
     def _env(self, request: PhaseRequest, token: str, cp_dir: Path) -> dict[str, str]:
         venv_bin = str(Path(sys.executable).parent)
+        # the site's ansible.cfg (as ansible-playbook started here finds it), else the project's; the
+        # settings the run overrides are jobenv.RUN_OVERRIDES
+        config = choose_config(self.project_dir, site_config_file())
         env = {
             "PATH": f"{venv_bin}:{os.environ.get('PATH', '/usr/local/bin:/usr/bin:/bin')}",
-            "ANSIBLE_CONFIG": str(self.project_dir / "ansible.cfg"),
-            "ANSIBLE_ROLES_PATH": str(self.project_dir / "roles"),
-            "ANSIBLE_COLLECTIONS_PATH": str(self.project_dir / ".collections"),
+            **run_settings(config, self.project_dir, os.environ),
             "ANSIBLE_TASK_TIMEOUT": str(request.task_timeout_s),
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(cp_dir),
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
@@ -280,36 +282,6 @@ class TaskTimeouts:
                 }
             )
         return out
-
-
-_KEEP_INHERITED = frozenset(
-    {"HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TERM", "SHELL", "TMPDIR", "TZ", "SSH_AUTH_SOCK"}
-)
-_PATH_SUFFIXES = ("_PASSWORD_FILE", "_PASS_FILE")
-_SECRET_NAME = re.compile(r"(?i)(pass(word|wd)?|secret|token|credential|api_?key|auth)(_|$)")
-
-
-def job_env(
-    runner_env: Mapping[str, str], ours: Mapping[str, str], inherited: Mapping[str, str]
-) -> dict[str, str]:
-    """The environment of the ansible-playbook job: everything we set, everything ansible-runner added or
-    changed, and of the inherited variables only locale/terminal/home/ssh-agent and ANSIBLE_* settings,
-    never one whose name says it holds a secret (password, token, secret, credential, api key); a
-    ``*_PASSWORD_FILE`` (e.g. ANSIBLE_VAULT_PASSWORD_FILE) is a path and is kept."""
-    kept: dict[str, str] = {}
-    for name, value in runner_env.items():
-        if name in ours:
-            kept[name] = value
-        elif name in inherited and inherited[name] == value:  # merely inherited from our process
-            short = name.removeprefix("ANSIBLE_") if name.startswith("ANSIBLE_") else name
-            # *_PASSWORD_FILE (e.g. ANSIBLE_VAULT_PASSWORD_FILE) names a path, not a secret
-            if _SECRET_NAME.search(short) and not name.endswith(_PATH_SUFFIXES):
-                continue
-            if name in _KEEP_INHERITED or name.startswith(("LC_", "ANSIBLE_")):
-                kept[name] = value
-        else:  # added or changed by ansible-runner (callback plugin paths, PYTHONPATH, ...)
-            kept[name] = value
-    return kept
 
 
 def processes_with_token(token: str, proc: Path = Path("/proc")) -> list[int]:

@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from otorchestrator.execution.ansible import TaskTimeouts, job_env
+from otorchestrator.execution.ansible import AnsibleRunnerBackend, TaskTimeouts
+from otorchestrator.execution.backend import PhaseRequest
+from otorchestrator.execution.jobenv import (
+    RUN_OVERRIDES,
+    ConfigChoice,
+    choose_config,
+    job_env,
+    run_settings,
+    site_config_file,
+)
 from otorchestrator.execution.secretfiles import (
     SecretChannelUnavailable,
     sweep_stale_secret_files,
@@ -51,6 +60,87 @@ def test_a_password_file_path_is_not_a_secret() -> None:
     inherited = {"ANSIBLE_VAULT_PASSWORD_FILE": "/run/vault.pw", "ANSIBLE_BECOME_PASSWORD": "hunter2"}
     env = job_env(dict(inherited), {}, inherited)
     assert env == {"ANSIBLE_VAULT_PASSWORD_FILE": "/run/vault.pw"}
+
+
+def test_site_services_variables_pass_through_but_a_proxy_password_does_not() -> None:
+    inherited = {
+        "ARA_API_CLIENT": "http",
+        "ARA_API_SERVER": "https://ara.site:8000",
+        "ARA_API_PASSWORD": "hunter2",  # a secret by its name: the site puts it in ansible.cfg [ara]
+        "REQUESTS_CA_BUNDLE": "/etc/ssl/site-ca.pem",
+        "SSL_CERT_FILE": "/etc/ssl/site-ca.pem",
+        "HTTPS_PROXY": "http://proxy.site:3128",
+        "http_proxy": "http://proxy.site:3128",
+        "NO_PROXY": "localhost,127.0.0.1,.site",
+        "HTTP_PROXY": "http://op:s3cret@proxy.site:3128",  # would land in artifacts/command
+    }
+    env = job_env(dict(inherited), {}, inherited)
+    assert env == {k: v for k, v in inherited.items() if k not in ("ARA_API_PASSWORD", "HTTP_PROXY")}
+
+
+def test_the_site_ansible_cfg_is_chosen_when_ansible_finds_one(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    site = tmp_path / "site" / "ansible.cfg"
+    site.parent.mkdir()
+    site.write_text("[defaults]\nroles_path = roles:~/more-roles\ncollections_paths = /opt/colls\n")
+    chosen = choose_config(project, str(site))
+    assert chosen == ConfigChoice(site, site=True)
+    settings = run_settings(chosen, project, {"HOME": "/home/op"})
+    assert settings["ANSIBLE_CONFIG"] == str(site)
+    # the project's first, then the site's (relative to the cfg's directory, ~ expanded)
+    assert settings["ANSIBLE_ROLES_PATH"].split(":") == [
+        str(project / "roles"), str(site.parent / "roles"), os.path.expanduser("~/more-roles"),
+    ]  # fmt: skip
+    assert settings["ANSIBLE_COLLECTIONS_PATH"].split(":") == [str(project / ".collections"), "/opt/colls"]
+    # the environment beats the ansible.cfg, as in Ansible
+    env_wins = run_settings(chosen, project, {"ANSIBLE_ROLES_PATH": "/srv/roles"})
+    assert env_wins["ANSIBLE_ROLES_PATH"] == f"{project / 'roles'}:/srv/roles"
+
+
+def test_without_a_site_config_the_project_one_and_ansible_default_paths(tmp_path: Path) -> None:
+    chosen = choose_config(tmp_path, None)
+    assert chosen == ConfigChoice(tmp_path / "ansible.cfg", site=False)
+    settings = run_settings(chosen, tmp_path, {})
+    assert settings["ANSIBLE_COLLECTIONS_PATH"].split(":") == [
+        str(tmp_path / ".collections"),
+        os.path.expanduser("~/.ansible/collections"),
+        "/usr/share/ansible/collections",
+    ]
+
+
+def test_site_config_file_is_ansible_cores_own_search(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("ANSIBLE_CONFIG", raising=False)
+    if os.path.exists("/etc/ansible/ansible.cfg"):
+        assert site_config_file() == "/etc/ansible/ansible.cfg"
+    else:
+        assert site_config_file() is None
+    (work / "ansible.cfg").write_text("[defaults]\n")
+    assert site_config_file() == str(work / "ansible.cfg")
+    monkeypatch.setenv("ANSIBLE_CONFIG", str(tmp_path / "site.cfg"))
+    (tmp_path / "site.cfg").write_text("[defaults]\n")
+    assert site_config_file() == str(tmp_path / "site.cfg")
+
+
+def test_the_backend_job_reads_the_site_config_and_keeps_its_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site.cfg"
+    site.write_text("[defaults]\nforks = 3\n")
+    monkeypatch.setenv("ANSIBLE_CONFIG", str(site))
+    monkeypatch.setenv("ARA_API_SERVER", "http://127.0.0.1:1")
+    backend = AnsibleRunnerBackend(tmp_path / "state", project_dir=tmp_path, shm_dir=tmp_path)
+    request = PhaseRequest(phase=Phase.SCAN, hosts=("h",), inventory=tmp_path, task_timeout_s=7)
+    env = backend._env(request, "tok", tmp_path / "cp")
+    assert env["ANSIBLE_CONFIG"] == str(site)
+    assert env["ANSIBLE_TASK_TIMEOUT"] == "7"
+    assert set(RUN_OVERRIDES) <= set(env)
+    assert job_env({**os.environ, **env}, env, os.environ)["ARA_API_SERVER"] == "http://127.0.0.1:1"
 
 
 # -- per-task timeouts ---------------------------------------------------------------------------------
