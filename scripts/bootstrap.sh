@@ -65,7 +65,7 @@ else
 fi
 
 # 4. Ansible collections from the 'ansible' wheel on PyPI (Galaxy is unreachable)
-COLLECTIONS=(containers/podman ansible/posix community/general ansible/windows ansible/utils)
+COLLECTIONS=(containers/podman ansible/posix community/general ansible/utils)
 ANSIBLE_WHEEL_VERSION=12.3.0
 cstamp="$ANSIBLE_WHEEL_VERSION ${COLLECTIONS[*]}"
 if [[ "$(cat .collections/.stamp 2>/dev/null)" != "$cstamp" ]]; then

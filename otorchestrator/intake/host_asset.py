@@ -35,6 +35,14 @@ from otorchestrator.intake.value_checks import (
 )
 from otorchestrator.models.asset import Asset, Criticality, Role
 
+# Why a Windows host is refused (docs/inventory.md "Windows hosts"): backup and rollback exist for dpkg-based
+# hosts only, and a host that cannot be rolled back is never patched.
+WINDOWS_REFUSED = (
+    "a dpkg-based Linux host: Windows hosts are not supported (no backup or rollback route exists for "
+    "them, and nothing has been run against a real Windows host); exclude it with `ot_managed: false` "
+    "or --skip-group GROUP"
+)
+
 
 @dataclass(frozen=True)
 class HostResult:
@@ -92,6 +100,7 @@ def asset_from_host(host: HostVars) -> HostResult:
             result = check(v[variable])
             if result is not None or variable == "ot_redundancy_group":
                 fields[FIELD_OF[variable]] = result
+    _refuse_windows(c, fields)
     if c.problems:
         return HostResult(None, tuple(c.problems), notes)
     try:
@@ -103,3 +112,13 @@ def asset_from_host(host: HostVars) -> HostResult:
             c.bad(variable, loc[1:], error.get("input", MISSING), expected_text(error, Asset))
         return HostResult(None, tuple(c.problems), notes)
     return HostResult(asset, (), notes)
+
+
+def _refuse_windows(c: Collector, fields: Mapping[str, Any]) -> None:
+    """A Windows host (its `ot_os.family`, or a WinRM/PSRP connection) is a problem, named by the variable
+    that says so."""
+    os_info = fields.get("os")
+    if os_info is not None and os_info.family.strip().lower() == "windows":
+        c.bad("ot_os", ("family",), os_info.family, WINDOWS_REFUSED)
+    elif fields.get("connection") == "winrm":
+        c.bad(CONNECTION_VAR, (), c.host.variables.get(CONNECTION_VAR), WINDOWS_REFUSED)

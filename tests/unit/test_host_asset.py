@@ -137,9 +137,26 @@ def test_any_time_window() -> None:
     assert "any_time: true" in expected
 
 
+@pytest.mark.parametrize(
+    ("changes", "variable", "value"),
+    [
+        ({"ot_os": {"family": "Windows", "version": "10 LTSC 2021"}}, "ot_os.family", "Windows"),
+        ({"ansible_connection": "winrm"}, "ansible_connection", "winrm"),
+        ({"ansible_connection": "ansible.builtin.psrp"}, "ansible_connection", "ansible.builtin.psrp"),
+        ({"ot_os": {"family": "windows"}, "ansible_connection": "winrm"}, "ot_os.family", "windows"),
+    ],
+)
+def test_a_windows_host_is_refused_with_the_reason(
+    changes: dict[str, object], variable: str, value: str
+) -> None:
+    [(found, shown, expected)] = problems_of(**changes)
+    assert (found, shown) == (variable, value)
+    assert "Windows hosts are not supported" in expected and "no backup or rollback route" in expected
+    assert "ot_managed: false" in expected  # how to leave it out
+
+
 def test_connection() -> None:
     assert problems_of(ansible_connection="ansible.builtin.ssh") == []
-    assert asset_from_host(Host({**BASE, "ansible_connection": "psrp"})).asset.connection == "winrm"  # type: ignore[union-attr]
     [(_, _, expected)] = problems_of(ansible_connection="{{ conn }}")
     assert "templates" in expected
     [(_, value, _)] = problems_of(ansible_connection="local")

@@ -59,8 +59,8 @@ def test_values_and_precedence() -> None:
     assert len(scada_b.installed_products) == 1  # from group_vars/scada_servers/products.yml
     assert scada_b.groups == ("level3_operations", "plant_north", "scada_servers")
     ews = assets["nw-ews-01"]
-    assert ews.connection == "winrm"
-    assert ews.os.family == "windows"
+    assert ews.connection == "ssh"
+    assert ews.os.family == "debian" and ews.os.version == "11"
     assert isinstance(ews.maintenance_windows[0], OneOffWindow)
     sis = assets["nw-sis-01"]
     assert sis.safety_system is True

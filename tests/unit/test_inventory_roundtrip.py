@@ -51,7 +51,7 @@ products = st.builds(
 )
 
 
-systems = st.builds(OperatingSystem, family=st.sampled_from(["debian", "windows"]), version=texts)
+systems = st.builds(OperatingSystem, family=st.sampled_from(["debian", "ubuntu"]), version=texts)
 
 
 @st.composite
@@ -72,7 +72,7 @@ def asset_sets(draw: st.DrawFn) -> list[Asset]:
                 maintenance_windows=tuple(draw(st.lists(recurring | one_off, min_size=1, max_size=3))),
                 installed_products=tuple(draw(st.lists(products, max_size=3))),
                 os=draw(systems),
-                connection=draw(st.sampled_from(["ssh", "winrm"])),
+                connection="ssh",  # a WinRM host is refused (test_host_asset)
                 depends_on=tuple(hostnames[:index][:1]),  # earlier hosts only: no cycles
                 groups=("site",),
             )
