@@ -5,10 +5,12 @@ active Ansible configuration enables) and `VariableManager.get_vars(host, stage=
 variables with Ansible's precedence (all group, parent groups before children, `ansible_group_priority`,
 group_vars/ and host_vars/ next to the inventory, host vars last). That is the call `ansible-inventory
 --list` makes for `_meta.hostvars`. Nothing is templated: values such as `"{{ inventory_dir }}/key"` stay
-as written. By default the same functions run without their redundant work (`ansible_compose`); the
-unit tests prove the result equal to `VariableManager.get_vars` and to `ansible-inventory --list`.
+as written. On the ansible-core releases where it is proven (`ansible_private.PROVEN_RELEASES`) the same
+functions run without their redundant work (`ansible_compose`), and problems name the line of a value; the
+unit tests prove the result equal to `VariableManager.get_vars` and to `ansible-inventory --list`. Any other
+release is read through public APIs only (`public_only`).
 
-This module and `ansible_compose` are the only intake modules that import Ansible.
+This module, `ansible_compose` and `ansible_private` are the only intake modules that import Ansible.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from otorchestrator.collector import collector_paused
+from otorchestrator.intake import ansible_private
 from otorchestrator.intake.problems import FieldProblem, Note
 
 # the variables intake reads; everything else (connection details, secrets, templates) is left alone
@@ -60,15 +63,15 @@ class RawHost:
 
     def source_of(self, variable: str, path: Sequence[PathItem] = ()) -> str:
         """`file:line:col` of the value at `variable` + `path` (the deepest one Ansible tagged)."""
-        best = _origin(self.tagged.get(variable))
+        best = ansible_private.origin(self.tagged.get(variable))
         value: object = self.tagged.get(variable)
         for item in path:
             try:
                 value = value[item]  # type: ignore[index]
             except (KeyError, IndexError, TypeError):
                 break
-            best = _origin(value) or best
-        return best or _relative(self.inventory_file) or "<inventory>"
+            best = ansible_private.origin(value) or best
+        return best or ansible_private.relative(self.inventory_file) or "<inventory>"
 
 
 @dataclass(frozen=True)
@@ -79,11 +82,15 @@ class RawInventory:
     notes: tuple[Note, ...] = ()
 
 
-def read_ansible_inventory(sources: Sequence[Path | str], *, reference: bool = False) -> RawInventory:
+def read_ansible_inventory(
+    sources: Sequence[Path | str], *, reference: bool = False, public_only: bool | None = None
+) -> RawInventory:
     """Parse `sources` with ansible-core and return every host with its composed OT variables.
 
     `reference=True` takes ansible-inventory's own path (stock DataLoader, VariableManager.get_vars per
     host); the default takes the same functions without their redundant work (see ansible_compose).
+    `public_only` (default: the installed release is not a proven one) reads with public APIs only: the
+    reference path, problems located by inventory file, Ansible's warnings printed by Ansible.
     """
     names = tuple(str(s) for s in sources)
     missing = [
@@ -93,7 +100,10 @@ def read_ansible_inventory(sources: Sequence[Path | str], *, reference: bool = F
     ]
     if missing:
         return RawInventory(names, (), tuple(missing))
-    with _captured_warnings() as warnings, collector_paused():
+    public = not ansible_private.proven() if public_only is None else public_only
+    if public:
+        return _read_public(names)
+    with ansible_private.captured_warnings() as warnings, collector_paused():
         # sorted: Ansible's host order for "all" varies between runs (groups are walked by object identity)
         hosts = tuple(
             sorted(
@@ -105,13 +115,37 @@ def read_ansible_inventory(sources: Sequence[Path | str], *, reference: bool = F
     return RawInventory(names, hosts, problems, notes)
 
 
+def _read_public(names: tuple[str, ...]) -> RawInventory:
+    """Public APIs only: a source no plugin parses makes Ansible raise (INVENTORY_ANY_UNPARSED_IS_FAILED)."""
+    from ansible import constants as C
+    from ansible.errors import AnsibleError
+
+    saved = C.INVENTORY_ANY_UNPARSED_IS_FAILED
+    C.INVENTORY_ANY_UNPARSED_IS_FAILED = True
+    try:
+        with collector_paused():
+            pairs = list(host_variables(names, reference=True, lean=False))
+    except AnsibleError as exc:
+        text = " ".join(str(exc.message).split())
+        prefix = "Completely failed to parse inventory source "
+        path = text[len(prefix) :] if text.startswith(prefix) else ", ".join(names)
+        where = ansible_private.relative(path)
+        why = f"an Ansible inventory (no inventory plugin accepted it: `ansible-inventory -i {where} --list`)"
+        return RawInventory(names, (), (FieldProblem("", SOURCE_VAR, where, why, where),))
+    finally:
+        C.INVENTORY_ANY_UNPARSED_IS_FAILED = saved
+    hosts = tuple(sorted((_raw_host(h, v, tags=False) for h, v in pairs), key=lambda h: h.name))
+    return RawInventory(names, hosts)
+
+
 def host_variables(
-    sources: Sequence[Path | str], reference: bool = False
+    sources: Sequence[Path | str], reference: bool = False, *, lean: bool | None = None
 ) -> Iterator[tuple[Any, dict[str, Any]]]:
     """(Ansible host, its composed variables, untemplated) for every host of `sources`, in Ansible's order.
 
     The reference path includes magic variables (inventory_hostname, groups, ...); the lean path includes
-    those of `host.get_vars()` only. Every other variable is the same (proven by the unit tests).
+    those of `host.get_vars()` only. Every other variable is the same (proven by the unit tests). The lean
+    path runs only on a proven ansible-core release (`lean` None) or when `lean` says so.
     """
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
@@ -122,7 +156,8 @@ def host_variables(
     names = [str(s) for s in sources]
     _ensure_plugin_loader()
     _forget_vars_caches()
-    if reference or not ansible_compose.composable():
+    allowed = ansible_private.proven() if lean is None else lean
+    if reference or not allowed or not ansible_compose.composable():
         loader = DataLoader()
         with site_ignores():
             manager = InventoryManager(loader=loader, sources=names)
@@ -229,7 +264,7 @@ def _ensure_plugin_loader() -> None:
         init_plugin_loader()
 
 
-def _raw_host(host: Any, all_vars: Mapping[str, Any]) -> RawHost:
+def _raw_host(host: Any, all_vars: Mapping[str, Any], *, tags: bool = True) -> RawHost:
     tagged = {
         key: value
         for key, value in all_vars.items()
@@ -241,7 +276,7 @@ def _raw_host(host: Any, all_vars: Mapping[str, Any]) -> RawHost:
         groups=groups,
         variables={str(k): plain(v) for k, v in tagged.items()},
         inventory_file=str(all_vars.get("inventory_file") or ""),
-        tagged=tagged,
+        tagged=tagged if tags else {},
     )
 
 
@@ -266,45 +301,6 @@ def plain(value: object) -> object:
     return value
 
 
-def _origin(value: object) -> str | None:
-    try:
-        from ansible._internal._datatag._tags import Origin
-    except ImportError:  # private API of ansible-core 2.19: degrade to the inventory file
-        return None
-    tag = Origin.get_tag(value)
-    if tag is None or not tag.path:
-        return None
-    where = _relative(tag.path)
-    if tag.line_num:
-        where += f":{tag.line_num}"
-        if tag.col_num:
-            where += f":{tag.col_num}"
-    return where
-
-
-def _relative(path: str) -> str:
-    if not path:
-        return ""
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return path
-
-
-@contextlib.contextmanager
-def _captured_warnings() -> Iterator[list[str]]:
-    """Collect Ansible's warnings (which would otherwise be printed to stderr) as text."""
-    captured: list[str] = []
-    try:
-        from ansible._internal._display_utils import DeferredWarningContext, format_message
-    except ImportError:  # private API of ansible-core 2.19: let Ansible print them
-        yield captured
-        return
-    with DeferredWarningContext(variables={}) as context:
-        yield captured
-    captured.extend(format_message(w, False) for w in context.get_warnings())
-
-
 def _classify_warnings(
     warnings: Sequence[str], sources: Sequence[str]
 ) -> tuple[tuple[FieldProblem, ...], tuple[Note, ...]]:
@@ -319,7 +315,7 @@ def _classify_warnings(
         elif first.startswith("Unable to parse ") and first.endswith(" as an inventory source"):
             path = first[len("Unable to parse ") : -len(" as an inventory source")]
             why = "; ".join(details) or "no inventory plugin accepted it"
-            where = _relative(path)
+            where = ansible_private.relative(path)
             problems.append(FieldProblem("", SOURCE_VAR, where, f"an Ansible inventory ({why})", where))
             details = []
         elif first.startswith("No inventory was parsed"):
