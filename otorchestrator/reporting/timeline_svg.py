@@ -26,12 +26,12 @@ OUTCOME_COLOURS: dict[str, str] = {
     "unreachable": "#e5484d",
     "timed_out": "#e5484d",
     "needs_reconcile": "#e5484d",
-    "blocked": "#c2255c",  # refused (by diagnostics or the plan), never changed: not a failure
+    "blocked": "#a3458f",  # refused (by diagnostics or the plan), never changed: not a failure
     "held": "#7c5cff",
     "exempt": "#0e9aa7",
     PLANNED: "#5b6475",
 }
-OTHER_COLOUR = "#8e9aaf"  # pending, skipped, excluded, anything else
+OTHER_COLOUR = "#9aa5b4"  # pending, skipped, excluded, anything else (as the run report's badges)
 FAILED_PHASE = "#e5484d"
 WINDOW_FILL, WINDOW_LINE, WINDOW_TEXT = "#dbe7fb", "#7aa2e3", "#2f4f86"
 SLOT_LINE = "#4a5263"

@@ -10,25 +10,37 @@ from __future__ import annotations
 
 import html
 import importlib.util
+import itertools
 import json
 import math
+import os
 import re
 import shutil
 import struct
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 import zlib
+from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+import xmlschema
+from click.testing import CliRunner
+from markdown_it import MarkdownIt
 
+from otorchestrator.cli.waves import waves
+from otorchestrator.models.waves import WavePlan
+from otorchestrator.reporting import timeline_svg
 from otorchestrator.reporting.build import build_run_report
 from otorchestrator.reporting.redact import ReportRedactor
-from otorchestrator.reporting.render import PHASE_COLOURS, render_run_html
+from otorchestrator.reporting.render import PHASE_COLOURS, junit_schema_path, render_run_html
 from otorchestrator.reporting.sources import load_run_sources
+from otorchestrator.reporting.write import write_run_reports
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -37,14 +49,21 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _fixture_module() -> ModuleType:
-    path = Path(__file__).parents[1] / "fixtures" / "report_store.py"
-    spec = importlib.util.spec_from_file_location("report_store", path)
+def _load(name: str) -> ModuleType:
+    """A module of tests/fixtures, loaded by path."""
+    if name in sys.modules:
+        return sys.modules[name]
+    path = Path(__file__).parents[1] / "fixtures" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    sys.modules["report_store"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def _fixture_module() -> ModuleType:
+    return _load("report_store")
 
 
 def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -308,3 +327,219 @@ def test_screenshot_shows_each_failures_output_excerpt(screenshot: tuple[Png, di
         pixels = png.region(excerpt["box"], inset=2)
         assert _share(pixels, INK, 6) > 0.6, f"{excerpt['host']}: no dark output excerpt block"
         assert sum(1 for p in pixels if min(p) > 200) > 50, f"{excerpt['host']}: the excerpt has no text"
+
+
+# -- the window timeline (reporting/timeline_svg.py) as a person sees it ------------------------------------
+# Screenshots are kept as test artifacts (CI uploads out/); docs/img holds a committed copy (docs/reports.md).
+ARTIFACTS = Path(os.environ.get("OTORCH_TEST_ARTIFACTS") or Path(__file__).parents[2] / "out" / "screenshots")
+
+# Where the browser put each row of the window timeline and what is drawn in it, as CSS-pixel boxes.
+TIMELINE_PROBE = """<script>
+(function () {
+  function box(el) { var r = el.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }
+  function all(root, sel) { return Array.prototype.map.call(root.querySelectorAll(sel), box); }
+  var svg = document.getElementById("window-timeline"), out = {svg: box(svg), rows: {}, waves: {},
+             page: [document.documentElement.scrollWidth, document.documentElement.scrollHeight]};
+  svg.querySelectorAll("g.tl-row").forEach(function (g) {
+    out.rows[g.getAttribute("data-asset")] = {
+      outcome: g.getAttribute("data-outcome"), name: box(g.querySelector(".tl-name")),
+      windows: all(g, ".tl-window"), slot: all(g, ".tl-slot"), reserve: all(g, ".tl-reserve"),
+      pill: all(g, ".tl-pill"),
+      phases: Array.prototype.map.call(g.querySelectorAll(".tl-phase"), function (p) {
+        return {box: box(p), phase: p.getAttribute("data-phase"), ok: p.getAttribute("data-ok") === "true"};
+      })};
+  });
+  svg.querySelectorAll("g.tl-wave").forEach(function (g) {
+    out.waves[g.getAttribute("data-wave")] = {plan: all(g, ".tl-wave-plan"), ran: all(g, ".tl-wave-actual")};
+  });
+  document.documentElement.setAttribute("data-layout", JSON.stringify(out));
+})();
+</script>"""
+
+
+def _probe(page: Path, tmp_path: Path, viewport: tuple[int, int], script: str) -> dict[str, Any]:
+    probe = tmp_path / f"probe-{page.name}"
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", script + "</body>"), "utf-8")
+    size = f"--window-size={viewport[0]},{viewport[1]}"
+    proc = _chromium(tmp_path, size, "--dump-dom", probe.as_uri())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = re.search(r'data-layout="([^"]*)"', proc.stdout)
+    assert found, "the layout probe did not run"
+    layout: dict[str, Any] = json.loads(html.unescape(found.group(1)))
+    return layout
+
+
+def _shoot(page: Path, tmp_path: Path, viewport: tuple[int, int], keep_as: str) -> Png:
+    shot = tmp_path / keep_as
+    size = f"--window-size={viewport[0]},{viewport[1]}"
+    proc = _chromium(tmp_path, f"--screenshot={shot}", size, page.as_uri())
+    assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, ARTIFACTS / keep_as)
+    return Png(shot)
+
+
+def _inside(inner: Sequence[float], outer: Sequence[float], slack: float = 1.0) -> bool:
+    return (
+        inner[0] >= outer[0] - slack
+        and inner[1] >= outer[1] - slack
+        and inner[0] + inner[2] <= outer[0] + outer[2] + slack
+        and inner[1] + inner[3] <= outer[1] + outer[3] + slack
+    )
+
+
+def _union(boxes: Sequence[Sequence[float]]) -> list[float]:
+    left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    right, bottom = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    return [left, top, right - left, bottom - top]
+
+
+WAVES_VIEWPORT = (1280, 1400)
+WINDOW_BLUE = _hex(timeline_svg.WINDOW_FILL)
+
+
+@pytest.fixture(scope="module")
+def waves_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, WavePlan]:
+    """`otorch waves --html` on the plant of tests/fixtures/timeline_plan.py (windows in three zones)."""
+    root = tmp_path_factory.mktemp("waves")
+    plan_file, page, out = root / "plan.json", root / "waves.html", root / "waves.json"
+    plan_file.write_text(_load("timeline_plan").plant_plan().model_dump_json(), encoding="utf-8")
+    now = _load("timeline_plan").NOW.isoformat()
+    result = CliRunner().invoke(waves, [str(plan_file), "--now", now, "-o", str(out), "--html", str(page)])
+    assert result.exit_code == 0, result.output
+    return page, WavePlan.model_validate_json(out.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def waves_shot(
+    waves_page: tuple[Path, WavePlan], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Png, dict[str, Any]]:
+    tmp_path = tmp_path_factory.mktemp("waves-shot")
+    page = waves_page[0]
+    png = _shoot(page, tmp_path, WAVES_VIEWPORT, "waves-timeline.png")
+    return png, _probe(page, tmp_path, WAVES_VIEWPORT, TIMELINE_PROBE)
+
+
+def test_waves_page_shows_every_asset_in_its_row(
+    waves_shot: tuple[Png, dict[str, Any]], waves_page: tuple[Path, WavePlan]
+) -> None:
+    png, layout = waves_shot
+    wp = waves_page[1]
+    assert (png.width, png.height) == WAVES_VIEWPORT and layout["page"][0] <= WAVES_VIEWPORT[0]
+    rows = layout["rows"]
+    placed = [h.name for w in wp.waves for h in w.hosts]
+    assert list(rows) == [*placed, "nw-scada-a", "nw-scada-b", "nw-sis-01", "nw-ews-01"]
+    svg = layout["svg"]
+    assert svg[1] + svg[3] < WAVES_VIEWPORT[1], "the timeline is below the screenshot"
+    tops = [rows[name]["name"][1] for name in rows]
+    assert tops == sorted(tops), "rows are not drawn top to bottom in order"
+    for name, row in rows.items():
+        text = png.region(row["name"], inset=0)
+        assert sum(1 for p in text if sum(p) < 300) > 30, f"{name}: no text where its name should be"
+
+
+def test_waves_page_held_exempt_blocked_rows_show_their_pill(waves_shot: tuple[Png, dict[str, Any]]) -> None:
+    png, layout = waves_shot
+    rows = layout["rows"]
+    for name, outcome in (
+        ("nw-scada-a", "held"),
+        ("nw-scada-b", "held"),
+        ("nw-sis-01", "exempt"),
+        ("nw-ews-01", "blocked"),
+    ):
+        row = rows[name]
+        assert row["outcome"] == outcome and len(row["pill"]) == 1 and not row["slot"] and not row["phases"]
+        colour = _hex(timeline_svg.outcome_colour(outcome))
+        assert _share(png.region(row["pill"][0], inset=3), colour) > 0.4, f"{name}: the pill is not {outcome}"
+    colours = {timeline_svg.outcome_colour(o) for o in ("held", "exempt", "blocked")}
+    assert len(colours) == 3
+
+
+def test_waves_page_draws_each_slot_inside_its_window(waves_shot: tuple[Png, dict[str, Any]]) -> None:
+    """Each placed host's dashed slot and hatched rollback reserve sit inside one of its window rectangles,
+    and the screenshot shows them there: window blue around, the dashed outline and the hatching drawn."""
+    png, layout = waves_shot
+    placed = {n: r for n, r in layout["rows"].items() if r["slot"]}
+    assert len(placed) == 4
+    for name, row in placed.items():
+        (slot,), (reserve,) = row["slot"], row["reserve"]
+        work = _union([slot, reserve])
+        assert any(_inside(work, window) for window in row["windows"]), f"{name}: slot outside its windows"
+        holder = next(w for w in row["windows"] if _inside(work, w))
+        below = [holder[0], work[1] + work[3] + 2, holder[2], holder[1] + holder[3] - work[1] - work[3] - 4]
+        assert _share(png.region(below, inset=2), WINDOW_BLUE) > 0.5, f"{name}: the window is not drawn blue"
+        outline = png.region([slot[0] - 1, slot[1] - 1, slot[2] + 2, 3], inset=0)  # the slot's top edge
+        dashes = sum(1 for p in outline if sum(p) < 550) / len(outline)
+        assert dashes > 0.2, f"{name}: no dashed outline on the slot ({dashes:.2f} dark)"
+        hatch = png.region(reserve, inset=1)
+        dark = sum(1 for p in hatch if sum(p) < 600) / len(hatch)
+        light = sum(1 for p in hatch if sum(p) > 720) / len(hatch)
+        assert dark > 0.15 and light > 0.15, (
+            f"{name}: the reserve is not hatched ({dark:.2f} dark, {light:.2f} light)"
+        )
+
+
+# -- the other formats as a reader (or a CI server) takes them ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every format of the fixture run, written by the same entry point as `otorch report run`."""
+    fx = _fixture_module()
+    root = tmp_path_factory.mktemp("written")
+    run = fx.make_run_store(root)
+    out = write_run_reports(run.paths, run.run_id, root / "out", run.finished_at, secrets=(fx.SECRET,))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for path in out.values():
+        shutil.copyfile(path, ARTIFACTS / path.name)
+    return out
+
+
+def test_junit_file_validates_against_the_junit_xsd(written: dict[str, Path]) -> None:
+    """The written file (not a string in memory) against the vendored Jenkins xunit-plugin junit-10.xsd."""
+    schema = xmlschema.XMLSchema(junit_schema_path())
+    errors = list(schema.iter_errors(str(written["junit"])))
+    assert errors == [], [str(e)[:300] for e in errors[:3]]
+    root = ET.parse(written["junit"]).getroot()
+    report = json.loads(written["json"].read_text(encoding="utf-8"))
+    suites = root.findall("testsuite")
+    assert [s.get("name", "").split(" ", 1)[1] for s in suites] == [w["name"] for w in report["waves"]]
+    # a suite's time is its wave's, from the events (hosts run in parallel: not the sum of the phases)
+    for suite, wave in zip(suites, report["waves"], strict=True):
+        started = datetime.fromisoformat(wave["started_at"])
+        finished = datetime.fromisoformat(wave["finished_at"])
+        assert float(suite.get("time", "nan")) == pytest.approx(
+            (finished - started).total_seconds(), abs=0.001
+        )
+
+
+_TEMPLATE_LEFTOVERS = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}|\bNone\b|\bUndefined\b")
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences and clauses of inline text (split at . ; : ! ?), normalised; those of 2+ words outside
+    code spans (a hash shown twice, e.g. the audit head in the log and in the store, is a value, not text)."""
+    parts = (" ".join(p.split()) for p in re.split(r"(?<=[.;!?])\s+|:\s+|;\s*", text))
+    return [p for p in parts if len(re.findall(r"[A-Za-z][\w-]{2,}", re.sub(r"`[^`]*`", "", p))) >= 2]
+
+
+def test_markdown_renders_with_tables_and_no_template_text_or_repeats(written: dict[str, Path]) -> None:
+    source = written["md"].read_text(encoding="utf-8")
+    md = MarkdownIt("commonmark").enable("table")
+    tokens = md.parse(source)
+    rendered = md.render(source)
+    # every table of the source parses as one (as many as header separator lines), rows as wide as the head
+    lines = source.splitlines()
+    separators = [n for n, line in enumerate(lines) if re.fullmatch(r"\|(\s*:?-+:?\s*\|)+", line)]
+    assert separators and sum(1 for t in tokens if t.type == "table_open") == len(separators)
+    for n in separators:
+        width = len(re.findall(r"(?<!\\)\|", lines[n]))
+        rows = [lines[n - 1], *itertools.takewhile(lambda line: line.startswith("|"), lines[n + 1 :])]
+        assert all(len(re.findall(r"(?<!\\)\|", row)) == width for row in rows), f"ragged table at line {n}"
+    assert rendered.count("<table>") == len(separators)
+    for host in ("nw-hmi-02", "nw-gw-01", "nw-hist-01", "nw-hmi-01"):
+        assert f"<td>{host}</td>" in rendered
+    assert not _TEMPLATE_LEFTOVERS.search(rendered), _TEMPLATE_LEFTOVERS.search(rendered)
+    sentences = [s for t in tokens if t.type == "inline" for s in _sentences(t.content)]
+    repeated = [s for s, n in Counter(sentences).items() if n > 1]
+    assert sentences and repeated == [], repeated
