@@ -523,7 +523,7 @@ def _sentences(text: str) -> list[str]:
     return [p for p in parts if len(re.findall(r"[A-Za-z][\w-]{2,}", re.sub(r"`[^`]*`", "", p))) >= 2]
 
 
-def test_markdown_renders_with_tables_and_no_template_text_or_repeats(written: dict[str, Path]) -> None:
+def test_markdown_renders_with_tables_no_template_text_no_repeated_clause(written: dict[str, Path]) -> None:
     source = written["md"].read_text(encoding="utf-8")
     md = MarkdownIt("commonmark").enable("table")
     tokens = md.parse(source)
@@ -540,6 +540,8 @@ def test_markdown_renders_with_tables_and_no_template_text_or_repeats(written: d
     for host in ("nw-hmi-02", "nw-gw-01", "nw-hist-01", "nw-hmi-01"):
         assert f"<td>{host}</td>" in rendered
     assert not _TEMPLATE_LEFTOVERS.search(rendered), _TEMPLATE_LEFTOVERS.search(rendered)
-    sentences = [s for t in tokens if t.type == "inline" for s in _sentences(t.content)]
-    repeated = [s for s, n in Counter(sentences).items() if n > 1]
-    assert sentences and repeated == [], repeated
+    # no paragraph, list item or table cell says the same thing twice ("diagnostics failed: diagnostics
+    # failed"); the same label once per host (each host's own evidence list) is structure, not repetition
+    blocks = [_sentences(t.content) for t in tokens if t.type == "inline"]
+    repeated = [(s, b) for b in blocks for s, n in Counter(b).items() if n > 1]
+    assert sum(map(len, blocks)) > 20 and repeated == [], repeated
