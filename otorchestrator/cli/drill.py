@@ -28,6 +28,8 @@ from otorchestrator.store.audit import AuditLog
 from otorchestrator.store.clock import SystemClock
 from otorchestrator.store.errors import StoreError
 from otorchestrator.store.state import StateStore
+from otorchestrator.trust.drill_approvals import signed_drill_approvals
+from otorchestrator.trust.trustfile import SiteTrust, TrustError, find_trust
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,23 @@ def _recorded_approvals(
         approvals.extend(plan.approvals)
         consulted.append(f"plan {plan_path} ({plan.content_hash})")
     return tuple(approvals), tuple(consulted)
+
+
+def _trust(trust_file: Path | None, approval_files: tuple[Path, ...], plan: Path | None) -> SiteTrust | None:
+    """The site trust in force; with one, unsigned approvals (--approvals FILE, --plan) are refused."""
+    try:
+        trust = find_trust(trust_file)
+    except TrustError as exc:
+        raise CommandError(str(exc), ExitCode.REFUSED) from exc
+    unsigned = [str(f) for f in (*approval_files, *([plan] if plan else []))]
+    if trust is not None and unsigned:
+        raise CommandError(
+            f"{', '.join(unsigned)}: unsigned approvals are not accepted while the trust file "
+            f"{trust.path} is in force; a safety-system host is drilled only on a signed drill approval "
+            "(`otorch approve drill --asset HOST --approver NAME --reason ... --key KEY`); nothing touched",
+            ExitCode.REFUSED,
+        )
+    return trust
 
 
 def _print(report: DrillReport) -> None:
@@ -108,6 +127,15 @@ def _print(report: DrillReport) -> None:
     help="A saved plan: its recorded approvals release safety-system hosts too.",
 )
 @click.option("--approve-safety", "approve", multiple=True, hidden=True, help="Refused (self-approval).")
+@click.option(
+    "--trust", "trust_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Site trust file (default: $OTORCH_TRUST_FILE, else /etc/otorchestrator/trust.yml if present). "
+    "With one, a safety-system host needs a signed drill approval (`otorch approve drill`).",
+)  # fmt: skip
+@click.option(
+    "--signed-approvals", "signed_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Directory of signed approval files (default: the trust file's approvals_dir).",
+)  # fmt: skip
 @click.option("--drill-id", default=None, help="Identifier (default: DRILL-<UTC timestamp>).")
 @click.option(
     "--report-dir",
@@ -126,6 +154,8 @@ def drill(
     approval_files: tuple[Path, ...],
     plan_path: Path | None,
     approve: tuple[str, ...],
+    trust_file: Path | None,
+    signed_dir: Path | None,
     drill_id: str | None,
     report_dir: Path | None,
     state_dir: Path | None,
@@ -138,6 +168,8 @@ def drill(
     A safety-system host (ot_safety_system) is drilled only with a recorded approval: kind drill (or
     asset), subject the host, approved by someone other than --operator, with a reason; read from
     --approvals FILE or the plan's approvals (--plan). Without one the drill is refused, nothing touched.
+    With a site trust file (--trust, docs/trust.md) only a verified signed drill approval counts
+    (`otorch approve drill --asset HOST ...` by an approver who is not --operator).
 
     \b
     Examples:
@@ -174,8 +206,14 @@ def drill(
             f"no host of {group!r} has {patch.package or patch.product} installed: nothing to drill"
         )
     names = {a.name for a in hosts}
-    recorded, consulted = _recorded_approvals(approval_files, plan_path)
-    relevant = tuple(a for a in recorded if a.subject.strip() in names)
+    trust = _trust(trust_file, approval_files, plan_path)
+    problems: dict[str, str] = {}
+    if trust is None:
+        recorded, consulted = _recorded_approvals(approval_files, plan_path)
+        relevant = tuple(a for a in recorded if a.subject.strip() in names)
+    else:  # docs/trust.md: only verified signed drill approvals
+        signed = signed_drill_approvals(hosts, trust, signed_dir, operator, now)
+        relevant, consulted, problems = signed.approvals, (signed.consulted,), signed.problems
     drill_id = drill_id or f"DRILL-{now:%Y%m%dT%H%M%SZ}"
     spec = DrillSpec(
         drill_id=drill_id,
@@ -187,6 +225,8 @@ def drill(
         backup_store=paths.backups.resolve(),
         approvals=relevant,
         approvals_from=consulted,
+        signed_only=trust is not None,
+        approval_problems=problems,
         not_applicable=tuple(not_applicable),
     )
     backend = make_backend(paths)

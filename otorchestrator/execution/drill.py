@@ -43,15 +43,19 @@ class DrillRefused(ValueError):
 
     `missing`: host -> what is missing for it."""
 
-    def __init__(self, missing: Mapping[str, str]) -> None:
+    def __init__(self, missing: Mapping[str, str], signed_only: bool = False) -> None:
         self.missing = dict(missing)
         self.hosts = tuple(self.missing)
         lines = "; ".join(f"{host} is a safety-system asset and {why}" for host, why in self.missing.items())
-        super().__init__(
-            f"refusing the drill: {lines}; nothing was touched. Record the approval (kind drill or asset, "
-            "subject the host, approved_by someone other than the operator, a reason) in an approvals file "
-            "(--approvals FILE) or the plan (--plan FILE), or drill another group."
+        remedy = (
+            "Have an approver of the trust file sign one (`otorch approve drill --asset HOST --approver NAME "
+            "--reason ... --key KEY`; not the operator), or drill another group."
+            if signed_only
+            else "Record the approval (kind drill or asset, subject the host, approved_by someone other than "
+            "the operator, a reason) in an approvals file (--approvals FILE) or the plan (--plan FILE), or "
+            "drill another group."
         )
+        super().__init__(f"refusing the drill: {lines}; nothing was touched. {remedy}")
 
 
 class DrillPhase(BaseModel):
@@ -107,6 +111,10 @@ class DrillSpec:
     backup_store: Path
     approvals: tuple[Approval, ...] = ()  # recorded approvals (approvals files, the plan)
     approvals_from: tuple[str, ...] = ()  # where they were read: "approvals FILE", "plan FILE (hash)"
+    # a trust file is in force: `approvals` are the verified signed ones (trust/drill_approvals.py), and
+    # for each safety-system host without one, why no signed approval counts
+    signed_only: bool = False
+    approval_problems: Mapping[str, str] = field(default_factory=dict)
     not_applicable: tuple[str, ...] = ()
     phase_timeout_s: int = 1800
     extravars: Mapping[str, Any] = field(default_factory=dict)
@@ -367,6 +375,7 @@ class Drill:
         """Raises `DrillRefused` (before touching anything) for a safety-system host without a valid approval
         (see `safety_approvals`)."""
         approved, refused = safety_approvals(spec.assets, spec.approvals, spec.operator, self.clock.now())
+        refused = {host: spec.approval_problems.get(host, why) for host, why in refused.items()}
         if refused:
             self.audit.append(
                 AuditEvent(
@@ -383,7 +392,7 @@ class Drill:
                     },
                 )
             )
-            raise DrillRefused(refused)
+            raise DrillRefused(refused, spec.signed_only)
         started = self.clock.now()
         digest = content_hash(
             {

@@ -180,7 +180,7 @@ def assess(
         elif s.asset != need.asset:
             continue
         name = signed.path.name
-        if s.plan_hash is not None and s.plan_hash != plan_hash:
+        if s.plan_hash is not None and need.kind is not ApprovalKind.DRILL and s.plan_hash != plan_hash:
             why_not.append(f"{name}: approves plan {s.plan_hash}, this run's plan is {plan_hash}")
         elif need.kind is ApprovalKind.ASSET and s.patches and not set(need.patches) <= set(s.patches):
             why_not.append(f"{name}: approves {', '.join(s.patches)}, not {', '.join(need.patches)}")
