@@ -35,6 +35,7 @@ from typing import Any, Literal, Union
 import orjson
 from pydantic import BaseModel, TypeAdapter
 from pydantic.functional_serializers import PlainSerializer, WrapSerializer
+from pydantic_core import PydanticSerializationError
 
 from otorchestrator.models.canonical import JCS_PREFIX, CanonicalJSONError, es_number, finite_jcs_bytes
 
@@ -100,6 +101,7 @@ def _model_class(annotation: Any) -> type[BaseModel] | None:
 
 
 def _str_sequence(annotation: Any) -> bool:
+    """`tuple[str, ...]` (optionally `| None`): dumped by pydantic with the scalars."""
     members = [m for m in _members(annotation) if m is not type(None)]
     if len(members) != 1:
         return False
@@ -107,27 +109,42 @@ def _str_sequence(annotation: Any) -> bool:
     return origin is tuple and args == (str, Ellipsis)
 
 
+def _admits_float(annotation: Any) -> bool:
+    return float in _members(annotation)
+
+
 class _Field:
-    """A nested field of a plain class: how its value is written, and the texts written so far (by the
-    identity of the value; the cache lives for one call)."""
+    """A nested field of a plain class: how its value is written, and the texts written so far by the
+    identity of the value (kept only while values repeat: a field whose values are all distinct, such as
+    a host's installed products, stops being cached after a few hundred)."""
 
     def __init__(self, cls: type[BaseModel], name: str) -> None:
         annotation = cls.model_fields[name].annotation
         self.name = name
         self.element = _element_class(annotation)  # tuple[C, ...]: each element through the model cache
         self.model = _model_class(annotation)  # C | None
-        self.strings = _str_sequence(annotation)  # tuple[str, ...]
         self.cache: dict[int, tuple[bytes, orjson.Fragment]] = {}
+        self.misses = 0
+        self.caching = True
+
+    def missed(self) -> None:
+        self.misses += 1
+        if self.misses == 512 and len(self.cache) > 448:  # under 1 hit in 8 lookups: stop caching
+            self.caching = False
+            self.cache.clear()
 
 
 class _Shape:
-    """How one plain model class is written: its scalar fields through pydantic, the rest by identity."""
+    """How one plain model class is written: its scalar fields (and string tuples) through pydantic, the
+    rest by identity."""
 
     def __init__(self, cls: type[BaseModel]) -> None:
         self.cls = cls
         fields = cls.model_fields
-        self.scalars = frozenset(n for n, f in fields.items() if _is_scalar(f.annotation))
-        self.nested = tuple(_Field(cls, n) for n in fields if n not in self.scalars)
+        dumped = {n for n, f in fields.items() if _is_scalar(f.annotation) or _str_sequence(f.annotation)}
+        self.scalars = frozenset(dumped)
+        self.floats = tuple(n for n in fields if n in dumped and _admits_float(fields[n].annotation))
+        self.nested = tuple(_Field(cls, n) for n in fields if n not in dumped)
         self.exclude: dict[str, set[str]] = {"__all__": {f.name for f in self.nested}}
         self.serializer = TypeAdapter(tuple[cls, ...]).serializer  # type: ignore[valid-type]
 
@@ -154,13 +171,21 @@ class _Writer:
 
     def rows(self, shape: _Shape, objects: tuple[BaseModel, ...]) -> bytes:
         """`[...]`: the RFC 8785 text of `objects`, all of `shape`'s class. pydantic dumps the scalar
-        fields; floats are respelled and nested values put in as fragments, then orjson writes it all."""
-        dumped = shape.serializer.to_python(objects, mode="json", exclude=shape.exclude)
+        fields; floats are respelled and nested values put in as fragments, then orjson writes it all.
+
+        pydantic is told to raise where a value does not have its declared type (it would only warn):
+        then a float may sit where none is declared, and the chunk is written by the reference path."""
+        try:
+            dumped = shape.serializer.to_python(objects, mode="json", exclude=shape.exclude, warnings="error")
+        except PydanticSerializationError:
+            full = shape.serializer.to_python(objects, mode="json")
+            return finite_jcs_bytes(full)
         floats = self.floats
-        for row in dumped:
-            for key, value in row.items():
+        for name in shape.floats:
+            for row in dumped:
+                value = row[name]
                 if type(value) is float:
-                    row[key] = floats.get(value) or self.float_fragment(value)
+                    row[name] = floats.get(value) or self.float_fragment(value)
         for field in shape.nested:
             cache, name = field.cache, field.name
             for obj, row in zip(objects, dumped, strict=True):
@@ -177,7 +202,10 @@ class _Writer:
     def value(self, owner: BaseModel, field: _Field, value: Any) -> tuple[bytes, orjson.Fragment]:
         """The text of `owner.<field>` (which is `value`), and the same as a fragment for orjson."""
         text = self._value_bytes(owner, field, value)
-        found = field.cache[id(value)] = (text, orjson.Fragment(text))
+        found = (text, orjson.Fragment(text))
+        if field.caching:
+            field.cache[id(value)] = found
+            field.missed()
         return found
 
     def _value_bytes(self, owner: BaseModel, field: _Field, value: Any) -> bytes:
@@ -189,8 +217,6 @@ class _Writer:
             return b"[" + b",".join([models.get(id(v)) or self.model(v) for v in value]) + b"]"
         if field.model is not None and type(value) is field.model:
             return self.model(value)
-        if field.strings and type(value) is tuple and all(type(v) is str for v in value):
-            return orjson.dumps(value)  # strings escape the same way in orjson and RFC 8785
         # anything else: the model's own dump of this one field, then the RFC 8785 writer
         return finite_jcs_bytes(owner.model_dump(mode="json", include={field.name})[field.name])
 
@@ -223,7 +249,10 @@ def model_jcs_pieces(model: BaseModel, exclude: frozenset[str] = frozenset()) ->
         yield (b"{" if index == 0 else b",") + orjson.dumps(name) + b":"
         if name in shape.scalars:
             value = scalars[name]
-            yield es_number(value).encode() if type(value) is float else _scalar(value)
+            if isinstance(value, list):  # a tuple of strings
+                yield finite_jcs_bytes(value)
+            else:
+                yield es_number(value).encode() if type(value) is float else _scalar(value)
             continue
         value = getattr(model, name)
         element = _element_class(cls.model_fields[name].annotation)

@@ -368,14 +368,10 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
     memo = _Memo(kev=inputs.kev.by_cve())
     rows: list[tuple[tuple[int, float, int, str, str], dict[str, object]]] = []
     unpatched: list[UnpatchedFinding] = []
-    unmatched: Counter[tuple[str, str, str]] = Counter()
-    reviewed: set[tuple[str, str]] = set()
-    through: set[tuple[str, str]] = set()
-    near: Counter[tuple[str, str, str, int]] = Counter()  # (vendor, product, version, id(NearName))
-    near_by_id: dict[int, NearName] = {}
-    unparsed: Counter[tuple[str, str, str]] = Counter()
     assets = tuple(sorted(inputs.inventory.assets, key=lambda a: a.name))
     products: dict[tuple[str, str, str], _ProductPlan] = {}
+    counts: Counter[tuple[str, str, str]] = Counter()  # assets per installed product
+    findings: dict[tuple[str, str, str], dict[str, object]] = {}  # an unpatched finding, less its asset
     for asset in assets:
         profile = (asset.purdue_level, asset.zone, asset.criticality, asset.safety_system)
         # the overlay depends on the asset only through exemptions and approvals naming it, and `need`
@@ -388,30 +384,11 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
             pp = products.get(pkey)
             if pp is None:
                 pp = products[pkey] = _plan_product(index, patches, installed)
-                reviewed.update(pp.reviewed)
-                through.update(pp.through)
-                near_by_id.update((id(n), n) for n in pp.near)
-            for candidate in pp.near:
-                near[(*pkey, id(candidate))] += 1
-            if not pp.named:
-                unmatched[pkey] += 1
-            if pp.unparsed:
-                unparsed[pkey] += 1
+                if pp.missing:
+                    findings[pkey] = _finding(pkey, pp)
+            counts[pkey] += 1
             if pp.missing:
-                unpatched.append(
-                    trusted(
-                        UnpatchedFinding,
-                        asset=asset.name,
-                        vendor=installed.vendor,
-                        product=installed.product,
-                        version=installed.version,
-                        cves=pp.missing,
-                        advisories=pp.missing_advisories,
-                        remediation=pp.remediation,
-                        provenance=pp.missing_provenance,
-                        matched_rules=pp.missing_rules,
-                    )
-                )
+                unpatched.append(trusted(UnpatchedFinding, asset=asset.name, **findings[pkey]))
             if pp.patch is None:
                 continue
             patch = pp.patch
@@ -454,10 +431,15 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
         values["priority_rank"] = n
         ranked.append(trusted(PlanItem, **values))
     used = {i.patch_id for i in ranked}
+    reviewed = {r for pp in products.values() for r in pp.reviewed}
+    through = {t for pp in products.values() for t in pp.through}
     problems = rule_problems(index, reviewed)
     contradictions = fix_problems(index, through)
-    review = _review(near, near_by_id)
-    warnings = _warnings(unpatched, unmatched, unparsed, problems, inputs.exemptions, now)
+    unmatched = Counter({k: counts[k] for k, pp in products.items() if not pp.named})
+    unparsed = Counter({k: counts[k] for k, pp in products.items() if pp.unparsed})
+    missing = {c for pp in products.values() for c in pp.missing}
+    review = _review(products, counts)
+    warnings = _warnings(unpatched, missing, unmatched, unparsed, problems, inputs.exemptions, now)
     if review:
         warnings += (f"{len(review)} near-name candidate(s) not matched, need a human look (see `review`)",)
     flagged = sum(p.inventory_match for p in contradictions)
@@ -486,26 +468,43 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
     )
 
 
+def _finding(pkey: tuple[str, str, str], pp: _ProductPlan) -> dict[str, object]:
+    """The fields of an unpatched finding for installed product `pkey`, in field order, all but `asset`."""
+    vendor, product, version = pkey
+    return {
+        "vendor": vendor,
+        "product": product,
+        "version": version,
+        "cves": pp.missing,
+        "advisories": pp.missing_advisories,
+        "remediation": pp.remediation,
+        "provenance": pp.missing_provenance,
+        "matched_rules": pp.missing_rules,
+    }
+
+
 def _review(
-    near: Counter[tuple[str, str, str, int]], by_id: dict[int, NearName]
+    products: dict[tuple[str, str, str], _ProductPlan], counts: Counter[tuple[str, str, str]]
 ) -> tuple[ReviewCandidate, ...]:
     out = [
         ReviewCandidate(
             vendor=vendor,
             product=product,
             version=version,
-            assets=n,
-            advisory=by_id[ident].rule.advisory.id,
-            product_id=by_id[ident].rule.rule.product_id,
-            reason=by_id[ident].reason,
+            assets=counts[(vendor, product, version)],
+            advisory=candidate.rule.advisory.id,
+            product_id=candidate.rule.rule.product_id,
+            reason=candidate.reason,
         )
-        for (vendor, product, version, ident), n in near.items()
+        for (vendor, product, version), pp in products.items()
+        for candidate in pp.near
     ]
     return tuple(sorted(out, key=lambda r: (r.vendor, r.product, r.version, r.advisory, r.product_id)))
 
 
 def _warnings(
     unpatched: list[UnpatchedFinding],
+    missing: set[str],
     unmatched: Counter[tuple[str, str, str]],
     unparsed: Counter[tuple[str, str, str]],
     problems: tuple[object, ...],
@@ -515,7 +514,7 @@ def _warnings(
     out = []
     if unpatched:
         assets = len({u.asset for u in unpatched})
-        cves = len({c for u in unpatched for c in u.cves})
+        cves = len(missing)
         out.append(
             f"no patch available: {cves} CVE(s) on {assets} asset(s) have no catalog patch (see `unpatched`)"
         )

@@ -195,3 +195,23 @@ def test_a_plan_hashes_as_its_json_dump() -> None:
     sealed = plan.sealed()
     assert sealed.content_hash == content_hash(dumped)
     assert Plan.model_validate_json(sealed.model_dump_json()).compute_hash() == sealed.content_hash
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # pydantic warns about the mistyped value
+def test_a_value_that_is_not_its_declared_type_is_written_as_the_dump_writes_it() -> None:
+    # built without validation: a float in an int field, an int in a str field
+    odd = (trusted(Leaf, text="x", score=None, count=3.0), trusted(Leaf, text=7, score=2.0, count=1))
+    forest = Forest(trees=(Tree(name="t", level=1.0, leaves=odd),), leaves=odd)
+    assert model_jcs_bytes(forest) == expected(forest)
+    assert b'"count":3,' in model_jcs_bytes(forest)
+
+
+def test_many_distinct_nested_values() -> None:
+    # more distinct values than the identity cache keeps for one field (it stops caching), some repeated
+    shared = (Leaf(text="shared", score=0.5),)
+    trees = tuple(
+        Tree(name=f"t{i}", level=2.0, leaves=shared if i % 3 == 0 else (Leaf(text=f"l{i}", score=i * 0.1),))
+        for i in range(canonical_stream.CHUNK * 3)
+    )
+    forest = Forest(trees=trees)
+    assert model_jcs_bytes(forest) == expected(forest)
