@@ -26,6 +26,7 @@ class ExitCode(IntEnum):
     INFEASIBLE = 11  # a constraint cannot be met (e.g. `otorch waves --strict`)
     VIOLATION = 12  # a policy check the caller asked to fail on found violations (report --fail-on-violation)
     CHANGED = 13  # something changed that needs a look: drift from the baselines, new findings (watch)
+    AUDIT_UNAVAILABLE = 14  # the audit record could not be written or (policy halt) forwarded: run stopped
 
 
 MEANING: dict[ExitCode, str] = {
@@ -43,6 +44,7 @@ MEANING: dict[ExitCode, str] = {
     ExitCode.INFEASIBLE: "a constraint cannot be met",
     ExitCode.VIOLATION: "violations found and the caller asked to fail on them",
     ExitCode.CHANGED: "changed since last time: drift from the baselines, or new applicable findings",
+    ExitCode.AUDIT_UNAVAILABLE: "audit unavailable: a record could not be written or forwarded; run halted",
 }
 
 

@@ -10,12 +10,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from otorchestrator.cli._shared import no_state_store
+from otorchestrator.cli._shared import CommandError, emit_json, json_option, no_state_store
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.models.run import AuditEvent, AuditHead
-from otorchestrator.store.audit import AuditVerification, read_events, verify
+from otorchestrator.store.audit import read_events, verify
+from otorchestrator.store.audit_report import AuditReport, audit_report
 from otorchestrator.store.errors import StoreError
 from otorchestrator.store.paths import StatePaths
 from otorchestrator.store.state import StateStore
+from otorchestrator.trust.trustfile import TrustError, find_trust
 
 _state_dir_option = click.option(
     "--state-dir",
@@ -51,37 +54,115 @@ def _store_head(paths: StatePaths | None) -> AuditHead | None:
         raise click.ClickException(str(exc)) from exc
 
 
-def _render_verification(result: AuditVerification, log: Path, anchored: bool) -> None:
-    if result.ok:
-        head = result.head_hash or "(empty log)"
-        click.echo(f"chain intact: {result.records} records, head {head}")
-        if not anchored:
+def _render(report: AuditReport) -> None:
+    chain, k = report.chain, report.checkpoints
+    if chain.ok:
+        click.echo(f"chain intact: {chain.records} records, head {chain.head_hash or '(empty log)'}")
+        if not report.anchored:
             click.echo("note: no state store head to compare with: a truncated tail would not show", err=True)
     else:
-        click.echo(f"chain BROKEN: {log}: {len(result.problems)} problem(s) in {result.records} records")
-        for problem in result.problems:
-            click.echo(f"  line {problem.line}: {problem.kind}: {problem.detail}")
-    for note in result.notes:
+        click.echo(f"chain BROKEN: {report.log}: {len(chain.problems)} problem(s) in {chain.records} records")
+    if k.found or k.problems:
+        signers = f" by {', '.join(k.signers)}" if k.signers else ""
+        state = "verified" if k.ok and k.verified == k.found else "NOT verified" if not k.ok else "found"
+        click.echo(
+            f"checkpoints {state}: {k.verified} of {k.found} signatures good{signers}, covering seq "
+            f"{k.covered_seq} of {k.last_seq}"
+        )
+    else:
+        click.echo("checkpoints: none in the log")
+    if report.store is not None:
+        s = report.store
+        verdict = "match" if s.ok else "DO NOT match"
+        click.echo(
+            f"store: {s.runs} run(s), {s.transitions} transitions, {s.phase_results} phase results "
+            f"{verdict} the audit log"
+        )
+    if report.against is not None:
+        a = report.against
+        span = f"seq {a.first_seq}..{a.last_seq}" if a.first_seq is not None else "no records"
+        verdict = "matches the log" if a.ok else "DOES NOT match the log"
+        click.echo(f"copy {a.copy}: {a.records} records ({span}) {verdict}")
+    problems = report.problems()
+    if problems:
+        click.echo(f"audit NOT verified: {len(problems)} problem(s)")
+        for line in problems:
+            click.echo(f"  {line}")
+    for note in report.notes():
         click.echo(f"note: {note}", err=True)
 
 
 @click.group()
 def audit() -> None:
-    """Verify and read the hash-chained audit trail."""
+    """Verify and read the hash-chained audit trail.
+
+    \b
+    Examples:
+      otorch audit verify
+      otorch audit verify --against /var/log/siem/otorch.log --require-checkpoints
+      otorch audit show --run run-20260301-020000-ab12 --kind transition
+    """
 
 
 @audit.command("verify")
 @_state_dir_option
 @_log_option
-def verify_command(state_dir: Path | None, log_file: Path | None) -> None:
-    """Check every record of the audit chain; exit 1 listing each problem with its line number."""
+@click.option(
+    "--trust", "trust_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Site trust file whose audit signers verify the checkpoints (default: $OTORCH_TRUST_FILE, "
+    "else /etc/otorchestrator/trust.yml).",
+)  # fmt: skip
+@click.option(
+    "--require-checkpoints", is_flag=True,
+    help="Every run start, wave end and run end must have its signed checkpoint.",
+)  # fmt: skip
+@click.option(
+    "--against", "against", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+    help="An exported copy to compare record by record (e.g. the file the syslog server wrote).",
+)  # fmt: skip
+@json_option
+def verify_command(
+    state_dir: Path | None,
+    log_file: Path | None,
+    trust_file: Path | None,
+    require_checkpoints: bool,
+    against: Path | None,
+    as_json: bool,
+) -> None:
+    """Check the audit trail: the hash chain (anchored to the state store's head), the signed
+    checkpoints, the store's transitions and phase results, and (--against) an exported copy. Lists each
+    problem with its line or seq.
+
+    \b
+    Examples:
+      otorch audit verify
+      otorch audit verify --trust /etc/otorchestrator/trust.yml --require-checkpoints
+      otorch audit verify --against /var/log/otorch-siem.log --json | jq .problems
+
+    \b
+    Exit codes: 0 everything verified, 10 a problem found (INTEGRITY), 9 no state store (NO_STATE),
+    8 the trust file is unusable (INPUT_INVALID).
+    """
     log, paths = _locate(state_dir, log_file)
     if paths is not None and not log.exists() and not paths.db.exists():
         raise no_state_store(paths)  # nor an audit log beside it
-    head = _store_head(paths)
-    result = verify(log, expected_head=head)
-    _render_verification(result, log, anchored=head is not None)
-    raise SystemExit(0 if result.ok else 1)
+    try:
+        trust = find_trust(trust_file)
+    except TrustError as exc:
+        raise CommandError(str(exc), ExitCode.INPUT_INVALID) from exc
+    try:
+        if paths is not None and paths.db.exists():
+            with StateStore(paths.db) as store:
+                report = audit_report(log, store, trust, require_checkpoints, against)
+        else:
+            report = audit_report(log, None, trust, require_checkpoints, against)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _render(report)
+    raise SystemExit(int(ExitCode.OK if report.ok else ExitCode.INTEGRITY))
 
 
 def _event_row(event: AuditEvent) -> list[str]:
@@ -115,7 +196,13 @@ def show_command(
     kind: str | None,
     as_json: bool,
 ) -> None:
-    """Print audit events, oldest first."""
+    """Print audit events, oldest first.
+
+    \b
+    Examples:
+      otorch audit show --host nw-hmi-01
+      otorch audit show --kind audit_checkpoint --json | jq '.[].detail.statement'
+    """
     log, paths = _locate(state_dir, log_file)
     if not log.exists():
         raise click.ClickException(f"no audit log at {log}")

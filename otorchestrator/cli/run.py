@@ -30,6 +30,7 @@ from otorchestrator.execution.orchestrator import Orchestrator, RunRefused, new_
 from otorchestrator.execution.orphans import end_orphans, orphan_grace_s
 from otorchestrator.execution.secretfiles import channel_problem
 from otorchestrator.execution.summary import ExitCode, RunSummary
+from otorchestrator.forward.config import AuditConfigError, audit_sinks, find_audit_config
 from otorchestrator.intake.catalog import load_catalog_strict
 from otorchestrator.intake.inventory import read_inventory
 from otorchestrator.intake.planfiles import PlanFileError, load_plan, load_wave_plan
@@ -37,9 +38,9 @@ from otorchestrator.models.asset import Asset
 from otorchestrator.models.catalog import Catalog, Patch
 from otorchestrator.models.run import RunStatus
 from otorchestrator.models.waves import Wave, WavePlan
-from otorchestrator.store.audit import AuditLog
+from otorchestrator.store.audit import AuditLog, AuditSink
 from otorchestrator.store.clock import SystemClock
-from otorchestrator.store.errors import RunLocked, RunNotFound, StoreError
+from otorchestrator.store.errors import AuditError, AuditUnavailable, RunLocked, RunNotFound, StoreError
 from otorchestrator.store.paths import StatePaths
 from otorchestrator.store.redact import Redactor
 from otorchestrator.store.state import StateStore
@@ -56,6 +57,7 @@ Exit codes (run, resume, rollback; status reports the run's code with --exit-cod
   5  refused, nothing started: run lock held by another run, safety check failed, wave plan changed
   6  operator attention: a host is rollback_failed or needs_reconcile
   7  aborted by an operator
+ 14  audit unavailable: a record could not be written or (on_failure: halt) forwarded; run halted
 """
 _BACKEND_MODULE = "otorchestrator.execution.ansible"
 
@@ -93,17 +95,35 @@ def session(
     observer: Observer | None = None,
     secrets: Sequence[str] = (),
     backend_factory: Callable[[StatePaths], Backend] | None = None,
+    audit_config: Path | None = None,
 ) -> Iterator[Session]:
     paths = StatePaths.resolve(state_dir, os.environ).ensure()
     redactor = Redactor(secrets)
+    sinks = audit_sinks_for(audit_config, paths)
     store = StateStore(paths.db)
+    audit = AuditLog(paths.audit, redactor=redactor, head_store=store, sinks=sinks)
     try:
-        audit = AuditLog(paths.audit, redactor=redactor, head_store=store)
         backend = (backend_factory or make_backend)(paths)
         orchestrator = Orchestrator(backend, store, audit, SystemClock(), observer, redactor)
         yield Session(paths, store, audit, redactor, orchestrator, Console(stderr=False))
     finally:
+        audit.close()
         store.close()
+
+
+def audit_sinks_for(given: Path | None, paths: StatePaths) -> list[AuditSink]:
+    """The syslog forwarding and checkpoint signing the site's audit config asks for (docs/audit.md):
+    `--audit-config`, else $OTORCH_AUDIT_CONFIG, else /etc/otorchestrator/audit.yml."""
+
+    def warn(message: str) -> None:
+        click.echo(f"warning: {message}", err=True)
+
+    try:
+        return audit_sinks(find_audit_config(given), paths.root, warn)
+    except AuditConfigError as exc:
+        _fail(str(exc), ExitCode.INPUT_INVALID)
+    except AuditUnavailable as exc:
+        _fail(f"{exc}\nnothing was started", ExitCode.AUDIT_UNAVAILABLE)
 
 
 def load_waveplan(path: Path) -> WavePlan:
@@ -356,9 +376,16 @@ def make_observer(as_json: bool) -> tuple[Observer, Any]:
     return _PlainProgress(console), nullcontext()
 
 
-def _handle(call: Callable[[], RunSummary]) -> RunSummary:
+def _handle(call: Callable[[], RunSummary], run_id: str | None = None) -> RunSummary:
     try:
         return call()
+    except AuditError as exc:
+        again = f"`otorch resume {run_id}`" if run_id else "`otorch resume RUN`"
+        _fail(
+            f"audit unavailable: {exc}\nno further host step was started; the run is halted. Hosts caught "
+            f"mid-step are re-probed by {again} once the audit log can be written (and forwarded).",
+            ExitCode.AUDIT_UNAVAILABLE,
+        )
     except RunLocked as exc:
         _fail(str(exc), ExitCode.REFUSED)
     except RunRefused as exc:
@@ -446,6 +473,11 @@ def _execution(f: Any) -> Any:
         "--approvals", "approvals_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
         help="Directory of signed approval files (default: the trust file's approvals_dir).",
     )(f)  # fmt: skip
+    f = click.option(
+        "--audit-config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+        help="Site audit config: syslog forwarding and the checkpoint key (default: $OTORCH_AUDIT_CONFIG, "
+        "else /etc/otorchestrator/audit.yml; docs/audit.md).",
+    )(f)  # fmt: skip
     return f
 
 
@@ -477,6 +509,7 @@ def run(
     plan_file: Path | None,
     key: Path | None,
     approvals_dir: Path | None,
+    audit_config: Path | None,
     operator: str,
     state_dir: Path | None,
     as_json: bool,
@@ -499,7 +532,7 @@ def run(
         raise click.UsageError("no inventory: pass --inventory (the wave plan names none that exists)")
     secrets = read_secrets(secret_vars)
     observer, live = make_observer(as_json)
-    with session(state_dir, observer, tuple(secrets.values())) as s:
+    with session(state_dir, observer, tuple(secrets.values()), audit_config=audit_config) as s:
         run_id = new_run_id(SystemClock().now())
         copy = run_dir(s.paths, run_id) / "waveplan.json"
         copy_signed(waveplan_file, copy)
@@ -515,7 +548,7 @@ def run(
             plan_file=plan_copy, key=key, approvals_dir=approvals_dir,
         )  # fmt: skip
         with live:
-            summary = _handle(lambda: s.orchestrator.run(waveplan, options))
+            summary = _handle(lambda: s.orchestrator.run(waveplan, options), run_id)
         render(summary, s, as_json)
         sys.exit(int(summary.exit_code))
 
@@ -539,6 +572,7 @@ def resume(
     plan_file: Path | None,
     key: Path | None,
     approvals_dir: Path | None,
+    audit_config: Path | None,
     operator: str,
     state_dir: Path | None,
     as_json: bool,
@@ -554,7 +588,7 @@ def resume(
     """
     secrets = read_secrets(secret_vars)
     observer, live = make_observer(as_json)
-    with session(state_dir, observer, tuple(secrets.values())) as s:
+    with session(state_dir, observer, tuple(secrets.values()), audit_config=audit_config) as s:
         try:
             record = s.store.get_run(run_id)
         except RunNotFound as exc:
@@ -575,7 +609,7 @@ def resume(
         )  # fmt: skip
         abort_flag(s.paths, run_id).unlink(missing_ok=True)
         with live:
-            summary = _handle(lambda: s.orchestrator.resume(run_id, waveplan, options))
+            summary = _handle(lambda: s.orchestrator.resume(run_id, waveplan, options), run_id)
         render(summary, s, as_json)
         sys.exit(int(summary.exit_code))
 
@@ -671,7 +705,7 @@ def rollback(
             operator=operator, inventory=inventory, extravars=base_vars(s.paths), secret_vars=secrets
         )
         with live:
-            summary = _handle(lambda: s.orchestrator.rollback(run_id, waveplan, options, hosts))
+            summary = _handle(lambda: s.orchestrator.rollback(run_id, waveplan, options, hosts), run_id)
         render(summary, s, as_json)
         failed = any(
             h.host in (hosts or [h.host]) and h.state.value == "rollback_failed" for h in summary.hosts

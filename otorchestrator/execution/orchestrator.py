@@ -7,6 +7,7 @@ safety checks before anything starts, the run lock, the run record, and the fina
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from otorchestrator.models.run import AuditEvent, AuditKind, HostState, RunRecor
 from otorchestrator.models.waves import WavePlan
 from otorchestrator.store.audit import AuditLog, read_events
 from otorchestrator.store.clock import Clock
+from otorchestrator.store.errors import AuditError
 from otorchestrator.store.redact import Redactor
 from otorchestrator.store.state import StateStore
 
@@ -153,6 +155,12 @@ class Orchestrator:
     def _guarded(self, rec: Recorder, body: Callable[[], RunSummary]) -> RunSummary:
         try:
             return body()
+        except AuditError as exc:  # no host step starts without its audit record: halt, resumable
+            detail = rec.clean(f"audit unavailable: {exc}")[:500]
+            self.store.set_run_status(rec.run_id, RunStatus.HALTED, rec.now(), detail)
+            with contextlib.suppress(AuditError):  # on the record when the local log still takes it
+                rec.event(AuditKind.RUN_STATUS, result=RunStatus.HALTED.value, detail={"detail": detail})
+            raise
         except Exception as exc:  # record the failure, then let the caller render it
             detail = rec.clean(f"{type(exc).__name__}: {exc}")[:500]
             self.store.set_run_status(rec.run_id, RunStatus.FAILED, rec.now(), detail)
@@ -171,6 +179,7 @@ class Orchestrator:
         problems = self._problems(waveplan, options, None, run_id)
         if problems:
             self._refuse(run_id, options.operator, "safety checks failed; nothing was started", problems)
+        self.audit.check_writable()  # AuditUnavailable: nothing started, no run recorded
         with self.store.lock(run_id, options.operator, now) as lock:
             record = RunRecord(
                 run_id=run_id,
@@ -185,22 +194,22 @@ class Orchestrator:
             )
             self.store.create_run(record)
             rec = self._recorder(run_id, options.operator, waveplan)
-            rec.event(
-                AuditKind.RUN_STARTED,
-                result="running",
-                detail={
-                    "waveplan_hash": waveplan.content_hash,
-                    "plan_hash": waveplan.plan_hash,
-                    "check_mode": options.check_mode,
-                    "artifact_check": options.artifact_digests is not None,
-                    "waves": [w.index for w in waves],
-                    "previous_lock_holder": lock.previous.describe() if lock.previous else None,
-                },
-            )
-            self._audit_override(rec, options)
-            self.observer.run_started(record, resumed=False)
 
             def body() -> RunSummary:
+                rec.event(
+                    AuditKind.RUN_STARTED,
+                    result="running",
+                    detail={
+                        "waveplan_hash": waveplan.content_hash,
+                        "plan_hash": waveplan.plan_hash,
+                        "check_mode": options.check_mode,
+                        "artifact_check": options.artifact_digests is not None,
+                        "waves": [w.index for w in waves],
+                        "previous_lock_holder": lock.previous.describe() if lock.previous else None,
+                    },
+                )
+                self._audit_override(rec, options)
+                self.observer.run_started(record, resumed=False)
                 rec.register({h.name: w.index for w in waves for h in w.hosts})
                 runner = WaveRunner(self.backend, rec, waveplan, options)
                 runner.execute()
@@ -217,6 +226,7 @@ class Orchestrator:
         problems = self._problems(waveplan, options, run.waveplan_hash, run_id)
         if problems:
             self._refuse(run_id, options.operator, "safety checks failed; nothing was resumed", problems)
+        self.audit.check_writable()
         now = self.clock.now()
         with self.store.lock(run_id, options.operator, now) as lock:
             run = self.store.get_run(run_id)  # re-read under the lock
@@ -226,23 +236,24 @@ class Orchestrator:
                 return self.summary(run_id)
             reconcile_only = run.status is RunStatus.ABORTED
             options = _with_check_mode(options, run.check_mode)
-            rec.event(
-                AuditKind.RUN_RESUMED,
-                result="running",
-                detail={
-                    "previous_status": run.status.value,
-                    "reconcile_only": reconcile_only,
-                    "previous_lock_holder": lock.previous.describe() if lock.previous else None,
-                },
-            )
-            self._audit_override(rec, options)
-            if not reconcile_only:
-                run = self.store.set_run_status(
-                    run_id, RunStatus.RUNNING, now, f"resumed by {options.operator}"
-                )
-            self.observer.run_started(run, resumed=True)
 
             def body() -> RunSummary:
+                rec.event(
+                    AuditKind.RUN_RESUMED,
+                    result="running",
+                    detail={
+                        "previous_status": run.status.value,
+                        "reconcile_only": reconcile_only,
+                        "previous_lock_holder": lock.previous.describe() if lock.previous else None,
+                    },
+                )
+                self._audit_override(rec, options)
+                resumed = run
+                if not reconcile_only:
+                    resumed = self.store.set_run_status(
+                        run_id, RunStatus.RUNNING, now, f"resumed by {options.operator}"
+                    )
+                self.observer.run_started(resumed, resumed=True)
                 if not rec.hosts:  # crashed before its hosts were registered
                     waves = _started_waves(self.audit, run_id, waveplan)
                     rec.register(

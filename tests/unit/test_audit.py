@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from otorchestrator.cli.audit import audit
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.models.results import Phase
 from otorchestrator.models.run import GENESIS_HASH, AuditEvent, AuditHead, AuditKind
 from otorchestrator.store.audit import AuditLog, event_hash, record_text, verify
@@ -31,7 +32,7 @@ def event(i: int, **detail: object) -> AuditEvent:
         at=T0 + timedelta(seconds=i),
         operator="alice",
         kind=AuditKind.TRANSITION,
-        run_id="run-1",
+        run_id=None,  # records of no run: the store cross-check (test_audit_crosscheck.py) has none to match
         host=f"hmi-{i:02d}",
         wave=0,
         phase=Phase.INSTALL,
@@ -282,11 +283,11 @@ def test_cli_verify_and_show(log: AuditLog, paths: StatePaths) -> None:
     lines = lines_of(log.path)
     log.path.write_bytes(b"".join(lines[:2] + lines[3:]))
     broken = runner.invoke(audit, ["verify", "--state-dir", str(paths.root)])
-    assert broken.exit_code == 1
+    assert broken.exit_code == ExitCode.INTEGRITY
     assert "line 3: seq" in broken.output and "line 3: chain_break" in broken.output
     log.path.write_bytes(b"".join(lines[:4]))
     truncated = runner.invoke(audit, ["verify", "--state-dir", str(paths.root)])
-    assert truncated.exit_code == 1 and "line 5: truncated" in truncated.output
+    assert truncated.exit_code == ExitCode.INTEGRITY and "line 5: truncated" in truncated.output
 
 
 def test_cli_state_dir_from_environment(log: AuditLog, paths: StatePaths) -> None:
