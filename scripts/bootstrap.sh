@@ -11,7 +11,7 @@ say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
 
 APT_PACKAGES=(podman runc netavark aardvark-dns iptables fuse-overlayfs slirp4netns uidmap catatonit
               debootstrap gnupg gpgv apt-utils dpkg-dev make sqlite3 openssh-client rsync unzip
-              chromium)
+              chromium rsyslog)
 
 # 1. system packages
 missing=()
