@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import click
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from otorchestrator.intake.ot_vars import CONNECTION_VAR, CONNECTIONS, FIELD_OF, KNOWN, REQUIRED
+from otorchestrator.models.asset import Asset
 from otorchestrator.models.catalog import Patch
 from otorchestrator.models.exemption import Exemption
+from otorchestrator.models.feed_files import CsafAdvisory, KevFile
 from otorchestrator.models.plan import Approval, Plan
 from otorchestrator.models.policy import WavePolicy
 from otorchestrator.models.waves import WavePlan
@@ -22,11 +25,30 @@ def _listing(name: str, key: str, item: type[BaseModel]) -> type[BaseModel]:
     return create_model(name, **fields)
 
 
+def _host_variables() -> type[BaseModel]:
+    """One inventory host's OT variables (and `ansible_connection`), typed as the Asset fields they fill;
+    other host variables are allowed (the reader ignores them)."""
+    fields: dict[str, Any] = {}
+    for variable, name in FIELD_OF.items():
+        info = Asset.model_fields[name]
+        annotation: Any = info.annotation
+        if variable == CONNECTION_VAR:
+            annotation = Literal[tuple(CONNECTIONS)]
+        default = ... if variable in REQUIRED else info.default
+        described = KNOWN[variable].description if variable in KNOWN else "how Ansible connects"
+        fields[variable] = (annotation, Field(default, description=described))
+    fields["ot_managed"] = (bool, Field(True, description=KNOWN["ot_managed"].description))
+    return create_model("OtHostVariables", __config__=ConfigDict(extra="allow"), **fields)
+
+
 SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "catalog": (_listing("CatalogFile", "patches", Patch), "validation"),
     "exemptions": (_listing("ExemptionsFile", "exemptions", Exemption), "validation"),
     "approvals": (_listing("ApprovalsFile", "approvals", Approval), "validation"),
     "policy": (WavePolicy, "validation"),
+    "host": (_host_variables(), "validation"),
+    "kev": (KevFile, "validation"),
+    "csaf": (CsafAdvisory, "validation"),
     "plan": (Plan, "serialization"),
     "waveplan": (WavePlan, "serialization"),
 }
@@ -48,5 +70,6 @@ def schema(name: str) -> None:
     Examples:
       otorch schema exemptions > exemptions.schema.json
       otorch schema policy
+      otorch schema host     # one inventory host's ot_* variables
     """
     click.echo(json.dumps(schema_for(name), indent=2, sort_keys=True))
