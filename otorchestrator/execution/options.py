@@ -44,6 +44,8 @@ class RunOptions:
     plan_path: str | None = None
     # signatures, staged-from, and every host's facts re-derived before it starts (execution/authority.py)
     authority: Authority | None = None
+    # how the soak between waves waits (execution/soak.py); None: time.sleep (tests pass a fake clock's)
+    sleep: Callable[[float], None] | None = None
 
 
 PHASE_TIMEOUT_FLOOR_S = 600  # no phase run is given less (ssh, facts, apt on a slow host)

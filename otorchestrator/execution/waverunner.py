@@ -15,6 +15,7 @@ waves do not start.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +31,7 @@ from otorchestrator.execution.safety import (
     check_catalog,
     check_window,
 )
+from otorchestrator.execution.soak import soak, soak_plan, unfinished_soaks
 from otorchestrator.execution.vars import host_patches, phase_extravars, targets
 from otorchestrator.models.results import HostOutcome, Phase, PhaseResult
 from otorchestrator.models.run import AuditKind, HostState
@@ -86,9 +88,12 @@ class WaveRunner:
     def execute(self) -> None:
         """Run every wave that has pending hosts, in order, until done or halted."""
         ran_one = False
+        resoak = unfinished_soaks(self.rec)
         for wave in self.waves:
             names = [h.name for h in wave.hosts if h.name in self.rec.hosts]
             if not any(self.rec.state(n) is _S.PENDING for n in names):
+                if wave.index in resoak and self.halt is None:
+                    self.soak(wave)  # the run was killed during this wave's soak: soak again first
                 continue
             if self.halt is None and self._abort_requested():
                 self.aborted, self.halt = True, "aborted by operator"
@@ -104,6 +109,7 @@ class WaveRunner:
             row = self.rec.wave_started(wave)
             self.rec.observer.wave_started(wave, self.rec.now())
             self.run_wave(wave)
+            self.soak(wave)
             self.rec.wave_finished(wave, row, self.halt, self.aborted)
             self.rec.observer.wave_finished(wave, self.rec.now(), self.halt)
 
@@ -154,6 +160,19 @@ class WaveRunner:
             ]
             self.halt = f"failure budget of wave {wave.name} spent ({budget.describe(states)})"
             self.rec.event("budget_spent", wave=wave.index, result="halted", detail={"reason": self.halt})
+
+    def soak(self, wave: Wave) -> None:
+        """Bake time after the wave (policy `soak`): verify again on an interval; a failure halts."""
+        if self.halt is not None or self.options.check_mode:
+            return
+        patched = [h.name for h in wave.hosts if self.rec.state(h.name) is _S.SUCCEEDED]
+        plan = soak_plan(self.plan.policy.soak, wave.hosts, patched)
+        reason = soak(
+            self, wave, plan, sleep=self.options.sleep or time.sleep, abort_requested=self._abort_requested
+        )
+        if reason is not None:
+            self.aborted = self.aborted or reason.startswith("aborted")
+            self.halt = reason
 
     # -- one batch of hosts through the chain ------------------------------------------------------
 

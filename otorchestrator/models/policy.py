@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from otorchestrator.models.asset import Criticality
+from otorchestrator.models.asset import Criticality, Role
 from otorchestrator.models.plan import Approval, Decision, content_hash
 
 
@@ -74,6 +74,29 @@ class ComplianceDeadlines(BaseModel):
     immediate_days: int | None = Field(default=None, ge=1, le=366)
 
 
+class SoakPolicy(BaseModel):
+    """Bake time after a wave verified (execution/soak.py): each patched host soaks for its role's minutes
+    (`by_role`, else `minutes`) while the verify checks run again every `interval_seconds`; a failure rolls
+    that host back and halts the later waves. 0 minutes: no soak (the default)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    minutes: float = Field(default=0, ge=0, le=24 * 60, allow_inf_nan=False)
+    by_role: dict[Role, float] = Field(default_factory=dict)
+    interval_seconds: int = Field(default=60, ge=1, le=3600)
+
+    @field_validator("by_role")
+    @classmethod
+    def _minutes_in_range(cls, value: dict[Role, float]) -> dict[Role, float]:
+        bad = [f"{role.value}: {m}" for role, m in value.items() if not 0 <= m <= 24 * 60]
+        if bad:
+            raise ValueError(f"soak minutes must be between 0 and 1440: {', '.join(bad)}")
+        return value
+
+    def minutes_for(self, role: Role | str) -> float:
+        return next((m for r, m in self.by_role.items() if r.value == str(role)), self.minutes)
+
+
 class WavePolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -93,6 +116,7 @@ class WavePolicy(BaseModel):
     failure_budget: FailureBudgetPolicy = FailureBudgetPolicy(hosts=0)
     canary: CanaryPolicy = CanaryPolicy()
     compliance: ComplianceDeadlines = ComplianceDeadlines()  # read by the compliance report only
+    soak: SoakPolicy = SoakPolicy()  # bake time after each wave, per role (none by default)
 
     @field_validator("include_decisions")
     @classmethod
