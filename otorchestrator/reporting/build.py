@@ -33,6 +33,7 @@ from otorchestrator.reporting.models import (
 from otorchestrator.reporting.redact import EXCERPT_CHARS, ReportRedactor, excerpt
 from otorchestrator.reporting.sources import RunSources
 from otorchestrator.reporting.text import join_reasons
+from otorchestrator.reporting.timeline import run_timeline
 from otorchestrator.store.state import TaskEventRecord
 
 __all__ = [
@@ -310,6 +311,7 @@ def build_run_report(sources: RunSources, now: datetime, redactor: ReportRedacto
     failures.sort(key=lambda f: (f.wave, f.host, f.at or sources.run.started_at))
     refusals.sort(key=lambda f: (f.wave, f.host))
     run = sources.run
+    outside = _outside(sources, redactor)
     return RunReport(
         generated_at=now,
         run_id=run.run_id,
@@ -328,6 +330,7 @@ def build_run_report(sources: RunSources, now: datetime, redactor: ReportRedacto
         state_counts=dict(sorted(Counter(r.state.value for r in rows).items())),
         audit=_audit(sources),
         notes=sources.notes,
-        outside=_outside(sources, redactor),
+        outside=outside,
+        timeline=run_timeline(waveplan, sources.plan, rows, outside),
         refusals=tuple(refusals),
     )

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from otorchestrator.models.results import HostOutcome, Phase
 from otorchestrator.models.run import HostState, RunStatus
+from otorchestrator.reporting.timeline import WindowTimeline
 
 _FROZEN = ConfigDict(frozen=True)
 
@@ -220,6 +221,7 @@ class RunReport(BaseModel):
     audit: AuditSummary
     notes: tuple[str, ...] = ()
     outside: tuple[OutsideRow, ...] = ()  # the plan's assets not in any wave of the run
+    timeline: WindowTimeline | None = None  # per asset: windows, planned slot, phases (reporting.timeline)
     # hosts refused by diagnostics before anything changed (blocked): not failures, listed apart
     refusals: tuple[FailureEntry, ...] = ()
 

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from otorchestrator.models.results import Phase
 from otorchestrator.reporting.models import ComplianceReport, HostRow, RunReport
+from otorchestrator.reporting.timeline_svg import render_timeline_svg
 
 PHASE_ORDER: tuple[Phase, ...] = (
     Phase.SCAN,
@@ -311,6 +312,7 @@ def environment() -> Environment:
         PHASE_COLOURS=PHASE_COLOURS,
         OUTCOME_COLOURS=OUTCOME_COLOURS,
         EVIDENCE_TITLES=EVIDENCE_TITLES,
+        timeline_svg=lambda timeline: render_timeline_svg(timeline, OUTCOME_COLOURS),
     )
     return env
 

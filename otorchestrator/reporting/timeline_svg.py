@@ -12,26 +12,22 @@ Every drawn element carries a class and data attributes (`tl-row` with `data-ass
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from html import escape
 
 from otorchestrator.reporting.timeline import PLANNED, TimelineRow, WindowTimeline
 
-OUTCOME_COLOURS: dict[str, str] = {
-    "succeeded": "#2bb673",
-    "rolled_back": "#f0a202",
-    "failed": "#e5484d",
-    "rollback_failed": "#e5484d",
-    "unreachable": "#e5484d",
-    "timed_out": "#e5484d",
-    "needs_reconcile": "#e5484d",
-    "blocked": "#a3458f",  # refused (by diagnostics or the plan), never changed: not a failure
+# The colours of what is no host state of a run; the run's own states come from the run report's palette
+# (`render.OUTCOME_COLOURS`, passed in), so a host has one colour on the whole page.
+PLACEMENT_COLOURS: dict[str, str] = {
     "held": "#7c5cff",
     "exempt": "#0e9aa7",
+    "blocked": "#a3458f",  # refused by the plan (or by diagnostics in a run), never changed: not a failure
+    "excluded": "#9aa5b4",
     PLANNED: "#5b6475",
 }
-OTHER_COLOUR = "#9aa5b4"  # pending, skipped, excluded, anything else (as the run report's badges)
+OTHER_COLOUR = "#9aa5b4"  # anything else
 FAILED_PHASE = "#e5484d"
 WINDOW_FILL, WINDOW_LINE, WINDOW_TEXT = "#dbe7fb", "#7aa2e3", "#2f4f86"
 SLOT_LINE = "#4a5263"
@@ -41,8 +37,14 @@ AXIS_H, BAND_H, ROW_H = 34, 30, 46
 _STEPS = tuple(timedelta(minutes=m) for m in (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080))
 
 
-def outcome_colour(outcome: str) -> str:
-    return OUTCOME_COLOURS.get(outcome, OTHER_COLOUR)
+class Palette:
+    """Outcome -> colour: the run report's host-state colours over the placement colours."""
+
+    def __init__(self, state_colours: Mapping[str, str] | None = None) -> None:
+        self.colours = {**PLACEMENT_COLOURS, **(state_colours or {})}
+
+    def __call__(self, outcome: str) -> str:
+        return self.colours.get(outcome, OTHER_COLOUR)
 
 
 class _Axis:
@@ -154,8 +156,7 @@ def _slot(row: TimelineRow, y: float, axis: _Axis) -> list[str]:
     if row.reserve_end is not None and row.reserve_end > row.slot_end:
         rx, rw = axis.span(row.slot_end, row.reserve_end, 2)
         title = f"rollback reserve until {_hm(row.reserve_end)}"
-        hatch = {"fill": "url(#tl-hatch)", "stroke": SLOT_LINE, "stroke_width": 0.5}
-        out.append(_rect(rx, y + 6, rw, 12, title, class_="tl-reserve", **hatch))
+        out += _hatched(rx, y + 6, rw, 12, title)
     if row.latest_start is not None and axis.start <= row.latest_start <= axis.end:
         lx, title = axis.x(row.latest_start), f"latest start {_hm(row.latest_start)}"
         out.append(_path(f"M{lx} {y + 3} v18", title, class_="tl-latest", stroke=SLOT_LINE, stroke_width=2))
@@ -195,8 +196,8 @@ def _pill(row: TimelineRow, y: float, colour: str) -> list[str]:
     ]
 
 
-def _row(row: TimelineRow, y: float, axis: _Axis, stripe: bool) -> list[str]:
-    colour = outcome_colour(row.outcome)
+def _row(row: TimelineRow, y: float, axis: _Axis, stripe: bool, palette: Palette) -> list[str]:
+    colour = palette(row.outcome)
     out = [f"<g {_attrs(class_='tl-row', data_asset=row.asset, data_outcome=row.outcome)}>"]
     if stripe:
         out.append(_rect(0, y, WIDTH, ROW_H, fill="#f7f9fc"))
@@ -236,16 +237,34 @@ def _band(timeline: WindowTimeline, axis: _Axis, y: float) -> list[str]:
     return out
 
 
-def _legend(timeline: WindowTimeline, y: float) -> list[str]:
-    items = [("window", WINDOW_FILL), ("planned slot", "slot"), ("rollback reserve", "url(#tl-hatch)")]
+def _hatched(x: float, y: float, w: float, h: float, title: str = "") -> list[str]:
+    """A white box crossed by diagonal lines every 5 px, drawn as one path clipped to the box by hand
+    (no <pattern>: a url() reference is one thing fewer a report may contain)."""
+    strokes = []
+    for step in range(-int(h), int(w) + 1, 5):
+        t0, t1 = max(0.0, -step / h), min(1.0, (w - step) / h)
+        if t0 < t1:
+            x0, y0 = x + step + t0 * h, y + h - t0 * h
+            x1, y1 = x + step + t1 * h, y + h - t1 * h
+            strokes.append(f"M{x0:.1f} {y0:.1f}L{x1:.1f} {y1:.1f}")
+    return [
+        _rect(x, y, w, h, title, class_="tl-reserve", fill="#ffffff", stroke=SLOT_LINE, stroke_width=0.5),
+        _path("".join(strokes), stroke=SLOT_LINE, stroke_width=1.2),
+    ]
+
+
+def _legend(timeline: WindowTimeline, y: float, palette: Palette) -> list[str]:
+    items = [("window", WINDOW_FILL), ("planned slot", "slot"), ("rollback reserve", "hatch")]
     outcomes = dict.fromkeys(r.outcome for r in timeline.rows)
-    items += [(o, outcome_colour(o)) for o in outcomes]
+    items += [(o, palette(o)) for o in outcomes]
     if any(not p.ok for r in timeline.rows for p in r.phases):
         items.append(("failed phase", FAILED_PHASE))
     out, x = ['<g class="tl-legend">'], 10.0
     for label, fill in items:
         if fill == "slot":
             out.append(_rect(x, y, 14, 10, fill="#ffffff", stroke=SLOT_LINE, stroke_dasharray="4 2"))
+        elif fill == "hatch":
+            out += _hatched(x, y, 14, 10)
         else:
             out.append(_rect(x, y, 14, 10, fill=fill, stroke=WINDOW_LINE if fill == WINDOW_FILL else "none"))
         out.append(_text(x + 18, y + 9, label, font_size=11, fill="#1d2330"))
@@ -254,23 +273,20 @@ def _legend(timeline: WindowTimeline, y: float) -> list[str]:
     return out
 
 
-_HATCH = (
-    '<defs><pattern id="tl-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
-    'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/>'
-    f'<line x1="0" y1="0" x2="0" y2="6" stroke="{SLOT_LINE}" stroke-width="2"/></pattern></defs>'
-)
 CAPTION = (
     "Time axis UTC, {start} to {end}; windows are labelled in the local time and zone they were written in. "
     "Dashed: the planned slot; hatched: its rollback reserve; solid: what ran.{more}"
 )
 
 
-def render_timeline_svg(timeline: WindowTimeline) -> str:
-    """The timeline as an inline `<figure>` holding one `<svg>`, with a caption saying what the axis is."""
+def render_timeline_svg(timeline: WindowTimeline, state_colours: Mapping[str, str] | None = None) -> str:
+    """The timeline as an inline `<figure>` holding one `<svg>`, with a caption saying what the axis is.
+    `state_colours`: host state -> colour, the run report's (`render.OUTCOME_COLOURS`)."""
+    palette = Palette(state_colours)
     axis = _Axis(timeline.start, timeline.end)
     rows_y = AXIS_H + BAND_H + 6
     height = rows_y + ROW_H * len(timeline.rows) + 30
-    body: list[str] = [_HATCH, _text(10, 14, "UTC", font_size=11, font_weight="bold", fill="#4a5263")]
+    body: list[str] = [_text(10, 14, "UTC", font_size=11, font_weight="bold", fill="#4a5263")]
     for moment, day, hm in axis.ticks():
         x = axis.x(moment)
         body.append(_path(f"M{x} {AXIS_H - 4} V{height - 30}", stroke="#dde2ea", stroke_width=1))
@@ -279,16 +295,15 @@ def render_timeline_svg(timeline: WindowTimeline) -> str:
         body.append(_text(x + 2, 26, hm, font_size=11, fill="#1d2330", class_="tl-tick"))
     body += _band(timeline, axis, AXIS_H)
     for n, row in enumerate(timeline.rows):
-        body += _row(row, rows_y + n * ROW_H, axis, n % 2 == 1)
+        body += _row(row, rows_y + n * ROW_H, axis, n % 2 == 1, palette)
     staged = timeline.staged_at
     if staged is not None and timeline.start <= staged <= timeline.end:
         x, title = axis.x(staged), f"staged {_hm(staged)}"
         line = f"M{x} {AXIS_H} V{height - 30}"
         body.append(_path(line, title, class_="tl-staged", stroke="#1d2330", stroke_dasharray="2 3"))
-    body += _legend(timeline, height - 20)
+    body += _legend(timeline, height - 20, palette)
     label = f"Waves against each asset's maintenance windows, {_hm(timeline.start)} to {_hm(timeline.end)}"
     head = _attrs(
-        xmlns="http://www.w3.org/2000/svg",
         id="window-timeline",
         role="img",
         viewBox=f"0 0 {WIDTH} {height}",

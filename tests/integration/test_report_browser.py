@@ -4,161 +4,48 @@ takes a screenshot and dumps the DOM. No network: the page is self-contained.
 The screenshot check is by layout: a copy of the report with a probe script (the report has none) tells where
 Chromium placed each host row's state badge, phase bars, the timeline bars and the failure excerpts, at the
 same viewport and device scale 1; the screenshot of the unmodified report must then show, in those boxes, the
-colours the run implies (blocked host red, rolled-back amber, succeeded green, the failed phase red, ...)."""
+colours the run implies (blocked host plum, rolled-back amber, succeeded green, the failed phase red, ...).
+The window timeline is checked the same way: every asset's row (held, exempt and blocked ones too), each
+host's phase bars inside one of its window rectangles. Chromium, the PNG decoder and the probe helpers are in
+_browser.py; the screenshots are kept under out/screenshots (docs/img holds a committed copy)."""
 
 from __future__ import annotations
 
-import html
-import importlib.util
-import itertools
-import json
-import math
-import os
-import re
-import shutil
-import struct
-import subprocess
-import sys
-import xml.etree.ElementTree as ET
-import zlib
-from collections import Counter
-from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
-import xmlschema
-from click.testing import CliRunner
-from markdown_it import MarkdownIt
+from _browser import (
+    CHROMIUM,
+    NO_CHROMIUM,
+    TIMELINE_PROBE,
+    Png,
+    chromium,
+    hex_rgb,
+    inside,
+    load_fixture,
+    probe_layout,
+    screenshot_of,
+    share,
+    union,
+)
 
-from otorchestrator.cli.waves import waves
-from otorchestrator.models.waves import WavePlan
+from otorchestrator.models.asset import OneOffWindow, RecurringWindow
+from otorchestrator.models.plan import Decision, Plan, PlanItem
+from otorchestrator.models.waves import Exclusion, Hold, Rule, WavePlan
 from otorchestrator.reporting import timeline_svg
 from otorchestrator.reporting.build import build_run_report
 from otorchestrator.reporting.redact import ReportRedactor
-from otorchestrator.reporting.render import PHASE_COLOURS, junit_schema_path, render_run_html
+from otorchestrator.reporting.render import OUTCOME_COLOURS, PHASE_COLOURS, render_run_html
 from otorchestrator.reporting.sources import load_run_sources
-from otorchestrator.reporting.write import write_run_reports
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="Debian's chromium is not installed (apt-get install -y chromium); CI installs it",
-)
-
-
-def _load(name: str) -> ModuleType:
-    """A module of tests/fixtures, loaded by path."""
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).parents[1] / "fixtures" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _fixture_module() -> ModuleType:
-    return _load("report_store")
-
-
-def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    assert CHROMIUM is not None
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--force-device-scale-factor=1",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        *args,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-
-
-RGB = tuple[int, int, int]
-
-
-class Png:
-    """An 8-bit RGB/RGBA non-interlaced PNG decoded with the stdlib: `pixel(x, y)` is (r, g, b)."""
-
-    def __init__(self, path: Path) -> None:
-        data = path.read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-        pos, idat, header = 8, b"", b""
-        while pos < len(data):
-            (length,) = struct.unpack(">I", data[pos : pos + 4])
-            kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
-            if kind == b"IHDR":
-                header = body
-            elif kind == b"IDAT":
-                idat += body
-            pos += 12 + length
-        width, height, depth, colour_type, _, _, interlace = struct.unpack(">IIBBBBB", header)
-        assert depth == 8 and colour_type in (2, 6) and interlace == 0, (depth, colour_type, interlace)
-        self.width, self.height, self.bpp = width, height, 3 if colour_type == 2 else 4
-        raw, stride, bpp = zlib.decompress(idat), width * self.bpp, self.bpp
-        previous = bytearray(stride)
-        self.rows: list[bytes] = []
-        for y in range(height):
-            start = y * (stride + 1)
-            kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
-            if kind == 2:
-                line = bytearray((a + b) & 0xFF for a, b in zip(line, previous, strict=True))
-            elif kind in (1, 3, 4):
-                for i in range(stride):
-                    left = line[i - bpp] if i >= bpp else 0
-                    up, up_left = previous[i], previous[i - bpp] if i >= bpp else 0
-                    if kind == 1:
-                        line[i] = (line[i] + left) & 0xFF
-                    elif kind == 3:
-                        line[i] = (line[i] + (left + up) // 2) & 0xFF
-                    else:
-                        p = left + up - up_left
-                        pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
-                        pred = left if pa <= pb and pa <= pc else (up if pb <= pc else up_left)
-                        line[i] = (line[i] + pred) & 0xFF
-            self.rows.append(bytes(line))
-            previous = line
-
-    def pixel(self, x: int, y: int) -> RGB:
-        row, i = self.rows[y], x * self.bpp
-        return row[i], row[i + 1], row[i + 2]
-
-    def region(self, box: Sequence[float], inset: int = 1) -> list[RGB]:
-        """The pixels of a CSS box [left, top, width, height] (device scale 1), `inset` pixels inside it."""
-        left, top, width, height = box
-        x0, y0 = math.ceil(left) + inset, math.ceil(top) + inset
-        x1, y1 = math.floor(left + width) - inset, math.floor(top + height) - inset
-        assert x0 < x1 and y0 < y1 and x1 <= self.width and y1 <= self.height, (
-            f"box {box} not on the screenshot"
-        )
-        return [self.pixel(x, y) for y in range(y0, y1) for x in range(x0, x1)]
-
-
-def _hex(colour: str) -> RGB:
-    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
-
-
-def _share(pixels: Sequence[RGB], colour: RGB, tolerance: int = 12) -> float:
-    """How much of `pixels` is `colour` (sum of channel differences within `tolerance`)."""
-    near = sum(1 for p in pixels if sum(abs(a - b) for a, b in zip(p, colour, strict=True)) <= tolerance)
-    return near / len(pixels)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 
 
 @pytest.fixture(scope="module")
 def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    fx = _fixture_module()
+    fx = load_fixture("report_store")
     root = tmp_path_factory.mktemp("browser")
     run = fx.make_run_store(root)
     report = build_run_report(
@@ -170,7 +57,7 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_dom_holds_the_expected_content(report_file: Path, tmp_path: Path) -> None:
-    proc = _chromium(tmp_path, "--dump-dom", report_file.as_uri())
+    proc = chromium(tmp_path, "--dump-dom", report_file.as_uri())
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
     assert "<title>otorch run report R-2026-0001</title>" in dom
@@ -227,31 +114,19 @@ PROBE = """<script>
 </script>"""
 
 VIEWPORT = (1280, 2400)
-GREEN, RED, AMBER, TRACK = _hex("#2bb673"), _hex("#e5484d"), _hex("#f0a202"), _hex("#eef1f6")
-PLUM = _hex("#a3458f")  # blocked: refused by diagnostics, nothing changed (not the failure red)
-INK = _hex("#1d2330")
+GREEN, RED, AMBER, TRACK = hex_rgb("#2bb673"), hex_rgb("#e5484d"), hex_rgb("#f0a202"), hex_rgb("#eef1f6")
+PLUM = hex_rgb("#a3458f")  # blocked: refused by diagnostics, nothing changed (not the failure red)
+INK = hex_rgb("#1d2330")
 
 
 def _layout(report_file: Path, tmp_path: Path) -> dict[str, Any]:
-    probe = tmp_path / "probe.html"
-    probe.write_text(report_file.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), "utf-8")
-    proc = _chromium(tmp_path, f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", "--dump-dom", probe.as_uri())
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    found = re.search(r'data-layout="([^"]*)"', proc.stdout)
-    assert found, "the layout probe did not run"
-    layout: dict[str, Any] = json.loads(html.unescape(found.group(1)))
-    return layout
+    return probe_layout(report_file, tmp_path, VIEWPORT, PROBE)
 
 
 @pytest.fixture(scope="module")
 def screenshot(report_file: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Png, dict[str, Any]]:
     tmp_path = tmp_path_factory.mktemp("shot")
-    shot = tmp_path / "report.png"
-    proc = _chromium(
-        tmp_path, f"--screenshot={shot}", f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", report_file.as_uri()
-    )
-    assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
-    return Png(shot), _layout(report_file, tmp_path)
+    return screenshot_of(report_file, tmp_path, VIEWPORT, "run-report.png"), _layout(report_file, tmp_path)
 
 
 def test_screenshot_has_the_viewport_and_the_layout_fits(screenshot: tuple[Png, dict[str, Any]]) -> None:
@@ -269,11 +144,11 @@ def test_screenshot_shows_each_hosts_state_in_its_colour(screenshot: tuple[Png, 
     expected = {"nw-hmi-02": GREEN, "nw-hmi-01": GREEN, "nw-gw-01": AMBER, "nw-hist-01": PLUM}
     for host, colour in expected.items():
         badge = png.region(rows[host]["badge"])
-        assert _share(badge, colour) > 0.5, f"{host} ({rows[host]['state']}): its state badge is not {colour}"
+        assert share(badge, colour) > 0.5, f"{host} ({rows[host]['state']}): its state badge is not {colour}"
         # the host name is drawn (dark text) where the DOM put it
         name = png.region(rows[host]["name"], inset=0)
         assert sum(1 for p in name if sum(p) < 300) > 40, f"{host}: no text where its name should be"
-    assert _share(png.region(layout["status"]), GREEN) > 0.5, "the run status badge is not green (completed)"
+    assert share(png.region(layout["status"]), GREEN) > 0.5, "the run status badge is not green (completed)"
 
 
 def test_screenshot_shows_the_phase_bars_in_their_colours(screenshot: tuple[Png, dict[str, Any]]) -> None:
@@ -287,10 +162,10 @@ def test_screenshot_shows_the_phase_bars_in_their_colours(screenshot: tuple[Png,
             if bar["box"][2] < 4:  # too thin to sample
                 continue
             pixels = png.region(bar["box"])
-            colour = RED if phase == failed else _hex(PHASE_COLOURS[phase])
-            assert _share(pixels, colour) > 0.9, f"{host}: the {phase} bar is not {colour}"
+            colour = RED if phase == failed else hex_rgb(PHASE_COLOURS[phase])
+            assert share(pixels, colour) > 0.9, f"{host}: the {phase} bar is not {colour}"
             if phase != failed:
-                assert _share(pixels, RED) < 0.1, f"{host}: the {phase} bar is red although the phase passed"
+                assert share(pixels, RED) < 0.1, f"{host}: the {phase} bar is red although the phase passed"
     assert [b["title"].split(":")[0] for b in layout["rows"]["nw-gw-01"]["bars"]][-1] == "rollback"
 
 
@@ -300,14 +175,14 @@ def test_screenshot_shows_the_wave_timeline(screenshot: tuple[Png, dict[str, Any
     assert list(timeline) == ["canary", "wave-1"]
     # colours per host outcome: canary all succeeded -> green; wave-1 (1 succeeded, 1 rolled back, 1 blocked)
     # -> a third each of green, amber and plum, never all red
-    assert _share(png.region(timeline["canary"]["bar"]), GREEN) > 0.9, "canary: the timeline bar is not green"
+    assert share(png.region(timeline["canary"]["bar"]), GREEN) > 0.9, "canary: the timeline bar is not green"
     segs = {s["state"]: s["box"] for s in timeline["wave-1"]["segs"]}
     assert set(segs) == {"succeeded", "rolled_back", "blocked"}, segs
     for state, colour in (("succeeded", GREEN), ("rolled_back", AMBER), ("blocked", PLUM)):
         assert segs[state][2] == pytest.approx(timeline["wave-1"]["bar"][2] / 3, abs=2), state
         if segs[state][2] > 4:
-            assert _share(png.region(segs[state]), colour) > 0.9, f"wave-1: the {state} share is not {colour}"
-    assert _share(png.region(timeline["wave-1"]["bar"]), RED) < 0.05, "wave-1 is drawn red"
+            assert share(png.region(segs[state]), colour) > 0.9, f"wave-1: the {state} share is not {colour}"
+    assert share(png.region(timeline["wave-1"]["bar"]), RED) < 0.05, "wave-1 is drawn red"
     for label in ("canary", "wave-1"):
         bar, track = timeline[label]["bar"], timeline[label]["track"]
         assert bar[2] > 4, f"{label}: bar too thin"
@@ -317,7 +192,7 @@ def test_screenshot_shows_the_wave_timeline(screenshot: tuple[Png, dict[str, Any
     assert canary["bar"][0] < wave1["bar"][0]
     before = [wave1["track"][0], wave1["track"][1], wave1["bar"][0] - wave1["track"][0], wave1["track"][3]]
     if before[2] > 4:
-        assert _share(png.region(before), TRACK) > 0.9, "wave-1's track is not empty before its bar"
+        assert share(png.region(before), TRACK) > 0.9, "wave-1's track is not empty before its bar"
 
 
 def test_screenshot_shows_each_failures_output_excerpt(screenshot: tuple[Png, dict[str, Any]]) -> None:
@@ -325,223 +200,213 @@ def test_screenshot_shows_each_failures_output_excerpt(screenshot: tuple[Png, di
     assert [e["host"] for e in layout["excerpts"]] == ["nw-gw-01", "nw-hist-01"]
     for excerpt in layout["excerpts"]:
         pixels = png.region(excerpt["box"], inset=2)
-        assert _share(pixels, INK, 6) > 0.6, f"{excerpt['host']}: no dark output excerpt block"
+        assert share(pixels, INK, 6) > 0.6, f"{excerpt['host']}: no dark output excerpt block"
         assert sum(1 for p in pixels if min(p) > 200) > 50, f"{excerpt['host']}: the excerpt has no text"
 
 
-# -- the window timeline (reporting/timeline_svg.py) as a person sees it ------------------------------------
-# Screenshots are kept as test artifacts (CI uploads out/); docs/img holds a committed copy (docs/reports.md).
-ARTIFACTS = Path(os.environ.get("OTORCH_TEST_ARTIFACTS") or Path(__file__).parents[2] / "out" / "screenshots")
-
-# Where the browser put each row of the window timeline and what is drawn in it, as CSS-pixel boxes.
-TIMELINE_PROBE = """<script>
-(function () {
-  function box(el) { var r = el.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }
-  function all(root, sel) { return Array.prototype.map.call(root.querySelectorAll(sel), box); }
-  var svg = document.getElementById("window-timeline"), out = {svg: box(svg), rows: {}, waves: {},
-             page: [document.documentElement.scrollWidth, document.documentElement.scrollHeight]};
-  svg.querySelectorAll("g.tl-row").forEach(function (g) {
-    out.rows[g.getAttribute("data-asset")] = {
-      outcome: g.getAttribute("data-outcome"), name: box(g.querySelector(".tl-name")),
-      windows: all(g, ".tl-window"), slot: all(g, ".tl-slot"), reserve: all(g, ".tl-reserve"),
-      pill: all(g, ".tl-pill"),
-      phases: Array.prototype.map.call(g.querySelectorAll(".tl-phase"), function (p) {
-        return {box: box(p), phase: p.getAttribute("data-phase"), ok: p.getAttribute("data-ok") === "true"};
-      })};
-  });
-  svg.querySelectorAll("g.tl-wave").forEach(function (g) {
-    out.waves[g.getAttribute("data-wave")] = {plan: all(g, ".tl-wave-plan"), ran: all(g, ".tl-wave-actual")};
-  });
-  document.documentElement.setAttribute("data-layout", JSON.stringify(out));
-})();
-</script>"""
+# -- the run against its maintenance windows (reporting/timeline_svg.py in the run report) -------------------
+# The fixture run (Sunday 2026-03-01 02:00-02:02 UTC) with a wave plan whose hosts' windows hold it, in three
+# zones, and a plan that also holds a held, an exempt and a blocked asset: what `otorch report run --plan`
+# shows after a rollout where some assets were kept out.
+BERLIN = RecurringWindow(days=("sun",), start=time(2, 30), duration_minutes=75, timezone="Europe/Berlin")
+BERLIN_3H = RecurringWindow(days=("sun",), start=time(2, 30), duration_minutes=180, timezone="Europe/Berlin")
 
 
-def _probe(page: Path, tmp_path: Path, viewport: tuple[int, int], script: str) -> dict[str, Any]:
-    probe = tmp_path / f"probe-{page.name}"
-    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", script + "</body>"), "utf-8")
-    size = f"--window-size={viewport[0]},{viewport[1]}"
-    proc = _chromium(tmp_path, size, "--dump-dom", probe.as_uri())
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    found = re.search(r'data-layout="([^"]*)"', proc.stdout)
-    assert found, "the layout probe did not run"
-    layout: dict[str, Any] = json.loads(html.unescape(found.group(1)))
-    return layout
+def _sunday(start: time, minutes: int) -> RecurringWindow:
+    return RecurringWindow(days=("sun",), start=start, duration_minutes=minutes, timezone="Europe/Berlin")
 
 
-def _shoot(page: Path, tmp_path: Path, viewport: tuple[int, int], keep_as: str) -> Png:
-    shot = tmp_path / keep_as
-    size = f"--window-size={viewport[0]},{viewport[1]}"
-    proc = _chromium(tmp_path, f"--screenshot={shot}", size, page.as_uri())
-    assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, ARTIFACTS / keep_as)
-    return Png(shot)
+CHICAGO = RecurringWindow(days=("sat",), start=time(19, 30), duration_minutes=150, timezone="America/Chicago")
+WINDOWS = {
+    "nw-hmi-02": BERLIN,  # 01:30-02:45 UTC: the canary's, ends inside the picture
+    "nw-hmi-01": BERLIN_3H,
+    "nw-gw-01": RecurringWindow(days=("sun",), start=time(1, 45), duration_minutes=105),
+    "nw-hist-01": CHICAGO,  # Saturday 19:30 local is Sunday 01:30 UTC
+    "nw-scada-a": RecurringWindow(
+        days=("sun",), start=time(3, 0), duration_minutes=120, timezone="Europe/Berlin"
+    ),
+    "nw-ews-01": OneOffWindow(
+        start=datetime.fromisoformat("2026-03-01T03:00:00+01:00"),
+        end=datetime.fromisoformat("2026-03-01T03:40:00+01:00"),
+    ),
+    "nw-sis-01": RecurringWindow(
+        days=("sun",), start=time(3, 15), duration_minutes=60, timezone="Europe/Berlin"
+    ),
+}
 
 
-def _inside(inner: Sequence[float], outer: Sequence[float], slack: float = 1.0) -> bool:
-    return (
-        inner[0] >= outer[0] - slack
-        and inner[1] >= outer[1] - slack
-        and inner[0] + inner[2] <= outer[0] + outer[2] + slack
-        and inner[1] + inner[3] <= outer[1] + outer[3] + slack
+def _windowed(fx: Any, root: Path) -> tuple[Path, Path]:
+    """The fixture's wave plan and plan, with the windows above and the kept-out assets (written to files)."""
+    more = (
+        fx.asset("nw-scada-a", fx.Role.SCADA_SERVER, "supervisory", fx.Criticality.HIGH),
+        fx.asset("nw-sis-01", fx.Role.SERVER, "sis", fx.Criticality.CRITICAL),
     )
+    assets = {
+        a.name: a.model_copy(update={"maintenance_windows": (WINDOWS[a.name],)}) for a in (*fx.ASSETS, *more)
+    }
+    wp: WavePlan = fx.waveplan()
+    waves = []
+    for wave in wp.waves:
+        hosts = []
+        for h in wave.hosts:
+            start, end = WINDOWS[h.name].occurrence_containing(wave.slot_start) or (None, None)
+            assert start and end, f"{h.name}: its window does not hold its slot"
+            hosts.append(h.model_copy(update={"window_start": start, "window_end": end, "latest_start": end}))
+        waves.append(wave.model_copy(update={"hosts": tuple(hosts)}))
+    wp = wp.model_copy(
+        update={
+            "assets": tuple(assets[a.name] for a in wp.assets),
+            "waves": tuple(waves),
+            "holds": (
+                Hold(
+                    asset="nw-scada-a",
+                    patch_ids=("NWC-P-SCADA",),
+                    rule=Rule.APPROVAL,
+                    reason="criticality high: needs a recorded approval",
+                    release="a signed asset approval of nw-scada-a",
+                ),
+            ),
+            "exclusions": (
+                Exclusion(
+                    asset="nw-ews-01", patch_id="NWC-P-EWS", rule=Rule.DECISION, reason="exempt by EX-7"
+                ),
+                Exclusion(
+                    asset="nw-sis-01",
+                    patch_id="NWC-P-SIS",
+                    rule=Rule.DECISION,
+                    reason="blocked by the plan: not vendor-tested, no override recorded",
+                ),
+            ),
+        }
+    )
+    base: Plan = fx.plan(fx.T0 - timedelta(days=1), fx.T0 + timedelta(days=30))
+    extra = (
+        PlanItem(
+            asset="nw-scada-a",
+            patch_id="NWC-P-SCADA",
+            cves=("CVE-2026-10101",),
+            decision=Decision.OUT_OF_CYCLE,
+            priority_rank=6,
+        ),
+        PlanItem(
+            asset="nw-sis-01",
+            patch_id="NWC-P-SIS",
+            cves=("CVE-2026-10106",),
+            decision=Decision.BLOCKED,
+            priority_rank=7,
+        ),
+    )
+    plan = base.model_copy(update={"assets": tuple(assets.values()), "items": (*base.items, *extra)})
+    wp_path, plan_path = root / "waves-windowed.json", root / "plan-windowed.json"
+    wp_path.write_text(wp.model_dump_json(), encoding="utf-8")
+    plan_path.write_text(plan.model_dump_json(), encoding="utf-8")
+    return wp_path, plan_path
 
 
-def _union(boxes: Sequence[Sequence[float]]) -> list[float]:
-    left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    right, bottom = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
-    return [left, top, right - left, bottom - top]
-
-
-WAVES_VIEWPORT = (1280, 1400)
-WINDOW_BLUE = _hex(timeline_svg.WINDOW_FILL)
-
-
-@pytest.fixture(scope="module")
-def waves_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, WavePlan]:
-    """`otorch waves --html` on the plant of tests/fixtures/timeline_plan.py (windows in three zones)."""
-    root = tmp_path_factory.mktemp("waves")
-    plan_file, page, out = root / "plan.json", root / "waves.html", root / "waves.json"
-    plan_file.write_text(_load("timeline_plan").plant_plan().model_dump_json(), encoding="utf-8")
-    now = _load("timeline_plan").NOW.isoformat()
-    result = CliRunner().invoke(waves, [str(plan_file), "--now", now, "-o", str(out), "--html", str(page)])
-    assert result.exit_code == 0, result.output
-    return page, WavePlan.model_validate_json(out.read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def waves_shot(
-    waves_page: tuple[Path, WavePlan], tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Png, dict[str, Any]]:
-    tmp_path = tmp_path_factory.mktemp("waves-shot")
-    page = waves_page[0]
-    png = _shoot(page, tmp_path, WAVES_VIEWPORT, "waves-timeline.png")
-    return png, _probe(page, tmp_path, WAVES_VIEWPORT, TIMELINE_PROBE)
-
-
-def test_waves_page_shows_every_asset_in_its_row(
-    waves_shot: tuple[Png, dict[str, Any]], waves_page: tuple[Path, WavePlan]
-) -> None:
-    png, layout = waves_shot
-    wp = waves_page[1]
-    assert (png.width, png.height) == WAVES_VIEWPORT and layout["page"][0] <= WAVES_VIEWPORT[0]
-    rows = layout["rows"]
-    placed = [h.name for w in wp.waves for h in w.hosts]
-    assert list(rows) == [*placed, "nw-scada-a", "nw-scada-b", "nw-sis-01", "nw-ews-01"]
-    svg = layout["svg"]
-    assert svg[1] + svg[3] < WAVES_VIEWPORT[1], "the timeline is below the screenshot"
-    tops = [rows[name]["name"][1] for name in rows]
-    assert tops == sorted(tops), "rows are not drawn top to bottom in order"
-    for name, row in rows.items():
-        text = png.region(row["name"], inset=0)
-        assert sum(1 for p in text if sum(p) < 300) > 30, f"{name}: no text where its name should be"
-
-
-def test_waves_page_held_exempt_blocked_rows_show_their_pill(waves_shot: tuple[Png, dict[str, Any]]) -> None:
-    png, layout = waves_shot
-    rows = layout["rows"]
-    for name, outcome in (
-        ("nw-scada-a", "held"),
-        ("nw-scada-b", "held"),
-        ("nw-sis-01", "exempt"),
-        ("nw-ews-01", "blocked"),
-    ):
-        row = rows[name]
-        assert row["outcome"] == outcome and len(row["pill"]) == 1 and not row["slot"] and not row["phases"]
-        colour = _hex(timeline_svg.outcome_colour(outcome))
-        assert _share(png.region(row["pill"][0], inset=3), colour) > 0.4, f"{name}: the pill is not {outcome}"
-    colours = {timeline_svg.outcome_colour(o) for o in ("held", "exempt", "blocked")}
-    assert len(colours) == 3
-
-
-def test_waves_page_draws_each_slot_inside_its_window(waves_shot: tuple[Png, dict[str, Any]]) -> None:
-    """Each placed host's dashed slot and hatched rollback reserve sit inside one of its window rectangles,
-    and the screenshot shows them there: window blue around, the dashed outline and the hatching drawn."""
-    png, layout = waves_shot
-    placed = {n: r for n, r in layout["rows"].items() if r["slot"]}
-    assert len(placed) == 4
-    for name, row in placed.items():
-        (slot,), (reserve,) = row["slot"], row["reserve"]
-        work = _union([slot, reserve])
-        assert any(_inside(work, window) for window in row["windows"]), f"{name}: slot outside its windows"
-        holder = next(w for w in row["windows"] if _inside(work, w))
-        below = [holder[0], work[1] + work[3] + 2, holder[2], holder[1] + holder[3] - work[1] - work[3] - 4]
-        assert _share(png.region(below, inset=2), WINDOW_BLUE) > 0.5, f"{name}: the window is not drawn blue"
-        outline = png.region([slot[0] - 1, slot[1] - 1, slot[2] + 2, 3], inset=0)  # the slot's top edge
-        dashes = sum(1 for p in outline if sum(p) < 550) / len(outline)
-        assert dashes > 0.2, f"{name}: no dashed outline on the slot ({dashes:.2f} dark)"
-        hatch = png.region(reserve, inset=1)
-        dark = sum(1 for p in hatch if sum(p) < 600) / len(hatch)
-        light = sum(1 for p in hatch if sum(p) > 720) / len(hatch)
-        assert dark > 0.15 and light > 0.15, (
-            f"{name}: the reserve is not hatched ({dark:.2f} dark, {light:.2f} light)"
-        )
-
-
-# -- the other formats as a reader (or a CI server) takes them ----------------------------------------------
+WINDOWED_VIEWPORT = (1280, 1500)
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Every format of the fixture run, written by the same entry point as `otorch report run`."""
-    fx = _fixture_module()
-    root = tmp_path_factory.mktemp("written")
+def windowed_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    fx = load_fixture("report_store")
+    root = tmp_path_factory.mktemp("windowed")
     run = fx.make_run_store(root)
-    out = write_run_reports(run.paths, run.run_id, root / "out", run.finished_at, secrets=(fx.SECRET,))
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for path in out.values():
-        shutil.copyfile(path, ARTIFACTS / path.name)
-    return out
+    wp_path, plan_path = _windowed(fx, root)
+    sources = load_run_sources(run.paths, run.run_id, waveplan_path=wp_path, plan_path=plan_path)
+    report = build_run_report(sources, run.finished_at, ReportRedactor([fx.SECRET]))
+    path = root / "report-windowed.html"
+    html = render_run_html(report)
+    # the picture first: the same report, cut after the window timeline's section (the rest is tested above)
+    path.write_text(html, encoding="utf-8")
+    return path
 
 
-def test_junit_file_validates_against_the_junit_xsd(written: dict[str, Path]) -> None:
-    """The written file (not a string in memory) against the vendored Jenkins xunit-plugin junit-10.xsd."""
-    schema = xmlschema.XMLSchema(junit_schema_path())
-    errors = list(schema.iter_errors(str(written["junit"])))
-    assert errors == [], [str(e)[:300] for e in errors[:3]]
-    root = ET.parse(written["junit"]).getroot()
-    report = json.loads(written["json"].read_text(encoding="utf-8"))
-    suites = root.findall("testsuite")
-    assert [s.get("name", "").split(" ", 1)[1] for s in suites] == [w["name"] for w in report["waves"]]
-    # a suite's time is its wave's, from the events (hosts run in parallel: not the sum of the phases)
-    for suite, wave in zip(suites, report["waves"], strict=True):
-        started = datetime.fromisoformat(wave["started_at"])
-        finished = datetime.fromisoformat(wave["finished_at"])
-        assert float(suite.get("time", "nan")) == pytest.approx(
-            (finished - started).total_seconds(), abs=0.001
+@pytest.fixture(scope="module")
+def windowed_shot(
+    windowed_report: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Png, dict[str, Any]]:
+    tmp_path = tmp_path_factory.mktemp("windowed-shot")
+    page = tmp_path / "timeline-first.html"
+    # scrolled to the timeline: the screenshot starts at its section (an anchor jump needs no script)
+    text = windowed_report.read_text(encoding="utf-8")
+    top, section = text.index("<main>") + len("<main>"), text.index('<h2 id="timeline">')
+    page.write_text(text[:top] + text[section:], encoding="utf-8")
+    png = screenshot_of(page, tmp_path, WINDOWED_VIEWPORT, "run-report-windows.png")
+    return png, probe_layout(page, tmp_path, WINDOWED_VIEWPORT, TIMELINE_PROBE)
+
+
+def test_run_report_timeline_has_every_asset_placed_held_exempt_blocked(
+    windowed_shot: tuple[Png, dict[str, Any]],
+) -> None:
+    png, layout = windowed_shot
+    rows = layout["rows"]
+    assert {n: r["outcome"] for n, r in rows.items()} == {
+        "nw-hmi-02": "succeeded",
+        "nw-hmi-01": "succeeded",
+        "nw-gw-01": "rolled_back",
+        "nw-hist-01": "blocked",
+        "nw-scada-a": "held",
+        "nw-ews-01": "exempt",
+        "nw-sis-01": "blocked",
+    }
+    svg = layout["svg"]
+    assert svg[1] + svg[3] < WINDOWED_VIEWPORT[1] and svg[0] + svg[2] <= WINDOWED_VIEWPORT[0]
+    for name in ("nw-scada-a", "nw-ews-01", "nw-sis-01"):
+        row = rows[name]
+        assert len(row["pill"]) == 1 and not row["phases"], name
+        pill = share(png.region(row["pill"][0], inset=3), hex_rgb(PALETTE(row["outcome"])))
+        assert pill > 0.4, f"{name}: its {row['outcome']} pill is not drawn in its colour"
+        assert row["windows"], f"{name}: its window (from the plan) is not drawn"
+
+
+def test_run_report_timeline_bars_lie_inside_the_window_rectangles(
+    windowed_shot: tuple[Png, dict[str, Any]],
+) -> None:
+    """Each host's phases, as the browser drew them, lie inside one of its window rectangles, in the colour
+    of its outcome (the failed phase red), with the window's blue around them."""
+    png, layout = windowed_shot
+    for name in ("nw-hmi-02", "nw-hmi-01", "nw-gw-01", "nw-hist-01"):
+        row = layout["rows"][name]
+        bars = [p["box"] for p in row["phases"]]
+        assert bars, f"{name}: no phase bars"
+        ran = union(bars)
+        assert any(inside(ran, w) for w in row["windows"]), (
+            f"{name}: ran outside its windows {row['windows']}"
         )
+        holder = next(w for w in row["windows"] if inside(ran, w))
+        left = [holder[0], holder[1], max(ran[0] - holder[0] - 1, 0), holder[3]]
+        if left[2] > 4:
+            assert share(png.region(left, inset=2), WINDOW_BLUE) > 0.4, (
+                f"{name}: no window blue before the bars"
+            )
+        colour = hex_rgb(PALETTE(row["outcome"]))
+        for phase in row["phases"]:
+            box = phase["box"]
+            if box[2] < 3:  # too thin to sample
+                continue
+            want = hex_rgb(timeline_svg.FAILED_PHASE) if not phase["ok"] else colour
+            assert share(png.region(box, inset=1 if box[2] >= 4 else 0), want) > 0.6, (
+                name,
+                phase["phase"],
+                want,
+            )
+    gw = layout["rows"]["nw-gw-01"]["phases"]
+    assert [(p["phase"], p["ok"]) for p in gw][-2:] == [("verify", False), ("rollback", True)]
+    # the canary's window closes inside the picture: its rectangle ends before the axis does
+    hmi = layout["rows"]["nw-hmi-02"]["windows"]
+    ends = [w[0] + w[2] for w in layout["rows"]["nw-gw-01"]["windows"]]
+    assert len(hmi) == 1 and hmi[0][0] + hmi[0][2] < max(ends) - 50
 
 
-_TEMPLATE_LEFTOVERS = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}|\bNone\b|\bUndefined\b")
+def test_run_report_timeline_bands_show_when_each_wave_ran(windowed_shot: tuple[Png, dict[str, Any]]) -> None:
+    png, layout = windowed_shot
+    waves = layout["waves"]
+    assert list(waves) == ["canary", "wave-1"]
+    canary, wave1 = waves["canary"]["ran"][0], waves["wave-1"]["ran"][0]
+    assert canary[0] < wave1[0], "the canary ran first"
+    for box in (canary, wave1):
+        assert share(png.region(box, inset=1), hex_rgb("#1d2330")) > 0.8, "a wave's run span is not drawn"
 
 
-def _sentences(text: str) -> list[str]:
-    """Sentences and clauses of inline text (split at . ; : ! ?), normalised; those of 2+ words outside
-    code spans (a hash shown twice, e.g. the audit head in the log and in the store, is a value, not text)."""
-    parts = (" ".join(p.split()) for p in re.split(r"(?<=[.;!?])\s+|:\s+|;\s*", text))
-    return [p for p in parts if len(re.findall(r"[A-Za-z][\w-]{2,}", re.sub(r"`[^`]*`", "", p))) >= 2]
-
-
-def test_markdown_renders_with_tables_no_template_text_no_repeated_clause(written: dict[str, Path]) -> None:
-    source = written["md"].read_text(encoding="utf-8")
-    md = MarkdownIt("commonmark").enable("table")
-    tokens = md.parse(source)
-    rendered = md.render(source)
-    # every table of the source parses as one (as many as header separator lines), rows as wide as the head
-    lines = source.splitlines()
-    separators = [n for n, line in enumerate(lines) if re.fullmatch(r"\|(\s*:?-+:?\s*\|)+", line)]
-    assert separators and sum(1 for t in tokens if t.type == "table_open") == len(separators)
-    for n in separators:
-        width = len(re.findall(r"(?<!\\)\|", lines[n]))
-        rows = [lines[n - 1], *itertools.takewhile(lambda line: line.startswith("|"), lines[n + 1 :])]
-        assert all(len(re.findall(r"(?<!\\)\|", row)) == width for row in rows), f"ragged table at line {n}"
-    assert rendered.count("<table>") == len(separators)
-    for host in ("nw-hmi-02", "nw-gw-01", "nw-hist-01", "nw-hmi-01"):
-        assert f"<td>{host}</td>" in rendered
-    assert not _TEMPLATE_LEFTOVERS.search(rendered), _TEMPLATE_LEFTOVERS.search(rendered)
-    # no paragraph, list item or table cell says the same thing twice ("diagnostics failed: diagnostics
-    # failed"); the same label once per host (each host's own evidence list) is structure, not repetition
-    blocks = [_sentences(t.content) for t in tokens if t.type == "inline"]
-    repeated = [(s, b) for b in blocks for s, n in Counter(b).items() if n > 1]
-    assert sum(map(len, blocks)) > 20 and repeated == [], repeated
+PALETTE = timeline_svg.Palette(OUTCOME_COLOURS)
+WINDOW_BLUE = hex_rgb(timeline_svg.WINDOW_FILL)
