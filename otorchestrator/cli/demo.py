@@ -31,16 +31,19 @@ from otorchestrator.cli.run import (
     session,
 )
 from otorchestrator.execution.artifacts import artifact_digests
+from otorchestrator.execution.authority import admissions
 from otorchestrator.execution.options import RunOptions
 from otorchestrator.execution.orchestrator import new_run_id
 from otorchestrator.execution.summary import RunSummary
 from otorchestrator.intake.catalog import load_catalog_strict
+from otorchestrator.intake.planfiles import load_plan
 from otorchestrator.lab import LabConfig, lifecycle
 from otorchestrator.models.run import HostState
-from otorchestrator.store.audit import AuditVerification
+from otorchestrator.planning.policy import load_policy
+from otorchestrator.store.audit import AuditVerification, read_events
 from otorchestrator.store.audit import verify as verify_audit
 from otorchestrator.store.paths import StatePaths
-from otorchestrator.trust.lab import OPERATOR, PLANNER, lab_trust
+from otorchestrator.trust.lab import APPROVER, OPERATOR, PLANNER, lab_trust, sign_lab_approvals
 from otorchestrator.trust.signed import Kind, sign_file
 from otorchestrator.trust.trustfile import TRUST_ENV
 
@@ -164,9 +167,18 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
     os.environ[TRUST_ENV] = str(trust.trust_file)
     sign_file(plan_file, trust.keys[PLANNER], Kind.PLAN)
     console.print(f"  plan signed by {PLANNER} ({plan_file}.sig); trust file {trust.trust_file}")
+    approvals_dir = out / "approvals"  # signed by the lab approver, not the operator (docs/trust.md)
+    policy_file = inventory / "policy.yml"
+    signed = sign_lab_approvals(
+        trust, load_plan(plan_file), load_policy(policy_file if policy_file.is_file() else None),
+        approvals_dir, datetime.now(UTC),
+    )  # fmt: skip
+    for statement in signed:
+        console.print(f"  asset approval of {statement.asset} signed by {APPROVER} ({approvals_dir})")
 
     _step(console, "4/6 waves: stage the plan (canary first, budgets, windows)")
     waves_args = ["waves", str(plan_file), "-i", str(inventory), "-o", str(waves_file)]
+    waves_args += ["--approvals", str(approvals_dir)]
     if (inventory / "policy.yml").is_file():
         waves_args += ["--policy", str(inventory / "policy.yml")]
     if _otorch(waves_args):
@@ -201,7 +213,7 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
                 copy,
                 plan_copy,
                 trust.keys[OPERATOR],
-                None,
+                approvals_dir,
                 (lambda patches: artifact_digests(patches, [repo])) if repo.is_dir() else None,
             ),
         )
@@ -213,6 +225,9 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
             f"{evidence.get('plan_signed_by')}, staged from {evidence.get('staged_from')}, "
             f"operator {OPERATOR} proven by signature: {'operator_signature' in evidence}"
         )
+        trail = (e for _, e in read_events(s.paths.audit) if e.run_id == run_id)
+        for host, files in admissions(trail).items():
+            console.print(f"  {host} admitted by signed approval {', '.join(files)}")
 
         _step(console, "6/6 report")
         reports = s.paths.reports

@@ -12,7 +12,7 @@ The checks are pure functions (`host_problems`); `Authority` reads the files the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from otorchestrator.execution.safety import SafetyProblem, check_approval
 from otorchestrator.models.asset import Asset, Criticality
 from otorchestrator.models.catalog import Catalog, Patch, Qualification
 from otorchestrator.models.plan import Plan
+from otorchestrator.models.run import AuditEvent
 from otorchestrator.models.waves import WaveHost, WavePlan
 from otorchestrator.trust import sshsig
 from otorchestrator.trust.approvals import Need, SignedApproval, assess, read_approvals
@@ -273,3 +274,14 @@ class Authority:
             return []
         catalog = self.read_catalog().by_id() if self.read_catalog is not None else None
         return recheck_hosts(waveplan, hosts, catalog, self.artifact_digests)
+
+
+def admissions(events: Iterable[AuditEvent]) -> dict[str, list[str]]:
+    """host -> the signed approval files that admitted it (from the `authority`/`admitted` audit events)."""
+    out: dict[str, list[str]] = {}
+    for event in events:
+        if event.kind == "authority" and event.result == "admitted" and event.host:
+            files = [str(a.get("file")) for a in event.detail.get("approvals", ()) if isinstance(a, dict)]
+            if files:
+                out[event.host] = files
+    return out

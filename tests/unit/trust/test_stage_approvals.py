@@ -16,8 +16,10 @@ from click.testing import CliRunner
 
 from otorchestrator.cli.main import cli
 from otorchestrator.intake.planfiles import load_plan
+from otorchestrator.planning.policy import load_policy
 from otorchestrator.trust import sshsig
 from otorchestrator.trust.approvals import ApprovalStatement, write_statement
+from otorchestrator.trust.lab import APPROVER, OPERATOR, PLANNER, lab_trust, sign_lab_approvals
 from otorchestrator.trust.signed import Kind, sign_file
 from otorchestrator.trust.trustfile import ApprovalKind
 
@@ -30,10 +32,10 @@ def _invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output + (result.stderr or "")
 
 
-def _make_plan(site: Path, name: str, approvals: Path | None = None) -> Path:
+def _make_plan(site: Path, name: str, approvals: Path | None = None, *extra: str) -> Path:
     out = site / name
     args = ["plan", "-i", str(LAB), "--advisories", str(LAB / "advisories"), "--catalog"]
-    args += [str(LAB / "catalog.yml"), "--kev", str(LAB / "kev.json"), "-o", str(out)]
+    args += [str(LAB / "catalog.yml"), "--kev", str(LAB / "kev.json"), "-o", str(out), *extra]
     if approvals is not None:
         args += ["--approvals", str(approvals)]
     code, text = _invoke(*args)
@@ -189,3 +191,21 @@ def test_without_a_trust_file_the_recorded_approvals_still_place_hosts(site: dic
     code, text = _invoke(*args)
     assert code == 0, text
     assert _placed(json.loads(out.read_text()))["nw-scada-a"]["approval"]["approved_by"] == "M. Chen"
+
+
+def test_the_demo_signs_the_scada_pair_and_staging_places_it(tmp_path: Path) -> None:
+    """What `otorch demo` does (cli/demo.py): lab keys, the approver signs the held hosts' approvals."""
+    lab = lab_trust(tmp_path / "lab")
+    plan_file = _make_plan(tmp_path, "plan.json", None, "--exemptions", str(LAB / "exemptions.yml"))
+    sign_file(plan_file, lab.keys[PLANNER], Kind.PLAN)
+    policy = load_policy(LAB / "policy.yml")
+    signed = sign_lab_approvals(lab, load_plan(plan_file), policy, tmp_path / "approvals", NOW)
+    assert sorted(s.asset or "" for s in signed) == ["nw-scada-a", "nw-scada-b"]
+    assert {s.approver for s in signed} == {APPROVER} != {OPERATOR}
+    out = tmp_path / "waves.json"
+    args = ["waves", str(plan_file), "-i", str(LAB), "--policy", str(LAB / "policy.yml"), "-o", str(out)]
+    code, text = _invoke(*args, "--trust", str(lab.trust_file), "--approvals", str(tmp_path / "approvals"))
+    assert code == 0, text
+    placed = _placed(json.loads(out.read_text()))
+    assert placed["nw-scada-a"]["approval"]["approved_by"] == placed["nw-scada-b"]["approval"]["approved_by"]
+    assert placed["nw-scada-a"]["approval"]["approved_by"] == APPROVER
