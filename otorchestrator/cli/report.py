@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from otorchestrator.cli._shared import no_state_store
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.inventory import load_inventory
 from otorchestrator.intake.kev import load_kev
 from otorchestrator.models.asset import Asset
@@ -21,6 +22,7 @@ from otorchestrator.reporting.compliance import EVALUATION_DAYS
 from otorchestrator.reporting.evidence import build_cve_evidence, cve_lines
 from otorchestrator.reporting.models import ComplianceReport, RunReport
 from otorchestrator.reporting.redact import ReportRedactor
+from otorchestrator.reporting.render import render_json
 from otorchestrator.reporting.sources import (
     ComplianceSources,
     load_compliance_sources,
@@ -66,6 +68,7 @@ def report() -> None:
     """Write reports: a run's report, or the compliance report of the assets.
 
     \b
+    Examples:
       otorch report RUN --html r.html --junit r.xml   # same as `otorch report run RUN ...`
       otorch report run                               # latest run, every format into <state>/reports/
       otorch report compliance -i inventories/lab --plan plan.json --html compliance.html
@@ -73,11 +76,13 @@ def report() -> None:
     """
 
 
-def _print_run_summary(rep: RunReport) -> None:
+def _print_run_summary(rep: RunReport, err: bool = False) -> None:
     counts = ", ".join(f"{state} {n}" for state, n in rep.state_counts.items())
+    blocked = f", {len(rep.refusals)} blocked by diagnostics (unchanged)" if rep.refusals else ""
     click.echo(
         f"run {rep.run_id}: {rep.status.value} ({counts}); {len(rep.failures)} failure(s), "
-        f"{len(rep.rollbacks)} rollback(s)"
+        f"{len(rep.rollbacks)} rollback(s){blocked}",
+        err=err,
     )
     if rep.audit.verified is False:
         click.echo("warning: the audit chain does not verify: see the report's audit section", err=True)
@@ -87,8 +92,14 @@ def _print_run_summary(rep: RunReport) -> None:
 @click.argument("run_id", required=False)
 @click.option("--html", "html", type=_FILE, help="Self-contained HTML page.")
 @click.option("--md", "md", type=_FILE, help="Markdown.")
-@click.option("--json", "json_", type=_FILE, help="JSON (the report model).")
+@click.option("--json-file", "json_", type=_FILE, help="JSON file (the report model).")
 @click.option("--junit", "junit", type=_FILE, help="JUnit XML: one test case per host and phase.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the report model as JSON on stdout (the file list goes to stderr).",
+)
 @click.option(
     "--out-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -112,11 +123,21 @@ def run_report(
     junit: Path | None,
     out_dir: Path | None,
     plan_path: Path | None,
+    as_json: bool,
     secrets: tuple[str, ...],
     state_dir: Path | None,
 ) -> None:
-    """Report of run RUN (default: the latest run): wave timeline, per-host phase durations, failures
-    with the failing check and an output excerpt, rollbacks, the audit chain head."""
+    """Report of run RUN (default: the latest run): wave timeline coloured per host outcome, per host its
+    CVEs with their decision, versions (attempted ones too), phase durations and evidence (diagnostics
+    values, backup checksum, approvals, artifact re-check, verification checks, rollback proof); failures
+    apart from hosts blocked by diagnostics; rollbacks; the audit chain head.
+
+    \b
+    Examples:
+      otorch report run                                   # latest run, every format into <state>/reports/
+      otorch report run R-20261205-0200 --plan plan.json --html run.html --junit run.xml
+      otorch report run R-20261205-0200 --json | jq '.hosts[] | {host, state}'
+    """
     paths = StatePaths.resolve(state_dir, os.environ)
     if not paths.db.exists():
         raise no_state_store(paths)  # as `otorch status` and `otorch audit verify`
@@ -139,9 +160,11 @@ def run_report(
         for fmt, (ext, _) in RUN_FORMATS.items():
             targets.setdefault(fmt, directory / f"run-{run_id}.{ext}")
     written = write_rendered_run(rep, targets)
-    _print_run_summary(rep)
+    _print_run_summary(rep, err=as_json)
     for fmt, path in written.items():
-        click.echo(f"{fmt:>6}: {path}")
+        click.echo(f"{fmt:>6}: {path}", err=as_json)
+    if as_json:
+        click.echo(render_json(rep), nl=False)
 
 
 def _assets(inventory: Path | None, plan: Plan | None) -> list[Asset]:
@@ -238,9 +261,9 @@ _AS_OF = click.option(
 @report.command("compliance")
 @_INVENTORY
 @_PLAN
-@click.option("--html", "html", type=_FILE)
-@click.option("--md", "md", type=_FILE)
-@click.option("--json", "json_", type=_FILE)
+@click.option("--html", "html", type=_FILE, help="Self-contained HTML page.")
+@click.option("--md", "md", type=_FILE, help="Markdown.")
+@click.option("--json", "json_", type=_FILE, help="JSON file (the report model).")
 @click.option(
     "--policy",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -263,7 +286,7 @@ _AS_OF = click.option(
     help="A shorter clock for KEV-listed items (overrides the policy's kev_days).",
 )
 @_AS_OF
-@click.option("--fail-on-violation", is_flag=True, help="Exit 1 when any asset has a violation.")
+@click.option("--fail-on-violation", is_flag=True, help="Exit 12 (VIOLATION) when any asset has a violation.")
 @_state_dir_option
 def compliance(
     inventory: Path | None,
@@ -285,6 +308,7 @@ def compliance(
     evidence chain per CVE. "Compliant" means only that no clock has run out.
 
     \b
+    Examples:
       otorch report compliance --plan plan.json --policy inventories/lab/policy.yml \\
           --kev inventories/lab/kev.json --html compliance.html
       otorch report compliance --plan plan.json --kev-days 14 --as-of 2026-12-20 --fail-on-violation
@@ -301,7 +325,7 @@ def compliance(
     for fmt, path in written.items():
         click.echo(f"{fmt:>6}: {path}")
     if fail_on_violation and rep.summary()["violations"]:
-        raise SystemExit(1)
+        raise SystemExit(ExitCode.VIOLATION)
 
 
 @report.command("cve")
@@ -325,6 +349,7 @@ def cve(
     install, the verification, any rollback and the state now. Exit 1 when the plan does not name it.
 
     \b
+    Examples:
       otorch report cve CVE-2026-10104 --plan plan.json
       otorch report cve CVE-2026-10104 --plan plan.json --json
     """

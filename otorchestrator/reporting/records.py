@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from otorchestrator.models.plan import Plan
 from otorchestrator.models.run import BaselineRecord, InstalledPatchRecord
 from otorchestrator.planning.drift import listening_ports, scan_values
-from otorchestrator.reporting.attempts import Attempt, asset_attempts
+from otorchestrator.reporting.attempts import Attempt, AttemptOutcome, asset_attempts
 from otorchestrator.reporting.sources import load_run_views
 from otorchestrator.store.audit import read_events
 from otorchestrator.store.history import installs
@@ -195,17 +195,34 @@ def load_asset_records(
     return build_asset_records(names, baselines, effective, reversed_, now, plan, attempts)
 
 
+def _version_text(a: Attempt, pkg: str, target: str) -> str:
+    """ "nwc-gateway 1.0.0 -> 1.1.0 attempted -> rolled back to 1.0.0": where the package was, what was
+    attempted and where it ended (never "1.0.0 -> 1.0.0", which hides the attempted version)."""
+    before, after = a.versions_before.get(pkg), a.versions_after.get(pkg)
+    was = f"{pkg} {before}" if before else pkg
+    if a.outcome is AttemptOutcome.HELD:
+        return f"{was}: {target} held, nothing changed"
+    if a.outcome is AttemptOutcome.EXEMPT:
+        return f"{was}: {target} not installed (exempt)"
+    if a.outcome is AttemptOutcome.BLOCKED:
+        return f"{was}: {target} not installed (refused by diagnostics)"
+    if a.outcome is AttemptOutcome.NOT_ATTEMPTED or not (before or after):
+        return f"{was}: {target} not installed ({a.state.replace('_', ' ')})"
+    if a.outcome is AttemptOutcome.INSTALLED:
+        return f"{was} -> {after or target}"
+    if a.outcome is AttemptOutcome.REVERSED:
+        return f"{was} -> {after or target}, reversed later"
+    now = after or "an unreported version"
+    if a.outcome is AttemptOutcome.ROLLED_BACK:
+        return f"{was} -> {target} attempted -> rolled back to {now}"
+    return f"{was} -> {target} attempted -> failed, now {now}"
+
+
 def attempt_line(a: Attempt) -> str:
     """One attempt as text: when, run, wave, outcome, versions before/after/attempted, reason, evidence."""
     wave = f" wave {a.wave} ({a.wave_name})" if a.wave is not None and a.wave_name else ""
     check = " [check mode]" if a.check_mode else ""
-    versions = "; ".join(
-        f"{pkg} {target} attempted, nothing changed"
-        if a.changed_nothing or not (a.versions_before or a.versions_after)
-        else f"{pkg} {a.versions_before.get(pkg, '?')} -> {a.versions_after.get(pkg, '?')} "
-        f"(attempted {target})"
-        for pkg, target in a.versions_attempted.items()
-    )
+    versions = "; ".join(_version_text(a, pkg, target) for pkg, target in a.versions_attempted.items())
     parts = [
         f"{a.at:%Y-%m-%d %H:%M} UTC  run {a.run_id}{wave}{check}: {a.outcome.value.upper()}",
         ", ".join(a.patches),

@@ -507,7 +507,8 @@ def test_records_list_every_attempt(run_fixture) -> None:  # type: ignore[no-unt
     assert gw.versions_attempted == {"nwc-gateway": "1.1.0"} and "backup bk-gw" in gw.evidence
     line = attempt_line(gw)
     assert "hunter2" not in line
-    assert "ROLLED_BACK" in line and "nwc-gateway 1.0.0 -> 1.0.0 (attempted 1.1.0)" in line
+    assert "ROLLED_BACK" in line and "nwc-gateway 1.0.0 -> 1.1.0 attempted -> rolled back to 1.0.0" in line
+    assert "1.0.0 -> 1.0.0" not in line  # the attempted version is never hidden
     (hist,) = by["nw-hist-01"].attempts
     assert hist.outcome is AttemptOutcome.BLOCKED
     assert hist.reason == "diagnostics failed: 1 MiB free on /opt/nwc, needs 20 MiB"

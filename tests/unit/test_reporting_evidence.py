@@ -368,3 +368,36 @@ def test_the_junit_file_with_evidence_validates(report: RunReport) -> None:
     assert outs[("nw-gw-01", "rollback")].startswith("rollback: passed: restored from backup bk-gw")
     assert "512 MiB free on /opt/nwc, needs 20 MiB" in outs[("nw-hmi-01", "diagnostics")]
     assert "approvals: passed: approved by bob" in outs[("nw-gw-01", "diagnostics")]
+
+
+# -- the CLI ------------------------------------------------------------------------------------------
+
+
+def test_cli_report_run_json_prints_the_model_and_compliance_exits_violation(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from otorchestrator.cli.main import cli
+    from otorchestrator.exitcodes import ExitCode
+
+    run = fx.make_run_store(tmp_path)
+    state = str(run.paths.root)
+    result = CliRunner().invoke(
+        cli, ["report", "run", run.run_id, "--json", "--out-dir", str(tmp_path / "out"), "--state-dir", state]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    gw = next(h for h in data["hosts"] if h["host"] == "nw-gw-01")
+    assert gw["changes"][0]["text"] == "nwc-gateway 1.0.0 -> 1.1.0 attempted -> rolled back to 1.0.0"
+    assert "1 blocked by diagnostics (unchanged)" in result.stderr
+    assert (tmp_path / "out" / f"run-{run.run_id}.junit.xml").exists()
+    plan = fx.plan(fx.T0 - timedelta(days=1), fx.T0 + timedelta(days=30))
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(plan.model_dump_json(), encoding="utf-8")
+    args = ["report", "compliance", "--plan", str(plan_path), "--json", str(tmp_path / "c.json")]
+    late = [*args, "--as-of", "2026-06-01", "--fail-on-violation", "--state-dir", state]
+    failed = CliRunner().invoke(cli, late)
+    assert failed.exit_code == ExitCode.VIOLATION, failed.output
+    early = CliRunner().invoke(
+        cli, [*args, "--as-of", "2026-03-02", "--fail-on-violation", "--state-dir", state]
+    )
+    assert early.exit_code == 0, early.output
