@@ -36,21 +36,19 @@ from otorchestrator.execution.events import FailureTracker, phase_results, task_
 from otorchestrator.execution.jobenv import choose_config, job_env, run_settings, site_config_file
 from otorchestrator.execution.secretfiles import SHM_DIR, sweep_stale_secret_files, write_secret_file
 from otorchestrator.models.results import HostOutcome, PhaseResult
+from otorchestrator.resources import AnsibleContent, ansible_content
 
 TOKEN_ENV = "OTORCH_RUN_TOKEN"
 _MAGIC = re.compile(r"\{\{\s*(inventory_dir|inventory_file)\s*\}\}")
 _LABEL = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def project_root() -> Path:
-    env = os.environ.get("OTORCH_PROJECT_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2]
-
-
 class AnsibleRunnerBackend:
     """Backend protocol (execution/backend.py) on top of ansible-runner.
 
     `state`: a StatePaths (``.root``, ``.backups``) or a directory; runs go under ``<root>/runner``.
+    `content`: the playbooks, roles and ansible.cfg to run (resources.py; default: `ansible_content()`,
+    package data of the wheel or the checkout); `project_dir` is a shorthand for content in that directory.
     The backup store (``otorch_backup_store_dir``) defaults to ``<root>/backups`` when the request omits it.
     """
 
@@ -61,9 +59,14 @@ class AnsibleRunnerBackend:
         runs_dir: Path | None = None,
         extra_env: Mapping[str, str] | None = None,
         shm_dir: Path | None = None,
+        content: AnsibleContent | None = None,
     ) -> None:
         root = Path(state) if isinstance(state, str | os.PathLike) else Path(state.root)
-        self.project_dir = (project_dir or project_root()).resolve()
+        if content is None:
+            explicit = None if project_dir is None else AnsibleContent(project_dir.resolve(), "env")
+            content = explicit or ansible_content()
+        self.content = content
+        self.project_dir = content.root
         self.runs_dir = (runs_dir or root / "runner").resolve()
         backups = None if isinstance(state, str | os.PathLike) else getattr(state, "backups", None)
         self.backup_store = Path(backups if backups is not None else root / "backups").resolve()
@@ -111,7 +114,7 @@ class AnsibleRunnerBackend:
             runner = ansible_runner.interface.init_runner(
                 private_data_dir=str(pdd),
                 project_dir=str(self.project_dir),
-                playbook=str(self.project_dir / "playbooks" / f"{request.phase.value}.yml"),
+                playbook=self.content.playbook(request.phase.value),
                 inventory=str(inventory),
                 extravars=extravars,
                 cmdline=" ".join(args) or None,

@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from otorchestrator.resources import checkout_root
+
 LABEL = "otorchestrator.lab"
 HOST_LABEL = "otorchestrator.lab.host"
 IMAGE_LABEL = "otorchestrator.lab.image"
@@ -21,10 +23,10 @@ Progress = Callable[[str], None]
 
 
 def project_root() -> Path:
-    """The project checkout holding ``lab/`` and ``inventories/lab`` (this package is installed editable)."""
+    """The project checkout holding ``lab/`` and ``inventories/lab``: $OTORCH_PROJECT_DIR, else the checkout
+    this package was imported from, else (a wheel installed elsewhere) the working directory."""
     env = os.environ.get("OTORCH_PROJECT_DIR")
-    root = Path(env) if env else Path(__file__).resolve().parents[2]
-    return root
+    return Path(env) if env else (checkout_root() or Path.cwd())
 
 
 @dataclass(frozen=True)
