@@ -26,7 +26,10 @@ from otorchestrator.trust.trustfile import ApprovalKind, TrustError, find_trust
 )  # fmt: skip
 @click.option("--approver", required=True, help="Your principal in the trust file (must match --key).")
 @click.option("--reason", required=True, help="Why: recorded with the approval.")
-@click.option("--valid-hours", type=click.IntRange(min=1, max=24 * 90), default=24, show_default=True)
+@click.option(
+    "--valid-hours", type=click.IntRange(min=1, max=24 * 90), default=24, show_default=True,
+    help="How long the approval is valid, from now (hours, at most 90 days).",
+)  # fmt: skip
 @click.option(
     "--key", required=True, envvar="OTORCH_SIGNING_KEY",
     type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Your SSH key.",
@@ -35,7 +38,11 @@ from otorchestrator.trust.trustfile import ApprovalKind, TrustError, find_trust
     "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Directory to write to (default: the trust file's approvals_dir).",
 )  # fmt: skip
-@click.option("--trust", "trust_file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--trust", "trust_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Site trust file, for its approvals_dir (default: $OTORCH_TRUST_FILE, else "
+    "/etc/otorchestrator/trust.yml).",
+)  # fmt: skip
 def approve(
     kind: str,
     asset: str | None,
@@ -53,9 +60,13 @@ def approve(
     names the run's plan, and the approver is not the operator running it.
 
     \b
-    Example:
+    Examples:
       otorch approve asset --asset nw-scada-a --plan out/plan.json --approver bob \\
         --reason "failover tested 2026-12-01" --key ~/.ssh/id_ed25519
+      otorch approve unqualified_patch --patch NWC-P-2026-0105 --asset nw-ews-01 --plan out/plan.json \\
+        --approver bob --reason "vendor test report 2026-11 reviewed" --key ~/.ssh/id_ed25519
+      otorch approve drill --asset nw-sis-01 --approver carol --reason "annual proof test" \\
+        --key ~/.ssh/id_ed25519 --valid-hours 8
     """
     try:
         plan_hash = load_plan(plan_file).content_hash if plan_file else None

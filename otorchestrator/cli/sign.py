@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from otorchestrator.exitcodes import ExitCode, exit_codes_help
 from otorchestrator.intake.planfiles import file_kind
 from otorchestrator.trust.signed import Kind, sign_file, verify_file
 from otorchestrator.trust.sshsig import SshSigError
@@ -37,7 +38,7 @@ _KIND_OPTION = click.option(
 )  # fmt: skip
 
 
-@click.command()
+@click.command(epilog=exit_codes_help(ExitCode.ERROR))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--key", required=True, envvar="OTORCH_SIGNING_KEY",
@@ -49,8 +50,9 @@ def sign(file: Path, key: Path, kind: str | None) -> None:
     """Sign a plan or wave plan: writes FILE.sig (ssh-keygen -Y sign, namespace otorch-<kind>).
 
     \b
-    Example:
+    Examples:
       otorch sign out/plan.json --key ~/.ssh/id_ed25519
+      otorch sign out/waves.json --key ~/.ssh/id_ed25519.pub   # the key in ssh-agent
     """
     what = _kind_of(file, kind)
     try:
@@ -60,7 +62,7 @@ def sign(file: Path, key: Path, kind: str | None) -> None:
     click.echo(f"{file}: signed as {what.value} -> {out}")
 
 
-@click.command()
+@click.command(epilog=exit_codes_help(ExitCode.INTEGRITY, ExitCode.ERROR))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--trust", "trust_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -68,11 +70,12 @@ def sign(file: Path, key: Path, kind: str | None) -> None:
 )  # fmt: skip
 @_KIND_OPTION
 def verify(file: Path, trust_file: Path | None, kind: str | None) -> None:
-    """Verify FILE.sig against the site trust file: prints who signed it; exit 1 when it does not verify.
+    """Verify FILE.sig against the site trust file: prints who signed it.
 
     \b
-    Example:
+    Examples:
       otorch verify out/waves.json --trust /etc/otorchestrator/trust.yml
+      otorch verify approvals/asset-nw-scada-a-bob-20261202T120000.approval.json
     """
     what = _kind_of(file, kind)
     try:
@@ -82,5 +85,5 @@ def verify(file: Path, trust_file: Path | None, kind: str | None) -> None:
         verified = verify_file(file, trust, what)
     except (TrustError, SshSigError) as exc:
         click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(ExitCode.INTEGRITY)
     click.echo(f"{file}: good {what.value} signature by {verified.signer} ({trust.path})")

@@ -18,7 +18,7 @@ from otorchestrator.trust.approvals import ApprovalStatement, write_statement
 from otorchestrator.trust.signed import Kind, sign_file
 from otorchestrator.trust.trustfile import ApprovalKind
 
-PLANNER, APPROVER, OPERATOR = "lab-planner", "lab-approver", "demo"
+PLANNER, APPROVER, OPERATOR, AUDIT = "lab-planner", "lab-approver", "demo", "lab-audit"
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ def lab_trust(lab_dir: Path) -> LabTrust:
     root = lab_dir / "trust"
     keys: dict[str, Path] = {}
     identities: dict[str, str] = {}
-    for principal in (PLANNER, APPROVER, OPERATOR):
+    for principal in (PLANNER, APPROVER, OPERATOR, AUDIT):
         key = root / "keys" / principal
         if not key.is_file():
             sshsig.generate_key(key, f"{principal}@otorch-lab")
@@ -45,6 +45,7 @@ def lab_trust(lab_dir: Path) -> LabTrust:
         "approvers": [{"principals": [APPROVER], "safety_systems": True}],
         "two_approvers": [],
         "approvals_dir": "approvals",
+        "audit_signers": [AUDIT],  # signs the audit checkpoints (docs/audit.md)
     }
     trust_file = root / "trust.yml"
     trust_file.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")

@@ -15,6 +15,7 @@ approvers:
     kinds: [asset, unqualified_patch, drill]
 two_approvers: [safety_system]   # safety_system | high_criticality | unqualified_patch
 approvals_dir: approvals         # signed approval files (relative to this file)
+audit_signers: []                # may sign audit checkpoints (empty: any identity of this file)
 ```
 
 The trust file is the root of trust: keep it where operators cannot write it (default
@@ -89,14 +90,17 @@ class TrustFile(BaseModel):
     approvers: tuple[ApproverGrant, ...] = ()
     two_approvers: tuple[TwoApprovers, ...] = ()
     approvals_dir: str = "approvals"
+    audit_signers: tuple[str, ...] = ()  # may sign audit checkpoints (empty: any identity; docs/audit.md)
 
     @model_validator(mode="after")
     def _known_principals(self) -> TrustFile:
         named = {*self.planners, *self.operators, *(p for g in self.approvers for p in g.principals)}
+        named |= set(self.audit_signers)
         unknown = sorted(named - set(self.identities))
         if unknown:
             raise ValueError(
-                f"{', '.join(unknown)}: named in planners/operators/approvers but not in identities"
+                f"{', '.join(unknown)}: named in planners/operators/approvers/audit_signers but not in "
+                "identities"
             )
         for principal, key in self.identities.items():
             AllowedSigner(principal, key).line()  # raises with the principal's name

@@ -10,6 +10,7 @@ import yaml
 from click.testing import CliRunner
 
 from otorchestrator.cli.main import cli
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.models.plan import Plan
 from otorchestrator.trust import sshsig
 from otorchestrator.trust.approvals import read_approvals
@@ -37,19 +38,19 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_sign_then_verify_and_tamper(site: Path) -> None:
     plan, trust = str(site / "plan.json"), str(site / "trust.yml")
-    assert _invoke("verify", plan, "--trust", trust)[0] == 1
+    assert _invoke("verify", plan, "--trust", trust)[0] == ExitCode.INTEGRITY
     code, out = _invoke("sign", plan, "--key", str(site / "bob"))
     assert code == 0 and "signed as plan" in out
     code, out = _invoke("verify", plan, "--trust", trust)
-    assert code == 1 and "not a planner" in out
+    assert code == ExitCode.INTEGRITY and "not a planner" in out
     assert _invoke("sign", plan, "--key", str(site / "alice"))[0] == 0
     code, out = _invoke("verify", plan, "--trust", trust)
     assert code == 0 and "good plan signature by alice" in out
     (site / "plan.json").write_text((site / "plan.json").read_text().replace("[]", "[ ]", 1))
     code, out = _invoke("verify", plan, "--trust", trust)
-    assert code == 1 and "does not verify" in out
+    assert code == ExitCode.INTEGRITY and "does not verify" in out
     code, out = _invoke("verify", plan, "--trust", trust, "--kind", "waveplan")
-    assert code == 1
+    assert code == ExitCode.INTEGRITY
 
 
 def test_approve_writes_a_signed_statement(site: Path) -> None:
@@ -74,4 +75,4 @@ def test_approve_writes_a_signed_statement(site: Path) -> None:
 def test_group_writable_trust_file_is_refused(site: Path) -> None:
     os.chmod(site / "trust.yml", 0o664)
     code, out = _invoke("verify", str(site / "plan.json"), "--trust", str(site / "trust.yml"))
-    assert code == 1 and "writable by group or others" in out
+    assert code == ExitCode.INTEGRITY and "writable by group or others" in out
