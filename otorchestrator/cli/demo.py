@@ -31,7 +31,6 @@ from otorchestrator.cli.run import (
     session,
 )
 from otorchestrator.execution.artifacts import artifact_digests
-from otorchestrator.execution.authority import admissions
 from otorchestrator.execution.options import RunOptions
 from otorchestrator.execution.orchestrator import new_run_id
 from otorchestrator.execution.summary import RunSummary
@@ -40,7 +39,7 @@ from otorchestrator.intake.planfiles import load_plan
 from otorchestrator.lab import LabConfig, lifecycle
 from otorchestrator.models.run import HostState
 from otorchestrator.planning.policy import load_policy
-from otorchestrator.store.audit import AuditVerification, read_events
+from otorchestrator.store.audit import AuditVerification
 from otorchestrator.store.audit import verify as verify_audit
 from otorchestrator.store.paths import StatePaths
 from otorchestrator.trust.lab import APPROVER, OPERATOR, PLANNER, lab_trust, sign_lab_approvals
@@ -225,9 +224,6 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
             f"{evidence.get('plan_signed_by')}, staged from {evidence.get('staged_from')}, "
             f"operator {OPERATOR} proven by signature: {'operator_signature' in evidence}"
         )
-        trail = (e for _, e in read_events(s.paths.audit) if e.run_id == run_id)
-        for host, files in admissions(trail).items():
-            console.print(f"  {host} admitted by signed approval {', '.join(files)}")
 
         _step(console, "6/6 report")
         reports = s.paths.reports

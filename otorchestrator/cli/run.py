@@ -22,7 +22,7 @@ from rich.console import Console
 from otorchestrator.cli._shared import no_state_store
 from otorchestrator.cli.progress import LiveProgress, summary_table
 from otorchestrator.execution.artifacts import Digests, artifact_digests, checked_patches
-from otorchestrator.execution.authority import Authority
+from otorchestrator.execution.authority import Authority, admissions
 from otorchestrator.execution.backend import Backend
 from otorchestrator.execution.observer import NullObserver, Observer
 from otorchestrator.execution.options import PHASE_TIMEOUT_FLOOR_S, TASK_TIMEOUT_DEFAULT_S, RunOptions
@@ -38,7 +38,7 @@ from otorchestrator.models.asset import Asset
 from otorchestrator.models.catalog import Catalog, Patch
 from otorchestrator.models.run import RunStatus
 from otorchestrator.models.waves import Wave, WavePlan
-from otorchestrator.store.audit import AuditLog, AuditSink
+from otorchestrator.store.audit import AuditLog, AuditSink, read_events
 from otorchestrator.store.clock import SystemClock
 from otorchestrator.store.errors import AuditError, AuditUnavailable, RunLocked, RunNotFound, StoreError
 from otorchestrator.store.paths import StatePaths
@@ -348,6 +348,9 @@ def render(summary: RunSummary, s: Session, as_json: bool, extra: dict[str, Any]
     s.console.print(f"[bold]{summary.run.status.value}[/bold]: {counts}")
     if summary.run.status_detail:
         s.console.print(f"  {summary.run.status_detail}")
+    trail = (e for _, e in read_events(s.paths.audit) if e.run_id == summary.run.run_id)
+    for host, files in admissions(trail).items():  # docs/trust.md
+        s.console.print(f"  {host} admitted by signed approval {', '.join(files)}")
     for key, value in where.items():
         s.console.print(f"  {key.replace('_', ' ')}: {value}")
 

@@ -280,3 +280,14 @@ def test_changed_fact_in_the_inventory_refuses_the_host(site: dict[str, Any]) ->
     states = _states(result)
     assert states["a"][0] == "skipped" and "criticality is critical in the inventory" in states["a"][1]
     assert states["c"][0] == "succeeded"
+
+
+def test_the_run_says_which_signed_approval_admitted_which_host(site: dict[str, Any]) -> None:
+    approval = _approve(site, "bob")
+    args = ["run", str(site["waves"]), "-i", str(site["inv"]), "--yes", "--no-artifact-check"]
+    args += ["--operator", "carol", "--state-dir", str(site["state"]), "--trust", str(site["trust"])]
+    args += ["--plan", str(site["plan_file"]), "--key", str(site["keys"]["carol"])]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert f"sis admitted by signed approval {approval.name}" in " ".join(result.output.split())
+    assert "a admitted by" not in result.output  # a low-criticality host needs none
