@@ -5,7 +5,6 @@ execution/ansible.py imports ansible_runner). docs/cli.md describes the conventi
 from __future__ import annotations
 
 import getpass
-import importlib
 import json
 import os
 from collections.abc import Sequence
@@ -21,8 +20,6 @@ from otorchestrator.intake.inventory import load_inventory
 from otorchestrator.intake.patterns import HostPatternError, select_hosts
 from otorchestrator.models.asset import Asset
 from otorchestrator.store.paths import StatePaths
-
-BACKEND_MODULE = "otorchestrator.execution.ansible"
 
 
 def state_dir_option(f: Any) -> Any:
@@ -133,15 +130,10 @@ def limit_assets(assets: Sequence[Asset], limit: str | None) -> list[Asset]:
 
 
 def make_backend(paths: StatePaths) -> Backend:
-    """The real AnsibleRunnerBackend (execution/ansible.py)."""
+    """The backend from the registry (execution/registry.py): $OTORCH_BACKEND, default ansible-runner."""
+    from otorchestrator.execution.registry import BackendNotFound, load_backend
+
     try:
-        module = importlib.import_module(BACKEND_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name == BACKEND_MODULE:
-            raise click.ClickException(
-                f"the Ansible backend ({BACKEND_MODULE}) is not part of this build yet"
-            ) from exc
-        raise
-    backend_class = module.AnsibleRunnerBackend
-    backend: Backend = backend_class(paths)
-    return backend
+        return load_backend(paths)
+    except BackendNotFound as exc:
+        raise click.UsageError(str(exc)) from exc

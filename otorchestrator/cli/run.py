@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 import click
 from rich.console import Console
 
-from otorchestrator.cli._shared import no_state_store
+from otorchestrator.cli._shared import make_backend, no_state_store
 from otorchestrator.cli.progress import LiveProgress, summary_table
 from otorchestrator.execution.artifacts import Digests, artifact_digests, checked_patches
 from otorchestrator.execution.authority import Authority, admissions
@@ -59,7 +59,6 @@ Exit codes (run, resume, rollback; status reports the run's code with --exit-cod
   7  aborted by an operator
  14  audit unavailable: a record could not be written or (on_failure: halt) forwarded; run halted
 """
-_BACKEND_MODULE = "otorchestrator.execution.ansible"
 
 
 # -- shared plumbing -------------------------------------------------------------------------------------
@@ -68,15 +67,6 @@ _BACKEND_MODULE = "otorchestrator.execution.ansible"
 def _fail(message: str, code: ExitCode) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     sys.exit(int(code))
-
-
-def make_backend(paths: StatePaths) -> Backend:
-    """The real AnsibleRunnerBackend, imported lazily (the only importer of ansible_runner)."""
-    import importlib
-
-    module = importlib.import_module(_BACKEND_MODULE)
-    backend: Backend = module.AnsibleRunnerBackend(paths)
-    return backend
 
 
 @dataclass
