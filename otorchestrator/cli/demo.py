@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from otorchestrator.cli import demo_audit
 from otorchestrator.cli.run import (
     base_vars,
     copy_signed,
@@ -188,7 +189,9 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
     _step(console, "5/6 run: every wave, operator demo")
     waveplan = load_waveplan(waves_file)
     observer, live = make_observer(as_json=False)
-    with session(state, observer, (), make_backend) as s:
+    syslog_copy = demo_audit.start_copy(out, console)  # every audit record also to a loopback rsyslog
+    audit_config = demo_audit.write_config(out, syslog_copy, trust)
+    with session(state, observer, (), make_backend, audit_config=audit_config) as s:
         run_id = new_run_id(datetime.now(UTC))
         copy = run_dir(s.paths, run_id) / "waveplan.json"
         copy_signed(waves_file, copy)
@@ -232,4 +235,5 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
         render(summary, s, as_json=False, extra={"reports": str(reports), "outputs": str(out)})
         console.print()
         ok = _check(summary, console, verify_audit(s.paths.audit, expected_head=s.store.audit_head()))
+        ok &= demo_audit.show(console, s.paths, s.store, trust.trust_file, syslog_copy)
     sys.exit(0 if ok else 1)

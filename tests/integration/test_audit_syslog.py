@@ -1,0 +1,177 @@
+"""A real rsyslogd (Debian's) on loopback receives every audit record of a real lab run, RFC 5424 over TCP
+with octet counting; `otorch audit verify --against` its file passes, with the run's signed checkpoints
+verified, and fails after one line of that file is changed.
+
+The rsyslogd is this test's own: an unprivileged config in tmp_path (imtcp on a free loopback port, omfile
+writing the raw message), `-n` in the foreground, its own pid file and work directory; the system's
+rsyslog (if any) is not touched. The lab is test_execution.py's instance (its name and ports).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from test_execution import LAB_NAME, PORT_OFFSET, _env, _reset, otorch, waveplan
+
+from otorchestrator.forward.rfc5424 import record_of_line
+from otorchestrator.lab import LabConfig, lifecycle
+from otorchestrator.lab.handle import LabHandle, lab_unavailable_reason
+from otorchestrator.trust import sshsig
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+HOSTS = ["nw-hmi-01", "nw-hist-01"]  # one that installs and verifies, one that diagnostics blocks
+RSYSLOG_CONF = """\
+global(workDirectory="{work}" maxMessageSize="256k")
+module(load="imtcp")
+template(name="raw" type="string" string="%rawmsg%\\n")
+input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="otorch")
+ruleset(name="otorch") {{
+  action(type="omfile" file="{copy}" template="raw" asyncWriting="off" flushOnTXEnd="on")
+}}
+"""
+
+
+@dataclass
+class Rsyslog:
+    port: int
+    copy: Path
+    proc: subprocess.Popen[bytes]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def rsyslogd(tmp_path: Path) -> Iterator[Rsyslog]:
+    binary = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+    assert Path(binary).exists(), "rsyslogd missing: scripts/bootstrap.sh installs rsyslog"
+    root = tmp_path / "rsyslog"
+    (root / "work").mkdir(parents=True)
+    port = _free_port()
+    conf = root / "rsyslog.conf"
+    conf.write_text(RSYSLOG_CONF.format(work=root / "work", port=port, copy=root / "copy.log"))
+    check = subprocess.run([binary, "-N1", "-f", str(conf)], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stderr
+    proc = subprocess.Popen(
+        [binary, "-n", "-f", str(conf), "-i", str(root / "rsyslogd.pid")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "rsyslogd did not listen"
+            time.sleep(0.2)
+    yield Rsyslog(port, root / "copy.log", proc)
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[LabHandle]:
+    reason = lab_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    cfg = LabConfig.from_env({"OTORCH_LAB_NAME": LAB_NAME, "OTORCH_LAB_PORT_OFFSET": str(PORT_OFFSET)})
+    lifecycle.up(cfg, names=HOSTS)
+    handle = LabHandle.for_config(cfg)
+    handle.hosts = list(HOSTS)
+    yield handle
+
+
+def _wait_for_copy(copy: Path, last_seq: int, timeout: float = 30) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = copy.read_text().splitlines() if copy.exists() else []
+        if lines and json.loads(record_of_line(lines[-1]))["seq"] >= last_seq:
+            return lines
+        assert time.monotonic() < deadline, f"rsyslog's file has {len(lines)} lines, want seq {last_seq}"
+        time.sleep(0.2)
+
+
+def test_rsyslog_holds_every_record_and_verify_against_it(
+    lab: LabHandle, rsyslogd: Rsyslog, tmp_path: Path
+) -> None:
+    _reset(lab, HOSTS)
+    try:
+        keys = tmp_path / "keys"  # outside the state directory
+        sshsig.generate_key(keys / "audit", "otorch-audit@it")
+        trust = tmp_path / "trust.yml"
+        trust.write_text(
+            yaml.safe_dump(
+                {
+                    "schema_version": 1,
+                    "identities": {"otorch-audit": sshsig.public_key_line(keys / "audit.pub")},
+                    "planners": ["otorch-audit"],
+                }
+            )
+        )
+        trust.chmod(0o644)
+        config = tmp_path / "audit.yml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "schema_version": 1,
+                    "syslog": {"host": "127.0.0.1", "port": rsyslogd.port, "on_failure": "halt"},
+                    "checkpoints": {"key": str(keys / "audit"), "signer": "otorch-audit"},
+                }
+            )
+        )
+        plan_file = tmp_path / "waves.json"
+        plan_file.write_text(waveplan(lab, [HOSTS], budget=1).model_dump_json())
+        state = tmp_path / "state"
+        result = otorch(
+            "run", str(plan_file), "--yes", "--json", "--operator", "it-ops", "--state-dir", str(state),
+            "--audit-config", str(config),
+        )  # fmt: skip
+        assert result.returncode == 3, result.stderr[-3000:]  # completed, nw-hist-01 blocked
+        hosts = {h["host"]: h["state"] for h in json.loads(result.stdout)["hosts"]}
+        assert hosts == {"nw-hmi-01": "succeeded", "nw-hist-01": "blocked"}
+
+        local = (state / "audit.jsonl").read_text().splitlines()
+        kinds = [json.loads(line)["kind"] for line in local]
+        assert kinds.count("audit_checkpoint") == 3, kinds  # run start, wave end, run end
+        copy = _wait_for_copy(rsyslogd.copy, len(local))
+        assert [record_of_line(line) for line in copy] == local  # every record, in order, byte for byte
+        assert copy[0].startswith("<109>1 ") and " otorch " in copy[0]
+
+        verify = ["audit", "verify", "--state-dir", str(state), "--trust", str(trust)]
+        ok = otorch(*verify, "--require-checkpoints", "--against", str(rsyslogd.copy), env=_env())
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        assert "checkpoints verified: 3 of 3 signatures good by otorch-audit" in ok.stdout
+        assert f"records (seq 1..{len(local)}) matches the log" in ok.stdout
+        print(ok.stdout)  # the Must-show output (pytest -s)
+
+        # one line of the syslog copy changed: the final transition of nw-hmi-01 now says failed
+        edited = tmp_path / "copy-edited.log"
+        n = max(i for i, line in enumerate(copy) if "nw-hmi-01" in line and "succeeded" in line)
+        lines = [*copy]
+        lines[n] = lines[n].replace("succeeded", "failed")
+        edited.write_text("\n".join(lines) + "\n")
+        bad = otorch(*verify, "--against", str(edited), env=_env())
+        assert bad.returncode == 10, bad.stdout + bad.stderr
+        assert f"copy: copy line {n + 1}: differs: seq {n + 1}:" in bad.stdout
+        assert "DOES NOT match the log" in bad.stdout
+        print(bad.stdout)
+    finally:
+        _reset(lab, HOSTS)
