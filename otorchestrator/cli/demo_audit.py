@@ -13,10 +13,8 @@ from otorchestrator.forward import loopback
 from otorchestrator.store.audit_report import audit_report
 from otorchestrator.store.paths import StatePaths
 from otorchestrator.store.state import StateStore
-from otorchestrator.trust.lab import PLANNER, LabTrust
+from otorchestrator.trust.lab import AUDIT, LabTrust
 from otorchestrator.trust.trustfile import load_trust
-
-AUDIT_SIGNER = "lab-audit"  # the lab's checkpoint key (trust/lab.py); the planner's until it has one
 
 
 def start_copy(out: Path, console: Console) -> loopback.LoopbackSyslog | None:
@@ -33,7 +31,7 @@ def start_copy(out: Path, console: Console) -> loopback.LoopbackSyslog | None:
 def write_config(out: Path, copy: loopback.LoopbackSyslog | None, trust: LabTrust) -> Path:
     """The run's audit config: forward to the loopback rsyslog (halt on failure), sign checkpoints with the
     lab key (kept under .lab/trust, apart from the state directory)."""
-    signer = AUDIT_SIGNER if AUDIT_SIGNER in trust.keys else PLANNER
+    signer = AUDIT  # lab-audit: the trust file's audit signer
     spec: dict[str, object] = {
         "schema_version": 1,
         "checkpoints": {"key": str(trust.keys[signer]), "signer": signer},

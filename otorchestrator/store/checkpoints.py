@@ -170,7 +170,7 @@ def _records(path: Path) -> list[_Line]:
 
 
 def _allowed(trust: SiteTrust) -> tuple[str, ...]:
-    return tuple(getattr(trust.spec, "audit_signers", ()) or ())
+    return trust.spec.audit_signers
 
 
 def _check_signature(

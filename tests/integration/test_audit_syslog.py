@@ -123,6 +123,7 @@ def test_rsyslog_holds_every_record_and_verify_against_it(
                     "schema_version": 1,
                     "identities": {"otorch-audit": sshsig.public_key_line(keys / "audit.pub")},
                     "planners": ["otorch-audit"],
+                    "audit_signers": ["otorch-audit"],
                 }
             )
         )

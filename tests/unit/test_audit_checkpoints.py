@@ -48,14 +48,12 @@ def trust_file(tmp_path: Path, keys: dict[str, Path], audit_signers: list[str] |
             name: sshsig.public_key_line(Path(f"{keys[name]}.pub")) for name in ("auditor", "planner")
         },
         "planners": ["planner"],
+        "audit_signers": audit_signers or [],
     }
     path = tmp_path / "trust.yml"
     path.write_text(yaml.safe_dump(spec))
     path.chmod(0o644)
-    trust = load_trust(path)
-    if audit_signers is not None:  # the trust file's audit_signers (authority's field), when it has one
-        object.__setattr__(trust.spec, "audit_signers", tuple(audit_signers))
-    return trust
+    return load_trust(path)
 
 
 @pytest.fixture
