@@ -228,3 +228,99 @@ def test_config_file_and_sinks(tmp_path: Path) -> None:
     config = AuditConfig(syslog=SyslogTarget(host="127.0.0.1", port=_dead_port()))
     with pytest.raises(AuditUnavailable, match="no connection"):  # checked before a run starts
         audit_sinks(config, state, print)
+
+
+def _self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for `name` (and its key), made with cryptography (an ansible-core dependency)."""
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / f"{name}.crt", directory / f"{name}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file
+
+
+class TlsCollector(Collector):
+    def __init__(self, cert: Path, key: Path) -> None:
+        import ssl
+
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        super().__init__()
+
+    def _serve(self) -> None:
+        import ssl
+
+        try:
+            raw, _ = self.server.accept()
+        except OSError:
+            return
+        try:
+            conn = self.context.wrap_socket(raw, server_side=True)
+        except (ssl.SSLError, OSError):
+            raw.close()
+            return
+        buf = b""
+        with conn:
+            while chunk := conn.recv(65536):
+                buf += chunk
+                while b" " in buf:
+                    length, _, rest = buf.partition(b" ")
+                    if len(rest) < int(length):
+                        break
+                    self.frames.append(rest[: int(length)])
+                    buf = rest[int(length) :]
+
+
+def test_tls_forwarding_verifies_the_server(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path, "localhost")
+    server = TlsCollector(cert, key)
+    try:
+        target = SyslogTarget(
+            host="127.0.0.1", port=server.port, tls=True, ca_file=str(cert), server_name="localhost"
+        )
+        log = AuditLog(tmp_path / "audit.jsonl", sinks=[SyslogSink(target, warn=pytest.fail)])
+        log.append(AuditEvent(at=T0, operator="carol", kind="note", detail={"text": AWKWARD}))
+        log.close()
+        server.thread.join(timeout=5)
+        assert [record_of_line(f.decode()) for f in server.frames] == (
+            tmp_path / "audit.jsonl"
+        ).read_text().splitlines()
+    finally:
+        server.stop()
+    other, _ = _self_signed(tmp_path, "other")
+    impostor = TlsCollector(cert, key)
+    try:  # a CA that did not sign the server's certificate: refused, the run would halt
+        target = SyslogTarget(
+            host="127.0.0.1", port=impostor.port, tls=True, ca_file=str(other), server_name="localhost"
+        )
+        with pytest.raises(AuditUnavailable, match=r"TLS with 127\.0\.0\.1"):
+            AuditLog(tmp_path / "b.jsonl", sinks=[SyslogSink(target, warn=pytest.fail)]).append(
+                AuditEvent(at=T0, operator="carol", kind="note")
+            )
+    finally:
+        impostor.stop()
