@@ -20,7 +20,7 @@ from otorchestrator.store.audit_records import parse_line, split_lines
 @dataclass(frozen=True)
 class CopyProblem:
     where: str  # "copy line N" or "seq N"
-    kind: str  # unreadable | differs | only_in_copy | not_in_copy
+    kind: str  # unreadable | differs | rechained | only_in_copy | not_in_copy
     detail: str
 
 
@@ -67,6 +67,38 @@ def _differences(local: str, copy: str) -> str:
     return "; ".join(shown) or "the text differs (not canonical)"
 
 
+def _only_chain_differs(local: str, copy: str) -> bool:
+    try:
+        a, b = json.loads(local), json.loads(copy)
+    except json.JSONDecodeError:
+        return False
+    chain = {"prev_hash", "hash"}
+    return isinstance(b, dict) and {k: v for k, v in a.items() if k not in chain} == {
+        k: v for k, v in b.items() if k not in chain
+    }
+
+
+def _rechained(items: list[tuple[int, int]]) -> list[CopyProblem]:
+    """Runs of records whose content equals the copy's but whose chain hashes differ, one problem per run:
+    what a recomputed chain after an edited (or removed) record looks like."""
+    out: list[CopyProblem] = []
+    start = 0
+    for i in range(1, len(items) + 1):
+        if i == len(items) or items[i][1] != items[i - 1][1] + 1:
+            (line0, seq0), (line1, seq1) = items[start], items[i - 1]
+            span = f"seq {seq0}" if seq0 == seq1 else f"seq {seq0}..{seq1}"
+            lines = f"copy line {line0}" if line0 == line1 else f"copy lines {line0}..{line1}"
+            out.append(
+                CopyProblem(
+                    lines,
+                    "rechained",
+                    f"{span}: content equal, prev_hash/hash differ: the local chain was recomputed",
+                )
+            )
+            start = i
+    return out
+
+
 def _short(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -77,6 +109,7 @@ def compare_copy(log: Path, copy: Path) -> CopyCheck:
     problems: list[CopyProblem] = []
     notes: list[str] = []
     seen: dict[int, tuple[int, str]] = {}
+    rechained: list[tuple[int, int]] = []  # (copy line, seq) whose content is equal, chain hashes not
     lines = copy.read_text(encoding="utf-8", errors="replace").splitlines()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -108,9 +141,13 @@ def compare_copy(log: Path, copy: Path) -> CopyCheck:
                 )
             )
         elif local[seq] != text:
+            if _only_chain_differs(local[seq], text):
+                rechained.append((number, seq))
+                continue
             problems.append(
                 CopyProblem(f"copy line {number}", "differs", f"seq {seq}: {_differences(local[seq], text)}")
             )
+    problems += _rechained(rechained)
     first = min(seen) if seen else None
     last = max(seen) if seen else None
     if first is not None:

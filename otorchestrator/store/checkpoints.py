@@ -254,7 +254,7 @@ def verify_checkpoints(path: Path | str, trust: SiteTrust | None, require: bool 
     if require:
         problems += _missing(records, checkpointed)
     last_seq = records[-1].data["seq"] if records else 0
-    if trust is not None and covered and last_seq > covered + 1:
+    if trust is not None and covered and last_seq > covered + 1 and not problems:
         notes.append(
             f"records after seq {covered} (to {last_seq}) are not yet covered by a signed checkpoint"
         )

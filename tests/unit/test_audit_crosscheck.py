@@ -142,3 +142,25 @@ def test_against_finds_local_deletions_gaps_and_unreadable_lines(state: Path, tm
     assert ("copy line 4", "unreadable") in kinds
     assert ("seq 4", "not_in_copy") in kinds
     assert (f"copy line {len(lines)}", "only_in_copy") in kinds
+
+
+def test_a_recomputed_local_chain_against_the_copy_names_the_edit_and_the_rechained_run(
+    state: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy.log"
+    lines = _export(state, copy)
+
+    def rolled_back_to_succeeded(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for r in records:
+            if r["result"] == "rolled_back":
+                r["result"] = "succeeded"
+        return records
+
+    rewrite(state, rolled_back_to_succeeded)
+    check = compare_copy(state / "audit.jsonl", copy)
+    edited = next(i for i, line in enumerate(lines, start=1) if '"rolled_back"' in line)
+    assert [(p.where, p.kind) for p in check.problems] == [
+        (f"copy line {edited}", "differs"),
+        (f"copy lines {edited + 1}..{len(lines)}", "rechained"),
+    ]
+    assert 'result: local "succeeded", copy "rolled_back"' in check.problems[0].detail
