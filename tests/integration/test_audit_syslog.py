@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_execution import LAB_NAME, PORT_OFFSET, _env, _reset, otorch, waveplan
+from test_execution import LAB_NAME, OTORCH, PORT_OFFSET, _env, _reset, otorch, waveplan
 
 from otorchestrator.forward.rfc5424 import record_of_line
 from otorchestrator.lab import LabConfig, lifecycle
@@ -176,3 +176,78 @@ def test_rsyslog_holds_every_record_and_verify_against_it(
         print(bad.stdout)
     finally:
         _reset(lab, HOSTS)
+
+
+def _states(db: Path) -> dict[str, str]:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return dict(conn.execute("SELECT host, state FROM host_states").fetchall())
+    except sqlite3.Error:
+        return {}
+
+
+def test_syslog_lost_mid_run_halts_with_audit_unavailable_then_resume_finishes(
+    lab: LabHandle, tmp_path: Path
+) -> None:
+    """rsyslogd killed while the host is in diagnostics (policy halt): the run stops starting host steps,
+    exits 14 and is halted; resumed against a new rsyslogd it finishes; the SIEM copy shows the gap."""
+    from otorchestrator.forward import loopback
+
+    host = "nw-hmi-01"
+    _reset(lab, [host])
+    first = loopback.start(tmp_path / "syslog-1")
+    try:
+        config = tmp_path / "audit.yml"
+        config.write_text(yaml.safe_dump({"syslog": {"host": "127.0.0.1", "port": first.port}}))
+        plan_file = tmp_path / "waves.json"
+        plan_file.write_text(waveplan(lab, [[host]], budget=0).model_dump_json())
+        state = tmp_path / "state"
+        args = ["--yes", "--json", "--operator", "it-ops", "--state-dir", str(state)]
+        proc = subprocess.Popen(
+            [*OTORCH, "run", str(plan_file), *args, "--audit-config", str(config)],
+            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 300
+        while _states(state / "state.db").get(host) != "diagnosing":
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.2)
+        first.stop()  # the SIEM goes away mid-run
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 14, err[-3000:]
+        assert "audit unavailable: " in err and "not forwarded to syslog 127.0.0.1" in err
+        assert "otorch resume run-" in err
+        status = json.loads(otorch("status", "--json", "--state-dir", str(state)).stdout)
+        run_id = status["run"]["run_id"]
+        assert status["run"]["status"] == "halted" and "audit unavailable" in status["run"]["status_detail"]
+        assert status["hosts"][0]["state"] == "diagnosing"  # never moved on without its audit record
+        assert version_of(lab, host) == "1.0.0"  # not installed
+
+        second = loopback.start(tmp_path / "syslog-2")
+        try:
+            config.write_text(yaml.safe_dump({"syslog": {"host": "127.0.0.1", "port": second.port}}))
+            resumed = otorch("resume", run_id, *args, "--audit-config", str(config))
+            assert resumed.returncode == 0, resumed.stderr[-3000:]
+            assert [h["state"] for h in json.loads(resumed.stdout)["hosts"]] == ["succeeded"]
+            assert version_of(lab, host) == "1.1.0"
+            local = (state / "audit.jsonl").read_text().splitlines()
+            assert second.wait_for(len(local))
+        finally:
+            second.stop()
+        both = tmp_path / "siem.log"  # what the SIEM holds from both servers
+        both.write_text(first.copy.read_text() + second.copy.read_text())
+        check = otorch("audit", "verify", "--state-dir", str(state), "--against", str(both))
+        # the record that could not be forwarded (and the halt written after it) are the copy's gap
+        assert check.returncode == 10, check.stdout + check.stderr
+        gaps = [line for line in check.stdout.splitlines() if "not_in_copy" in line]
+        assert 1 <= len(gaps) <= 2 and all("a gap in the copy" in g for g in gaps), check.stdout
+        assert "store: 1 run(s)" in check.stdout and "match the audit log" in check.stdout
+        print(err[-800:], check.stdout)
+    finally:
+        first.stop()
+        _reset(lab, [host])
+
+
+def version_of(lab: LabHandle, host: str) -> str:
+    return lab.sh(host, "dpkg-query -W -f='${Version}' nwc-hmi-runtime").stdout.strip()
