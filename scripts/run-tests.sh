@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test suite behind `make test`: pytest over unit and integration tests (the lab must be up),
-# then the Molecule end-to-end rollback scenario. Fails on any failure; "no tests collected" is a failure.
+# then the Molecule end-to-end rollback scenario, then the package test (scripts/test-package.sh).
+# Fails on any failure; "no tests collected" is a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p out
@@ -10,4 +11,6 @@ pytest tests -v --durations=15 --junitxml=out/pytest-junit.xml || rc=$?
 if [[ $rc -eq 5 ]]; then echo "pytest collected no tests: that is a failure"; exit 1; fi
 [[ $rc -eq 0 ]] || { echo "pytest failed (exit $rc)"; exit "$rc"; }
 bash scripts/molecule-all.sh e2e_rollback || { echo "molecule e2e_rollback failed"; exit 1; }
+# the wheel and the collection built, installed outside the checkout and run against the lab (about 4-8 min)
+bash scripts/test-package.sh || { echo "package test (scripts/test-package.sh) failed"; exit 1; }
 echo "all tests passed"
