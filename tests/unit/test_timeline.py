@@ -189,3 +189,29 @@ def test_run_rows_carry_each_hosts_own_phases_and_end_state(staged: WavePlan) ->
 
 def test_no_wave_plan_no_timeline() -> None:
     assert run_timeline(None, None, [], []) is None
+
+
+def test_the_run_report_carries_the_timeline_of_its_own_hosts(tmp_path: Path) -> None:
+    """build_run_report puts RunReport.timeline together from the run's wave plan: each host's row holds
+    that host's own phase times (the host table's), and the JSON report carries it."""
+    from otorchestrator.reporting.build import build_run_report
+    from otorchestrator.reporting.render import render_json, render_run_html
+    from otorchestrator.reporting.sources import load_run_sources
+
+    fx = _load("report_store")
+    run = fx.make_run_store(tmp_path)
+    report = build_run_report(load_run_sources(run.paths, run.run_id), run.finished_at)
+    assert report.timeline is not None
+    by = _rows(report.timeline.rows)
+    for host in report.hosts:
+        row = by[host.host]
+        assert row.outcome == host.state.value
+        assert [(p.phase, p.start, p.end) for p in row.phases] == [
+            (t.phase.value, t.started_at, t.finished_at) for t in host.phases
+        ]
+    assert '"timeline"' in render_json(report) and 'id="window-timeline"' in render_run_html(report)
+    # without its wave plan a run has no windows to draw: no timeline, and the page says nothing of it
+    bare = build_run_report(
+        load_run_sources(run.paths, run.run_id, waveplan_path=tmp_path / "missing.json"), run.finished_at
+    )
+    assert bare.timeline is None and 'id="window-timeline"' not in render_run_html(bare)
