@@ -55,6 +55,7 @@ def _port(c: Check) -> str:
 
 def _health(c: Check) -> str:
     out = c.detail.strip()
+    out = out if len(out) <= 160 else out[:157] + "..."
     text = f"health command of {_subject(c)} exit {show(c.value)}"
     if not c.ok:
         text += f", expected {show(c.threshold)}"
@@ -79,6 +80,20 @@ def _checksum(c: Check) -> str:
         return f"archive sha256 {show(c.value)} computed on the controller, equal to {against}"
     sha, other = show(c.value), show(c.threshold)
     return f"archive sha256 {sha} computed on the controller, differs from {against} {other}"
+
+
+def _backup_verified(c: Check) -> str:
+    if c.ok:
+        return f"backup archive sha256 {show(c.value)} verified against its manifest before the restore"
+    return (
+        f"backup archive sha256 {show(c.value)} differs from its manifest's {show(c.threshold)}: not restored"
+    )
+
+
+def _extracted(c: Check) -> str:
+    if c.ok:
+        return "config files extracted from the verified archive, as the manifest lists them"
+    return f"config files missing or different after the extraction: {show(c.value)}"
 
 
 def _readable(c: Check) -> str:
@@ -122,6 +137,8 @@ def _archive(c: Check) -> str:
 _BY_NAME: dict[str, Callable[[Check], str]] = {
     "memory_available_mb": _memory,
     "checksum_verified": _checksum,
+    "backup_verified": _backup_verified,
+    "backup_extracted": _extracted,
     "archive_readable": _readable,
     "dpkg_lock_free": _lock,
     "no_new_listeners": _listeners,
@@ -195,6 +212,12 @@ def rollback_proof(result: PhaseResult) -> str:
         if check.name.startswith("config:"):
             configs += 1
             same += 1 if check.ok else 0
+        elif check.name == "backup_verified" and check.ok:
+            parts.append("archive verified against its manifest")  # the sha256 in the line below
+        elif check.name == "backup_extracted" and check.ok:
+            continue
+        elif check.name.startswith("health:") and check.ok:
+            parts.append(f"health command of {_subject(check)} exit {show(check.value)}")  # output below
         elif check.ok or not result.ok:
             parts.append(describe(check) if check.ok else check_line(check))
     if configs:

@@ -172,12 +172,13 @@ def _artifact_line(entry: dict[str, Any], against: str) -> EvidenceLine:
         entry.get("expected_sha256"),
         entry.get("actual_sha256"),
     )
-    if entry.get("file") is None or actual is None:
+    file = show(entry.get("file")) if entry.get("file") else "artifact"
+    if actual is None:
         text = f"{pid}: artifact not found (expected sha256 {show(expected)})"
     elif entry.get("ok"):
-        text = f"{pid}: {show(entry.get('file'))} sha256 {show(actual)}, equal to the {against}'s"
+        text = f"{pid}: {file} sha256 {show(actual)}, equal to the {against}'s"
     else:
-        text = f"{pid}: {show(entry.get('file'))} sha256 {show(actual)}, the {against} says {show(expected)}"
+        text = f"{pid}: {file} sha256 {show(actual)}, the {against} says {show(expected)}"
     return EvidenceLine(name=pid, ok=bool(entry.get("ok")), text=text)
 
 

@@ -71,7 +71,8 @@ def test_dom_holds_the_expected_content(report_file: Path, tmp_path: Path) -> No
         "service_running:nwc-gateway",  # the failing check
         "1 MiB free on /opt/nwc, 20 MiB needed",  # the blocked host's check detail
         "verification failed: service_running:nwc-gateway",  # the rollback's reason
-        "restored from backup bk-gw: nwc-gateway 1.0.0 (ii)",  # the rollback proof
+        # the rollback proof
+        "restored from backup bk-gw: archive verified against its manifest; nwc-gateway 1.0.0 (ii)",
         "nwc-gateway 1.0.0 -&gt; 1.1.0 attempted -&gt; rolled back to 1.0.0",
         "chain intact",
         "***REDACTED***",

@@ -219,7 +219,10 @@ def test_compliance_clean_within_35_days(run_fixture) -> None:  # type: ignore[n
     assert f"run {fx.RUN_ID}, wave 1 (wave-1)" in attempt.message
     assert "verify failed: service nwc-gateway stopped, expected running" in attempt.message
     # the rollback with its proof, not only "rolled back to the backup"
-    assert "rolled back to backup bk-gw (nwc-gateway 1.0.0 (ii); port 9104 listening" in attempt.message
+    assert (
+        "rolled back to backup bk-gw (archive verified against its manifest; nwc-gateway 1.0.0 (ii); "
+        "port 9104" in attempt.message
+    )
     assert [(t.kind, t.run_id) for t in gw.rollback_tests] == [("rollback", fx.RUN_ID)]
     assert _codes(report, "nw-ews-01") == {"NO_BASELINE", "MITIGATION_PLAN"}
     assert report.summary()["violations"] == 0 and report.summary()["clocks_running"] == 2

@@ -297,18 +297,25 @@ def test_rollback_proof_compares_with_the_pre_patch_baseline(report: RunReport) 
     proof = gw.section("rollback")
     assert proof is not None and proof.status is EvidenceStatus.PASSED
     assert proof.summary == (
-        "restored from backup bk-gw: nwc-gateway 1.0.0 (ii); port 9104 listening; "
-        "service nwc-gateway running; health command of nwc-gateway exit 0 (ok); no new listening TCP port; "
-        "1 of 1 config file(s) sha256 equal to the pre-patch backup's"
+        "restored from backup bk-gw: archive verified against its manifest; nwc-gateway 1.0.0 (ii); "
+        "port 9104 listening; service nwc-gateway running; health command of nwc-gateway exit 0; "
+        "no new listening TCP port; 1 of 1 config file(s) sha256 equal to the pre-patch backup's"
     )
     details = [line.text for line in proof.details()]
     assert details == [
+        f"backup archive sha256 {fx.ARCHIVE_SHA['nw-gw-01']} verified against its manifest before the "
+        "restore",
+        "config files extracted from the verified archive, as the manifest lists them",
         f"/etc/nwc/nwc-gateway.conf sha256 {fx.CONF_SHA}, equal to the pre-patch backup's",
+        "health command of nwc-gateway exit 0 (ok)",
         "listening TCP ports 22, 9104, as before the patch",
     ]
     assert _host(report, "nw-hmi-01").section("rollback") is None  # never rolled back
     for rendered in (_text(render_run_html(report)), render_run_markdown(report), render_run_junit(report)):
-        assert "restored from backup bk-gw: nwc-gateway 1.0.0 (ii)" in rendered
+        assert (
+            "restored from backup bk-gw: archive verified against its manifest; nwc-gateway 1.0.0 (ii)"
+            in rendered
+        )
         assert f"sha256 {fx.CONF_SHA}, equal to the pre-patch backup" in rendered
     data = json.loads(render_json(report))
     gw_json = next(h for h in data["hosts"] if h["host"] == "nw-gw-01")
