@@ -6,6 +6,8 @@ temporary directory and measures, in the same run and on the same files:
   ours (process)   wall time of `python -c "load_inventory(...)"`: interpreter start, imports, Ansible's
                    parse, variable composition for every host, and validation into Asset models
   ours (in-proc)   the same load inside this process (imports already paid)
+  public (in-proc) the same load through public ansible-core APIs only (what an ansible-core release
+                   outside ansible_private.PROVEN_RELEASES gets: VariableManager.get_vars per host)
   ansible          wall time of `ansible-inventory -i DIR --list` (output to /dev/null)
 
     .venv/bin/python bench/inventory_scale.py [--sizes 1000,10000,100000] [--repeat 1] [--explain 10000]
@@ -106,6 +108,15 @@ def ours_in_process(directory: Path) -> tuple[float, int]:
     return time.perf_counter() - start, len(inventory.assets)
 
 
+def public_in_process(directory: Path) -> float:
+    from otorchestrator.intake.ansible_source import read_ansible_inventory
+    from otorchestrator.intake.inventory import inventory_from_raw
+
+    start = time.perf_counter()
+    inventory_from_raw(read_ansible_inventory([directory], public_only=True)).raise_on_error()
+    return time.perf_counter() - start
+
+
 def explain(directory: Path) -> None:
     import copy
 
@@ -153,14 +164,16 @@ _LOAD_SNIPPET = (
 )
 
 
-def compare(directory: Path, repeat: int) -> tuple[int, float, float, float]:
-    """(assets loaded, ours in a fresh process, ours in this process, `ansible-inventory --list`): the best
-    of `repeat` runs each, in seconds, on the inventory in `directory`."""
+def compare(directory: Path, repeat: int) -> tuple[int, float, float, float, float]:
+    """(assets loaded, ours in a fresh process, ours in this process, public APIs only in this process,
+    `ansible-inventory --list`): the best of `repeat` runs each, in seconds, on the inventory in
+    `directory`."""
     load = [sys.executable, "-c", _LOAD_SNIPPET.format(root=str(ROOT), path=str(directory))]
     ours_proc = min(wall(load) for _ in range(repeat))
     in_proc, loaded = min(ours_in_process(directory) for _ in range(repeat))
+    public = min(public_in_process(directory) for _ in range(repeat))
     theirs = min(wall([ANSIBLE_INVENTORY, "-i", str(directory), "--list"]) for _ in range(repeat))
-    return loaded, ours_proc, in_proc, theirs
+    return loaded, ours_proc, in_proc, public, theirs
 
 
 def main() -> None:
@@ -171,19 +184,32 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (the best is printed)")
     parser.add_argument("--explain", type=int, default=0, metavar="N", help="break the time down on N assets")
     args = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, ansible-inventory at {ANSIBLE_INVENTORY}, cpus {os.cpu_count()}")
-    print(f"{'assets':>8} {'ours (process)':>15} {'ours (in-proc)':>15} {'ansible --list':>15} {'ratio':>7}")
+    from ansible.release import __version__
+
+    from otorchestrator.intake.ansible_private import proven
+
+    print(
+        f"python {sys.version.split()[0]}, ansible-core {__version__} (lean path: {proven()}), "
+        f"ansible-inventory at {ANSIBLE_INVENTORY}, cpus {os.cpu_count()}"
+    )
+    print(
+        f"{'assets':>8} {'ours (process)':>15} {'ours (in-proc)':>15} {'public (in-proc)':>17} "
+        f"{'ansible --list':>15} {'ratio':>7} {'faster':>7}"
+    )
     with tempfile.TemporaryDirectory(prefix="otorch-bench-") as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
             directory = Path(tmp) / f"inv{size}"
             generate(directory, size)
-            loaded, ours_proc, in_proc, theirs = compare(directory, args.repeat)
+            loaded, ours_proc, in_proc, public, theirs = compare(directory, args.repeat)
             print(
-                f"{loaded:>8} {ours_proc:>14.2f}s {in_proc:>14.2f}s {theirs:>14.2f}s "
-                f"{ours_proc / theirs:>6.2f}x",
+                f"{loaded:>8} {ours_proc:>14.2f}s {in_proc:>14.2f}s {public:>16.2f}s {theirs:>14.2f}s "
+                f"{ours_proc / theirs:>6.2f}x {theirs / ours_proc:>6.1f}x",
                 flush=True,
             )
-        print("ratio = ours (process) / ansible-inventory --list; below 1.00 means ours is faster")
+        print(
+            "ratio = ours (process) / ansible-inventory --list (below 1.00: ours is faster); "
+            "faster = its inverse"
+        )
         if args.explain:
             directory = Path(tmp) / f"explain{args.explain}"
             generate(directory, args.explain)
