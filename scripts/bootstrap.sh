@@ -65,7 +65,9 @@ else
 fi
 
 # 4. Ansible collections from the 'ansible' wheel on PyPI (Galaxy is unreachable)
-COLLECTIONS=(containers/podman ansible/posix community/general ansible/utils)
+# ansible/windows: no role uses it (Windows hosts are refused at plan time), but Molecule's prerun asks for it
+# (ansible.windows:>=2.0.0) and would try Galaxy without it: a fresh machine's `make test` failed that way
+COLLECTIONS=(containers/podman ansible/posix community/general ansible/windows ansible/utils)
 ANSIBLE_WHEEL_VERSION=12.3.0
 cstamp="$ANSIBLE_WHEEL_VERSION ${COLLECTIONS[*]}"
 if [[ "$(cat .collections/.stamp 2>/dev/null)" != "$cstamp" ]]; then
