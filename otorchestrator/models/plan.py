@@ -23,6 +23,11 @@ M = TypeVar("M", bound=BaseModel)
 def trusted(cls: type[M], **values: Any) -> M:
     """A model built from values that are already valid, without validation: a leaner `model_construct`
     for the planner's hot loop. Every field must be given (no defaults are filled in)."""
+    return trusted_fields(cls, values)
+
+
+def trusted_fields(cls: type[M], values: dict[str, Any]) -> M:
+    """`trusted(cls, **values)` that keeps `values` itself as the model's fields (the caller gives it up)."""
     obj = cls.__new__(cls)
     object.__setattr__(obj, "__dict__", values)
     object.__setattr__(obj, "__pydantic_fields_set__", set(values))

@@ -23,6 +23,7 @@ from otorchestrator.models.plan import (
     UnmatchedProduct,
     UnpatchedFinding,
     trusted,
+    trusted_fields,
 )
 from otorchestrator.models.problem import ImportProblem
 from otorchestrator.planning.match import (
@@ -303,6 +304,7 @@ class _Memo:
     verdicts: dict[tuple[object, ...], _Verdict] = field(default_factory=dict)
     points: dict[tuple[object, ...], tuple[DecisionPoint, ...]] = field(default_factory=dict)
     overlays: dict[tuple[object, ...], _Overlay] = field(default_factory=dict)
+    reasons: dict[tuple[int, int], tuple[_Verdict, _Overlay, tuple[str, ...]]] = field(default_factory=dict)
 
     def verdict(
         self, asset: Asset, profile: tuple[object, ...], pkey: object, pp: _ProductPlan
@@ -372,6 +374,7 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
     products: dict[tuple[str, str, str], _ProductPlan] = {}
     counts: Counter[tuple[str, str, str]] = Counter()  # assets per installed product
     findings: dict[tuple[str, str, str], dict[str, object]] = {}  # an unpatched finding, less its asset
+    names: dict[tuple[str, str, str], str] = {}  # "vendor / product"
     for asset in assets:
         profile = (asset.purdue_level, asset.zone, asset.criticality, asset.safety_system)
         # the overlay depends on the asset only through exemptions and approvals naming it, and `need`
@@ -379,6 +382,7 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
             e.covers_asset(asset.name, asset.groups) for e in inputs.exemptions
         )
         need = _needs_asset_approval(asset)
+        rank = -asset.criticality.rank
         for installed in asset.installed_products:
             pkey = (installed.vendor, installed.product, installed.version)
             pp = products.get(pkey)
@@ -386,6 +390,7 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
                 pp = products[pkey] = _plan_product(index, patches, installed)
                 if pp.missing:
                     findings[pkey] = _finding(pkey, pp)
+                names[pkey] = f"{installed.vendor} / {installed.product}"
             counts[pkey] += 1
             if pp.missing:
                 unpatched.append(trusted(UnpatchedFinding, asset=asset.name, **findings[pkey]))
@@ -400,6 +405,11 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
                 overlay = _overlay(asset, patch, verdict.cves, outcome, inputs.exemptions, approvals, now)
                 if general:
                     memo.overlays[okey] = overlay
+            rkey = (id(verdict), id(overlay))  # one reasons tuple shared by every such item
+            held = memo.reasons.get(rkey)
+            if held is None:  # holding verdict and overlay keeps their ids from being reused
+                held = memo.reasons[rkey] = (verdict, overlay, (verdict.reason, *overlay.reasons))
+            reasons = held[2]
             values: dict[str, object] = {
                 "asset": asset.name,
                 "patch_id": patch.id,
@@ -407,20 +417,20 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
                 "decision": overlay.decision,
                 "priority_rank": 0,
                 "explanation": points,
-                "reasons": (verdict.reason, *overlay.reasons),
+                "reasons": reasons,
                 "matched_rules": pp.matched_rules,
                 "exemption": overlay.exemption,
                 "override": overlay.override,
                 "cvss_max": verdict.cvss_max,
                 "in_kev": verdict.in_kev,
-                "product": f"{installed.vendor} / {installed.product}",
+                "product": names[pkey],
                 "installed_version": installed.version,
                 "provenance": pp.provenance,
             }
             sort_key = (
                 URGENCY[overlay.decision],
                 -(verdict.cvss_max or 0.0),
-                -asset.criticality.rank,
+                rank,
                 asset.name,
                 patch.id,
             )
@@ -429,7 +439,7 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
     ranked = []
     for n, (_, values) in enumerate(rows, start=1):
         values["priority_rank"] = n
-        ranked.append(trusted(PlanItem, **values))
+        ranked.append(trusted_fields(PlanItem, values))
     used = {i.patch_id for i in ranked}
     reviewed = {r for pp in products.values() for r in pp.reviewed}
     through = {t for pp in products.values() for t in pp.through}
