@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from otorchestrator.collector import collector_paused
 from otorchestrator.models.asset import Asset, Criticality, Role
-from otorchestrator.models.canonical import finite_content_hash, hash_like
+from otorchestrator.models.canonical import hash_like, hash_version
+from otorchestrator.models.canonical_stream import model_content_hash
 from otorchestrator.models.catalog import Patch
 from otorchestrator.models.plan import Approval, Decision, ExemptionRef
 from otorchestrator.models.policy import WavePolicy
@@ -36,6 +37,17 @@ class Rule(StrEnum):
     APPROVAL = "approval"  # safety system / high criticality without a recorded approval
     DECISION = "decision"  # the plan's decision keeps the item out (blocked, exempt, deferred)
     UNKNOWN = "unknown"  # the plan references an asset or patch it does not contain
+
+
+class Constraint(BaseModel):
+    """One constraint that kept a host out of earlier waves, and when it released (UTC). A host's
+    `constraints` start with the binding one (the first that pushed it past its earliest window)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule: Rule
+    releases_at: datetime  # UTC (placement_reason says it in the asset's local time)
+    hosts: tuple[str, ...] = ()  # the canary, dependency or redundancy-group member it waited for
 
 
 class WaveItem(BaseModel):
@@ -75,6 +87,9 @@ class WaveHost(BaseModel):
     canary_covers: tuple[str, ...] = ()  # combinations this canary host covers ("role/os/patch")
     placement_rule: Rule
     placement_reason: str
+    urgent: bool = False  # an immediate / out_of_cycle item (or a dependency of one): earliest safe wave
+    timezone: str = "UTC"  # the zone placement_reason shows times in (the asset's local time)
+    constraints: tuple[Constraint, ...] = ()  # why not earlier: the binding constraint first
 
     @property
     def need_minutes(self) -> int:
@@ -132,6 +147,9 @@ class CanaryGap(BaseModel):
     reason: str
 
 
+_UNHASHED = frozenset({"content_hash"})
+
+
 class WavePlan(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -154,14 +172,14 @@ class WavePlan(BaseModel):
         """The content hash of everything but `content_hash`, in the form the wave plan was sealed in
         (`jcs-sha256:` RFC 8785; `sha256:` before it); `sealed()` always writes the current form."""
         with collector_paused():
-            data = self.model_dump(mode="json", exclude={"content_hash"})
-            if self.content_hash:
+            if self.content_hash and hash_version(self.content_hash) == "legacy":
+                data = self.model_dump(mode="json", exclude={"content_hash"})
                 return hash_like(data, self.content_hash, finite=True)
-            return finite_content_hash(data)
+            return model_content_hash(self, _UNHASHED)
 
     def sealed(self) -> WavePlan:
         with collector_paused():
-            digest = finite_content_hash(self.model_dump(mode="json", exclude={"content_hash"}))
+            digest = model_content_hash(self, _UNHASHED)  # = finite_content_hash of the JSON dump
         return self.model_copy(update={"content_hash": digest})
 
     def asset_map(self) -> dict[str, Asset]:

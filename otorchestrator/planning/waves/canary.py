@@ -2,7 +2,8 @@
 patch) in the rollout. Greedy set cover in risk order; a combination no eligible host covers is a gap.
 
 Never a canary: a safety system, a host above `canary.max_criticality` (default medium), a host with
-dependencies. A gap's first host (in risk order) goes alone in its wave (`solo`): the smallest first wave."""
+dependencies. A gap's first host (an urgent one if there is one, then in risk order) goes alone in its wave
+(`solo`): the smallest first wave; urgent hosts of that combination wait for it as for a canary."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class CanaryChoice:
     gaps: dict[str, str]  # combination -> why no canary covers it
     solo: dict[str, str]  # host -> the gap combination it is the first host of (it goes alone in its wave)
     combos: dict[str, tuple[str, ...]]  # every candidate host -> its combinations
+    firsts: dict[str, str]  # gap combination -> its first host (urgent ones first, then risk order)
 
 
 def combination(cand: Candidate, item: PlanItem, cover: tuple[CanaryKey, ...]) -> str:
@@ -42,9 +44,10 @@ def choose_canaries(
     candidates: dict[str, Candidate],
     policy: WavePolicy,
     risk: Callable[[Candidate], tuple[float, ...]],
+    urgent: frozenset[str] | set[str] = frozenset(),
 ) -> CanaryChoice:
     if not policy.canary.enabled:
-        return CanaryChoice({}, {}, {}, {})
+        return CanaryChoice({}, {}, {}, {}, {})
     cover = policy.canary.cover
     ceiling = policy.canary.max_criticality
     combos = {name: combinations(c, cover) for name, c in candidates.items()}
@@ -86,7 +89,9 @@ def choose_canaries(
         if group is not None:
             groups.add(group)
     solo: dict[str, str] = {}
+    firsts: dict[str, str] = {}
     for combo in sorted(gaps):
-        first = min(by_combo[combo], key=lambda n: order[n])
+        first = min(by_combo[combo], key=lambda n: (n not in urgent, order[n]))
+        firsts[combo] = first
         solo.setdefault(first, combo)
-    return CanaryChoice(hosts=chosen, gaps=gaps, solo=solo, combos=combos)
+    return CanaryChoice(hosts=chosen, gaps=gaps, solo=solo, combos=combos, firsts=firsts)

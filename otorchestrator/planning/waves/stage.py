@@ -8,17 +8,37 @@ from typing import Any
 from otorchestrator.collector import collector_paused
 from otorchestrator.models.asset import Asset
 from otorchestrator.models.plan import Plan
-from otorchestrator.models.policy import WavePolicy
+from otorchestrator.models.policy import RiskKey, WavePolicy
 from otorchestrator.models.waves import CanaryGap, WavePlan
 from otorchestrator.planning.waves.canary import CanaryChoice, choose_canaries
-from otorchestrator.planning.waves.schedule import Schedule, Slotted, WaveDraft, schedule
-from otorchestrator.planning.waves.triage import Candidate, Left, Triage, risk_key, triage
+from otorchestrator.planning.waves.explain import Explainer
+from otorchestrator.planning.waves.schedule import Schedule, Slotted, WaveDraft, schedule, urgent_closure
+from otorchestrator.planning.waves.triage import URGENT_DECISIONS, Candidate, Left, Triage, risk_key, triage
+from otorchestrator.planning.waves.windows import local_zone, zone_name
 
 
 def risk_text(asset: Asset) -> str:
     safety = ", safety system" if asset.safety_system else ""
     level = f"{asset.purdue_level:g}"
     return f"criticality {asset.criticality.value}{safety}, Purdue {level}"
+
+
+def _urgency(cand: Candidate) -> str:
+    decisions = sorted({i.decision.value for i in cand.items if i.decision in URGENT_DECISIONS})
+    kev = sorted({c for i in cand.items if i.in_kev for c in i.cves})
+    listed = f"; KEV: {_listing(tuple(kev))}" if kev else ""
+    return ", ".join(decisions) + listed
+
+
+def _tier_text(cand: Candidate, policy: WavePolicy) -> str:
+    asset = cand.asset
+    parts = {
+        RiskKey.CRITICALITY: f"criticality {asset.criticality.value}",
+        RiskKey.SAFETY_SYSTEM: "safety system" if asset.safety_system else "not a safety system",
+        RiskKey.PURDUE_LEVEL: f"Purdue {asset.purdue_level:g}",
+        RiskKey.PRIORITY: f"priority {min(i.priority_rank for i in cand.items)}",
+    }
+    return ", ".join(parts[key] for key in policy.risk_order[: policy.tier_keys])
 
 
 def _listing(names: tuple[str, ...], most: int = 3) -> str:
@@ -48,23 +68,49 @@ def _stage(plan: Plan, policy: WavePolicy, now: datetime, inventory: str | None)
     def tier(cand: Candidate) -> tuple[float, ...]:
         return risk(cand)[: policy.tier_keys]
 
-    choice = choose_canaries(tri.candidates, policy, risk)
+    urgent = urgent_closure(tri.candidates)
+    choice = choose_canaries(tri.candidates, policy, risk, urgent)
+    pilot = {c: n for n, cs in choice.hosts.items() for c in cs}  # combination -> its canary
+    pilot.update({c: n for c, n in choice.firsts.items() if not tri.candidates[n].deps})
 
     def describe(host: Slotted) -> str:
-        asset = host.cand.asset
+        cand = host.cand
         approved = ""
-        if host.cand.approval is not None:
-            approved = f"; approved by {host.cand.approval.approved_by}"
+        if cand.approval is not None:
+            approved = f"; approved by {cand.approval.approved_by}"
         covers = choice.hosts.get(host.name)
-        if covers is not None and host.phase == 0:
-            return f"canary covering {_listing(covers)} ({risk_text(asset)}){approved}"
-        gap = choice.solo.get(host.name)
-        if gap is not None:
-            alone = f"no canary covers {gap}: its first host, alone in its wave"
-            return f"{alone} ({risk_text(asset)}){approved}"
-        return f"risk order ({risk_text(asset)}){approved}"
+        if covers is not None:
+            what = f"canary covering {_listing(covers)}"
+        elif host.name in choice.solo:
+            what = f"no canary covers {choice.solo[host.name]}: its first host, alone in its wave"
+        elif cand.urgent:
+            what = f"urgent ({_urgency(cand)}): the earliest safe wave"
+        elif host.urgent:
+            clients = sorted(n for n in host.dependents if n in urgent)
+            what = f"urgent: a dependency of {_listing(tuple(clients))}"
+        else:
+            what = "risk order"
+        return f"{what} ({risk_text(cand.asset)}){approved}"
 
-    result = schedule(tri.candidates, choice.hosts, choice.solo, risk, tier, describe, policy, start, limit)
+    def tier_text(host: Slotted) -> str:
+        return _tier_text(host.cand, policy)
+
+    explain = Explainer(describe, tier_text, choice.combos, pilot, bool(choice.hosts))
+    result = schedule(
+        tri.candidates,
+        choice.hosts,
+        choice.solo,
+        pilot,
+        choice.combos,
+        urgent,
+        risk,
+        tier,
+        explain,
+        explain.no_fit,
+        policy,
+        start,
+        limit,
+    )
     waves = [_wave(draft, choice, policy) for draft in result.waves]
     placed = {h.name for w in result.waves for h in w.hosts}
     used_patches = {i.patch_id for w in result.waves for h in w.hosts for i in h.cand.items}
@@ -133,9 +179,14 @@ def _host(host: Slotted, choice: CanaryChoice) -> dict[str, Any]:
         "latest_start": host.fit.end - cand.need,
         "waits_for": host.waits_for,
         "approval": cand.approval,
-        "canary_covers": choice.hosts.get(host.name, ()) if host.phase == 0 else (),
+        "canary_covers": choice.hosts.get(host.name, ()),
         "placement_rule": host.rule,
         "placement_reason": host.reason,
+        "urgent": host.urgent,
+        "timezone": zone_name(local_zone(asset.maintenance_windows)),
+        "constraints": [
+            {"rule": c.rule, "releases_at": c.releases_at, "hosts": c.hosts} for c in host.constraints
+        ],
     }
 
 

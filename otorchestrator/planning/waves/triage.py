@@ -23,6 +23,8 @@ from otorchestrator.planning.waves.windows import (
     window_minutes,
 )
 
+URGENT_DECISIONS = frozenset({Decision.IMMEDIATE, Decision.OUT_OF_CYCLE})
+
 
 @dataclass(slots=True)
 class Candidate:
@@ -41,6 +43,11 @@ class Candidate:
 
     def __post_init__(self) -> None:
         self.need = timedelta(minutes=self.duration + self.rollback)
+
+    @property
+    def urgent(self) -> bool:
+        """An item the plan rates immediate or out_of_cycle: staged in the earliest safe wave."""
+        return any(i.decision in URGENT_DECISIONS for i in self.items)
 
 
 class Left(NamedTuple):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from otorchestrator.models.asset import DAYS, AnyTimeWindow, MaintenanceWindow, OneOffWindow
@@ -90,11 +91,16 @@ def local_zone(windows: tuple[MaintenanceWindow, ...]) -> tzinfo:
     return UTC
 
 
+def zone_name(zone: tzinfo) -> str:
+    """An IANA name (`Europe/Berlin`), or `UTC+0100` for a fixed offset."""
+    key = getattr(zone, "key", None)
+    return str(key) if key else datetime(2000, 1, 1, tzinfo=zone).strftime("UTC%z")
+
+
+@lru_cache(maxsize=8192)
 def local_text(moment: datetime, zone: tzinfo) -> str:
     """`Sat 2026-11-28 22:00 Europe/Berlin`: a moment in the asset's local time, with its zone."""
-    local = moment.astimezone(zone)
-    label = getattr(zone, "key", None) or local.strftime("UTC%z")
-    return f"{local:%a %Y-%m-%d %H:%M} {label}"
+    return f"{moment.astimezone(zone):%a %Y-%m-%d %H:%M} {zone_name(zone)}"
 
 
 def window_minutes(window: MaintenanceWindow) -> int | None:

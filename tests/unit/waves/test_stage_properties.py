@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,10 +20,11 @@ from otorchestrator.models.asset import (
 )
 from otorchestrator.models.plan import Decision, Plan, PlanItem
 from otorchestrator.models.policy import CanaryPolicy, FailureBudgetPolicy, RiskKey, WavePolicy
-from otorchestrator.models.waves import WavePlan
+from otorchestrator.models.waves import Rule, Wave, WaveHost, WavePlan
 from otorchestrator.planning.waves import stage_waves
 from otorchestrator.planning.waves.canary import combination
 from otorchestrator.planning.waves.triage import Candidate, risk_key
+from otorchestrator.planning.waves.windows import timeline
 
 from ._build import NOW, approval, patch
 
@@ -210,9 +211,13 @@ def check_invariants(plan: Plan, policy: WavePolicy, wp: WavePlan) -> None:
                 assert dep not in host.waits_for, (name, dep)
                 assert f"dependency {dep} has nothing to deploy" in host.placement_reason, (name, dep)
 
-    # canary waves come first and cover every combination placed later, or say why not
+    # canary waves come before every wave holding a host that is not urgent (urgent hosts may go between
+    # canary waves, after their own combination's canary) and cover every combination, or say why not
     kinds = [w.kind for w in wp.waves]
-    assert kinds == sorted(kinds)  # "canary" < "wave"
+    last_canary = max((w.index for w in wp.waves if w.kind == "canary"), default=-1)
+    for wave in wp.waves:
+        if wave.kind == "wave" and any(not h.urgent for h in wave.hosts):
+            assert wave.index > last_canary, wave.name
     if policy.canary.enabled:
 
         def combos(name: str) -> set[str]:
@@ -245,12 +250,96 @@ def check_invariants(plan: Plan, policy: WavePolicy, wp: WavePlan) -> None:
         regular = [(where[n], tier(n), n) for n in hosts if wp.waves[where[n]].kind == "wave"]
         highest: tuple[float, ...] | None = None
         for _, t, n in sorted(regular):
+            if hosts[n].urgent:
+                continue  # urgent hosts are in no tier: they take the earliest safe wave
             if highest is not None and t < highest:
                 assert assets[n].depends_on, n
             highest = t if highest is None or t > highest else highest
 
+    check_constraints(plan, policy, wp)
     assert wp.content_hash == wp.compute_hash()
     assert wp.plan_hash == plan.content_hash
+
+
+MINUTE = timedelta(minutes=1)
+CAPS = (Rule.WAVE_CAP, Rule.ZONE_CAP)
+
+
+def check_constraints(plan: Plan, policy: WavePolicy, wp: WavePlan) -> None:
+    """No item waits for a constraint that does not bind it: every stated constraint is true (the host
+    named is verified in an earlier wave at the stated time, a window really opens then), the binding one
+    really pushed the host past the first slot its windows give it, and an urgent host is in the first
+    wave that its own constraints allow (its canaries, dependencies, redundancy predecessor, approval time
+    and window), unless that wave had no room for it (caps, a member of its group, a host alone)."""
+    assets = plan.asset_map()
+    where = wp.host_waves()
+    start = NOW + timedelta(minutes=policy.start_delay_minutes)
+    limit = NOW + timedelta(hours=policy.horizon_hours)
+    for wave in wp.waves:
+        for host in wave.hosts:
+            need = timedelta(minutes=host.need_minutes)
+            windows = assets[host.name].maintenance_windows
+            rules = [c.rule for c in host.constraints]
+            default = Rule.CANARY if host.canary_covers else Rule.RISK_ORDER
+            assert host.placement_rule is (rules[0] if rules else default), host.name
+            assert len(set(host.placement_reason.split("; "))) == len(host.placement_reason.split("; "))
+            for c in host.constraints:
+                assert c.releases_at.utcoffset() == timedelta(0)  # UTC in JSON
+                assert c.releases_at <= wave.slot_start, (host.name, c)
+                for other in c.hosts:  # a canary, dependency or group member, verified in an earlier wave
+                    assert other in host.waits_for
+                    assert where[other] < wave.index
+                    assert wp.waves[where[other]].slot_end == c.releases_at
+                if (
+                    c.rule is Rule.WINDOW
+                ):  # the window opens then: it holds the host then, not a minute before
+                    assert window_remaining(windows, c.releases_at) >= need, (host.name, c)
+                    assert window_remaining(windows, c.releases_at - MINUTE) < need, (host.name, c)
+                if c.rule is Rule.APPROVAL:
+                    assert host.approval is not None and host.approval.at == c.releases_at
+            if host.constraints and host.constraints[0].rule not in (Rule.WINDOW, *CAPS):
+                first = timeline(windows, start, limit).next_fit(start, need, limit)
+                assert first is not None and window_remaining(windows, first.slot) >= need
+                assert first.slot < host.constraints[0].releases_at, (host.name, host.constraints[0])
+            if host.urgent:
+                check_urgent(policy, wp, host, wave, windows, start, limit)
+
+
+def check_urgent(
+    policy: WavePolicy,
+    wp: WavePlan,
+    host: WaveHost,
+    wave: Wave,
+    windows: tuple[MaintenanceWindow, ...],
+    start: datetime,
+    limit: datetime,
+) -> None:
+    where = wp.host_waves()
+    need = timedelta(minutes=host.need_minutes)
+    assert Rule.RISK_TIER not in [c.rule for c in host.constraints], host.name
+    assert all(c.hosts for c in host.constraints if c.rule is Rule.CANARY), host.name  # only its own
+    released = [start, *(wp.waves[where[o]].slot_end for o in host.waits_for)]
+    if host.approval is not None:
+        released.append(host.approval.at)
+    ready = max(released)
+    alone = "alone in its wave" in host.placement_reason
+    for earlier in wp.waves[: wave.index]:
+        moment = earlier.slot_start
+        if moment < ready or moment > limit or window_remaining(windows, moment) < need:
+            continue
+        # every constraint of its own allowed this wave: it must have had no room for this host
+        zone = sum(1 for h in earlier.hosts if h.zone == host.zone)
+        group = host.redundancy_group
+        room = (
+            len(earlier.hosts) < policy.max_hosts_per_wave
+            and zone < policy.max_hosts_per_zone_per_wave
+            and not any(group is not None and h.redundancy_group == group for h in earlier.hosts)
+            and not any("alone in its wave" in h.placement_reason for h in earlier.hosts)
+            and not alone
+        )
+        assert not room, (host.name, earlier.name, wave.name)
+        if len(earlier.hosts) >= policy.max_hosts_per_wave:  # full of hosts that go first
+            assert all(h.urgent or h.canary_covers for h in earlier.hosts), (host.name, earlier.name)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
