@@ -3,7 +3,7 @@ patch) in the rollout. Greedy set cover in risk order; a combination no eligible
 
 Never a canary: a safety system, a host above `canary.max_criticality` (default medium), a host with
 dependencies. A gap's first host (an urgent one if there is one, then in risk order) goes alone in its wave
-(`solo`): the smallest first wave; urgent hosts of that combination wait for it as for a canary."""
+(`solo`): the smallest first wave."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ class CanaryChoice:
     gaps: dict[str, str]  # combination -> why no canary covers it
     solo: dict[str, str]  # host -> the gap combination it is the first host of (it goes alone in its wave)
     combos: dict[str, tuple[str, ...]]  # every candidate host -> its combinations
-    firsts: dict[str, str]  # gap combination -> its first host (urgent ones first, then risk order)
 
 
 def combination(cand: Candidate, item: PlanItem, cover: tuple[CanaryKey, ...]) -> str:
@@ -47,7 +46,7 @@ def choose_canaries(
     urgent: frozenset[str] | set[str] = frozenset(),
 ) -> CanaryChoice:
     if not policy.canary.enabled:
-        return CanaryChoice({}, {}, {}, {}, {})
+        return CanaryChoice({}, {}, {}, {})
     cover = policy.canary.cover
     ceiling = policy.canary.max_criticality
     combos = {name: combinations(c, cover) for name, c in candidates.items()}
@@ -89,9 +88,7 @@ def choose_canaries(
         if group is not None:
             groups.add(group)
     solo: dict[str, str] = {}
-    firsts: dict[str, str] = {}
     for combo in sorted(gaps):
         first = min(by_combo[combo], key=lambda n: (n not in urgent, order[n]))
-        firsts[combo] = first
         solo.setdefault(first, combo)
-    return CanaryChoice(hosts=chosen, gaps=gaps, solo=solo, combos=combos, firsts=firsts)
+    return CanaryChoice(hosts=chosen, gaps=gaps, solo=solo, combos=combos)

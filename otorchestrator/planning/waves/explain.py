@@ -30,7 +30,7 @@ class Explainer:
     describe: Callable[[Slotted], str]  # what the host is: canary covering ..., urgent ..., risk order ...
     tier_text: Callable[[Slotted], str]  # its risk tier, e.g. "criticality high"
     combos: dict[str, tuple[str, ...]]  # host -> its combinations
-    pilot: dict[str, str]  # combination -> its canary, or a gap's first host
+    pilot: dict[str, str]  # combination -> its canary
     canary_phase: bool  # phase 0 is the canary phase
 
     def gates(self, s: _Scheduler, host: Slotted) -> list[Gate]:
@@ -44,40 +44,80 @@ class Explainer:
             if when > s.start:
                 rule = Rule.CANARY if host.tier_phase == 1 and self.canary_phase else Rule.RISK_TIER
                 found.append((when, 1, rule, ""))
-        for name in host.waits_for:
-            other = s.hosts[name]
+        for name in host.waits_for:  # one host may be its canary, its dependency and its predecessor
+            end = s.waves[s.hosts[name].wave].end
             if name in host.gates:
-                rule = Rule.CANARY
-            elif name in host.cand.deps:
-                rule = Rule.DEPENDENCY
-            else:
-                rule = Rule.REDUNDANCY
-            found.append((s.waves[other.wave].end, 2, rule, name))
+                found.append((end, 2, Rule.CANARY, name))
+            if name in host.cand.deps:
+                found.append((end, 2, Rule.DEPENDENCY, name))
+            if name == host.previous:
+                found.append((end, 2, Rule.REDUNDANCY, name))
         return found
 
-    def text(self, s: _Scheduler, host: Slotted, gate: Gate, zone: tzinfo) -> Chained:
-        when, _, rule, name = gate
-        at = local_text(when, zone)
-        if rule is Rule.APPROVAL:
-            return _constraint(rule, f"its approval is dated {at}", when)  # who: in the description
-        if not name:
-            if rule is Rule.CANARY:
-                return _constraint(rule, f"after the canary waves, verified {at}", when)
-            tier = self.tier_text(host)
-            return _constraint(rule, f"after the lower risk tiers (its tier: {tier}), verified {at}", when)
-        other = s.hosts[name]
-        wave = s.waves[other.wave].name
+    def phrase(self, s: _Scheduler, host: Slotted, gates: list[Gate], zone: tzinfo) -> str:
+        """One sentence for constraints that released together; a host waited for is named once."""
+        at = local_text(gates[0][0], zone)
+        parts: list[str] = []
+        roles: dict[str, list[str]] = {}
+        for _, _, rule, name in gates:
+            if rule is Rule.APPROVAL:
+                parts.append(f"its approval is dated {at}")  # who approved: in the description
+            elif not name:
+                if rule is Rule.CANARY:
+                    parts.append(f"after the canary waves, verified {at}")
+                else:
+                    tier = self.tier_text(host)
+                    parts.append(f"after the lower risk tiers (its tier: {tier}), verified {at}")
+            else:
+                roles.setdefault(name, []).append(self.role(s, host, rule, name))
+        for name, what in roles.items():
+            wave = s.waves[s.hosts[name].wave].name
+            parts.append(f"after {name} ({wave}), {' and '.join(what)}, verified {at}")
+        return " and ".join(parts)
+
+    def role(self, s: _Scheduler, host: Slotted, rule: Rule, name: str) -> str:
         if rule is Rule.CANARY:
             shared = ", ".join(c for c in self.combos[host.name] if self.pilot.get(c) == name)
-            what = f"canary {name}" if other.canary else f"{name}, the first host (no canary covers it)"
-            text = f"after {what} ({wave}) of {shared}, verified {at}"
-        elif rule is Rule.DEPENDENCY:
-            text = f"after its dependency {name} ({wave}), verified {at}"
-        else:
-            text = (
-                f"after {name} ({wave}) of redundancy group {host.cand.asset.redundancy_group}, verified {at}"
+            return f"the canary of {shared}"
+        if rule is Rule.DEPENDENCY:
+            return "its dependency"
+        return f"the previous member of redundancy group {host.cand.asset.redundancy_group}"
+
+    def closed(self, s: _Scheduler, host: Slotted, wave: WaveDraft) -> tuple[Rule, str] | None:
+        """Why `wave` had no room for the host, had nothing else held it then."""
+        policy = s.policy
+        if host.solo and wave.hosts:
+            return (
+                Rule.CANARY,
+                f"it goes alone in its wave (no canary covers its combination), not in {wave.name}",
             )
-        return _constraint(rule, text, when, (name,))
+        if wave.hosts and wave.hosts[0].canary != host.canary:
+            return Rule.CANARY, f"{wave.name} held {'canaries only' if host.canary is False else 'no canary'}"
+        alone = next((h.name for h in wave.hosts if h.solo), None)
+        if alone is not None:
+            return Rule.CANARY, f"{wave.name} held {alone} alone (no canary covers its combination)"
+        if len(wave.hosts) >= policy.max_hosts_per_wave:
+            return Rule.WAVE_CAP, f"{wave.name} was full ({len(wave.hosts)} hosts)"
+        zone = host.cand.asset.zone
+        if wave.zones.get(zone, 0) >= policy.max_hosts_per_zone_per_wave:
+            cap = policy.max_hosts_per_zone_per_wave
+            return Rule.ZONE_CAP, f"zone {zone} had its maximum of {cap} hosts in {wave.name}"
+        return None
+
+    def cobound(
+        self, s: _Scheduler, host: Slotted, wave: WaveDraft, rest: list[Gate]
+    ) -> tuple[Rule, str] | None:
+        """What else kept the host out of the previous wave, had the binding constraint not held it: that
+        rule binds too (both must go for the host to move)."""
+        if wave.index == 0:
+            return None
+        previous = s.waves[wave.index - 1]
+        if previous.start < s.start or any(g[0] > previous.start for g in rest):
+            return None
+        fit = s.fit(host, previous.start)
+        if fit is None or fit.slot != previous.start:
+            return None
+        return self.closed(s, host, previous)
 
     def __call__(self, s: _Scheduler, host: Slotted, wave: WaveDraft) -> None:
         cand = host.cand
@@ -85,27 +125,36 @@ class Explainer:
         assert host.fit is not None
         first = s.first_fit(host)  # its windows alone
         earliest = first.slot if first is not None else s.start
-        pushed = max((g for g in self.gates(s, host) if g[0] > earliest), default=None)
+        gates = self.gates(s, host)
+        late = [g for g in gates if g[0] > earliest]
         chain: list[Chained] = []
+        texts: list[str] = []
         ready = s.start
-        if pushed is not None:
-            chain.append(self.text(s, host, pushed, zone))
-            ready = pushed[0]
+        if late:
+            ready = max(g[0] for g in late)
+            tied = sorted(g for g in late if g[0] == ready)
+            chain.extend(_constraint(g[2], ready, (g[3],) if g[3] else ()) for g in tied)
+            texts.append(self.phrase(s, host, tied, zone))
+            also = self.cobound(s, host, wave, [g for g in gates if g not in tied])
+            if also is not None:
+                chain.append(_constraint(also[0], ready))
+                texts[-1] += f" (and {also[1]})"
             after = s.fit(host, ready)
             if after is not None and after.slot > ready:
-                text = f"its maintenance window opens {local_text(after.slot, zone)}"
-                chain.append(_constraint(Rule.WINDOW, text, after.slot))
+                chain.append(_constraint(Rule.WINDOW, after.slot))
+                texts.append(f"its maintenance window opens {local_text(after.slot, zone)}")
                 ready = after.slot
         elif earliest > s.start:
-            text = f"its maintenance window opens {local_text(earliest, zone)}"
-            chain.append(_constraint(Rule.WINDOW, text, earliest))
+            chain.append(_constraint(Rule.WINDOW, earliest))
+            texts.append(f"its maintenance window opens {local_text(earliest, zone)}")
             ready = earliest
         if wave.start > ready and host.aside is not None:
             rule, text = host.aside
-            chain.append(_constraint(rule, text, wave.start))
+            chain.append(_constraint(rule, wave.start))
+            texts.append(text)
             if host.fit.start > ready:  # the caps made it miss the window it was ready in
-                text = f"its next maintenance window opens {local_text(host.fit.start, zone)}"
-                chain.append(_constraint(Rule.WINDOW, text, host.fit.start))
+                chain.append(_constraint(Rule.WINDOW, host.fit.start))
+                texts.append(f"its next maintenance window opens {local_text(host.fit.start, zone)}")
         if chain:
             host.rule = chain[0].rule
         else:
@@ -113,7 +162,7 @@ class Explainer:
         host.constraints = tuple(chain)
         named = {n for c in chain for n in c.hosts}
         others = [n for n in host.waits_for if n not in named]
-        notes = [self.describe(host), "; then ".join(c.text for c in chain)]
+        notes = [self.describe(host), "; then ".join(texts)]
         if others:
             notes.append("also after " + ", ".join(f"{n} ({s.waves[s.hosts[n].wave].name})" for n in others))
         notes.extend(cand.not_waited)
@@ -127,17 +176,16 @@ class Explainer:
             f"{local_text(s.limit, zone)} holds its {cand.duration + cand.rollback} min (duration + rollback)"
         )
         gate = max(self.gates(s, host), default=None)
-        return f"{text}; it had to wait: {self.text(s, host, gate, zone).text}" if gate else text
+        return f"{text}; it had to wait: {self.phrase(s, host, [gate], zone)}" if gate else text
 
 
-def _constraint(rule: Rule, text: str, when: datetime, hosts: tuple[str, ...] = ()) -> Chained:
-    return Chained(rule, text, when.astimezone(UTC), hosts)
+def _constraint(rule: Rule, when: datetime, hosts: tuple[str, ...] = ()) -> Chained:
+    return Chained(rule, when.astimezone(UTC), hosts)
 
 
 class Chained(NamedTuple):
     """A constraint while staging (fields of models.waves.Constraint; the wave plan validates them)."""
 
     rule: Rule
-    text: str
     releases_at: datetime
     hosts: tuple[str, ...]

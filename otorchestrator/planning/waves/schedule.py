@@ -8,8 +8,8 @@ constraints that are never relaxed:
   duration plus rollback, no earlier than its approval's time and no later than the horizon.
 
 Urgent hosts (an `immediate` or `out_of_cycle` item, and the dependencies of such a host) belong to no
-phase: each joins the first wave after its own combinations' canaries (or, for a canary gap, the
-combination's first host) are verified, its dependencies and redundancy-group predecessor too, and its
+phase: each joins the first wave after its own combinations' canaries are verified, its dependencies and
+redundancy-group predecessor too, and its
 window holds it; they go first in every wave's fill, so neither unrelated canaries nor lower tiers delay
 them. A canary covering an urgent host's combination goes first among the canaries.
 
@@ -61,6 +61,7 @@ class Slotted:
     rule: Rule = Rule.RISK_ORDER
     reason: str = ""
     waits_for: tuple[str, ...] = ()
+    previous: str | None = None  # the member of its redundancy group placed before it
     constraints: tuple[Chained, ...] = ()
     solo: bool = False  # first host of a combination without a canary: goes alone in its wave
     canary: bool = False
@@ -242,9 +243,13 @@ class _Scheduler:
                     host.state = SLEEPING
                     heapq.heappush(self.sleeping, (fit.slot, host.key, host.name))
                 elif host.solo and placed:
-                    host.aside = (Rule.WAVE_CAP, "it goes alone in its wave (a combination without a canary)")
+                    host.aside = (Rule.CANARY, "it goes alone in its wave (no canary covers its combination)")
                     aside.append(host)
                     self.solo_next.append(host.name)
+                elif placed and host.canary != placed[0].canary:  # canary waves hold canaries only
+                    kind = "canaries only" if placed[0].canary else "no canary"
+                    host.aside = (Rule.CANARY, f"the wave open then held {kind}")
+                    aside.append(host)
                 elif group is not None and group in groups:
                     aside.append(host)  # waits for that member: explained by the redundancy constraint
                 else:
@@ -292,6 +297,7 @@ class _Scheduler:
             group = host.cand.asset.redundancy_group
             before = [self.group_last[group][0]] if group and group in self.group_last else []
             gates = [g for g in host.gates if self.hosts[g].state == PLACED]  # not a dropped canary
+            host.previous = before[0] if before else None
             host.waits_for = tuple(dict.fromkeys((*gates, *host.cand.deps, *before)))
             self.explain(self, host, wave)
         for host in wave.hosts:
@@ -329,8 +335,8 @@ def schedule(
     start: datetime,
     limit: datetime,
 ) -> Schedule:
-    """`pilot`: combination -> the host urgent hosts of that combination wait for (its canary, or a
-    gap's first host); `urgent`: urgent hosts and their dependencies (`urgent_closure`)."""
+    """`pilot`: combination -> its canary, which urgent hosts of that combination wait for; `urgent`:
+    urgent hosts and their dependencies (`urgent_closure`)."""
     tiers = sorted({tier(c) for n, c in candidates.items() if n not in canaries})
     offset = 1 if canaries else 0
     phase_of = {t: i + offset for i, t in enumerate(tiers)}
@@ -340,14 +346,17 @@ def schedule(
         tier_phase = 0 if name in canaries else phase_of[tier(cand)]
         is_urgent = name in urgent and name not in canaries
         mine = combos.get(name, ())
-        gates = tuple(dict.fromkeys(pilot[c] for c in mine if c in pilot)) if is_urgent else ()
-        gates = tuple(g for g in gates if g != name)
-        first = is_urgent or (name in canaries and any(c in urgent_combos for c in mine))
+        # an urgent host waits for its combinations' canaries (a canary gap has none: its first host goes
+        # alone, but nothing waits for it, so a late window of that host cannot push others out)
+        waited = [pilot[c] for c in mine if c in pilot] if is_urgent else []
+        gates = tuple(g for g in dict.fromkeys(waited) if g != name)
+        # fill order: canaries of urgent combinations, urgent hosts, then the rest; each in ascending risk
+        first = 0 if name in canaries and any(c in urgent_combos for c in mine) else 1 if is_urgent else 2
         approved = cand.approval.at if cand.approval is not None and cand.approval.at > start else None
         hosts[name] = Slotted(
             name,
             cand,
-            (0 if first else 1, *risk(cand)),
+            (first, *risk(cand)),
             URGENT if is_urgent else tier_phase,
             len(cand.deps) + len(gates),
             tier_phase=tier_phase,

@@ -71,7 +71,6 @@ def _stage(plan: Plan, policy: WavePolicy, now: datetime, inventory: str | None)
     urgent = urgent_closure(tri.candidates)
     choice = choose_canaries(tri.candidates, policy, risk, urgent)
     pilot = {c: n for n, cs in choice.hosts.items() for c in cs}  # combination -> its canary
-    pilot.update({c: n for c, n in choice.firsts.items() if not tri.candidates[n].deps})
 
     def describe(host: Slotted) -> str:
         cand = host.cand

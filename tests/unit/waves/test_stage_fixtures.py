@@ -101,7 +101,7 @@ def test_dependency_goes_first_even_from_a_higher_tier() -> None:
     p = plan([hist, hmi], [patch("P")], [("hmi", "P"), ("hist", "P")])
     with_canary = stage_waves(p, WavePolicy(), NOW)
     assert [[h.name for h in w.hosts] for w in with_canary.waves] == [["hist"], ["hmi"]]  # hist is the canary
-    assert "after its dependency hist (canary), verified" in with_canary.waves[1].hosts[0].placement_reason
+    assert "after hist (canary), its dependency, verified" in with_canary.waves[1].hosts[0].placement_reason
     wp = stage_waves(p, WavePolicy(canary={"enabled": False}), NOW)  # hmi's tier (low) comes first
     order = wp.host_waves()
     assert order["hist"] < order["hmi"]

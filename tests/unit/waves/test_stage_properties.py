@@ -128,7 +128,7 @@ policies = st.builds(
 )
 
 
-def check_invariants(plan: Plan, policy: WavePolicy, wp: WavePlan) -> None:
+def check_invariants(plan: Plan, policy: WavePolicy, wp: WavePlan, now: datetime = NOW) -> None:
     assets = plan.asset_map()
     patches = plan.patch_map()
     where = wp.host_waves()
@@ -156,8 +156,8 @@ def check_invariants(plan: Plan, policy: WavePolicy, wp: WavePlan) -> None:
         assert ranks == sorted(ranks)
 
     gap = timedelta(minutes=policy.gap_minutes)
-    start = NOW + timedelta(minutes=policy.start_delay_minutes)
-    limit = NOW + timedelta(hours=policy.horizon_hours)
+    start = now + timedelta(minutes=policy.start_delay_minutes)
+    limit = now + timedelta(hours=policy.horizon_hours)
     previous_end = None
     for index, wave in enumerate(wp.waves):
         assert wave.index == index and wave.hosts
@@ -256,7 +256,7 @@ def check_invariants(plan: Plan, policy: WavePolicy, wp: WavePlan) -> None:
                 assert assets[n].depends_on, n
             highest = t if highest is None or t > highest else highest
 
-    check_constraints(plan, policy, wp)
+    check_constraints(plan, policy, wp, now)
     assert wp.content_hash == wp.compute_hash()
     assert wp.plan_hash == plan.content_hash
 
@@ -265,7 +265,7 @@ MINUTE = timedelta(minutes=1)
 CAPS = (Rule.WAVE_CAP, Rule.ZONE_CAP)
 
 
-def check_constraints(plan: Plan, policy: WavePolicy, wp: WavePlan) -> None:
+def check_constraints(plan: Plan, policy: WavePolicy, wp: WavePlan, now: datetime = NOW) -> None:
     """No item waits for a constraint that does not bind it: every stated constraint is true (the host
     named is verified in an earlier wave at the stated time, a window really opens then), the binding one
     really pushed the host past the first slot its windows give it, and an urgent host is in the first
@@ -273,8 +273,8 @@ def check_constraints(plan: Plan, policy: WavePolicy, wp: WavePlan) -> None:
     and window), unless that wave had no room for it (caps, a member of its group, a host alone)."""
     assets = plan.asset_map()
     where = wp.host_waves()
-    start = NOW + timedelta(minutes=policy.start_delay_minutes)
-    limit = NOW + timedelta(hours=policy.horizon_hours)
+    start = now + timedelta(minutes=policy.start_delay_minutes)
+    limit = now + timedelta(hours=policy.horizon_hours)
     for wave in wp.waves:
         for host in wave.hosts:
             need = timedelta(minutes=host.need_minutes)
@@ -317,7 +317,7 @@ def check_urgent(
     where = wp.host_waves()
     need = timedelta(minutes=host.need_minutes)
     assert Rule.RISK_TIER not in [c.rule for c in host.constraints], host.name
-    assert all(c.hosts for c in host.constraints if c.rule is Rule.CANARY), host.name  # only its own
+    assert "after the canary waves" not in host.placement_reason, host.name  # only its own canaries
     released = [start, *(wp.waves[where[o]].slot_end for o in host.waits_for)]
     if host.approval is not None:
         released.append(host.approval.at)
@@ -335,10 +335,15 @@ def check_urgent(
             and zone < policy.max_hosts_per_zone_per_wave
             and not any(group is not None and h.redundancy_group == group for h in earlier.hosts)
             and not any("alone in its wave" in h.placement_reason for h in earlier.hosts)
+            and (earlier.kind == "canary") == bool(host.canary_covers)  # canary waves hold canaries only
             and not alone
         )
         assert not room, (host.name, earlier.name, wave.name)
-        if len(earlier.hosts) >= policy.max_hosts_per_wave:  # full of hosts that go first
+        # the hosts that took its room go first: urgent ones, or canaries
+        if zone >= policy.max_hosts_per_zone_per_wave:
+            rivals = [h for h in earlier.hosts if h.zone == host.zone]
+            assert all(h.urgent or h.canary_covers for h in rivals), (host.name, earlier.name)
+        elif len(earlier.hosts) >= policy.max_hosts_per_wave:
             assert all(h.urgent or h.canary_covers for h in earlier.hosts), (host.name, earlier.name)
 
 
