@@ -227,8 +227,21 @@ def _outside_rows(wp: WavePlan, plan: Plan | None, placed: set[str]) -> list[Tim
     return sorted(rows, key=lambda r: (order.get(r.outcome, len(order)), r.asset))
 
 
+def _visible(windows: tuple[WindowSpan, ...], start: datetime, end: datetime) -> tuple[WindowSpan, ...]:
+    """Occurrences that look the same on the axis (a daily 48-hour window: yesterday's and today's both
+    cover it) are drawn once, as the earliest: the one the stager's earliest fit would use."""
+    seen: set[tuple[datetime, datetime]] = set()
+    kept = []
+    for window in windows:  # sorted by start
+        clipped = (max(window.start, start), min(window.end, end))
+        if clipped not in seen:
+            seen.add(clipped)
+            kept.append(window)
+    return tuple(kept)
+
+
 def _with_windows(row: TimelineRow, asset: Asset, start: datetime, end: datetime) -> TimelineRow:
-    windows = _windows(asset, start, end)
+    windows = _visible(_windows(asset, start, end), start, end)
     later = () if windows else _windows(asset, end, end + NEXT_WINDOW_LOOKAHEAD)
     return row.model_copy(update={"windows": windows, "next_window": later[0] if later else None})
 

@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from otorchestrator.models.asset import AnyTimeWindow, RecurringWindow
+from otorchestrator.models.asset import DAYS, AnyTimeWindow, RecurringWindow
 from otorchestrator.models.policy import WavePolicy
 from otorchestrator.models.results import HostOutcome, Phase
 from otorchestrator.models.run import HostState
@@ -105,6 +105,23 @@ def test_the_axis_follows_the_work_not_a_long_window() -> None:
     # the window is clipped by the axis, its label keeps the whole occurrence
     row = timeline.rows[0]
     assert row.windows[0].end > timeline.end and row.windows[0].label == "Sat 00:00 - Mon 00:00 UTC"
+
+
+def test_overlapping_occurrences_that_look_the_same_are_drawn_once() -> None:
+    """The lab's windows: every day 00:00 for 48 hours. Two occurrences cover any moment; on a short axis
+    they are one rectangle, labelled as the earlier one (which holds the slot)."""
+    lab = RecurringWindow(days=DAYS, start=datetime(2026, 1, 1, 0, 0).time(), duration_minutes=2880)
+    plan = tp.plant_plan()
+    plan = plan.model_copy(
+        update={"assets": tuple(a.model_copy(update={"maintenance_windows": (lab,)}) for a in plan.assets)}
+    ).sealed()
+    wp = stage_waves(plan, WavePolicy(), tp.NOW)
+    timeline = plan_timeline(wp, plan)
+    first = timeline.rows[0]
+    assert timeline.end - timeline.start < timedelta(days=1)
+    assert [w.label for w in first.windows] == ["Thu 00:00 - Sat 00:00 UTC"]
+    host = wp.waves[0].hosts[0]
+    assert (first.windows[0].start, first.windows[0].end) == (host.window_start, host.window_end)
 
 
 def test_an_any_time_window_covers_the_whole_axis() -> None:
