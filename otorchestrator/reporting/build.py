@@ -257,7 +257,7 @@ def _evidence(
         host_evidence.backup(state, records, redactor),
         host_evidence.artifact(events, sources.run_events, redactor),
         host_evidence.verification(state, records, redactor),
-        host_evidence.rollback(state, records, rolled, redactor),
+        host_evidence.rollback(state, records, rolled, redactor, sources.baselines.get(state.host)),
     ]
     return tuple(s for s in sections if s is not None)
 

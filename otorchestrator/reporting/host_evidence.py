@@ -12,8 +12,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from otorchestrator.models.results import Check, Phase
-from otorchestrator.models.run import AuditEvent, HostState, HostStateRecord, PhaseResultRecord
+from otorchestrator.models.results import Check, Phase, PhaseResult
+from otorchestrator.models.run import (
+    AuditEvent,
+    BaselineRecord,
+    HostState,
+    HostStateRecord,
+    PhaseResultRecord,
+)
 from otorchestrator.models.waves import WaveHost
 from otorchestrator.reporting.checks import (
     describe,
@@ -229,11 +235,47 @@ def _ports(values: dict[str, Any]) -> list[int] | None:
     return sorted(int(p) for p in ports) if isinstance(ports, list) else None
 
 
+def baseline_lines(result: PhaseResult, baseline: BaselineRecord | None) -> list[EvidenceLine]:
+    """The restored config files and ports compared with the host's last baseline scan before the run
+    (`otorch scan`), besides the backup the rollback compared them with."""
+    if baseline is None:
+        return [EvidenceLine(name="baseline", text="no baseline scan recorded before the run")]
+    raw = baseline.data.get("values")
+    values: dict[str, Any] = raw if isinstance(raw, dict) else dict(baseline.data)
+    found = values.get("config_sha256")
+    scanned: dict[str, Any] = found if isinstance(found, dict) else {}
+    when = f"the baseline scan of {_when(baseline.at)}"
+    lines = []
+    for check in result.checks:
+        if not check.name.startswith("config:"):
+            continue
+        path = check.name.split(":", 1)[1]
+        if path not in scanned:
+            lines.append(EvidenceLine(name=f"baseline:{path}", text=f"{path}: not in {when}"))
+            continue
+        same = show(scanned[path]) == show(check.value)
+        text = f"{path} sha256 {show(check.value)}, " + (
+            f"equal to {when}" if same else f"differs from {when} ({show(scanned[path])})"
+        )
+        lines.append(EvidenceLine(name=f"baseline:{path}", ok=same, text=text))
+    before, now = _ports(values), _ports(result.values)
+    if before is not None and now is not None:
+        missing = sorted(set(before) - set(now))
+        text = (
+            f"every TCP port listening in {when} listens again ({show(before)})"
+            if not missing
+            else f"TCP ports listening in {when} but not now: {show(missing)}"
+        )
+        lines.append(EvidenceLine(name="baseline:ports", ok=not missing, text=text))
+    return lines
+
+
 def rollback(
     state: HostStateRecord,
     records: Sequence[PhaseResultRecord],
     rolled: bool,
     redactor: ReportRedactor,
+    baseline: BaselineRecord | None = None,
 ) -> EvidenceSection | None:
     """The rollback proof: each restored item compared with the pre-patch baseline the backup recorded.
     None when the host was never rolled back."""
@@ -253,6 +295,7 @@ def rollback(
             ", as before the patch" if same else f", before the patch {show(before)}"
         )
         extra.append(EvidenceLine(name="listening_tcp_ports", ok=same, text=text))
+    extra += baseline_lines(result, baseline)
     section = _checked("rollback", record, redactor, extra)
     name = f"backup {result.backup_id or state.backup_id or '(no id)'}"
     if section.status is S.PASSED:

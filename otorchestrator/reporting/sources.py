@@ -3,8 +3,11 @@ reporting besides writing the rendered files)."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -43,6 +46,7 @@ class RunSources:
     wave_records: list[WaveRecord] = field(default_factory=list)
     plan: Plan | None = None  # the evaluated plan: CVEs and decisions of the hosts not in a wave
     installs: list[InstallRow] = field(default_factory=list)
+    baselines: dict[str, BaselineRecord] = field(default_factory=dict)  # host -> last scan before the run
 
     def view(self) -> RunView:
         return RunView(
@@ -102,6 +106,26 @@ def load_plan_note(path: str | Path | None) -> tuple[Plan | None, str | None]:
         return None, f"plan {path} not read ({type(exc).__name__}): CVEs of hosts outside the waves unknown"
 
 
+def baselines_before(db: Path, hosts: Iterable[str], before: datetime) -> dict[str, BaselineRecord]:
+    """Each host's latest baseline scan taken at or before `before` (the pre-patch baseline of a run),
+    read from the store without writing to it."""
+    out: dict[str, BaselineRecord] = {}
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        for host in hosts:
+            row = conn.execute(
+                "SELECT asset, at, run_id, data FROM baselines WHERE asset = ? AND at <= ?"
+                " ORDER BY at DESC, id DESC LIMIT 1",
+                (host, before.astimezone(UTC).isoformat()),
+            ).fetchone()
+            if row is not None:
+                at = datetime.fromisoformat(row[1])
+                out[host] = BaselineRecord(asset=row[0], at=at, run_id=row[2], data=json.loads(row[3]))
+    finally:
+        conn.close()
+    return out
+
+
 def load_run_sources(
     paths: StatePaths, run_id: str, waveplan_path: Path | None = None, plan_path: Path | None = None
 ) -> RunSources:
@@ -119,6 +143,7 @@ def load_run_sources(
     events = [e for _, e in read_events(paths.audit) if e.run_id == run_id]
     waveplan, note = load_waveplan(waveplan_path or run.waveplan_path)
     plan, plan_note = load_plan_note(plan_path or run.plan_path)
+    baselines = baselines_before(paths.db, host_states, run.started_at)
     notes = tuple(n for n in (note, plan_note) if n)
     return RunSources(
         run=run,
@@ -134,6 +159,7 @@ def load_run_sources(
         wave_records=wave_records,
         plan=plan,
         installs=rows,
+        baselines=baselines,
     )
 
 

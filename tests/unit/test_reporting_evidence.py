@@ -309,6 +309,7 @@ def test_rollback_proof_compares_with_the_pre_patch_baseline(report: RunReport) 
         f"/etc/nwc/nwc-gateway.conf sha256 {fx.CONF_SHA}, equal to the pre-patch backup's",
         "health command of nwc-gateway exit 0 (ok)",
         "listening TCP ports 22, 9104, as before the patch",
+        "no baseline scan recorded before the run",  # the fixture has none (see the test below)
     ]
     assert _host(report, "nw-hmi-01").section("rollback") is None  # never rolled back
     for rendered in (_text(render_run_html(report)), render_run_markdown(report), render_run_junit(report)):
@@ -408,3 +409,34 @@ def test_cli_report_run_json_prints_the_model_and_compliance_exits_violation(tmp
         cli, [*args, "--as-of", "2026-03-02", "--fail-on-violation", "--state-dir", state]
     )
     assert early.exit_code == 0, early.output
+
+
+def test_the_rollback_is_compared_with_the_baseline_scan_before_the_run(tmp_path: Path) -> None:
+    """The restored config hash and ports against the host's last `otorch scan` before the run (a scan
+    taken after the run is no pre-patch baseline and is not used)."""
+    run = fx.make_run_store(tmp_path)
+    conf = "/etc/nwc/nwc-gateway.conf"
+    with fx.StateStore(run.paths.db) as store:
+        scan = {"values": {"config_sha256": {conf: fx.CONF_SHA}, "listening_tcp_ports": [22, 9104]}}
+        store.save_baseline("nw-gw-01", scan, at=fx.T0 - timedelta(days=1))
+        later = {"values": {"config_sha256": {conf: "ff" * 32}, "listening_tcp_ports": [22]}}
+        store.save_baseline("nw-gw-01", later, at=run.finished_at + timedelta(hours=1))
+    report = build_run_report(load_run_sources(run.paths, run.run_id), run.finished_at, REDACTOR)
+    proof = _host(report, "nw-gw-01").section("rollback")
+    assert proof is not None
+    lines = {line.name: line for line in proof.lines}
+    assert lines[f"baseline:{conf}"].ok is True
+    assert lines[f"baseline:{conf}"].text == (
+        f"{conf} sha256 {fx.CONF_SHA}, equal to the baseline scan of 2026-02-28 02:00:00 UTC"
+    )
+    assert lines["baseline:ports"].text == (
+        "every TCP port listening in the baseline scan of 2026-02-28 02:00:00 UTC listens again (22, 9104)"
+    )
+    # a restored file that differs from the scan is said so, with both hashes
+    with fx.StateStore(run.paths.db) as store:
+        other = {"values": {"config_sha256": {conf: "ee" * 32}, "listening_tcp_ports": [22, 9104, 9999]}}
+        store.save_baseline("nw-gw-01", other, at=fx.T0 - timedelta(hours=1))
+    report = build_run_report(load_run_sources(run.paths, run.run_id), run.finished_at, REDACTOR)
+    lines = {line.name: line for line in _host(report, "nw-gw-01").section("rollback").lines}  # type: ignore[union-attr]
+    assert lines[f"baseline:{conf}"].ok is False and f"({'ee' * 32})" in lines[f"baseline:{conf}"].text
+    assert lines["baseline:ports"].text.endswith("but not now: 9999")
