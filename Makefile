@@ -1,6 +1,6 @@
 # otorchestrator: the two commands of the README, and their parts.
 #   make demo   the main job: install what is missing, start the lab, run the demo rollout
-#   make test   the whole test suite: lint, unit (also on Python 3.12 / ansible-core 2.20), integration, Molecule rollback scenario
+#   make test   the whole test suite: lint, unit (also on Python 3.12 / ansible-core 2.20), integration, every Molecule scenario
 SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(CURDIR)/$(VENV)/bin
