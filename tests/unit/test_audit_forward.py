@@ -324,3 +324,35 @@ def test_tls_forwarding_verifies_the_server(tmp_path: Path) -> None:
             )
     finally:
         impostor.stop()
+
+
+def test_audit_forward_resends_a_range(collector: Collector, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from otorchestrator.cli.audit import audit
+    from otorchestrator.store.state import StateStore
+
+    state = tmp_path / "state"
+    state.mkdir()
+    with StateStore(state / "state.db") as store:
+        log = AuditLog(state / "audit.jsonl", head_store=store)
+        for i in range(5):
+            log.append(AuditEvent(at=T0, operator="carol", kind="note", detail={"i": i}))
+    config = tmp_path / "audit.yml"
+    config.write_text(f"syslog:\n  host: 127.0.0.1\n  port: {collector.port}\n  on_failure: warn\n")
+    result = CliRunner().invoke(
+        audit,
+        ["forward", "--state-dir", str(state), "--from", "2", "--to", "3", "--audit-config", str(config)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "sent 2 record(s) (seq 2..3) to syslog 127.0.0.1" in result.output
+    collector.thread.join(timeout=5)
+    local = (state / "audit.jsonl").read_text().splitlines()
+    assert [record_of_line(f.decode()) for f in collector.frames] == local[1:3]
+    config.write_text(f"syslog:\n  host: 127.0.0.1\n  port: {_dead_port()}\n  on_failure: warn\n")
+    refused = CliRunner().invoke(
+        audit, ["forward", "--state-dir", str(state), "--from", "1", "--audit-config", str(config)]
+    )
+    assert (
+        refused.exit_code == 14 and "not forwarded" in refused.output
+    )  # a warn policy still reports it here
