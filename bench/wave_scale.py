@@ -1,4 +1,5 @@
-"""Wave staging at scale: a generated plan of N assets -> WavePlan. Target: 10k assets under 1 s.
+"""Wave staging at scale: a generated plan of N assets -> WavePlan. Target: 10k assets under 0.8 s (one core,
+idle, best of 3; issue 14 item 7).
 
     python bench/wave_scale.py              # 10k and 100k assets
     python bench/wave_scale.py 10000 --repeat 5
@@ -117,6 +118,7 @@ def generated_plan(n: int, seed: int = 7) -> Plan:
     ).sealed()
 
 
+TARGET = 0.8  # seconds for 10k assets
 POLICY = WavePolicy(
     max_hosts_per_wave=1000,
     max_hosts_per_zone_per_wave=10,
@@ -152,9 +154,9 @@ def main() -> int:
     if load > cores:
         print(f"note: load average {load:.1f} on {cores} cores: wall time includes waiting for a CPU")
     if 10_000 in results:
-        verdict = "ok" if results[10_000] < 1.0 else "MISSED"
-        print(f"target: 10k assets staged in under 1 s: {verdict} ({results[10_000]:.3f} s)")
-        return 0 if results[10_000] < 1.0 else 1
+        verdict = "ok" if results[10_000] < TARGET else "MISSED"
+        print(f"target: 10k assets staged in under {TARGET} s: {verdict} ({results[10_000]:.3f} s)")
+        return 0 if results[10_000] < TARGET else 1
     return 0
 
 

@@ -30,7 +30,10 @@ class Criticality(StrEnum):
 
     @property
     def rank(self) -> int:
-        return ["low", "medium", "high", "critical"].index(self.value)
+        return _RANK[self.value]
+
+
+_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
 PURDUE_LEVELS: tuple[float, ...] = (0, 1, 2, 3, 3.5, 4, 5)

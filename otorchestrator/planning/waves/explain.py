@@ -16,7 +16,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, NamedTuple
 
 from otorchestrator.models.waves import Rule
-from otorchestrator.planning.waves.windows import local_text, local_zone
+from otorchestrator.planning.waves.windows import local_text
 
 if TYPE_CHECKING:
     from otorchestrator.planning.waves.schedule import Slotted, WaveDraft, _Scheduler
@@ -93,8 +93,8 @@ class Explainer:
             )
         if wave.hosts and wave.hosts[0].canary != host.canary:
             return Rule.CANARY, f"{wave.name} held {'canaries only' if host.canary is False else 'no canary'}"
-        alone = next((h.name for h in wave.hosts if h.solo), None)
-        if alone is not None:
+        if len(wave.hosts) == 1 and wave.hosts[0].solo:  # a solo host is always alone in its wave
+            alone = wave.hosts[0].name
             return Rule.CANARY, f"{wave.name} held {alone} alone (no canary covers its combination)"
         if len(wave.hosts) >= policy.max_hosts_per_wave:
             return Rule.WAVE_CAP, f"{wave.name} was full ({len(wave.hosts)} hosts)"
@@ -121,7 +121,7 @@ class Explainer:
 
     def __call__(self, s: _Scheduler, host: Slotted, wave: WaveDraft) -> None:
         cand = host.cand
-        zone = local_zone(cand.asset.maintenance_windows)
+        zone = cand.timeline.zone
         assert host.fit is not None
         first = s.first_fit(host)  # its windows alone
         earliest = first.slot if first is not None else s.start
@@ -170,7 +170,7 @@ class Explainer:
 
     def no_fit(self, s: _Scheduler, host: Slotted, moment: datetime) -> str:
         cand = host.cand
-        zone = local_zone(cand.asset.maintenance_windows)
+        zone = cand.timeline.zone
         text = (
             f"no maintenance window from {local_text(moment, zone)} to the horizon "
             f"{local_text(s.limit, zone)} holds its {cand.duration + cand.rollback} min (duration + rollback)"

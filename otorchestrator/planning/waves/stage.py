@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from otorchestrator.collector import collector_paused
-from otorchestrator.models.asset import Asset
+from otorchestrator.models.asset import Asset, Criticality
 from otorchestrator.models.plan import Plan
 from otorchestrator.models.policy import RiskKey, WavePolicy
 from otorchestrator.models.waves import CanaryGap, WavePlan
@@ -14,13 +15,17 @@ from otorchestrator.planning.waves.canary import CanaryChoice, choose_canaries
 from otorchestrator.planning.waves.explain import Explainer
 from otorchestrator.planning.waves.schedule import Schedule, Slotted, WaveDraft, schedule, urgent_closure
 from otorchestrator.planning.waves.triage import URGENT_DECISIONS, Candidate, Left, Triage, risk_key, triage
-from otorchestrator.planning.waves.windows import local_zone, zone_name
+from otorchestrator.planning.waves.windows import zone_name
 
 
 def risk_text(asset: Asset) -> str:
-    safety = ", safety system" if asset.safety_system else ""
-    level = f"{asset.purdue_level:g}"
-    return f"criticality {asset.criticality.value}{safety}, Purdue {level}"
+    return _risk_text(asset.criticality, asset.safety_system, asset.purdue_level)
+
+
+@lru_cache(maxsize=256)
+def _risk_text(criticality: Criticality, safety_system: bool, purdue_level: float) -> str:
+    safety = ", safety system" if safety_system else ""
+    return f"criticality {criticality.value}{safety}, Purdue {purdue_level:g}"
 
 
 def _urgency(cand: Candidate) -> str:
@@ -91,8 +96,13 @@ def _stage(plan: Plan, policy: WavePolicy, now: datetime, inventory: str | None)
             what = "risk order"
         return f"{what} ({risk_text(cand.asset)}){approved}"
 
+    tiers: dict[tuple[float, ...], str] = {}
+
     def tier_text(host: Slotted) -> str:
-        return _tier_text(host.cand, policy)
+        key = tier(host.cand)
+        if key not in tiers:
+            tiers[key] = _tier_text(host.cand, policy)
+        return tiers[key]
 
     explain = Explainer(describe, tier_text, choice.combos, pilot, bool(choice.hosts))
     result = schedule(
@@ -182,7 +192,7 @@ def _host(host: Slotted, choice: CanaryChoice) -> dict[str, Any]:
         "placement_rule": host.rule,
         "placement_reason": host.reason,
         "urgent": host.urgent,
-        "timezone": zone_name(local_zone(asset.maintenance_windows)),
+        "timezone": zone_name(cand.timeline.zone),
         "constraints": [
             {"rule": c.rule, "releases_at": c.releases_at, "hosts": c.hosts} for c in host.constraints
         ],

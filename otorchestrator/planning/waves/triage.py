@@ -40,14 +40,11 @@ class Candidate:
     deps: list[str] = field(default_factory=list)  # candidate hosts that go first
     not_waited: list[str] = field(default_factory=list)  # why a declared dependency is not waited for
     need: timedelta = timedelta(0)  # duration + rollback
+    urgent: bool = False  # an item the plan rates immediate or out_of_cycle: the earliest safe wave
 
     def __post_init__(self) -> None:
         self.need = timedelta(minutes=self.duration + self.rollback)
-
-    @property
-    def urgent(self) -> bool:
-        """An item the plan rates immediate or out_of_cycle: staged in the earliest safe wave."""
-        return any(i.decision in URGENT_DECISIONS for i in self.items)
+        self.urgent = any(i.decision in URGENT_DECISIONS for i in self.items)
 
 
 class Left(NamedTuple):

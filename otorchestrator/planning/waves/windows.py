@@ -35,6 +35,7 @@ class Timeline:
     occurrences: tuple[Occurrence, ...]
     starts: tuple[datetime, ...]
     longest: timedelta
+    zone: tzinfo = UTC  # the zone the host's times are shown in (local_zone of its windows)
 
     def next_fit(self, moment: datetime, need: timedelta, limit: datetime) -> Fit | None:
         """The earliest fit with moment <= slot <= limit, or None.
@@ -76,7 +77,7 @@ def timeline(windows: tuple[MaintenanceWindow, ...], since: datetime, until: dat
             day += timedelta(days=1)
     occurrences = tuple(sorted(found))
     longest = max((end - start for start, end in occurrences), default=timedelta(0))
-    return Timeline(occurrences, tuple(start for start, _ in occurrences), longest)
+    return Timeline(occurrences, tuple(start for start, _ in occurrences), longest, local_zone(windows))
 
 
 def local_zone(windows: tuple[MaintenanceWindow, ...]) -> tzinfo:
