@@ -35,6 +35,7 @@ from otorchestrator.execution.artifacts import artifact_digests
 from otorchestrator.execution.options import RunOptions
 from otorchestrator.execution.orchestrator import new_run_id
 from otorchestrator.execution.summary import RunSummary
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.catalog import load_catalog_strict
 from otorchestrator.intake.planfiles import load_plan
 from otorchestrator.lab import LabConfig, lifecycle
@@ -104,7 +105,14 @@ def _check(summary: RunSummary, console: Console, audit: AuditVerification) -> b
 
 
 @click.command()
-@click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=Path("out"))
+@click.option(
+    "--out",
+    "out_root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="Where the demo's files go (plan, wave plan, approvals, waves page): a demo-<time> folder in it.",
+)
 @click.option("--no-reset", is_flag=True, help="Do not reset the lab hosts to their baseline first.")
 @click.option(
     "--state-dir",
@@ -117,7 +125,13 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
 
     Shows nw-gw-01 rolled back automatically after its patch broke the service and nw-hist-01 blocked by
     diagnostics (never installed); ends with a summary and the paths of the report and the audit log.
-    Exit 0 when the run shows exactly that.
+    Exit 0 when the run shows exactly that, 1 (ERROR) otherwise.
+
+    \b
+    Examples:
+      otorch demo                               # what `make demo` runs after `otorch lab up`
+      otorch demo --no-reset --out /tmp/demo    # keep the hosts as they are
+      otorch demo --state-dir /tmp/demo-state && otorch status --state-dir /tmp/demo-state
     """
     console = Console()
     cfg = LabConfig.from_env()
@@ -178,7 +192,7 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
 
     _step(console, "4/6 waves: stage the plan (canary first, budgets, windows)")
     waves_args = ["waves", str(plan_file), "-i", str(inventory), "-o", str(waves_file)]
-    waves_args += ["--approvals", str(approvals_dir)]
+    waves_args += ["--approvals", str(approvals_dir), "--html", str(out / "waves.html")]
     if (inventory / "policy.yml").is_file():
         waves_args += ["--policy", str(inventory / "policy.yml")]
     if _otorch(waves_args):
@@ -232,8 +246,13 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
         reports = s.paths.reports
         run_args = ["report", "run", summary.run.run_id, "--out-dir", str(reports), "--plan", str(plan_file)]
         _otorch([*run_args, *common])
+        compliance = ["report", "compliance", "--plan", str(plan_file), "--kev", str(inventory / "kev.json")]
+        compliance += ["--policy", str(policy_file)] if policy_file.is_file() else []
+        compliance += ["--html", str(reports / "compliance.html"), "--md", str(reports / "compliance.md")]
+        _otorch([*compliance, *common])
+        console.print(f"  waves timeline: {out / 'waves.html'}; compliance: {reports / 'compliance.html'}")
         render(summary, s, as_json=False, extra={"reports": str(reports), "outputs": str(out)})
         console.print()
         ok = _check(summary, console, verify_audit(s.paths.audit, expected_head=s.store.audit_head()))
         ok &= demo_audit.show(console, s.paths, s.store, trust.trust_file, syslog_copy)
-    sys.exit(0 if ok else 1)
+    sys.exit(ExitCode.OK if ok else ExitCode.ERROR)

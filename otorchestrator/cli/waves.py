@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.planfiles import PlanFileError, load_plan
 from otorchestrator.models.plan import ExemptionRef
 from otorchestrator.models.waves import WavePlan
@@ -21,9 +22,6 @@ from otorchestrator.reporting.waves_html import render_waves_html
 from otorchestrator.trust.gate import Gate, staging_gate
 from otorchestrator.trust.stage_approvals import reword_holds
 
-EXIT_INPUT = 2
-EXIT_INFEASIBLE = 3
-
 
 def _console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
@@ -32,7 +30,7 @@ def _console(stderr: bool = False) -> Console:
 
 def _fail(message: str) -> NoReturn:
     _console(stderr=True).print(f"[red]error:[/red] {escape(message)}")
-    sys.exit(EXIT_INPUT)
+    sys.exit(ExitCode.INPUT_INVALID)
 
 
 def _parse_now(value: str | None) -> datetime:
@@ -215,7 +213,7 @@ def _signed_approvals(gate: Gate, console: Console) -> None:
     help="Also write a self-contained HTML page: the waves drawn against each asset's maintenance windows.",
 )
 @click.option("--max-rows", default=200, show_default=True, help="Rows per table in the terminal.")
-@click.option("--strict", is_flag=True, help=f"Exit {EXIT_INFEASIBLE} when a constraint cannot be met.")
+@click.option("--strict", is_flag=True, help="Exit 11 (INFEASIBLE) when a constraint cannot be met.")
 @click.option(
     "--trust", "trust_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="Site trust file (default: $OTORCH_TRUST_FILE, else /etc/otorchestrator/trust.yml if present). "
@@ -283,4 +281,4 @@ def waves(
         if html_file is not None:
             console.print(f"wave timeline written to {html_file}")
     if strict and wave_plan.infeasible:
-        sys.exit(EXIT_INFEASIBLE)
+        sys.exit(ExitCode.INFEASIBLE)

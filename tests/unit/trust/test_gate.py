@@ -13,6 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from otorchestrator.cli.main import cli
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.catalog import load_catalog_strict
 from otorchestrator.models.asset import Asset, Criticality, InstalledProduct, Role
 from otorchestrator.models.catalog import Qualification
@@ -62,7 +63,7 @@ def test_blocked_patch_edited_to_scheduled_is_refused(site: Path) -> None:
         update={"items": (honest.items[0].model_copy(update={"decision": Decision.SCHEDULED}),)}
     ).sealed()
     code, out = _waves(site, forged)
-    assert code == 2, out
+    assert code == ExitCode.INPUT_INVALID, out
     assert "is not_tested in the catalog and the plan schedules it scheduled" in out
 
 
@@ -76,7 +77,7 @@ def test_unsigned_plan_is_refused_under_a_trust_file(site: Path, monkeypatch: py
     monkeypatch.setenv("OTORCH_TRUST_FILE", str(trust))
     plan = _plan(Decision.BLOCKED)
     code, out = _waves(site, plan)
-    assert code == 2 and "not signed" in out
+    assert code == ExitCode.INPUT_INVALID and "not signed" in out
     sign_file(site / "plan.json", key, Kind.PLAN)
     result = CliRunner().invoke(cli, ["waves", str(site / "plan.json"), "-i", str(site / "inv")])
     assert result.exit_code == 0, result.output

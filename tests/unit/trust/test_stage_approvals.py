@@ -15,6 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from otorchestrator.cli.main import cli
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.planfiles import load_plan
 from otorchestrator.planning.policy import load_policy
 from otorchestrator.trust import sshsig
@@ -154,7 +155,7 @@ def test_unsigned_approvals_in_the_plan_or_the_policy_are_refused(site: dict[str
     plan = _make_plan(site["tmp"], "plan-approved.json", approvals=unsigned)
     sign_file(plan, site["keys"]["alice"], Kind.PLAN)
     code, text, wp = _waves(site, plan=plan)
-    assert code == 2 and not wp
+    assert code == ExitCode.INPUT_INVALID and not wp
     assert f"{plan}: carries 1 unsigned asset approval(s): nw-scada-a (approved_by M. Chen)" in text
 
     policy = yaml.safe_load((LAB / "policy.yml").read_text())
@@ -162,7 +163,7 @@ def test_unsigned_approvals_in_the_plan_or_the_policy_are_refused(site: dict[str
     policy_file = site["tmp"] / "policy.yml"
     policy_file.write_text(yaml.safe_dump(policy))
     code, text, wp = _waves(site, "--policy", str(policy_file))
-    assert code == 2 and f"{policy_file}: carries 1 unsigned asset approval(s)" in text
+    assert code == ExitCode.INPUT_INVALID and f"{policy_file}: carries 1 unsigned asset approval(s)" in text
 
 
 def test_two_approvers_when_the_trust_file_asks(site: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from otorchestrator.cli.plan import render_plan
 from otorchestrator.cli.waves import waves
+from otorchestrator.exitcodes import ExitCode
 from otorchestrator.models.waves import WavePlan
 from otorchestrator.planning.policy import PolicyError, load_policy, parse_policy
 
@@ -48,7 +49,7 @@ def test_tampered_plan_is_refused(tmp_path: Path) -> None:
     data["items"][0]["decision"] = "immediate"
     path.write_text(json.dumps(data))
     result = CliRunner().invoke(waves, [str(path), "--now", NOW])
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.INPUT_INVALID
     assert "changed after it was sealed" in result.output
 
 
@@ -56,7 +57,7 @@ def test_bad_policy_names_file_and_field(tmp_path: Path) -> None:
     policy = tmp_path / "policy.yml"
     policy.write_text("max_hosts_per_wave: 0\n")
     result = CliRunner().invoke(waves, [str(_plan_file(tmp_path)), "--policy", str(policy), "--now", NOW])
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.INPUT_INVALID
     assert "policy.yml: max_hosts_per_wave: expected greater than or equal to 1" in result.output
 
 
@@ -65,12 +66,12 @@ def test_naive_now_is_a_usage_error(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "UTC offset" in result.output
 
 
-def test_strict_exits_3_when_infeasible(tmp_path: Path) -> None:
+def test_strict_exits_infeasible(tmp_path: Path) -> None:
     policy = tmp_path / "policy.yml"
     policy.write_text("horizon_hours: 1\nhost_overhead_minutes: 120\n")
     args = [str(_plan_file(tmp_path)), "--policy", str(policy), "--now", NOW, "--strict"]
     result = CliRunner().invoke(waves, args)
-    assert result.exit_code == 3
+    assert result.exit_code == ExitCode.INFEASIBLE
 
 
 def test_policy_errors() -> None:
@@ -125,7 +126,7 @@ def test_unreadable_plan_names_the_file_and_the_format(tmp_path: Path) -> None:
         path = tmp_path / name
         path.write_text(text)
         result = CliRunner().invoke(waves, [str(path), "--now", NOW])
-        assert result.exit_code == 2, name
+        assert result.exit_code == ExitCode.INPUT_INVALID, name
         flat = " ".join(result.output.split())
         assert name in flat and expected in flat, (name, result.output)
 
