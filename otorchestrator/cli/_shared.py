@@ -137,3 +137,11 @@ def make_backend(paths: StatePaths) -> Backend:
         return load_backend(paths)
     except BackendNotFound as exc:
         raise click.UsageError(str(exc)) from exc
+
+
+def site_audit_sinks(paths: StatePaths) -> list[Any]:
+    """The site audit config's sinks (syslog forwarding, checkpoint signing), as `otorch run` uses them:
+    every command that writes audit records forwards them (docs/audit.md)."""
+    from otorchestrator.cli.run import audit_sinks_for
+
+    return list(audit_sinks_for(None, paths))

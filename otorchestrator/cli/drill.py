@@ -16,6 +16,7 @@ from otorchestrator.cli._shared import (
     load_assets,
     make_backend,
     resolve_paths,
+    site_audit_sinks,
     state_dir_option,
 )
 from otorchestrator.cli.scan import catalog_patches
@@ -232,7 +233,7 @@ def drill(
     backend = make_backend(paths)
     try:
         with StateStore(paths.db) as store, store.lock(drill_id, operator, now):
-            audit = AuditLog(paths.audit, head_store=store)
+            audit = AuditLog(paths.audit, head_store=store, sinks=site_audit_sinks(paths))
             runner = Drill(backend, store, audit, clock, progress=lambda m: click.echo(f"  {m}", err=True))
             log.info(
                 "drill %s of %s on %d host(s)", drill_id, patch_id, len(hosts), extra={"drill_id": drill_id}

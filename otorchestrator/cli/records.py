@@ -16,6 +16,7 @@ from otorchestrator.cli._shared import (
     load_assets,
     make_backend,
     resolve_paths,
+    site_audit_sinks,
     state_dir_option,
 )
 from otorchestrator.cli.scan import BASELINE_RECORDED, catalog_patches
@@ -106,7 +107,7 @@ def drift(
     )
     who = operator or default_operator()
     with StateStore(paths.db) as store:
-        audit = AuditLog(paths.audit, head_store=store)
+        audit = AuditLog(paths.audit, head_store=store, sinks=site_audit_sinks(paths))
         drifts = drift_against_baselines(store, outcome)
         for d in drifts:
             audit.append(

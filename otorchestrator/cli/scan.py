@@ -18,6 +18,7 @@ from otorchestrator.cli._shared import (
     load_assets,
     make_backend,
     resolve_paths,
+    site_audit_sinks,
     state_dir_option,
 )
 from otorchestrator.execution.scan import applicable_patches, run_scan, save_baselines
@@ -90,7 +91,7 @@ def scan(
     )
     who = operator or default_operator()
     with StateStore(paths.db) as store:
-        audit = AuditLog(paths.audit, head_store=store)
+        audit = AuditLog(paths.audit, head_store=store, sinks=site_audit_sinks(paths))
         saved, failed = save_baselines(store, outcome)
         for host, record in saved.items():
             values = scan_values(record.data)

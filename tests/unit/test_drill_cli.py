@@ -369,3 +369,22 @@ def test_cli_drill_takes_the_plans_approvals(tmp_path: Path, monkeypatch: pytest
     assert own.exit_code == ExitCode.REFUSED and "is by the operator bob" in own.output, own.output
     ok = _cli(tmp_path, monkeypatch, FakeHosts(), *SIS, "--plan", str(plan_with("dave")), "--drill-id", "D3")
     assert ok.exit_code == 0 and "drill PASSED" in ok.output, ok.output
+
+
+def test_drill_records_go_to_the_site_syslog_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like `otorch run`, a drill forwards every audit record it writes (the site audit config)."""
+    from test_audit_forward import Collector
+
+    collector = Collector()
+    config = tmp_path / "audit.yml"
+    config.write_text(f"schema_version: 1\nsyslog:\n  host: 127.0.0.1\n  port: {collector.port}\n")
+    monkeypatch.setenv("OTORCH_AUDIT_CONFIG", str(config))
+    try:
+        result = _cli(tmp_path, monkeypatch, FakeHosts(), "--group", "nw-hmi-02")
+        assert result.exit_code == ExitCode.OK, result.output
+    finally:
+        collector.stop()
+    local = (tmp_path / "st" / "audit.jsonl").read_text().splitlines()
+    from otorchestrator.forward.rfc5424 import record_of_line
+
+    assert local and [record_of_line(f.decode()) for f in collector.frames] == local
