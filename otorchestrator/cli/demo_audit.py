@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 from pathlib import Path
 
+import click
 import yaml
 from rich.console import Console
 
@@ -22,7 +23,10 @@ def start_copy(out: Path, console: Console) -> loopback.LoopbackSyslog | None:
     if loopback.rsyslogd_binary() is None:
         console.print("  [yellow]rsyslogd not installed: no syslog copy (scripts/bootstrap.sh installs it)")
         return None
-    copy = loopback.start(out / "syslog")
+    try:
+        copy = loopback.start(out / "syslog")
+    except RuntimeError as exc:
+        raise click.ClickException(f"the demo's loopback syslog did not start: {exc}") from exc
     atexit.register(copy.stop)
     console.print(f"  syslog copy: rsyslogd on 127.0.0.1:{copy.port} writing {copy.copy}")
     return copy

@@ -68,6 +68,7 @@ def _free_port() -> int:
 
 def start(directory: Path, timeout_s: float = 20.0) -> LoopbackSyslog:
     """Start rsyslogd writing to `directory`/copy.log; raises RuntimeError when it cannot."""
+    directory = directory.resolve()  # rsyslogd changes to /: a relative pid file or work dir is not found
     binary = rsyslogd_binary()
     if binary is None:
         raise RuntimeError("rsyslogd is not installed (scripts/bootstrap.sh installs rsyslog)")

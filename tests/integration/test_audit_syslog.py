@@ -266,3 +266,18 @@ def test_syslog_lost_mid_run_halts_with_audit_unavailable_then_resume_finishes(
 
 def version_of(lab: LabHandle, host: str) -> str:
     return lab.sh(host, "dpkg-query -W -f='${Version}' nwc-hmi-runtime").stdout.strip()
+
+
+def test_loopback_rsyslog_starts_from_a_relative_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make demo` passes out/demo-<time>/syslog, relative to the checkout: rsyslogd (which changes to /)
+    must still find its pid file and work directory."""
+    from otorchestrator.forward import loopback
+
+    monkeypatch.chdir(tmp_path)
+    copy = loopback.start(Path("out") / "syslog")
+    try:
+        assert copy.copy.is_absolute() and (tmp_path / "out" / "syslog" / "rsyslog.conf").is_file()
+    finally:
+        copy.stop()
