@@ -145,3 +145,32 @@ def site_audit_sinks(paths: StatePaths) -> list[Any]:
     from otorchestrator.cli.run import audit_sinks_for
 
     return list(audit_sinks_for(None, paths))
+
+
+def plan_input_options(f: Any) -> Any:
+    """The planner's inputs besides the advisories (`otorch plan`, `otorch watch`): -i, --catalog,
+    --exemptions, --approvals (docs/formats.md has each file's format)."""
+    file = click.Path(exists=True, dir_okay=False, path_type=Path)
+    for decorate in reversed(
+        (
+            click.option(
+                "-i", "--inventory", "inventory_path", required=True,
+                type=click.Path(exists=True, path_type=Path),
+                help="Ansible inventory (file or directory) with the OT variables (docs/inventory.md).",
+            ),
+            click.option(
+                "--catalog", required=True, type=file,
+                help="Patch catalog YAML: artifacts, hashes, vendor qualification (docs/formats.md).",
+            ),
+            click.option(
+                "--exemptions", type=file,
+                help="Exemptions YAML: compensating controls, approver, expiry (docs/formats.md).",
+            ),
+            click.option(
+                "--approvals", type=file,
+                help="YAML list of approvals (kind, subject, approved_by, reason, at; docs/formats.md).",
+            ),
+        )
+    ):  # fmt: skip
+        f = decorate(f)
+    return f

@@ -16,7 +16,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from otorchestrator.cli._shared import emit_json
+from otorchestrator.cli._shared import emit_json, plan_input_options
 from otorchestrator.exitcodes import ExitCode, exit_codes_help
 from otorchestrator.intake.errors import IntakeError
 from otorchestrator.intake.plan_inputs import AdvisoryImport, gather
@@ -100,14 +100,7 @@ def _summary(console: Console, plan: Plan, imported: AdvisoryImport, top: int) -
 
 
 @click.command(epilog=exit_codes_help(ExitCode.INPUT_INVALID))
-@click.option(
-    "-i",
-    "--inventory",
-    "inventory_path",
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Ansible inventory (file or directory) with the OT variables (docs/inventory.md).",
-)
+@plan_input_options
 @click.option(
     "--advisories",
     multiple=True,
@@ -116,22 +109,6 @@ def _summary(console: Console, plan: Plan, imported: AdvisoryImport, top: int) -
     help="CSAF 2.0 file or directory (repeatable).",
 )
 @click.option("--kev", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="CISA KEV JSON.")
-@click.option(
-    "--catalog",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Patch catalog YAML: artifacts, hashes, vendor qualification (docs/formats.md).",
-)
-@click.option(
-    "--exemptions",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Exemptions YAML: compensating controls, approver, expiry (docs/formats.md).",
-)
-@click.option(
-    "--approvals",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="YAML list of approvals (kind: asset | unqualified_patch, subject, approved_by, reason, at).",
-)
 @click.option(
     "--now",
     "now_text",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from otorchestrator.cli._shared import resolve_paths, state_dir_option
+from otorchestrator.cli._shared import plan_input_options, resolve_paths, state_dir_option
 from otorchestrator.exitcodes import ExitCode, exit_codes_help
 from otorchestrator.feeds.config import FEEDS_FILE, load_feeds
 from otorchestrator.feeds.kev import kev_paths
@@ -46,30 +46,7 @@ def _baseline(directory: Path, since: datetime | None) -> tuple[datetime | None,
 
 
 @click.command(epilog=exit_codes_help(ExitCode.CHANGED, ExitCode.INPUT_INVALID))
-@click.option(
-    "-i",
-    "--inventory",
-    "inventory_path",
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Ansible inventory with the OT variables, as for `otorch plan`.",
-)
-@click.option(
-    "--catalog",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Patch catalog, as for `otorch plan`.",
-)
-@click.option(
-    "--exemptions",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Exemptions, as for `otorch plan` (an exempt finding is reported with that decision).",
-)
-@click.option(
-    "--approvals",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Approvals, as for `otorch plan`.",
-)
+@plan_input_options
 @click.option(
     "--advisories",
     multiple=True,
