@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Protocol
 
 from otorchestrator.execution.recorder import Recorder
+from otorchestrator.execution.verdicts import good, why
 from otorchestrator.models.policy import SoakPolicy
 from otorchestrator.models.results import Phase, PhaseResult
 from otorchestrator.models.run import HostState
@@ -113,7 +114,7 @@ def soak(
         names = sorted(n for n in soaking if rec.state(n) is HostState.SUCCEEDED)
         results = runner.run_phase(wave, Phase.VERIFY, names, entering=None)
         at = _minutes(start, rec.now())
-        bad = {n: r for n, r in results.items() if not (r.ok and r.outcome.value == "ok")}
+        bad = {n: r for n, r in results.items() if not good(r)}
         rec.event(
             SOAK_CHECK,
             wave=wave.index,
@@ -121,11 +122,11 @@ def soak(
             detail={"round": rounds, "minute": round(at, 2), "hosts": names, "failed": sorted(bad)},
         )
         for n, result in bad.items():
-            reason = _reason(result)
+            reason = why(result)
             failed[n] = reason
             soaking.pop(n, None)
-            why = f"soak check failed at +{at:.1f} min (round {rounds}): {reason}"
-            rec.move(n, HostState.ROLLING_BACK, why)
+            detail = f"soak check failed at +{at:.1f} min (round {rounds}): {reason}"
+            rec.move(n, HostState.ROLLING_BACK, detail)
         if bad:
             runner.rollback(wave, sorted(bad))
     rec.event(
@@ -143,13 +144,3 @@ def soak(
 
 def _minutes(start: datetime, now: datetime) -> float:
     return (now - start).total_seconds() / 60
-
-
-def _reason(result: PhaseResult) -> str:
-    failed = [c.name for c in result.failed_checks]
-    text = f"verify {result.outcome.value}"
-    if failed:
-        text += ": checks failed: " + ", ".join(failed)
-    elif result.message:
-        text += ": " + result.message[:200]
-    return text

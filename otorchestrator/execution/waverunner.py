@@ -33,6 +33,7 @@ from otorchestrator.execution.safety import (
 )
 from otorchestrator.execution.soak import soak, soak_plan, unfinished_soaks
 from otorchestrator.execution.vars import host_patches, phase_extravars, targets
+from otorchestrator.execution.verdicts import good, missing_result, why
 from otorchestrator.models.results import HostOutcome, Phase, PhaseResult
 from otorchestrator.models.run import AuditKind, HostState
 from otorchestrator.models.waves import Wave, WaveHost, WavePlan
@@ -41,29 +42,6 @@ from otorchestrator.store.audit import read_events
 _S = HostState
 _LOST = {HostOutcome.UNREACHABLE: _S.UNREACHABLE, HostOutcome.TIMED_OUT: _S.TIMED_OUT}
 _CANCELABLE = (Phase.DIAGNOSTICS, Phase.BACKUP)  # never cancel a phase that changes the host
-
-
-def good(result: PhaseResult) -> bool:
-    return result.ok and result.outcome is HostOutcome.OK
-
-
-def missing_result(phase: Phase, host: str, message: str) -> PhaseResult:
-    return PhaseResult.model_validate(
-        {"phase": phase, "host": host, "ok": False, "outcome": HostOutcome.NO_RESULT, "message": message}
-    )
-
-
-def why(result: PhaseResult) -> str:
-    """A short reason for a failed phase result (no raw output)."""
-    parts = [f"{result.phase.value} {result.outcome.value}"]
-    failed = [c.name for c in result.failed_checks]
-    if failed:
-        parts.append("checks failed: " + ", ".join(failed))
-    if result.failed_task:
-        parts.append(f"task: {result.failed_task}")
-    if result.message:
-        parts.append(result.message[:200])
-    return "; ".join(parts)
 
 
 class WaveRunner:
