@@ -1,0 +1,111 @@
+"""The SQLite database under the state store: connection, transactions, schema migration.
+
+WAL mode with synchronous=FULL: every write transaction commits durably before it returns, so a
+transition is on disk before the action it starts. The table modules (`runs`, `host_states`,
+`run_records`, `patches`, `baselines`) build on `Database`; `state.StateStore` combines them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from otorchestrator.store.errors import RunNotFound, SchemaError
+from otorchestrator.store.migrations import MIGRATIONS
+
+
+def ts(moment: datetime) -> str:
+    """A timezone-aware time as the stored text (UTC ISO 8601); naive times are refused."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment.isoformat()}: pass timezone-aware times")
+    return moment.astimezone(UTC).isoformat()
+
+
+class Database:
+    """One SQLite database file. Safe to share between threads (one connection behind a re-entrant lock)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._mutex = threading.RLock()
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._mutex:
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._mutex:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._mutex:
+            return list(self._conn.execute(sql, tuple(params)))
+
+    def _run_rows(
+        self, table: Literal["transitions", "task_events"], run_id: str, host: str | None
+    ) -> list[sqlite3.Row]:
+        """Rows of `table` of one run, of one host if given, in written order."""
+        sql = f"SELECT * FROM {table} WHERE run_id = ?"
+        params: list[Any] = [run_id]
+        if host is not None:
+            sql += " AND host = ?"
+            params.append(host)
+        return self._query(sql + " ORDER BY id", params)
+
+    @staticmethod
+    def _require_run(conn: sqlite3.Connection, run_id: str) -> None:
+        if not conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
+            raise RunNotFound(run_id)
+
+    def _migrate(self) -> None:
+        with self._tx() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+            current = int(row[0]) if row[0] is not None else 0
+            if current > len(MIGRATIONS):
+                raise SchemaError(
+                    f"{self.path}: schema version {current} is newer than this otorchestrator "
+                    f"knows ({len(MIGRATIONS)})"
+                )
+            for version, statements in enumerate(MIGRATIONS, start=1):
+                if version <= current:
+                    continue
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._query("SELECT max(version) FROM schema_version")[0][0])
+
+    def journal_mode(self) -> str:
+        return str(self._query("PRAGMA journal_mode")[0][0])
