@@ -18,6 +18,7 @@ from otorchestrator.lab import build, lifecycle
 from otorchestrator.lab.config import LabConfig
 from otorchestrator.lab.inventory import LabInventoryError
 from otorchestrator.lab.podman import PodmanError
+from otorchestrator.lab.zonenodes import ZoneLabError
 
 # wide enough for the status table when piped (rich assumes 80 columns then)
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
@@ -37,7 +38,7 @@ def _config() -> LabConfig:
 def _guard(action: Callable[[], Any]) -> Any:
     try:
         return action()
-    except (lifecycle.LabError, build.LabBuildError, PodmanError, LabInventoryError) as exc:
+    except (lifecycle.LabError, build.LabBuildError, PodmanError, LabInventoryError, ZoneLabError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -99,7 +100,13 @@ def build_cmd() -> None:
     help="Start only the first N hosts of the lab inventory (default: all); N above the inventory's count "
     "starts a scale lab with generated hosts (up to 60; inventory in .lab/scale).",
 )
-def up_cmd(count: int | None) -> None:
+@click.option(
+    "--zones",
+    is_flag=True,
+    help="The zoned lab: the supervisory, cell-a-control and idmz hosts behind their own networks, "
+    "reached only through a node per zone (inventory and nodes.yml in .lab/zones; docs/lab.md).",
+)
+def up_cmd(count: int | None, zones: bool) -> None:
     """Start the lab hosts (building image and repository first if needed).
 
     Safe to run twice: healthy running hosts are kept, stale containers of the
@@ -119,9 +126,10 @@ def up_cmd(count: int | None) -> None:
       otorch lab up --hosts 2
       otorch lab up --hosts 24 && OTORCH_LAB_INVENTORY=.lab/scale otorch lab status
       OTORCH_LAB_NAME=otdev OTORCH_LAB_PORT_OFFSET=5000 otorch lab up   # a second lab beside the first
+      otorch lab up --zones && OTORCH_BACKEND=nodes otorch run -i .lab/zones ...
     """
     cfg = _config()
-    _guard(lambda: lifecycle.up(cfg, count, _progress))
+    _guard(lambda: lifecycle.up(cfg, count, _progress, zones=zones))
 
 
 @lab.command("down")

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "feeds": "otorchestrator.cli.feeds:feeds",
     "watch": "otorchestrator.cli.watch:watch",
     "schema": "otorchestrator.cli.schema:schema",
+    "nodes": "otorchestrator.cli.nodes:nodes",
 }
 
 

@@ -40,7 +40,7 @@ SOURCE_VAR = "(inventory source)"
 # matching its `[inventory] ignore_patterns`, which only the ansible.cfg of the working directory sets; these
 # patterns are added to whatever the configuration says, so intake reads the same hosts from any directory.
 SITE_IGNORE_PATTERNS = (
-    r"^(catalog|exemptions|kev|policy|approvals)(\.[a-z0-9-]+)*\.(ya?ml|json)$",
+    r"^(catalog|exemptions|kev|policy|approvals|nodes)(\.[a-z0-9-]+)*\.(ya?ml|json)$",
     r"^advisories$",
 )
 VARS_DIRS = ("group_vars", "host_vars")

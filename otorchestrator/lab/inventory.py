@@ -23,6 +23,7 @@ class LabHost:
     role: str
     purdue_level: float | None
     criticality: str
+    zone: str = ""
     packages: tuple[tuple[str, str], ...] = ()  # (package, baseline version)
     knobs: tuple[str, ...] = field(default_factory=tuple)
 
@@ -58,6 +59,7 @@ def _parse_host(name: str, hv: dict[str, Any], source: Path) -> LabHost:
         role=str(hv.get("ot_role", "?")),
         purdue_level=float(level) if level is not None else None,
         criticality=str(hv.get("ot_criticality", "?")),
+        zone=str(hv.get("ot_zone", "")),
         packages=tuple(packages),
         knobs=knobs,
     )

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from otorchestrator.lab import build, net, podman, provision, scale
+from otorchestrator.lab import zones as zoning
 from otorchestrator.lab.config import IMAGE_LABEL, LABEL, OWNER_LABEL, LabConfig, Progress
 from otorchestrator.lab.inventory import LabHost, load_lab_hosts
 
@@ -110,11 +111,16 @@ def up(
     progress: Progress = _quiet,
     wait_timeout: float = 90,
     names: Sequence[str] | None = None,
+    zones: bool | None = False,
 ) -> None:
     """Start the lab (all inventory hosts, the first ``count`` or ``names``); safe to run again.
 
     A ``count`` above the lab inventory's hosts starts a scale lab: the inventory with generated hosts is
-    written to ``cfg.scale_dir`` first (see lab/scale.py) and its hosts are started."""
+    written to ``cfg.scale_dir`` first (see lab/scale.py) and its hosts are started.
+
+    ``zones``: True starts the zoned lab (lab/zones.py: zone networks, a node per zone, the zoned hosts
+    behind it, inventory in .lab/zones); False the plain lab (zoned hosts are moved back onto the lab
+    network, nodes removed); None keeps the lab's current mode (what `reset` uses)."""
     t0 = time.monotonic()
     if count is not None and count > len(load_lab_hosts(cfg.base_inventory_dir)) and not names:
         try:
@@ -127,6 +133,12 @@ def up(
     image = build.build_all(cfg, progress)
     alive = _clean_leftovers(cfg, progress)
     owner = cfg.owner()
+    if zones is None:
+        zones = bool(zoning.node_containers(cfg))
+    zone_of = {h.name: (zoning.zone_of(h) if zones else None) for h in hosts}
+    zone_net = {n: (zoning.network(cfg, z) if z else "") for n, z in zone_of.items()}
+    if zones:
+        zoning.ensure_networks(cfg, zoning.wanted(hosts))
 
     keep: list[LabHost] = []
     recreate: list[str] = []
@@ -136,6 +148,10 @@ def up(
             continue
         if alive[name].labels.get(OWNER_LABEL) != owner:
             progress(f"  {host.name}: left by another checkout or an older lab key: recreating")
+            recreate.append(name)
+        elif alive[name].labels.get(zoning.ZONE_LABEL, "") != zone_net[host.name]:
+            where = zone_net[host.name] or cfg.network
+            progress(f"  {host.name}: moving to network {where}: recreating")
             recreate.append(name)
         elif provision.is_provisioned(cfg, host):
             keep.append(host)
@@ -156,14 +172,35 @@ def up(
     if new:
         progress(f"starting {len(new)} host(s) from {image}")
         for host in new:
-            provision.create(cfg, host, image)
+            znet = zone_net[host.name]
+            labels = {zoning.ZONE_LABEL: znet} if znet else None
+            provision.create(
+                cfg, host, image, networks=(znet,) if znet else (), publish=not znet, labels=labels
+            )
         progress("installing the baseline (products 1.0.0 from the signed repository, knobs)")
         _provision_all(cfg, new, progress)
 
-    missing = net.wait_for_ssh([cfg.port(h.base_port) for h in hosts], timeout=wait_timeout)
+    direct = [cfg.port(h.base_port) for h in hosts if not zone_net[h.name]]
+    missing = net.wait_for_ssh(direct, timeout=wait_timeout)
     if missing:
         raise LabError(f"sshd not answering on 127.0.0.1 port(s) {missing} after {wait_timeout:.0f} s")
+    if zones:
+        from otorchestrator.lab import zonenodes  # the nodes and their bootstrap: only for a zoned lab
+
+        target = zonenodes.up_nodes(cfg, image, progress, wait_timeout)
+        progress(f"zoned lab: inventory and nodes.yml in {target} (OTORCH_BACKEND=nodes -i {target})")
+    elif not names:
+        _remove_zones(cfg, progress)
     progress(f"lab '{cfg.name}' up: {len(hosts)} host(s) answering SSH ({time.monotonic() - t0:.1f} s)")
+
+
+def _remove_zones(cfg: LabConfig, progress: Progress) -> None:
+    """Back to the plain lab: no nodes, no zone networks."""
+    nodes = [c.name for c in zoning.node_containers(cfg)]
+    if nodes:
+        progress(f"removing {len(nodes)} execution node(s) of the zoned lab: {', '.join(sorted(nodes))}")
+        podman.remove_containers(nodes)
+    zoning.remove_networks(cfg)
 
 
 def down(cfg: LabConfig, progress: Progress = _quiet) -> None:
@@ -176,6 +213,8 @@ def down(cfg: LabConfig, progress: Progress = _quiet) -> None:
     if podman.network_exists(cfg.network):
         progress(f"removing network {cfg.network}")
         podman.remove_network(cfg.network)
+    for name in zoning.remove_networks(cfg):
+        progress(f"removed network {name}")
     left = _own_containers(cfg)
     if left:
         raise LabError(f"containers still present after removal: {[c.name for c in left]}")
@@ -194,7 +233,7 @@ def reset(
     containers = [cfg.container(h.name) for h in hosts]
     progress(f"removing {len(containers)} host(s) for a clean baseline")
     podman.remove_containers(containers)
-    up(cfg, progress=progress, names=[h.name for h in hosts])
+    up(cfg, progress=progress, names=[h.name for h in hosts], zones=None)
 
 
 def status(cfg: LabConfig) -> list[HostStatus]:

@@ -12,8 +12,19 @@ PROVISIONED_MARKER = "/etc/otlab-provisioned"
 OPT_NWC_TMPFS = "rw,exec,nosuid,nodev,size=8m,mode=0755"  # nearly_full_disk knob
 
 
-def create(cfg: LabConfig, host: LabHost, image: str) -> None:
+def create(
+    cfg: LabConfig,
+    host: LabHost,
+    image: str,
+    networks: tuple[str, ...] = (),
+    publish: bool = True,
+    labels: dict[str, str] | None = None,
+) -> None:
+    """`networks`: default the lab network; `publish`: SSH on 127.0.0.1:<port> (a zoned host has none)."""
     repo = cfg.repo_dir
+    label_args = [a for k, v in (labels or {}).items() for a in ("--label", f"{k}={v}")]
+    net_args = [a for n in (networks or (cfg.network,)) for a in ("--network", n)]
+    publish_args = ["--publish", f"127.0.0.1:{cfg.port(host.base_port)}:22"] if publish else []
     args = [
         "run",
         "--detach",
@@ -29,10 +40,9 @@ def create(cfg: LabConfig, host: LabHost, image: str) -> None:
         f"{IMAGE_LABEL}={image}",
         "--label",
         f"{OWNER_LABEL}={cfg.owner()}",
-        "--network",
-        cfg.network,
-        "--publish",
-        f"127.0.0.1:{cfg.port(host.base_port)}:22",
+        *label_args,
+        *net_args,
+        *publish_args,
         "--init",  # catatonit as PID 1: reaps the daemons' orphans
         "--volume",
         f"{repo / 'main'}:/srv/nwc-repo:ro",
