@@ -4,16 +4,20 @@ execution/ansible.py imports ansible_runner). docs/cli.md describes the conventi
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 from pydantic import BaseModel
 
+from otorchestrator.app.clock import MomentError, parse_moment
+from otorchestrator.app.errors import AppError
 from otorchestrator.execution.backend import Backend
 from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.inventory import load_inventory
@@ -131,20 +135,84 @@ def limit_assets(assets: Sequence[Asset], limit: str | None) -> list[Asset]:
 
 def make_backend(paths: StatePaths) -> Backend:
     """The backend from the registry (execution/registry.py): $OTORCH_BACKEND, default ansible-runner."""
-    from otorchestrator.execution.registry import BackendNotFound, load_backend
+    from otorchestrator.app.session import registry_backend
 
     try:
-        return load_backend(paths)
-    except BackendNotFound as exc:
+        return registry_backend(paths)
+    except AppError as exc:
         raise click.UsageError(str(exc)) from exc
+
+
+def warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
 
 
 def site_audit_sinks(paths: StatePaths) -> list[Any]:
     """The site audit config's sinks (syslog forwarding, checkpoint signing), as `otorch run` uses them:
     every command that writes audit records forwards them (docs/audit.md)."""
-    from otorchestrator.cli.run import audit_sinks_for
+    from otorchestrator.app.session import audit_sinks_for
 
-    return list(audit_sinks_for(None, paths))
+    try:
+        return list(audit_sinks_for(None, paths, warn))
+    except AppError as exc:
+        raise click_error(exc) from exc
+
+
+def click_error(exc: AppError) -> click.ClickException:
+    """An application error as click shows it: a usage error (exit 2), else the message and its code."""
+    if exc.usage:
+        return click.UsageError(exc.message)
+    return CommandError(exc.message, exc.code)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def app_errors(f: F) -> F:
+    """Decorate a command: an `AppError` from the application layer exits with its message and code."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except AppError as exc:
+            raise click_error(exc) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+TRUST_DEFAULT = "default: $OTORCH_TRUST_FILE, else /etc/otorchestrator/trust.yml if present; docs/trust.md"
+
+
+def trust_option(effect: str) -> Callable[[F], F]:
+    """`--trust FILE`, the site trust file, with what it does for this command (`effect`)."""
+    return click.option(
+        "--trust", "trust_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help=f"Site trust file ({TRUST_DEFAULT}). {effect}",
+    )  # fmt: skip
+
+
+class MomentType(click.ParamType):
+    """An ISO-8601 moment (`app.clock.parse_moment`): with a UTC offset, or naive as UTC if allowed."""
+
+    name = "ISO-8601"
+
+    def __init__(self, naive_is_utc: bool = False) -> None:
+        self.naive_is_utc = naive_is_utc
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_moment(str(value), naive_is_utc=self.naive_is_utc)
+        except MomentError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def now_option(help_text: str) -> Callable[[F], F]:
+    """`--now ISO-8601` (with an offset): the moment a command evaluates at; None: the clock's now
+    (`app.clock.now_seconds`)."""
+    return click.option("--now", "now", type=MomentType(), default=None, metavar="ISO-8601", help=help_text)
 
 
 def plan_input_options(f: Any) -> Any:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import click
 
+from otorchestrator.app import clock
+from otorchestrator.cli._shared import trust_option
 from otorchestrator.intake.planfiles import PlanFileError, load_plan
 from otorchestrator.trust.approvals import ApprovalStatement, write_statement
 from otorchestrator.trust.signed import Kind, sign_file
@@ -38,11 +40,7 @@ from otorchestrator.trust.trustfile import ApprovalKind, TrustError, find_trust
     "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Directory to write to (default: the trust file's approvals_dir).",
 )  # fmt: skip
-@click.option(
-    "--trust", "trust_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Site trust file, for its approvals_dir (default: $OTORCH_TRUST_FILE, else "
-    "/etc/otorchestrator/trust.yml).",
-)  # fmt: skip
+@trust_option("Its approvals_dir is where the approval is written without --out.")
 def approve(
     kind: str,
     asset: str | None,
@@ -70,7 +68,7 @@ def approve(
     """
     try:
         plan_hash = load_plan(plan_file).content_hash if plan_file else None
-        now = datetime.now(UTC)
+        now = clock.now()
         statement = ApprovalStatement(
             kind=ApprovalKind(kind), asset=asset, patches=patches, plan_hash=plan_hash, approver=approver,
             reason=reason, valid_from=now, valid_until=now + timedelta(hours=valid_hours),

@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from otorchestrator.cli._shared import CommandError, emit_json, json_option, no_state_store
+from otorchestrator.cli._shared import CommandError, emit_json, json_option, no_state_store, trust_option
 from otorchestrator.exitcodes import ExitCode
 from otorchestrator.forward.config import AuditConfigError, find_audit_config
 from otorchestrator.forward.syslog import SyslogSink
@@ -110,11 +110,7 @@ def audit() -> None:
 @audit.command("verify")
 @_state_dir_option
 @_log_option
-@click.option(
-    "--trust", "trust_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Site trust file whose audit signers verify the checkpoints (default: $OTORCH_TRUST_FILE, "
-    "else /etc/otorchestrator/trust.yml).",
-)  # fmt: skip
+@trust_option("Its audit signers verify the checkpoints.")
 @click.option(
     "--require-checkpoints", is_flag=True,
     help="Every run start, wave end and run end must have its signed checkpoint.",

@@ -13,30 +13,19 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from rich.console import Console
 
+from otorchestrator.app import clock, runs
+from otorchestrator.app.run_request import RunRequest
 from otorchestrator.cli import demo_audit
-from otorchestrator.cli.run import (
-    base_vars,
-    copy_signed,
-    load_waveplan,
-    make_authority,
-    make_backend,
-    make_observer,
-    render,
-    run_dir,
-    session,
-)
-from otorchestrator.execution.artifacts import artifact_digests
-from otorchestrator.execution.options import RunOptions
-from otorchestrator.execution.orchestrator import new_run_id
+from otorchestrator.cli._shared import app_errors
+from otorchestrator.cli.progress import make_observer
+from otorchestrator.cli.run import caller, render
 from otorchestrator.execution.summary import RunSummary
 from otorchestrator.exitcodes import ExitCode
-from otorchestrator.intake.catalog import load_catalog_strict
 from otorchestrator.intake.planfiles import load_plan
 from otorchestrator.lab import LabConfig, lifecycle
 from otorchestrator.models.run import HostState
@@ -44,6 +33,7 @@ from otorchestrator.planning.policy import load_policy
 from otorchestrator.store.audit import AuditVerification
 from otorchestrator.store.audit import verify as verify_audit
 from otorchestrator.store.paths import StatePaths
+from otorchestrator.store.state import StateStore
 from otorchestrator.trust.lab import APPROVER, OPERATOR, PLANNER, lab_trust, sign_lab_approvals
 from otorchestrator.trust.signed import Kind, sign_file
 from otorchestrator.trust.trustfile import TRUST_ENV
@@ -120,6 +110,7 @@ def _check(summary: RunSummary, console: Console, audit: AuditVerification) -> b
     default=None,
     help="State directory of the run (default: $OTORCH_STATE_DIR or ./.otorch, where `otorch status` looks).",
 )
+@app_errors
 def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
     """The demo rollout on the lab: scan, plan, stage waves, run them, report.
 
@@ -136,7 +127,7 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
     console = Console()
     cfg = LabConfig.from_env()
     inventory = cfg.inventory_dir
-    out = out_root / f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    out = out_root / f"demo-{clock.now():%Y%m%d-%H%M%S}"
     state = StatePaths.resolve(state_dir, os.environ).root
     out.mkdir(parents=True, exist_ok=True)
     os.environ.pop("OTORCH_STATE_DIR", None)  # every nested command gets --state-dir
@@ -185,7 +176,7 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
     policy_file = inventory / "policy.yml"
     signed = sign_lab_approvals(
         trust, load_plan(plan_file), load_policy(policy_file if policy_file.is_file() else None),
-        approvals_dir, datetime.now(UTC),
+        approvals_dir, clock.now(),
     )  # fmt: skip
     for statement in signed:
         console.print(f"  asset approval of {statement.asset} signed by {APPROVER} ({approvals_dir})")
@@ -201,58 +192,37 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
     console.print(f"  wave plan signed by {PLANNER} ({waves_file}.sig)")
 
     _step(console, "5/6 run: every wave, operator demo")
-    waveplan = load_waveplan(waves_file)
     observer, live = make_observer(as_json=False)
     syslog_copy = demo_audit.start_copy(out, console)  # every audit record also to a loopback rsyslog
+    repo = cfg.repo_dir / "main"  # the lab's signed repository: the artifacts the hosts install
+    request = RunRequest(
+        operator="demo", inventory=inventory, catalog=inventory / "catalog.yml",
+        artifacts=(repo,) if repo.is_dir() else (), trust_file=trust.trust_file, plan_file=plan_file,
+        key=trust.keys[OPERATOR], approvals_dir=approvals_dir,
+    )  # fmt: skip
     audit_config = demo_audit.write_config(out, syslog_copy, trust)
-    with session(state, observer, (), make_backend, audit_config=audit_config) as s:
-        run_id = new_run_id(datetime.now(UTC))
-        copy = run_dir(s.paths, run_id) / "waveplan.json"
-        copy_signed(waves_file, copy)
-        plan_copy = run_dir(s.paths, run_id) / "plan.json"
-        copy_signed(plan_file, plan_copy)
-        catalog_file = inventory / "catalog.yml"
-        repo = cfg.repo_dir / "main"
-        options = RunOptions(
-            operator="demo",
-            inventory=inventory,
-            extravars=base_vars(s.paths),
-            catalog=lambda: load_catalog_strict(catalog_file),
-            artifact_digests=(lambda: artifact_digests(waveplan.patches, [repo])) if repo.is_dir() else None,
-            waveplan_path=str(copy),
-            plan_path=str(plan_copy),
-            run_id=run_id,
-            authority=make_authority(
-                inventory,
-                lambda: load_catalog_strict(catalog_file),
-                trust.trust_file,
-                copy,
-                plan_copy,
-                trust.keys[OPERATOR],
-                approvals_dir,
-                (lambda patches: artifact_digests(patches, [repo])) if repo.is_dir() else None,
-            ),
-        )
-        with live:
-            summary = s.orchestrator.run(waveplan, options)
-        evidence = options.authority.evidence if options.authority else {}
-        console.print(
-            f"  authority: wave plan signed by {evidence.get('waveplan_signed_by')}, plan signed by "
-            f"{evidence.get('plan_signed_by')}, staged from {evidence.get('staged_from')}, "
-            f"operator {OPERATOR} proven by signature: {'operator_signature' in evidence}"
-        )
+    with live:  # the same call as `otorch run out/.../waves.json --yes`
+        outcome = runs.start_run(waves_file, request, caller(state, observer, audit_config=audit_config))
+    evidence = outcome.evidence
+    console.print(
+        f"  authority: wave plan signed by {evidence.get('waveplan_signed_by')}, plan signed by "
+        f"{evidence.get('plan_signed_by')}, staged from {evidence.get('staged_from')}, "
+        f"operator {OPERATOR} proven by signature: {'operator_signature' in evidence}"
+    )
 
-        _step(console, "6/6 report")
-        reports = s.paths.reports
-        run_args = ["report", "run", summary.run.run_id, "--out-dir", str(reports), "--plan", str(plan_file)]
-        _otorch([*run_args, *common])
-        compliance = ["report", "compliance", "--plan", str(plan_file), "--kev", str(inventory / "kev.json")]
-        compliance += ["--policy", str(policy_file)] if policy_file.is_file() else []
-        compliance += ["--html", str(reports / "compliance.html"), "--md", str(reports / "compliance.md")]
-        _otorch([*compliance, *common])
-        console.print(f"  waves timeline: {out / 'waves.html'}; compliance: {reports / 'compliance.html'}")
-        render(summary, s, as_json=False, extra={"reports": str(reports), "outputs": str(out)})
-        console.print()
-        ok = _check(summary, console, verify_audit(s.paths.audit, expected_head=s.store.audit_head()))
-        ok &= demo_audit.show(console, s.paths, s.store, trust.trust_file, syslog_copy)
+    _step(console, "6/6 report")
+    paths, summary = outcome.paths, outcome.summary
+    reports = paths.reports
+    run_args = ["report", "run", summary.run.run_id, "--out-dir", str(reports), "--plan", str(plan_file)]
+    _otorch([*run_args, *common])
+    compliance = ["report", "compliance", "--plan", str(plan_file), "--kev", str(inventory / "kev.json")]
+    compliance += ["--policy", str(policy_file)] if policy_file.is_file() else []
+    compliance += ["--html", str(reports / "compliance.html"), "--md", str(reports / "compliance.md")]
+    _otorch([*compliance, *common])
+    console.print(f"  waves timeline: {out / 'waves.html'}; compliance: {reports / 'compliance.html'}")
+    render(outcome, as_json=False, extra={"reports": str(reports), "outputs": str(out)})
+    console.print()
+    with StateStore(paths.db) as store:
+        ok = _check(summary, console, verify_audit(paths.audit, expected_head=store.audit_head()))
+        ok &= demo_audit.show(console, paths, store, trust.trust_file, syslog_copy)
     sys.exit(ExitCode.OK if ok else ExitCode.ERROR)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from otorchestrator.app import clock as app_clock
 from otorchestrator.cli._shared import (
     CommandError,
     emit_json,
@@ -18,6 +19,7 @@ from otorchestrator.cli._shared import (
     resolve_paths,
     site_audit_sinks,
     state_dir_option,
+    trust_option,
 )
 from otorchestrator.cli.scan import catalog_patches
 from otorchestrator.execution.drill import Drill, DrillRefused, DrillReport, DrillSpec, select_drill_hosts
@@ -26,7 +28,6 @@ from otorchestrator.intake.approvals import load_approvals
 from otorchestrator.models.plan import Approval, Plan
 from otorchestrator.reporting.write import write_run_reports
 from otorchestrator.store.audit import AuditLog
-from otorchestrator.store.clock import SystemClock
 from otorchestrator.store.errors import StoreError
 from otorchestrator.store.state import StateStore
 from otorchestrator.trust.drill_approvals import signed_drill_approvals
@@ -128,11 +129,7 @@ def _print(report: DrillReport) -> None:
     help="A saved plan: its recorded approvals release safety-system hosts too.",
 )
 @click.option("--approve-safety", "approve", multiple=True, hidden=True, help="Refused (self-approval).")
-@click.option(
-    "--trust", "trust_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Site trust file (default: $OTORCH_TRUST_FILE, else /etc/otorchestrator/trust.yml if present). "
-    "With one, a safety-system host needs a signed drill approval (`otorch approve drill`).",
-)  # fmt: skip
+@trust_option("With one, a safety-system host needs a signed drill approval (`otorch approve drill`).")
 @click.option(
     "--signed-approvals", "signed_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Directory of signed approval files (default: the trust file's approvals_dir).",
@@ -192,7 +189,7 @@ def drill(
     """
     if approve:
         raise click.UsageError(SELF_APPROVAL_GONE)
-    clock = SystemClock()
+    clock = app_clock.CLOCK
     now = clock.now()
     paths = resolve_paths(state_dir)
     patches = {p.id: p for p in catalog_patches(catalog)}

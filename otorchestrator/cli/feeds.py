@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
 import click
 
+from otorchestrator.app import clock
 from otorchestrator.cli._shared import resolve_paths, state_dir_option
 from otorchestrator.exitcodes import ExitCode, exit_codes_help
 from otorchestrator.feeds.config import FEEDS_FILE, FeedConfig, KevConfig, SiteFeeds, load_feeds, save_feeds
@@ -141,7 +142,7 @@ def _progress(text: str, done: int, total: int) -> None:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    return clock.now_seconds()
 
 
 @feeds.command(epilog=exit_codes_help(ExitCode.INTEGRITY, ExitCode.INPUT_INVALID, ExitCode.ERROR))

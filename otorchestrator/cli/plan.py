@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -16,7 +16,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from otorchestrator.cli._shared import emit_json, plan_input_options
+from otorchestrator.app import clock
+from otorchestrator.cli._shared import emit_json, now_option, plan_input_options
 from otorchestrator.exitcodes import ExitCode, exit_codes_help
 from otorchestrator.intake.errors import IntakeError
 from otorchestrator.intake.plan_inputs import AdvisoryImport, gather
@@ -32,18 +33,6 @@ STYLE = {
     Decision.EXEMPT: "cyan",
     Decision.BLOCKED: "magenta",
 }
-
-
-def _parse_now(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC).replace(microsecond=0)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"expected an ISO-8601 datetime, got {value!r}", param_hint="--now") from exc
-    if moment.tzinfo is None:
-        raise click.BadParameter("needs a UTC offset, e.g. 2026-03-10T08:00:00+00:00", param_hint="--now")
-    return moment
 
 
 def render_plan(plan: Plan, suffix: str) -> str:
@@ -109,12 +98,10 @@ def _summary(console: Console, plan: Plan, imported: AdvisoryImport, top: int) -
     help="CSAF 2.0 file or directory (repeatable).",
 )
 @click.option("--kev", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="CISA KEV JSON.")
-@click.option(
-    "--now",
-    "now_text",
-    help="ISO-8601 datetime with offset; default: the current time. The plan records it (created_at) and "
+@now_option(
+    "ISO-8601 datetime with offset; default: the current time. The plan records it (created_at) and "
     "judges exemption expiry by it: pin it (e.g. --now 2026-03-10T08:00:00+00:00) for a byte-identical "
-    "plan from the same inputs.",
+    "plan from the same inputs."
 )
 @click.option(
     "-o",
@@ -142,7 +129,7 @@ def plan(
     catalog: Path,
     exemptions: Path | None,
     approvals: Path | None,
-    now_text: str | None,
+    now: datetime | None,
     output: Path,
     top: int,
     allow_empty: bool,
@@ -164,7 +151,7 @@ def plan(
     from otorchestrator.intake.inventory import load_inventory
     from otorchestrator.intake.problems import InventoryError
 
-    now = _parse_now(now_text)
+    now = now or clock.now_seconds()
     # wide enough for the reasons when piped (rich assumes 80 columns then), as `otorch waves`
     console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
     err = Console(stderr=True, soft_wrap=True)  # a problem stays on one line: file:line: path: ...

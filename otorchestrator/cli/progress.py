@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -14,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from otorchestrator.execution.backend import PhaseOutcome, TaskEvent
-from otorchestrator.execution.observer import NullObserver
+from otorchestrator.execution.observer import NullObserver, Observer
 from otorchestrator.execution.summary import RunSummary
 from otorchestrator.models.results import Phase
 from otorchestrator.models.run import HostState, RunRecord
@@ -152,3 +154,29 @@ def summary_table(summary: RunSummary, title: str | None = None) -> Table:
         )
         table.add_row(str(h.wave), h.host, styled_state(h.state), versions, h.detail[:160])
     return table
+
+
+class PlainProgress(NullObserver):
+    """Line-by-line progress when stdout is not a terminal (logs, CI)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def host_moved(self, host: str, wave: int, before: Any, after: Any, detail: str, at: Any) -> None:
+        note = f" ({detail[:120]})" if detail and after.terminal else ""
+        self.console.print(f"{at:%H:%M:%S} wave {wave} {host}: {after.value}{note}", highlight=False)
+
+    def message(self, text: str) -> None:
+        self.console.print(text, highlight=False)
+
+
+def make_observer(as_json: bool) -> tuple[Observer, AbstractContextManager[Any]]:
+    """The run's progress display: none with --json, live rows on a terminal, else plain lines; and the
+    context it is shown in."""
+    console = Console()
+    if as_json:
+        return NullObserver(), nullcontext()
+    if console.is_terminal:
+        live = LiveProgress(console)
+        return live, live
+    return PlainProgress(console), nullcontext()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from otorchestrator.app import clock
 from otorchestrator.cli._shared import (
     default_operator,
     inventory_option,
@@ -32,7 +33,6 @@ from otorchestrator.models.run import AuditEvent
 from otorchestrator.reporting.records import AssetRecords, attempt_line, load_asset_records
 from otorchestrator.reporting.sources import load_plan
 from otorchestrator.store.audit import AuditLog
-from otorchestrator.store.clock import SystemClock
 from otorchestrator.store.errors import StoreError
 from otorchestrator.store.state import StateStore
 
@@ -101,7 +101,7 @@ def drift(
         make_backend(paths),
         inventory,
         [a.name for a in assets],
-        SystemClock(),
+        clock.CLOCK,
         patches_by_host={a.name: applicable_patches(a, patches) for a in assets},
         run_label="drift",
     )
@@ -237,7 +237,7 @@ def records(
             raise click.UsageError(f"--host names no asset of {inventory}: {', '.join(unknown)}")
         names = list(dict.fromkeys(hosts))
     try:
-        found = load_asset_records(paths, SystemClock().now(), names, plan)
+        found = load_asset_records(paths, clock.now(), names, plan)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:

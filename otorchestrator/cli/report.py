@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import difflib
 import os
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import click
 
-from otorchestrator.cli._shared import no_state_store
+from otorchestrator.app import clock
+from otorchestrator.cli._shared import MomentType, no_state_store
 from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.inventory import load_inventory
 from otorchestrator.intake.kev import load_kev
@@ -58,9 +59,7 @@ def _state_dir_option(f: click.decorators.FC) -> click.decorators.FC:
 
 
 def _as_of(value: datetime | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return clock.now() if value is None else value
 
 
 @click.group(cls=_RunByDefault)
@@ -149,7 +148,7 @@ def run_report(
                 raise click.ClickException(f"no run in {paths.db}")
             run_id = latest.run_id
         sources = load_run_sources(paths, run_id, plan_path=plan_path)
-        rep = build_run_report(sources, datetime.now(UTC), ReportRedactor(secrets))
+        rep = build_run_report(sources, clock.now(), ReportRedactor(secrets))
     except RunNotFound as exc:
         raise click.ClickException(str(exc)) from exc
     except StoreError as exc:
@@ -252,7 +251,7 @@ _KEV = click.option(
 )
 _AS_OF = click.option(
     "--as-of",
-    type=click.DateTime(),
+    type=MomentType(naive_is_utc=True),
     default=None,
     help="Evaluate as of this time (UTC unless it has an offset; default: now).",
 )

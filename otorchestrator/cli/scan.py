@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from otorchestrator.app import clock as app_clock
 from otorchestrator.cli._shared import (
     CommandError,
     default_operator,
@@ -28,7 +29,6 @@ from otorchestrator.models.catalog import Patch
 from otorchestrator.models.run import AuditEvent
 from otorchestrator.planning.drift import listening_ports, scan_values
 from otorchestrator.store.audit import AuditLog
-from otorchestrator.store.clock import SystemClock
 from otorchestrator.store.state import StateStore
 
 BASELINE_RECORDED = "baseline_recorded"
@@ -81,7 +81,7 @@ def scan(
         raise click.UsageError("no host to scan: --limit selects none of the inventory's OT assets")
     log.info("scanning %d host(s)", len(assets), extra={"hosts": [a.name for a in assets]})
     patches = catalog_patches(catalog)
-    clock = SystemClock()
+    clock = app_clock.CLOCK
     outcome = run_scan(
         make_backend(paths),
         inventory,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from otorchestrator.cli._shared import trust_option
 from otorchestrator.exitcodes import ExitCode, exit_codes_help
 from otorchestrator.intake.planfiles import file_kind
 from otorchestrator.trust.signed import Kind, sign_file, verify_file
@@ -64,10 +65,7 @@ def sign(file: Path, key: Path, kind: str | None) -> None:
 
 @click.command(epilog=exit_codes_help(ExitCode.INTEGRITY, ExitCode.ERROR))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--trust", "trust_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Site trust file (default: $OTORCH_TRUST_FILE, else /etc/otorchestrator/trust.yml).",
-)  # fmt: skip
+@trust_option("Its signers verify the file.")
 @_KIND_OPTION
 def verify(file: Path, trust_file: Path | None, kind: str | None) -> None:
     """Verify FILE.sig against the site trust file: prints who signed it.

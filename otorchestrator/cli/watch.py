@@ -8,30 +8,25 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
 
-from otorchestrator.cli._shared import plan_input_options, resolve_paths, state_dir_option
+from otorchestrator.app import clock
+from otorchestrator.cli._shared import (
+    MomentType,
+    now_option,
+    plan_input_options,
+    resolve_paths,
+    state_dir_option,
+)
 from otorchestrator.exitcodes import ExitCode, exit_codes_help
 from otorchestrator.feeds.config import FEEDS_FILE, load_feeds
 from otorchestrator.feeds.kev import kev_paths
 from otorchestrator.feeds.store import FeedStore, atomic_write
 from otorchestrator.feeds.watch import Changes, compare, findings, from_record, to_record
 from otorchestrator.intake.errors import IntakeError
-
-
-def _moment(value: str | None, hint: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(
-            f"expected an ISO-8601 date or datetime, got {value!r}", param_hint=hint
-        ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _baseline(directory: Path, since: datetime | None) -> tuple[datetime | None, dict | None]:
@@ -58,8 +53,12 @@ def _baseline(directory: Path, since: datetime | None) -> tuple[datetime | None,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="KEV JSON instead of the one `otorch feeds sync` stored.",
 )
-@click.option("--since", help="Compare with the last evaluation made at or before this ISO date/datetime.")
-@click.option("--now", "now_text", help="ISO-8601 datetime of this evaluation (default: now).")
+@click.option(
+    "--since",
+    type=MomentType(naive_is_utc=True),
+    help="Compare with the last evaluation made at or before this ISO date/datetime (UTC without an offset).",
+)
+@now_option("ISO-8601 datetime with offset of this evaluation (default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
 @click.option(
     "--config",
@@ -74,8 +73,8 @@ def watch(
     approvals: Path | None,
     advisories: tuple[Path, ...],
     kev: Path | None,
-    since: str | None,
-    now_text: str | None,
+    since: datetime | None,
+    now: datetime | None,
     as_json: bool,
     config: Path | None,
     state_dir: Path | None,
@@ -96,7 +95,7 @@ def watch(
     from otorchestrator.intake.problems import InventoryError
     from otorchestrator.planning.plan import build_plan
 
-    now = _moment(now_text, "--now") or datetime.now(UTC).replace(microsecond=0)
+    now = now or clock.now_seconds()
     paths = resolve_paths(state_dir)
     if not advisories:
         try:
@@ -123,7 +122,7 @@ def watch(
     plan = build_plan(inputs, now)
     current = findings(plan, {e.cve for e in inputs.kev.entries})
     history = paths.root / "feeds" / "evaluations"
-    at, before = _baseline(history, _moment(since, "--since"))
+    at, before = _baseline(history, since)
     changes = compare(before, current, at, now)
     atomic_write(
         history / f"{now.strftime('%Y%m%dT%H%M%SZ')}.json",

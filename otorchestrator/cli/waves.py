@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from otorchestrator.app import clock
+from otorchestrator.cli._shared import now_option, trust_option
 from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.planfiles import PlanFileError, load_plan
 from otorchestrator.models.plan import ExemptionRef
@@ -31,18 +33,6 @@ def _console(stderr: bool = False) -> Console:
 def _fail(message: str) -> NoReturn:
     _console(stderr=True).print(f"[red]error:[/red] {escape(message)}")
     sys.exit(ExitCode.INPUT_INVALID)
-
-
-def _parse_now(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"expected an ISO-8601 datetime, got {value!r}", param_hint="--now") from exc
-    if moment.tzinfo is None:
-        raise click.BadParameter("needs a UTC offset, e.g. 2026-11-22T02:00:00+00:00", param_hint="--now")
-    return moment
 
 
 def _hm(moment: datetime) -> str:
@@ -204,7 +194,7 @@ def _signed_approvals(gate: Gate, console: Console) -> None:
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the wave plan here."
 )
-@click.option("--now", "now_text", metavar="ISO-8601", help="Schedule from this moment (default: now, UTC).")
+@now_option("Schedule from this moment (needs an offset; default: now, UTC).")
 @click.option("--json", "as_json", is_flag=True, help="Print the wave plan as JSON instead of tables.")
 @click.option(
     "--html",
@@ -214,11 +204,7 @@ def _signed_approvals(gate: Gate, console: Console) -> None:
 )
 @click.option("--max-rows", default=200, show_default=True, help="Rows per table in the terminal.")
 @click.option("--strict", is_flag=True, help="Exit 11 (INFEASIBLE) when a constraint cannot be met.")
-@click.option(
-    "--trust", "trust_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Site trust file (default: $OTORCH_TRUST_FILE, else /etc/otorchestrator/trust.yml if present). "
-    "With one, the plan must be signed and approvals come only from signed approval files.",
-)  # fmt: skip
+@trust_option("With one, the plan must be signed and approvals come only from signed approval files.")
 @click.option(
     "--approvals", "approvals_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Directory of signed approval files (default: the trust file's approvals_dir).",
@@ -228,7 +214,7 @@ def waves(
     policy_file: Path | None,
     inventory: str | None,
     output: Path | None,
-    now_text: str | None,
+    now: datetime | None,
     as_json: bool,
     html_file: Path | None,
     max_rows: int,
@@ -252,7 +238,7 @@ def waves(
       otorch waves plan.json -i inventories/site --trust /etc/otorchestrator/trust.yml -o waves.json
       otorch waves plan.json -o waves.json --html waves.html
     """
-    now = _parse_now(now_text)
+    now = now or clock.now_seconds()
     try:
         plan = load_plan(plan_file)
         policy = load_policy(policy_file)

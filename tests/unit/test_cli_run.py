@@ -10,6 +10,8 @@ import pytest
 from click.testing import CliRunner
 from fake_backend import FakeBackend, fake_hosts, make_plan, write_inventory
 
+from otorchestrator.app import artifacts as app_artifacts
+from otorchestrator.app import run_request as app_request
 from otorchestrator.cli import run as cli_run
 from otorchestrator.cli.main import cli
 from otorchestrator.execution.artifacts import artifact_digests
@@ -33,9 +35,11 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     # the fake patches' artifacts are "in the repository" with their approved hashes
     repo = tmp_path / "repo"
     repo.mkdir()
-    monkeypatch.setattr(cli_run, "default_artifact_dirs", lambda catalog, inventory: [repo])
+    monkeypatch.setattr(app_artifacts, "default_artifact_dirs", lambda catalog, inventory: [repo])
     monkeypatch.setattr(
-        cli_run, "artifact_digests", lambda patches, dirs: {p.id: p.sha256 for p in patches if dirs == [repo]}
+        app_artifacts,
+        "artifact_digests",
+        lambda patches, dirs: {p.id: p.sha256 for p in patches if dirs == [repo]},
     )
     monkeypatch.delenv("OTORCH_OPERATOR", raising=False)
     return {"plan": plan_file, "inv": inventory, "state": tmp_path / "state", "backend": backend}
@@ -153,7 +157,9 @@ def test_secret_vars_are_refused_without_a_ram_filesystem(
     from otorchestrator.execution import secretfiles
 
     monkeypatch.setattr(secretfiles, "SHM_DIR", tmp_path / "no-shm")
-    monkeypatch.setattr(cli_run, "channel_problem", lambda: secretfiles.channel_problem(tmp_path / "no-shm"))
+    monkeypatch.setattr(
+        app_request, "channel_problem", lambda: secretfiles.channel_problem(tmp_path / "no-shm")
+    )
     monkeypatch.setenv("vault_pw", "s3cret")
     s = setup
     result = _invoke(
@@ -169,7 +175,7 @@ def test_a_patch_with_a_sha256_and_no_artifact_location_is_refused(
     setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = setup
-    monkeypatch.setattr(cli_run, "default_artifact_dirs", lambda catalog, inventory: [])
+    monkeypatch.setattr(app_artifacts, "default_artifact_dirs", lambda catalog, inventory: [])
     args = ["run", str(s["plan"]), "-i", str(s["inv"]), "--yes", "--json", "--operator", "alice"]
     result = _invoke(*args, "--state-dir", str(s["state"]))
     assert result.exit_code == 5
@@ -202,7 +208,7 @@ def test_a_changed_package_in_the_repository_refuses_the_run(
         deb.write_bytes(b"package " + patch.id.encode())
         stanzas.append(f"Package: {patch.package}\nVersion: {patch.target_version}\nFilename: ./{deb.name}\n")
     (repo / "Packages").write_text("\n".join(stanzas))
-    monkeypatch.setattr(cli_run, "artifact_digests", artifact_digests)
+    monkeypatch.setattr(app_artifacts, "artifact_digests", artifact_digests)
     args = ["run", str(s["plan"]), "-i", str(s["inv"]), "--yes", "--json", "--operator", "alice"]
     result = _invoke(*args, "--state-dir", str(s["state"]), "--artifacts", str(repo))
     assert result.exit_code == 5

@@ -1,0 +1,31 @@
+"""The CLI parses and renders; what a command does lives in otorchestrator/app (issue 12, item 2)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+CLI = Path(__file__).parents[2] / "otorchestrator" / "cli"
+ENGINE_NAMES = {"Orchestrator", "RunOptions", "Authority", "WaveRunner", "new_run_id"}
+
+
+def _imported_names(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+
+
+def test_no_command_builds_a_run_itself() -> None:
+    offenders = {p.name: sorted(_imported_names(p) & ENGINE_NAMES) for p in CLI.glob("*.py")}
+    assert {name: names for name, names in offenders.items() if names} == {}
+
+
+def test_the_demo_runs_through_the_same_start_run_as_otorch_run() -> None:
+    for name in ("demo.py", "run.py"):
+        assert "runs.start_run(" in (CLI / name).read_text(encoding="utf-8"), name
+
+
+def test_one_clock_one_moment_parser_one_trust_option() -> None:
+    text = {p.name: p.read_text(encoding="utf-8") for p in CLI.glob("*.py")}
+    for needle in ("datetime.now(", "fromisoformat(", "SystemClock(", "click.DateTime("):
+        assert [name for name, body in text.items() if needle in body] == [], needle
+    assert [name for name, body in text.items() if '"--trust"' in body] == ["_shared.py"]
