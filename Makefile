@@ -46,7 +46,7 @@ molecule-all: bootstrap
 
 bench: bootstrap lab-up
 	python bench/plan_scale.py
-	python bench/wave_overhead.py
+	python bench/wave_overhead.py && python bench/wave_speed.py --sizes 1,4,8 --reps 2
 
 clean:
 	-otorch lab down

@@ -1,254 +1,226 @@
-"""Overhead of otorch over plain ansible-playbook, on the same lab hosts, playbooks and variables.
+"""Overhead of otorch over plain ansible-playbook: the same hosts, playbooks, variables, inventory and ssh
+sockets on both sides, interleaved.
 
-Each repetition runs the same two waves (hosts split in halves; per wave: diagnostics, backup, install,
-verify) once with plain `ansible-playbook` (one process per phase, `--limit` to the wave) and once with
-`otorch` (Orchestrator + AnsibleRunnerBackend, state store and audit log written before every step),
-alternating which goes first; hosts are reset to their baseline before every run (not timed).
-Prints per-run times, the median ratio otorch/plain and the gap between waves (end of wave 0's last phase
-to the start of wave 1's first phase). Targets: ratio <= 1.10, gap < 1 s. Print only, no asserts.
+Each repetition runs the same two waves (the hosts split in halves; per wave: diagnostics, backup, install,
+verify) once with plain `ansible-playbook` and once with `otorch run` (the CLI: state store and audit log
+written before every step), alternating which goes first; every host is recreated at its baseline before
+every run (`otorch lab reset`, untimed). Alike on both sides:
 
-    OTORCH_LAB_NAME=otbench OTORCH_LAB_PORT_OFFSET=500 python bench/wave_overhead.py --hosts 6 --reps 3
+* the project's playbooks and ansible.cfg, the variables otorch's engine gives each phase;
+* the inventory: one `ansible-inventory --list` of the lab inventory per run, from which each phase gets an
+  inventory holding only the wave's hosts (what otorch's backend does; the plain side used to parse the
+  whole inventory and `--limit` it on every phase);
+* the ssh sockets: a fresh ControlPath directory per phase run, its masters closed after it (the plain side
+  used to share ~/.ansible/cp across phases and runs).
 
-A repetition in which otorch's run did not end with every host succeeded is reported and excluded.
+Prints per repetition: wall time, controller CPU seconds (user+sys of every process the bench waited for:
+RUSAGE_CHILDREN deltas; detached ssh masters are not counted on either side), the load average, the paired
+ratio otorch/plain, and otorch's gap between waves (wave 0's last task end to wave 1's first task start, from
+its job events); then the medians with ranges. Targets: ratio <= 1.10, gap < 1 s. Print only, no asserts.
+
+    python bench/wave_overhead.py --hosts 4 --reps 4 [--json out/wave_overhead.json]
+
+A repetition in which a side did not end with every host succeeded is reported and left out.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from otorchestrator.execution.ansible import AnsibleRunnerBackend  # noqa: E402
-from otorchestrator.execution.observer import NullObserver  # noqa: E402
-from otorchestrator.execution.options import RunOptions  # noqa: E402
-from otorchestrator.execution.orchestrator import Orchestrator  # noqa: E402
-from otorchestrator.execution.vars import phase_extravars  # noqa: E402
-from otorchestrator.intake.catalog import load_catalog_strict  # noqa: E402
-from otorchestrator.intake.inventory import load_inventory  # noqa: E402
-from otorchestrator.lab import LabConfig, lifecycle  # noqa: E402
-from otorchestrator.models.plan import Approval, Decision  # noqa: E402
-from otorchestrator.models.policy import WavePolicy  # noqa: E402
-from otorchestrator.models.results import Phase  # noqa: E402
-from otorchestrator.models.waves import Rule, Wave, WaveHost, WaveItem, WavePlan  # noqa: E402
-from otorchestrator.store.audit import AuditLog  # noqa: E402
-from otorchestrator.store.clock import SystemClock  # noqa: E402
-from otorchestrator.store.paths import StatePaths  # noqa: E402
-from otorchestrator.store.state import StateStore  # noqa: E402
-
-# hosts whose patch installs and verifies cleanly, and that patch (every lab host that has one)
-CLEAN = {
-    "nw-hmi-01": "NWC-P-2026-0103",
-    "nw-hmi-02": "NWC-P-2026-0103",
-    "nw-scada-a": "NWC-P-2026-0101",
-    "nw-scada-b": "NWC-P-2026-0101",
-    "nw-sis-01": "NWC-P-2026-0103",  # a safety system: the bench plan records its approval
-    "nw-ews-01": "NWC-P-2026-0106",  # the drill agent (clean without the leave_telemetry knob)
-}
-EXPECTED_STATE = "succeeded"  # every host of the bench ends like this, or the repetition is not counted
-PHASES = (Phase.DIAGNOSTICS, Phase.BACKUP, Phase.INSTALL, Phase.VERIFY)
+_MAGIC = re.compile(r"\{\{\s*(inventory_dir|inventory_file)\s*\}\}")
+PHASES = ("diagnostics", "backup", "install", "verify")
 
 
-def build_plan(cfg: LabConfig, hosts: list[str]) -> WavePlan:
-    now = datetime.now(UTC)
-    assets = load_inventory(cfg.inventory_dir).by_name()
-    patches = load_catalog_strict(cfg.inventory_dir / "catalog.yml").by_id()
-    policy = WavePolicy()
-    halves = [hosts[: (len(hosts) + 1) // 2], hosts[(len(hosts) + 1) // 2 :]]
-    waves = []
-    for index, names in enumerate(h for h in halves if h):
-        wave_hosts = []
-        for name in names:
-            asset, patch = assets[name], patches[CLEAN[name]]
-            approval = (
-                Approval(kind="asset", subject=name, approved_by="bench", reason="bench", at=now)
-                if policy.needs_approval(asset.criticality, asset.safety_system)
-                else None
-            )
-            wave_hosts.append(
-                WaveHost(
-                    name=name, zone=asset.zone, purdue_level=asset.purdue_level, role=asset.role,
-                    criticality=asset.criticality, safety_system=asset.safety_system,
-                    items=(WaveItem(patch_id=patch.id, priority_rank=1, decision=Decision.SCHEDULED),),
-                    duration_minutes=patch.expected_duration_minutes, rollback_minutes=patch.rollback_minutes,
-                    window_start=now - timedelta(hours=1), window_end=now + timedelta(hours=20),
-                    latest_start=now + timedelta(hours=19), approval=approval,
-                    placement_rule=Rule.RISK_ORDER, placement_reason="bench",
-                )
-            )  # fmt: skip
-        waves.append(
-            Wave(
-                index=index, name=f"wave-{index}", kind="wave", slot_start=now,
-                slot_end=now + timedelta(hours=1), failure_budget=len(hosts), hosts=tuple(wave_hosts),
-            )
-        )  # fmt: skip
-    return WavePlan(
-        created_at=now, plan_hash="sha256:" + "0" * 64, policy_hash=policy.compute_hash(), policy=policy,
-        inventory=str(cfg.inventory_dir), assets=tuple(assets[h] for h in hosts),
-        patches=tuple({CLEAN[h]: patches[CLEAN[h]] for h in hosts}.values()), waves=tuple(waves),
-    ).sealed()  # fmt: skip
+# ------------------------------------------------------------------------------------------- pure part
+def resolve_magic(value: Any, inv_dir: str) -> Any:
+    """{{ inventory_dir }} / {{ inventory_file }} in host vars: the source inventory's directory."""
+    if isinstance(value, str):
+        return _MAGIC.sub(inv_dir, value)
+    if isinstance(value, dict):
+        return {k: resolve_magic(v, inv_dir) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_magic(v, inv_dir) for v in value]
+    return value
 
 
-def env_for(cfg: LabConfig) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
-        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
-        OTORCH_LAB_PORT_OFFSET=str(cfg.port_offset),
-        PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
-    )
-    return env
+def wave_inventory(listing: Mapping[str, Any], hosts: Sequence[str], inv_dir: str) -> dict[str, Any]:
+    """An inventory of only `hosts` from an `ansible-inventory --list` of the source: their merged vars and
+    the groups they are in (as otorch's backend writes one per phase run)."""
+    hostvars = listing.get("_meta", {}).get("hostvars", {})
+    chosen = {h: resolve_magic(dict(hostvars.get(h, {})), inv_dir) for h in hosts}
+    children = {}
+    for group, body in listing.items():
+        if group in ("_meta", "all", "ungrouped") or not isinstance(body, Mapping):
+            continue
+        members = [h for h in body.get("hosts", []) if h in chosen]
+        if members:
+            children[group] = {"hosts": dict.fromkeys(members)}
+    return {"all": {"hosts": chosen, "children": children}}
 
 
-def run_plain(cfg: LabConfig, plan: WavePlan, work: Path) -> float:
-    env = env_for(cfg)
+def inter_wave_gap(results: Sequence[Any], first: Sequence[str], second: Sequence[str]) -> float | None:
+    """Seconds from the first wave's last task end to the second wave's first task start (task results of
+    bench/wave_speed.py), None when either wave has no task."""
+    ends = [r.end for r in results if r.host in set(first)]
+    starts = [r.start for r in results if r.host in set(second)]
+    return min(starts) - max(ends) if ends and starts else None
+
+
+def median_range(values: Sequence[float], digits: int = 3, unit: str = "") -> str:
+    if not values:
+        return "-"
+    text = f"{statistics.median(values):.{digits}f}{unit}"
+    return text if len(values) == 1 else f"{text} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
+
+
+# ------------------------------------------------------------------------------------------- effects
+def run_plain(lab: Any, plan: Any, work: Path) -> str:
+    """Both waves with plain ansible-playbook; returns what went wrong ("" when every phase passed)."""
+    from baseline import awx_style
+
+    from otorchestrator.execution.vars import phase_extravars
+    from otorchestrator.models.results import Phase
+
+    env = lab.env()
+    # what otorch's backend sets for its jobs (execution/jobenv.py RUN_OVERRIDES)
+    env.update(ANSIBLE_ROLES_PATH=str(_root() / "roles"), ANSIBLE_RETRY_FILES_ENABLED="False")
+    env.update(ANSIBLE_TASK_TIMEOUT="600", ANSIBLE_CHECK_MODE_MARKERS="True")
+    listed = subprocess.run(
+        ["ansible-inventory", "-i", str(lab.inventory), "--list"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    listing = json.loads(listed.stdout)
     patches = plan.patch_map()
-    started = time.monotonic()
+    backups = (work / "plain-backups").resolve()
     for wave in plan.waves:
+        names = [h.name for h in wave.hosts]
         for phase in PHASES:
-            extravars: dict[str, Any] = phase_extravars(phase, wave.hosts, patches, run_id="plain")
-            extravars.update(
-                otorch_backup_store_dir=str(work / "plain-backups"), otorch_backup_id=f"plain-w{wave.index}"
-            )
-            vars_file = work / f"plain-{wave.index}-{phase.value}.json"
-            vars_file.write_text(json.dumps(extravars))
-            playbook = str(ROOT / "playbooks" / f"{phase.value}.yml")
-            subprocess.run(
-                ["ansible-playbook", "-i", str(cfg.inventory_dir), playbook,
-                 "--limit", ",".join(h.name for h in wave.hosts), "-e", f"@{vars_file}"],
-                env=env, cwd=ROOT, capture_output=True, check=True,
-            )  # fmt: skip
-    return time.monotonic() - started
+            step = work / f"w{wave.index}-{phase}"
+            step.mkdir(parents=True)
+            (step / "hosts.json").write_text(json.dumps(wave_inventory(listing, names, str(lab.inventory))))
+            extravars = phase_extravars(Phase(phase), wave.hosts, patches, run_id="plain")
+            extravars.update(otorch_backup_store_dir=str(backups), otorch_backup_id=f"plain-w{wave.index}")
+            (step / "vars.json").write_text(json.dumps(extravars))
+            cp_dir = Path(tempfile.mkdtemp(prefix="otplain-cp-"))
+            try:
+                done = subprocess.run(
+                    ["ansible-playbook", "-i", str(step / "hosts.json"),
+                     str(_root() / "playbooks" / f"{phase}.yml"), "-e", f"@{step / 'vars.json'}"],
+                    env={**env, "ANSIBLE_SSH_CONTROL_PATH_DIR": str(cp_dir)},
+                    cwd=_root(), capture_output=True, text=True, check=False,
+                )  # fmt: skip
+            finally:
+                awx_style.close_masters(cp_dir)
+            if done.returncode != 0:
+                return (
+                    f"wave {wave.index} {phase}: ansible-playbook rc {done.returncode}: {done.stdout[-400:]}"
+                )
+    return ""
 
 
-class GapObserver(NullObserver):
-    def __init__(self) -> None:
-        self.finished: dict[int, float] = {}
-        self.started: dict[int, float] = {}
-
-    def phase_started(self, wave: int, phase: Phase, hosts: Any, at: datetime) -> None:
-        self.started.setdefault(wave, time.monotonic())
-
-    def phase_finished(self, wave: int, outcome: Any, at: datetime) -> None:
-        self.finished[wave] = time.monotonic()
-
-    def gap(self) -> float | None:
-        return self.started[1] - self.finished[0] if 0 in self.finished and 1 in self.started else None
+def _root() -> Path:
+    return Path(__file__).resolve().parents[1]
 
 
-def unexpected_outcomes(summary: Any, plan: WavePlan) -> list[str]:
-    """What in otorch's run did not end as the bench expects (every host succeeded, run completed)."""
-    problems = []
-    if summary.run.status.value != "completed":
-        problems.append(f"run {summary.run.status.value}: {summary.run.status_detail}")
-    got = {h.host: h for h in summary.hosts}
-    for name in (h.name for w in plan.waves for h in w.hosts):
-        record = got.get(name)
-        if record is None:
-            problems.append(f"{name}: not in the run")
-        elif record.state.value != EXPECTED_STATE:
-            problems.append(f"{name}: {record.state.value} ({record.detail[:160]})")
-    return problems
+def run_otorch(lab: Any, plan: Any, work: Path) -> tuple[str, float | None]:
+    """Both waves with `otorch run`; returns (what went wrong, the gap between the waves)."""
+    from baseline import harness
+    from wave_speed import task_results
+
+    plan_file = work / "waves.json"
+    plan_file.write_text(plan.model_dump_json(indent=1))
+    done = subprocess.run(
+        harness.otorch_run_cmd(lab, plan_file, work / "state"),
+        env=lab.env(), cwd=work, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    results = task_results(harness.read_events(work / "state"))
+    first, second = ([h.name for h in w.hosts] for w in plan.waves)
+    return harness.engine_problem(done), inter_wave_gap(results, first, second)
 
 
-def run_otorch(
-    cfg: LabConfig, plan: WavePlan, work: Path, rep: int
-) -> tuple[float, float | None, str, list[str]]:
-    paths = StatePaths(work / f"otorch-{rep}").ensure()
-    observer = GapObserver()
-    os.environ["OTORCH_LAB_PORT_OFFSET"] = str(cfg.port_offset)
-    with StateStore(paths.db) as store:
-        audit = AuditLog(paths.audit, head_store=store)
-        orch = Orchestrator(AnsibleRunnerBackend(paths), store, audit, SystemClock(), observer)
-        options = RunOptions(
-            operator="bench", inventory=cfg.inventory_dir,
-            extravars={"otorch_backup_store_dir": str(paths.backups.resolve())},
-        )  # fmt: skip
-        started = time.monotonic()
-        summary = orch.run(plan, options)
-        elapsed = time.monotonic() - started
-    counts = ",".join(f"{k}={v}" for k, v in summary.counts.items())
-    return elapsed, observer.gap(), counts, unexpected_outcomes(summary, plan)
+def main(argv: Sequence[str] | None = None) -> int:
+    from baseline import harness
+    from wave_speed import cpu_now, load_now
 
-
-def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--hosts", type=int, default=4, help=f"lab hosts, 2..{len(CLEAN)} (the lab hosts with a clean patch)"
-    )
-    parser.add_argument("--reps", type=int, default=3)
-    args = parser.parse_args()
-    if not 2 <= args.hosts <= len(CLEAN):
-        parser.error(
-            f"--hosts {args.hosts}: the lab has {len(CLEAN)} hosts with a clean patch ({', '.join(CLEAN)})"
-        )
-    cfg = LabConfig.from_env()
-    hosts = list(CLEAN)[: args.hosts]
-    print(f"lab {cfg.name!r} (port offset {cfg.port_offset}); hosts: {', '.join(hosts)}; reps: {args.reps}")
-    lifecycle.up(cfg, names=hosts)
-    plan = build_plan(cfg, hosts)
-    ratios: list[float] = []
-    gaps: list[float] = []
-    excluded = 0
-    with tempfile.TemporaryDirectory(prefix="otbench-") as tmp:
-        work = Path(tmp)
-        for rep in range(args.reps):
-            order = ("plain", "otorch") if rep % 2 == 0 else ("otorch", "plain")
-            times: dict[str, float] = {}
-            gap: float | None = None
-            problems: list[str] = []
-            for which in order:
-                lifecycle.reset(cfg, names=hosts)
-                if which == "plain":
-                    times["plain"] = run_plain(cfg, plan, work)
+    parser.add_argument("--hosts", type=int, default=4, help="hosts with a clean upgrade, 2 or more")
+    parser.add_argument("--reps", type=int, default=4, help="repetitions (each: plain and otorch)")
+    parser.add_argument("--quick", action="store_true", help="2 hosts, 2 repetitions")
+    parser.add_argument("--json", metavar="FILE", help="also write the repetitions as JSON ('-': stdout)")
+    args = parser.parse_args(argv)
+    count, reps = (2, 2) if args.quick else (args.hosts, args.reps)
+    if count < 2:
+        parser.error("--hosts: two waves need at least 2 hosts")
+    lab = harness.Lab.start(count)
+    chosen = harness.wave_hosts(lab.hosts, count)
+    names = [n for n, _ in chosen]
+    print(f"lab {lab.cfg.name!r}, inventory {lab.inventory}; hosts: {', '.join(names)}; reps: {reps}")
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="otoverhead-") as tmp:
+        for rep in range(reps):
+            plan = harness.build_plan(lab, chosen, waves=2)
+            row: dict[str, Any] = {
+                "rep": rep + 1,
+                "first": "plain" if rep % 2 == 0 else "otorch",
+                "problems": [],
+            }
+            for side in ("plain", "otorch") if rep % 2 == 0 else ("otorch", "plain"):
+                lab.reset(names)
+                work = Path(tmp) / f"{rep}-{side}"
+                work.mkdir()
+                load, t0, c0 = load_now(), time.monotonic(), cpu_now()
+                if side == "plain":
+                    problem = run_plain(lab, plan, work)
                 else:
-                    times["otorch"], gap, counts, problems = run_otorch(cfg, plan, work, rep)
-            ratio = times["otorch"] / times["plain"]
-            gap_text = f"{gap:.3f}s" if gap is not None else "n/a"
+                    problem, row["gap_s"] = run_otorch(lab, plan, work)
+                row[side] = {"wall_s": time.monotonic() - t0, "cpu_s": cpu_now() - c0, "load1": load[0]}
+                if problem:
+                    row["problems"].append(f"{side}: {problem}")
+            row["ratio"] = row["otorch"]["wall_s"] / row["plain"]["wall_s"]
+            row["cpu_ratio"] = row["otorch"]["cpu_s"] / row["plain"]["cpu_s"]
+            rows.append(row)
+            gap = f"{row['gap_s']:.3f}s" if row.get("gap_s") is not None else "n/a"
             print(
-                f"rep {rep + 1} ({order[0]} first): plain {times['plain']:.1f}s"
-                f"  otorch {times['otorch']:.1f}s  ratio {ratio:.3f}"
-                f"  gap between waves {gap_text}  [{counts}]"
+                f"rep {rep + 1} ({row['first']} first): plain {row['plain']['wall_s']:.1f}s CPU "
+                f"{row['plain']['cpu_s']:.1f}s load {row['plain']['load1']:.2f} | otorch "
+                f"{row['otorch']['wall_s']:.1f}s CPU {row['otorch']['cpu_s']:.1f}s load "
+                f"{row['otorch']['load1']:.2f} | ratio {row['ratio']:.3f} CPU ratio {row['cpu_ratio']:.3f}"
+                f" | gap between waves {gap}",
+                flush=True,
             )
-            if problems:  # otorch did not do the same work as plain ansible-playbook: not comparable
-                excluded += 1
-                print(
-                    f"WARNING: rep {rep + 1} excluded, otorch's run did not end as expected:", file=sys.stderr
-                )
-                for problem in problems:
-                    print(f"  - {problem}", file=sys.stderr)
-                continue
-            ratios.append(ratio)
-            if gap is not None:
-                gaps.append(gap)
-        lifecycle.reset(cfg, names=hosts)
-    if excluded:
-        print(f"WARNING: {excluded} of {args.reps} repetition(s) excluded (see above)", file=sys.stderr)
-    if not ratios:
-        print("no valid repetition: no ratio", file=sys.stderr)
-        sys.exit(1)
+            for problem in row["problems"]:
+                print(f"WARNING: rep {rep + 1} left out: {problem[:400]}", file=sys.stderr)
+        lab.reset(names)
+    good = [r for r in rows if not r["problems"]]
+    loads = [r[s]["load1"] for r in good for s in ("plain", "otorch")]
+    low, high = min(loads, default=0), max(loads, default=0)
     print(
-        f"median ratio otorch/plain: {statistics.median(ratios):.3f} over {len(ratios)} rep(s)"
-        " (target <= 1.10)"
+        f"over {len(good)} of {len(rows)} rep(s), load {low:.1f}-{high:.1f}: "
+        f"ratio otorch/plain {median_range([r['ratio'] for r in good])} (target <= 1.10); CPU ratio "
+        f"{median_range([r['cpu_ratio'] for r in good])}; gap between waves "
+        f"{median_range([r['gap_s'] for r in good if r.get('gap_s') is not None], unit='s')} (target < 1 s)"
     )
-    if gaps:
-        print(
-            f"median gap between waves: {statistics.median(gaps):.3f}s, max {max(gaps):.3f}s (target < 1 s)"
-        )
+    if args.json:
+        doc = json.dumps({"hosts": names, "reps": rows}, indent=1)
+        if args.json == "-":
+            print(doc)
+        else:
+            Path(args.json).write_text(doc + "\n")
+    return 0 if good else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.exit(main())
