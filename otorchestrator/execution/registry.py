@@ -22,7 +22,10 @@ from otorchestrator.store.paths import StatePaths
 
 GROUP = "otorchestrator.backends"
 DEFAULT = "ansible-runner"
-BUILTIN: Mapping[str, str] = {"ansible-runner": "otorchestrator.execution.ansible:AnsibleRunnerBackend"}
+BUILTIN: Mapping[str, str] = {
+    "ansible-runner": "otorchestrator.execution.ansible:AnsibleRunnerBackend",
+    "nodes": "otorchestrator.nodes.backend:NodesBackend",
+}
 
 
 class BackendNotFound(LookupError):

@@ -3,6 +3,7 @@ the configured key only, a dead link noticed within seconds (ServerAlive)."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 import tempfile
@@ -13,6 +14,12 @@ from otorchestrator.nodes.config import Node, NodesConfig
 
 ALIVE_INTERVAL_S = 5  # a silent link is given up after ServerAliveCountMax * this
 ALIVE_COUNT = 3
+
+
+def clean_env() -> dict[str, str]:
+    """Our environment without a local job's run token: a local job running beside a node job in this
+    process sweeps every process carrying its token (execution/ansible.py), so ours never carry one."""
+    return {k: v for k, v in os.environ.items() if k != "OTORCH_RUN_TOKEN"}
 
 
 class NodeUnreachable(RuntimeError):
@@ -66,7 +73,9 @@ def run(
     with tempfile.TemporaryDirectory(prefix="otnode-") as tmp:
         argv = ssh_argv(config, node, Path(tmp), remote)
         try:
-            proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout, check=False)
+            proc = subprocess.run(
+                argv, input=stdin, capture_output=True, timeout=timeout, check=False, env=clean_env()
+            )
         except subprocess.TimeoutExpired as exc:
             raise NodeUnreachable(
                 f"{node.name} ({node.host}:{node.port}): no answer in {timeout:.0f} s"

@@ -132,3 +132,142 @@ def _connect_loopback(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+# -- runs through the nodes (OTORCH_BACKEND=nodes) ------------------------------------------------------
+
+PATCH = {"nw-gw-01": "NWC-P-2026-0104", "nw-hmi-01": "NWC-P-2026-0103", "nw-hmi-02": "NWC-P-2026-0103"}
+PACKAGE = {"nw-gw-01": "nwc-gateway", "nw-hmi-01": "nwc-hmi-runtime", "nw-hmi-02": "nwc-hmi-runtime"}
+
+
+def _waveplan(lab: LabHandle, names: list[str]) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    from otorchestrator.intake.catalog import load_catalog_strict
+    from otorchestrator.intake.inventory import load_inventory
+    from otorchestrator.models.plan import Decision
+    from otorchestrator.models.policy import WavePolicy
+    from otorchestrator.models.waves import Rule, Wave, WaveHost, WaveItem, WavePlan
+
+    now = datetime.now(UTC)
+    assets = load_inventory(lab.inventory).by_name()
+    patches = load_catalog_strict(lab.inventory / "catalog.yml").by_id()
+    hosts = []
+    for name in names:
+        asset, patch = assets[name], patches[PATCH[name]]
+        hosts.append(
+            WaveHost(
+                name=name, zone=asset.zone, purdue_level=asset.purdue_level, role=asset.role,
+                criticality=asset.criticality, safety_system=asset.safety_system,
+                redundancy_group=asset.redundancy_group,
+                items=(WaveItem(patch_id=patch.id, priority_rank=1, decision=Decision.SCHEDULED),),
+                duration_minutes=patch.expected_duration_minutes, rollback_minutes=patch.rollback_minutes,
+                window_start=now - timedelta(hours=1), window_end=now + timedelta(hours=20),
+                latest_start=now + timedelta(hours=19), approval=None, placement_rule=Rule.RISK_ORDER,
+                placement_reason="zones integration test",
+            )
+        )  # fmt: skip
+    wave = Wave(
+        index=0, name="wave-0", kind="wave", slot_start=now, slot_end=now + timedelta(hours=1),
+        failure_budget=len(names), hosts=tuple(hosts),
+    )  # fmt: skip
+    policy = WavePolicy()
+    plan = WavePlan(
+        created_at=now, plan_hash="sha256:" + "0" * 64, policy_hash=policy.compute_hash(), policy=policy,
+        inventory=str(lab.inventory), assets=tuple(assets[h] for h in names),
+        patches=tuple({PATCH[h]: patches[PATCH[h]] for h in names}.values()), waves=(wave,),
+    ).sealed()  # fmt: skip
+    return plan.model_dump_json()
+
+
+def _run(lab: LabHandle, tmp_path: Path, names: list[str], **env: str) -> tuple[int, dict[str, object], str]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    plan_file = tmp_path / "waves.json"
+    plan_file.write_text(_waveplan(lab, names))
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "otorch"), "run", str(plan_file), "--yes", "--json", "--operator",
+         "it-ops", "--state-dir", str(tmp_path / "state"), "-i", str(lab.inventory),
+         "--artifacts", str(lab.cfg.repo_dir / "main")],
+        capture_output=True, text=True, timeout=900, env={**os.environ, "OTORCH_BACKEND": "nodes", **env},
+    )  # fmt: skip
+    data = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
+    return proc.returncode, data, proc.stderr
+
+
+def _version(lab: LabHandle, host: str) -> str:
+    return lab.sh(host, f"dpkg-query -W -f='${{Version}}' {PACKAGE[host]}").stdout.strip()
+
+
+def test_a_wave_patches_zoned_hosts_through_their_nodes_with_a_rollback(
+    zoned_lab: LabHandle, tmp_path: Path
+) -> None:
+    """The must-show: the controller cannot reach nw-gw-01 and nw-hmi-01 (test above); the wave patches them
+    through node-idmz and node-cell-a (nw-gw-01's 1.1.0 fails verification: rolled back through its node,
+    from the backup made on the node and carried back to the controller), nw-hmi-02 directly."""
+    hosts = ["nw-gw-01", "nw-hmi-01", "nw-hmi-02"]
+    zoned_lab.ensure_baseline(*hosts)
+    conf = zoned_lab.sh("nw-gw-01", "sha256sum /etc/nwc/nwc-gateway.conf").stdout
+    rc, data, err = _run(zoned_lab, tmp_path, hosts)
+    got = {h["host"]: h["state"] for h in data.get("hosts", [])}  # type: ignore[attr-defined]
+    assert got == {"nw-gw-01": "rolled_back", "nw-hmi-01": "succeeded", "nw-hmi-02": "succeeded"}, err[-3000:]
+    assert rc == 3
+    assert (_version(zoned_lab, "nw-gw-01"), _version(zoned_lab, "nw-hmi-01")) == ("1.0.0", "1.1.0")
+    assert zoned_lab.sh("nw-gw-01", "sha256sum /etc/nwc/nwc-gateway.conf").stdout == conf
+    backups = list((tmp_path / "state" / "backups").glob("*/nw-gw-01.tar.gz"))
+    assert backups, "the backup made on node-idmz did not reach the controller's store"
+    # the events of the zoned hosts reached the journal live, as with the local backend
+    db = subprocess.run(
+        ["sqlite3", str(tmp_path / "state" / "state.db"), "select distinct host from task_events"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if db.returncode == 0:
+        assert {"nw-gw-01", "nw-hmi-01"} <= set(db.stdout.split())
+    # nothing of the jobs is left on the nodes
+    for node in ("node-idmz", "node-cell-a"):
+        left = zoned_lab.sh(node, "ls /dev/shm | grep -c otorch- || true").stdout.strip()
+        assert left == "0", f"{node} keeps job directories"
+    zoned_lab.reset("nw-hmi-01", "nw-hmi-02")
+
+
+def test_an_unreachable_node_makes_only_its_zone_unreachable(zoned_lab: LabHandle, tmp_path: Path) -> None:
+    hosts = ["nw-hmi-01", "nw-hmi-02"]
+    zoned_lab.ensure_baseline(*hosts)
+    node = zoned_lab.cfg.container("node-cell-a")
+    subprocess.run(["podman", "stop", "-t", "1", node], check=True, capture_output=True)
+    try:
+        _, data, err = _run(zoned_lab, tmp_path, hosts)
+    finally:
+        subprocess.run(["podman", "start", node], check=True, capture_output=True)
+    by = {h["host"]: h for h in data.get("hosts", [])}  # type: ignore[attr-defined]
+    assert by["nw-hmi-01"]["state"] == "unreachable", err[-3000:]
+    assert "execution node node-cell-a unreachable" in json.dumps(by["nw-hmi-01"])
+    assert by["nw-hmi-02"]["state"] == "succeeded"  # the other zone went on
+    assert _version(zoned_lab, "nw-hmi-01") == "1.0.0"
+    zoned_lab.reset("nw-hmi-02")
+
+
+def test_a_stream_with_a_foreign_host_or_garbage_is_refused(zoned_lab: LabHandle, tmp_path: Path) -> None:
+    """A node whose worker lies (events for a host outside its zone) or breaks the protocol: refused,
+    its hosts unreachable with the reason, nothing installed."""
+    node = zoned_lab.cfg.container("node-cell-a")
+    liar = (
+        "#!/bin/sh\nexport PATH=/opt/otorch-node/venv/bin:$PATH\n"
+        'ansible-runner "$@" | sed -u \'s/"nw-hmi-01"/"nw-sis-01"/g\'\n'
+    )
+    garbage = "#!/bin/sh\ncat >/dev/null; echo 'this is not the protocol'\n"
+    for name, script, expect in (("liar", liar, "outside its zone"), ("garbage", garbage, "")):
+        zoned_lab.sh("nw-hmi-01", "true")
+        zoned_lab.sh(
+            "node-cell-a",
+            f"cat > /usr/local/bin/{name} <<'EOF'\n{script}EOF\nchmod 755 /usr/local/bin/{name}",
+        )
+        text = (zoned_lab.inventory / "nodes.yml").read_text()
+        patched = text.replace("  forks: 5\n", f"  forks: 5\n  runner: /usr/local/bin/{name}\n", 2)
+        nodes_file = tmp_path / f"nodes-{name}.yml"
+        nodes_file.write_text(patched.replace("key: ../ssh/id_ed25519", f"key: {zoned_lab.key}"))
+        _, data, err = _run(zoned_lab, tmp_path / name, ["nw-hmi-01"], OTORCH_NODES=str(nodes_file))
+        (host,) = data.get("hosts", [])  # type: ignore[misc]
+        assert host["state"] == "unreachable", (json.dumps(host), err[-3000:])
+        assert expect in json.dumps(host), host
+        assert _version(zoned_lab, "nw-hmi-01") == "1.0.0"
+    del node

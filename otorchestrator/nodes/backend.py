@@ -1,0 +1,410 @@
+"""The nodes backend (``OTORCH_BACKEND=nodes``): each zone's share of a phase runs on the zone's execution
+node over ansible-runner's streaming protocol, as AWX's execution nodes do (there over Receptor, here
+over SSH):
+
+    controller: transmit(private data dir, kwargs)  --ssh-->  node: ansible-runner worker --delete
+    controller: process(events, artifacts)          <--ssh--
+
+* the job holds only that zone's hosts (inventory), the phase playbook, roles and collections, the extra
+  vars; the secrets travel only in the stream (kwargs) and the SSH key for the zone hosts as
+  ansible-runner's ``ssh_key`` (held by ssh-agent on the node); the worker unpacks into the node's
+  ``work_dir`` (default /dev/shm: RAM) and removes it after the job (``--delete``);
+* events reach `on_event` live, parsed by the local backend's own code (execution/events.py), so the
+  journal reads the same; an event for a host outside the job's zone, or a stream that is not the protocol,
+  is refused: the job is stopped and its hosts are reported `unreachable` with the reason (the engine
+  re-probes them on resume);
+* zones of one phase run in parallel, one thread per node; a node that does not answer makes its zone's
+  hosts `unreachable` ("execution node ... unreachable"), the other zones go on;
+* the SSH link or the worker lost mid-phase: the hosts are `unreachable` with that reason, the remote job is
+  killed and its directory removed when the node answers again; resume re-probes them through the node;
+* backups made on the node come back in the artifacts stream into the controller's backup store; a
+  rollback's backup goes to the node inside the job.
+
+Zones without a node run directly (the local backend), unless nodes.yml requires a node for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from ansible_runner.streaming import Processor, Transmitter
+
+from otorchestrator.execution.ansible import AnsibleRunnerBackend, TaskTimeouts
+from otorchestrator.execution.backend import PhaseOutcome, PhaseRequest, RunStatus, TaskEvent
+from otorchestrator.execution.events import FailureTracker, phase_results, task_event
+from otorchestrator.models.results import HostOutcome, PhaseResult
+from otorchestrator.nodes import inventory as ninv
+from otorchestrator.nodes import ssh
+from otorchestrator.nodes.bootstrap import venv_of
+from otorchestrator.nodes.config import Node, NodesConfig, load_nodes, nodes_file
+from otorchestrator.resources import ansible_content
+
+COLLECTIONS = ("ansible.utils",)  # what the roles use beyond ansible.builtin (ansible.utils.keep_keys)
+_LABEL = re.compile(r"[^A-Za-z0-9._-]+")
+_MAGIC = re.compile(r"\{\{\s*inventory_dir\s*\}\}")
+_ORDER = [RunStatus.SUCCESSFUL, RunStatus.CANCELED, RunStatus.TIMEOUT, RunStatus.FAILED]
+_CFG = """[defaults]
+roles_path = roles
+collections_path = collections
+host_key_checking = False
+retry_files_enabled = False
+interpreter_python = auto_silent
+timeout = 20
+[ssh_connection]
+pipelining = True
+ssh_args = -o ControlMaster=auto -o ControlPersist=60s -o ServerAliveInterval=15
+"""
+
+
+class NodesBackend:
+    """Backend protocol (execution/backend.py) through the zones' execution nodes (nodes.yml)."""
+
+    def __init__(self, state: Any, nodes: NodesConfig | None = None) -> None:
+        root = Path(state) if isinstance(state, str | os.PathLike) else Path(state.root)
+        self.runs_dir = (root / "runner").resolve()
+        backups = None if isinstance(state, str | os.PathLike) else getattr(state, "backups", None)
+        self.backup_store = Path(backups if backups is not None else root / "backups").resolve()
+        self._state = state
+        self._nodes = nodes
+        self._direct: AnsibleRunnerBackend | None = None
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+        self.content = ansible_content()
+
+    # ---------------------------------------------------------------- public
+    def run_phase(
+        self,
+        request: PhaseRequest,
+        on_event: Callable[[TaskEvent], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> PhaseOutcome:
+        source = Path(request.inventory)
+        data = ninv.listing(source)
+        config = self._config(source)
+        jobs: dict[str, list[str]] = {}
+        direct: list[str] = []
+        results: dict[str, PhaseResult] = {}
+        for zone, hosts in ninv.zones(data, request.hosts).items():
+            node = config.node_for(zone)
+            if node is not None:
+                jobs[node.name] = jobs.get(node.name, []) + hosts
+            elif config.requires(zone):
+                for h in hosts:
+                    results[h] = _lost(
+                        request, h, f"zone {zone!r} requires an execution node; none serves it"
+                    )
+            else:
+                direct += hosts
+        unknown = [h for h in request.hosts if h not in ninv.all_hosts(data)]
+        if unknown:
+            raise ValueError(f"hosts not in inventory {source}: {', '.join(unknown)}")
+
+        def safe_event(event: TaskEvent) -> None:
+            if on_event is not None:
+                with self._lock:
+                    on_event(event)
+
+        statuses: list[RunStatus] = []
+        by_name = {n.name: n for n in config.nodes}
+        with ThreadPoolExecutor(max_workers=len(jobs) + 1) as pool:
+            futures = [
+                pool.submit(self._job, config, by_name[name], hosts, request, data, safe_event, cancel)
+                for name, hosts in jobs.items()
+            ]
+            if direct:
+                sub = request.model_copy(update={"hosts": tuple(direct)})
+                futures.append(pool.submit(self._direct_backend().run_phase, sub, safe_event, cancel))
+            for future in futures:
+                outcome = future.result()
+                statuses.append(outcome.status)
+                results.update(outcome.results)
+        status = max(statuses, key=_ORDER.index) if statuses else RunStatus.FAILED
+        return PhaseOutcome(phase=request.phase, status=status, rc=None, results=results)
+
+    # ---------------------------------------------------------------- one zone job
+    def _job(
+        self,
+        config: NodesConfig,
+        node: Node,
+        hosts: list[str],
+        request: PhaseRequest,
+        data: Mapping[str, Any],
+        on_event: Callable[[TaskEvent], None],
+        cancel: Callable[[], bool] | None,
+    ) -> PhaseOutcome:
+        phase = request.phase
+        try:
+            ssh.run(config, node, "true", timeout=node.connect_timeout_s + 5)
+        except ssh.NodeUnreachable as exc:
+            why = f"execution node {node.name} unreachable: {exc}"
+            return _outcome(request, RunStatus.FAILED, {h: _lost(request, h, why) for h in hosts})
+        token = secrets.token_hex(8)
+        wdir = f"{node.work_dir.rstrip('/')}/otorch-{token}"
+        pdd = self._private_dir(request, node)
+        key = self._build(pdd, hosts, data, Path(request.inventory))
+        store = f"{wdir}/artifacts/run/backups"
+        self._seed_backups(pdd, hosts, request.extravars)
+        extravars = {**dict(request.extravars), **dict(request.secret_vars), "otorch_backup_store_dir": store}
+        envvars = {
+            "ANSIBLE_CONFIG": f"{wdir}/project/ansible.cfg",
+            "ANSIBLE_TASK_TIMEOUT": str(request.task_timeout_s),
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": f"{wdir}/cp",
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_CHECK_MODE_MARKERS": "True",
+        }
+        remote = (
+            f"PATH={venv_of(node)}/bin:$PATH exec {node.runner} worker --private-data-dir={wdir} --delete"
+        )
+        tracker, timeouts = FailureTracker(), TaskTimeouts()
+        state: dict[str, str] = {}
+        tmp = pdd / "ssh"
+        proc = subprocess.Popen(
+            ssh.ssh_argv(config, node, tmp, remote),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=ssh.clean_env(),
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        allowed = set(hosts)
+
+        def guard(event: dict[str, Any]) -> bool:
+            host = (event.get("event_data") or {}).get("host")
+            if host and host not in allowed:
+                state.setdefault(
+                    "refused", f"stream from {node.name} refused: an event for {host}, outside its zone"
+                )
+                proc.kill()
+                return False
+            if "refused" in state:
+                return False
+            tracker.feed(event)
+            timed_out = timeouts.feed(event)
+            te = task_event(event, phase)
+            if te is not None:
+                on_event(te.model_copy(update={"status": "timed_out"}) if timed_out else te)
+            return True
+
+        def status_handler(status: dict[str, Any], runner_config: Any = None) -> None:
+            state["status"] = str(status.get("status", ""))
+            if status.get("status") == "error":
+                state.setdefault("error", str(status.get("job_explanation", ""))[:300])
+
+        stop = threading.Event()
+
+        def watchdog() -> None:
+            deadline = time.monotonic() + request.timeout_s + 120
+            while not stop.wait(0.5):
+                if cancel is not None and cancel():
+                    state.setdefault("canceled", "canceled by the operator")
+                    proc.kill()
+                    return
+                if time.monotonic() > deadline:
+                    state.setdefault("error", f"no end of stream from {node.name} within the phase timeout")
+                    proc.kill()
+                    return
+
+        watcher = threading.Thread(target=watchdog, daemon=True)
+        watcher.start()
+        try:
+            Transmitter(
+                _output=proc.stdin,
+                private_data_dir=str(pdd / "job"),
+                playbook=f"playbooks/{phase.value}.yml",
+                inventory="inventory/hosts.json",
+                extravars=extravars,
+                envvars=envvars,
+                cmdline="--check" if request.check_mode else None,
+                ssh_key=key,
+                ident="run",
+                forks=node.forks,
+                timeout=request.timeout_s,
+                suppress_env_files=True,
+            ).run()
+            proc.stdin.close()
+        except (BrokenPipeError, OSError) as exc:
+            state.setdefault("error", f"link to {node.name} lost while sending the job: {exc}")
+        try:
+            Processor(
+                _input=proc.stdout,
+                private_data_dir=str(pdd / "job"),
+                event_handler=guard,
+                status_handler=status_handler,
+                ident="run",
+                quiet=True,
+            ).run()
+        except Exception as exc:  # a stream that is not the protocol (bad zip, bad framing)
+            state.setdefault("error", f"malformed stream from {node.name}: {type(exc).__name__}: {exc}"[:300])
+        stop.set()
+        proc.kill() if proc.poll() is None and state.keys() & {"refused", "error", "canceled"} else None
+        rc = proc.wait()
+        state["rc"] = str(rc)
+        stderr = (proc.stderr.read() if proc.stderr else b"").decode("utf-8", "replace").strip()
+        shutil.rmtree(tmp, ignore_errors=True)
+        problem = state.get("refused") or state.get("error")
+        if problem and stderr:
+            problem += f" (ssh: {stderr[-200:]})"
+        if problem:
+            problem += f" [rc {rc}]"
+        if problem is None and state.get("status") not in ("successful", "failed", "timeout", "canceled"):
+            problem = (
+                f"link to {node.name} lost mid-phase (ssh rc {rc}{': ' + stderr[-200:] if stderr else ''})"
+            )
+        if "canceled" in state:
+            self._clean_remote(config, node, wdir)
+            res = {h: _lost(request, h, "canceled", HostOutcome.CANCELED) for h in hosts}
+            return _outcome(request, RunStatus.CANCELED, res)
+        if problem is not None:
+            self._clean_remote(config, node, wdir)
+            return _outcome(request, RunStatus.FAILED, {h: _lost(request, h, problem) for h in hosts})
+        status = _status(state.get("status"))
+        self._collect_backups(pdd, hosts)
+        results = timeouts.apply(phase_results(phase, hosts, tracker, status))
+        return PhaseOutcome(
+            phase=phase, status=status, rc=rc, results=results, artifact_dir=pdd / "job" / "artifacts" / "run"
+        )
+
+    # --------------------------------------------------------------- helpers
+    def _config(self, source: Path) -> NodesConfig:
+        if self._nodes is None:
+            path = nodes_file(source)
+            self._nodes = load_nodes(path) if path is not None else NodesConfig()
+        return self._nodes
+
+    def _direct_backend(self) -> AnsibleRunnerBackend:
+        if self._direct is None:
+            self._direct = AnsibleRunnerBackend(self._state)
+        return self._direct
+
+    def _private_dir(self, request: PhaseRequest, node: Node) -> Path:
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        label = _LABEL.sub("-", request.run_label or "run").strip("-") or "run"
+        while True:
+            pdd = self.runs_dir / f"{label}-{request.phase.value}-{next(self._counter)}-{node.name}"
+            try:
+                pdd.mkdir(mode=0o700)
+                return pdd
+            except FileExistsError:
+                continue
+
+    def _build(self, pdd: Path, hosts: list[str], data: Mapping[str, Any], source: Path) -> str | None:
+        """The job directory (``pdd/job``: project + inventory); returns the zone hosts' SSH key text."""
+        job = pdd / "job"
+        project = job / "project"
+        shutil.copytree(self.content.playbooks_dir, project / "playbooks")
+        shutil.copytree(self.content.roles_dir, project / "roles")
+        for fqcn in COLLECTIONS:
+            found = _collection(fqcn, self.content.root)
+            if found is not None:
+                shutil.copytree(
+                    found, project / "collections" / "ansible_collections" / Path(*fqcn.split("."))
+                )
+        (project / "ansible.cfg").write_text(_CFG, encoding="utf-8")
+        inv_dir = source if source.is_dir() else source.parent
+        keys: set[str] = set()
+        hostvars: dict[str, Any] = {}
+        for h in hosts:
+            hv = dict(ninv.hostvars(data).get(h, {}))
+            key = hv.pop("ansible_ssh_private_key_file", None) or hv.pop("ansible_private_key_file", None)
+            if key:
+                keys.add(_MAGIC.sub(str(inv_dir), str(key)))
+            args = str(hv.get("ansible_ssh_common_args", ""))
+            hv["ansible_ssh_common_args"] = args.replace("-o IdentitiesOnly=yes", "").strip()
+            hostvars[h] = hv
+        if len(keys) > 1:
+            raise ValueError(f"hosts {', '.join(hosts)} use different SSH keys: one key per zone job")
+        children: dict[str, Any] = {}
+        for group, body in data.items():
+            if group in ("_meta", "all", "ungrouped") or not isinstance(body, Mapping):
+                continue
+            members = [h for h in body.get("hosts", []) if h in hostvars]
+            if members:
+                children[group] = {"hosts": {h: None for h in members}}
+        (job / "inventory").mkdir(parents=True)
+        target = job / "inventory" / "hosts.json"
+        target.write_text(json.dumps({"all": {"hosts": hostvars, "children": children}}, sort_keys=True))
+        target.chmod(0o600)
+        return Path(next(iter(keys))).read_text(encoding="utf-8") if keys else None
+
+    def _seed_backups(self, pdd: Path, hosts: list[str], extravars: Mapping[str, Any]) -> None:
+        """The backups a rollback (or backup_verify) of these hosts reads go to the node inside the job."""
+        ids = extravars.get("otorch_backup_ids") or {}
+        for host in hosts:
+            bid = ids.get(host) if isinstance(ids, Mapping) else None
+            if not bid:
+                continue
+            for suffix in (".tar.gz", ".json"):
+                src = self.backup_store / str(bid) / f"{host}{suffix}"
+                if src.is_file():
+                    dest = pdd / "job" / "artifacts" / "run" / "backups" / str(bid) / src.name
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(src, dest)
+
+    def _collect_backups(self, pdd: Path, hosts: list[str]) -> None:
+        """Backups made on the node (they came back with the artifacts) into the controller's store."""
+        back = pdd / "job" / "artifacts" / "run" / "backups"
+        for path in back.glob("*/*") if back.is_dir() else ():
+            host = path.name.removesuffix(".tar.gz").removesuffix(".json")
+            if host in hosts and path.is_file() and not path.is_symlink():
+                dest = self.backup_store / path.parent.name / path.name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, dest)
+
+    def _clean_remote(self, config: NodesConfig, node: Node, wdir: str) -> None:
+        """Remove the job's directory on the node and kill what is left of the job (the pattern does not
+        match this shell itself) (best effort: a node that
+        does not answer keeps them until the next job's clean-up or `otorch nodes check`)."""
+        with contextlib.suppress(ssh.NodeUnreachable):
+            ssh.run(
+                config,
+                node,
+                f"rm -rf -- {wdir}; pkill -KILL -f -- '[{wdir[0]}]{wdir[1:]}'",
+                timeout=node.connect_timeout_s + 10,
+            )
+
+    def end_orphans(self, run_id: str, grace_s: float = 30.0, notify: Any = None) -> list[str]:
+        """The direct jobs' orphans (the local backend's); a node job's are ended by `_clean_remote`."""
+        direct: Any = self._direct_backend()
+        ending = getattr(direct, "end_orphans", None)
+        return list(ending(run_id, grace_s, notify)) if callable(ending) else []
+
+
+def _collection(fqcn: str, root: Path) -> Path | None:
+    paths = [*os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep), str(root / ".collections")]
+    for base in paths:
+        candidate = Path(base) / "ansible_collections" / Path(*fqcn.split("."))
+        if base and candidate.is_dir():
+            return candidate
+    return None
+
+
+def _lost(
+    request: PhaseRequest, host: str, message: str, outcome: HostOutcome = HostOutcome.UNREACHABLE
+) -> PhaseResult:
+    return PhaseResult.model_validate(
+        {"phase": request.phase, "host": host, "ok": False, "outcome": outcome, "message": message[:300]}
+    )
+
+
+def _outcome(request: PhaseRequest, status: RunStatus, results: dict[str, PhaseResult]) -> PhaseOutcome:
+    return PhaseOutcome(phase=request.phase, status=status, rc=None, results=results)
+
+
+def _status(value: str | None) -> RunStatus:
+    try:
+        return RunStatus(value or "failed")
+    except ValueError:
+        return RunStatus.FAILED
