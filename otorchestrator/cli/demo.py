@@ -18,9 +18,10 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from otorchestrator.app import clock, runs
+from otorchestrator.app import clock, runs, staging
 from otorchestrator.app.run_request import RunRequest
 from otorchestrator.cli import demo_audit
+from otorchestrator.cli import waves as waves_cli
 from otorchestrator.cli._shared import app_errors
 from otorchestrator.cli.progress import make_observer
 from otorchestrator.cli.run import caller, render
@@ -182,12 +183,13 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
         console.print(f"  asset approval of {statement.asset} signed by {APPROVER} ({approvals_dir})")
 
     _step(console, "4/6 waves: stage the plan (canary first, budgets, windows)")
-    waves_args = ["waves", str(plan_file), "-i", str(inventory), "-o", str(waves_file)]
-    waves_args += ["--approvals", str(approvals_dir), "--html", str(out / "waves.html")]
-    if (inventory / "policy.yml").is_file():
-        waves_args += ["--policy", str(inventory / "policy.yml")]
-    if _otorch(waves_args):
-        raise click.ClickException("waves failed")
+    staged = staging.stage(  # the same call as `otorch waves`
+        plan_file, clock.now_seconds(), policy_file=policy_file if policy_file.is_file() else None,
+        inventory=str(inventory), approvals_dir=approvals_dir, output=waves_file,
+        html_file=out / "waves.html",
+    )  # fmt: skip
+    waves_cli.render(staged.wave_plan, console, max_rows=200)
+    waves_cli.signed_approvals(staged.gate, console)
     sign_file(waves_file, trust.keys[PLANNER], Kind.WAVEPLAN)
     console.print(f"  wave plan signed by {PLANNER} ({waves_file}.sig)")
 

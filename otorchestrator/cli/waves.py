@@ -12,17 +12,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from otorchestrator.app import clock
+from otorchestrator.app import clock, staging
+from otorchestrator.app.errors import AppError
 from otorchestrator.cli._shared import now_option, trust_option
 from otorchestrator.exitcodes import ExitCode
-from otorchestrator.intake.planfiles import PlanFileError, load_plan
 from otorchestrator.models.plan import ExemptionRef
 from otorchestrator.models.waves import WavePlan
-from otorchestrator.planning.policy import PolicyError, load_policy
-from otorchestrator.planning.waves import stage_waves
-from otorchestrator.reporting.waves_html import render_waves_html
-from otorchestrator.trust.gate import Gate, staging_gate
-from otorchestrator.trust.stage_approvals import reword_holds
+from otorchestrator.trust.gate import Gate
 
 
 def _console(stderr: bool = False) -> Console:
@@ -171,7 +167,7 @@ def _left_out(wp: WavePlan, console: Console, max_rows: int) -> None:
     )
 
 
-def _signed_approvals(gate: Gate, console: Console) -> None:
+def signed_approvals(gate: Gate, console: Console) -> None:
     """Which signed approval file placed which host; approval files that did not count."""
     if gate.signed is None:
         return
@@ -240,28 +236,19 @@ def waves(
     """
     now = now or clock.now_seconds()
     try:
-        plan = load_plan(plan_file)
-        policy = load_policy(policy_file)
-    except (PlanFileError, PolicyError) as exc:
+        staged = staging.stage(
+            plan_file, now, policy_file=policy_file, inventory=inventory, trust_file=trust_file,
+            approvals_dir=approvals_dir, output=output, html_file=html_file,
+        )  # fmt: skip
+    except AppError as exc:
         _fail(str(exc))
-    gate = staging_gate(plan, plan_file, policy, policy_file, inventory, now, trust_file, approvals_dir)
-    if gate.problems:  # docs/trust.md
-        _fail(f"{plan_file}: refusing to stage it:\n  " + "\n  ".join(gate.problems))
-    # recorded as its resolved absolute path: the wave plan (and its hash) must not depend on how -i was typed
-    where = str(Path(inventory).resolve()) if inventory else None
-    wave_plan = stage_waves(plan, gate.policy, now, inventory=where)
-    if gate.trust is not None and gate.signed is not None:
-        wave_plan = reword_holds(wave_plan, gate.signed, gate.trust, plan_file)
-    if output is not None:
-        output.write_text(wave_plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    if html_file is not None:
-        html_file.write_text(render_waves_html(wave_plan, plan, now), encoding="utf-8")
+    wave_plan, gate = staged.wave_plan, staged.gate
     if as_json:
         click.echo(wave_plan.model_dump_json(indent=2))
     else:
         console = _console()
         render(wave_plan, console, max_rows)
-        _signed_approvals(gate, console)
+        signed_approvals(gate, console)
         if output is not None:
             console.print(f"wave plan written to {output} ({wave_plan.content_hash})")
         if html_file is not None:
