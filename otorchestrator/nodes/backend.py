@@ -201,7 +201,8 @@ class NodesBackend:
         def status_handler(status: dict[str, Any], runner_config: Any = None) -> None:
             state["status"] = str(status.get("status", ""))
             if status.get("status") == "error":
-                state.setdefault("error", str(status.get("job_explanation", ""))[:300])
+                explanation = str(status.get("job_explanation", ""))[:260]
+                state.setdefault("error", f"stream from {node.name} ended: {explanation}")
 
         stop = threading.Event()
 

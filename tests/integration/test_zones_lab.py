@@ -271,3 +271,62 @@ def test_a_stream_with_a_foreign_host_or_garbage_is_refused(zoned_lab: LabHandle
         assert expect in json.dumps(host), host
         assert _version(zoned_lab, "nw-hmi-01") == "1.0.0"
     del node
+
+
+@pytest.mark.xfail(
+    reason="engine gap (not the backend): the lost host is recorded unreachable mid-install and the run "
+    "ends; `otorch resume` of that finished run does not re-probe it (reconcile runs for an interrupted "
+    "run only). The first half (lost link -> unreachable with the node's reason) passes.",
+    strict=False,
+)
+def test_worker_killed_mid_install_then_resume_reprobes_through_the_node(
+    zoned_lab: LabHandle, tmp_path: Path
+) -> None:
+    """The worker dies on the node while nw-hmi-01 installs: the host is recorded lost (unreachable, with
+    the reason); `otorch resume` moves it to needs_reconcile, re-probes it through the node and decides from
+    what it finds; the package is never installed twice."""
+    import time
+
+    zoned_lab.ensure_baseline("nw-hmi-01")
+    plan_file = tmp_path / "waves.json"
+    plan_file.write_text(_waveplan(zoned_lab, ["nw-hmi-01"]))
+    otorch = str(Path(sys.executable).parent / "otorch")
+    state = str(tmp_path / "state")
+    common = ["--yes", "--json", "--operator", "it-ops", "--state-dir", state]
+    env = {**os.environ, "OTORCH_BACKEND": "nodes"}
+    proc = subprocess.Popen(
+        [otorch, "run", str(plan_file), *common, "-i", str(zoned_lab.inventory),
+         "--artifacts", str(zoned_lab.cfg.repo_dir / "main")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    killed = False
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        started = list((tmp_path / "state" / "runner").glob("*-install-*-node-cell-a"))
+        busy = zoned_lab.sh("node-cell-a", "pgrep -f '[a]nsible-playbook' || true").stdout.strip()
+        if started and busy:
+            zoned_lab.sh("node-cell-a", "pkill -KILL -f '[a]nsible-runner worker' || true")
+            killed = True
+            break
+        time.sleep(0.2)
+    out, err = proc.communicate(timeout=300)
+    assert killed, "the install phase was never seen on the node"
+    assert out.strip(), err[-1500:]
+    (host,) = json.loads(out)["hosts"]
+    assert host["state"] == "unreachable" and "node-cell-a" in host["detail"], (host, err[-2000:])
+    run_id = json.loads(out)["run"]["run_id"]
+    resumed = subprocess.run(
+        [otorch, "resume", run_id, *common, "--artifacts", str(zoned_lab.cfg.repo_dir / "main")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert resumed.stdout.strip().startswith("{"), resumed.stderr[-1500:]
+    (after,) = json.loads(resumed.stdout)["hosts"]
+    assert after["state"] in ("succeeded", "rolled_back"), (after["detail"], resumed.stderr[-2000:])
+    upgrades = zoned_lab.sh(
+        "nw-hmi-01", "grep -c ' upgrade nwc-hmi-runtime' /var/log/dpkg.log || true"
+    ).stdout
+    assert int(upgrades.strip() or 0) <= 1  # never installed twice
+    zoned_lab.reset("nw-hmi-01")
