@@ -1,5 +1,6 @@
-"""Load the roles' Ansible modules and their shared module_utils (roles/*/library, roles/ot_common/module_utils)
-as plain Python modules, and run a module's main() in-process as Ansible would (arguments in, JSON out)."""
+"""Load the roles' Ansible modules and their shared module_utils
+(roles/*/library, roles/ot_common/module_utils) as plain Python modules, and run a module's main() in-process as Ansible would
+(arguments in, JSON out)."""
 
 from __future__ import annotations
 
@@ -43,12 +44,18 @@ def fixture(name: str) -> str:
     return (FIXTURES / name).read_text()
 
 
-def run_module(mod: ModuleType, args: dict[str, Any], monkeypatch: pytest.MonkeyPatch, check_mode: bool = False,
-               ) -> dict[str, Any]:
+def run_module(
+    mod: ModuleType,
+    args: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    check_mode: bool = False,
+) -> dict[str, Any]:
     """main() of a module with these arguments; the JSON it printed (exit_json or fail_json)."""
     from ansible.module_utils import basic
 
-    payload = dict(args, _ansible_check_mode=check_mode, _ansible_remote_tmp="/tmp", _ansible_keep_remote_files=False)
+    payload = dict(
+        args, _ansible_check_mode=check_mode, _ansible_remote_tmp="/tmp", _ansible_keep_remote_files=False
+    )
     monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": payload}).encode())
     monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
     out: list[dict[str, Any]] = []

@@ -1,5 +1,6 @@
-"""ot_backup's modules run in-process (roles/ot_backup/library): the snapshot on the host (one baseline per
-backup id, archive written aside, check mode writes nothing) and the store's verification on the controller."""
+"""ot_backup's modules run in-process (roles/ot_backup/library): the snapshot on the host
+(one baseline per backup id, archive written aside, check mode writes nothing)
+and the store's verification on the controller."""
 
 from __future__ import annotations
 
@@ -45,13 +46,16 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     }
 
 
-def snap(host: dict[str, Any], mp: pytest.MonkeyPatch, check_mode: bool = False, **over: Any) -> dict[str, Any]:
+def snap(
+    host: dict[str, Any], mp: pytest.MonkeyPatch, check_mode: bool = False, **over: Any
+) -> dict[str, Any]:
     args = {k: v for k, v in host.items() if k != "conf"}
     return run_module(SNAP, dict(args, **over), mp, check_mode=check_mode)
 
 
-def test_snapshot_records_the_baseline_and_writes_the_archive(host: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-                                                              ) -> None:
+def test_snapshot_records_the_baseline_and_writes_the_archive(
+    host: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = snap(host, monkeypatch)
     assert out["changed"] and not out.get("failed")
     m = out["manifest"]
@@ -72,10 +76,13 @@ def test_snapshot_records_the_baseline_and_writes_the_archive(host: dict[str, An
     assert out["archive_sha256"] == probe().sha256_file(str(archive))
 
 
-def test_a_rerun_with_the_same_baseline_keeps_the_archive(host: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-                                                          ) -> None:
+def test_a_rerun_with_the_same_baseline_keeps_the_archive(
+    host: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = snap(host, monkeypatch)
-    again = snap(host, monkeypatch, store_manifest=json.dumps(dict(first["manifest"], archive="x", archive_sha256="y")))
+    again = snap(
+        host, monkeypatch, store_manifest=json.dumps(dict(first["manifest"], archive="x", archive_sha256="y"))
+    )
     assert not again["changed"] and again["archive_sha256"] == first["archive_sha256"]
     assert again["checks"][1]["ok"] and "kept" in again["checks"][1]["detail"]
 
@@ -101,7 +108,9 @@ def test_a_changed_baseline_under_the_same_id_is_refused_and_nothing_is_written(
     assert not Path(first["archive"]).exists()
 
 
-def test_check_mode_and_bad_inputs_write_nothing(host: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_mode_and_bad_inputs_write_nothing(
+    host: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = snap(host, monkeypatch, check_mode=True)
     assert out["changed"] and out["archive_sha256"] is None and not Path(host["remote_dir"]).exists()
     assert snap(host, monkeypatch, backup_id="../x")["failed"]
@@ -114,7 +123,9 @@ def test_check_mode_and_bad_inputs_write_nothing(host: dict[str, Any], monkeypat
     assert not Path(host["remote_dir"]).exists()
 
 
-def _stored(host: dict[str, Any], mp: pytest.MonkeyPatch, tmp_path: Path) -> tuple[dict[str, Any], Path, Path]:
+def _stored(
+    host: dict[str, Any], mp: pytest.MonkeyPatch, tmp_path: Path
+) -> tuple[dict[str, Any], Path, Path]:
     out = snap(host, mp)
     local = tmp_path / "store" / "bk-1" / "nw-hmi-02.tar.gz"
     local.parent.mkdir(parents=True)
@@ -126,20 +137,34 @@ def test_store_verifies_the_fetched_archive_and_writes_the_manifest(
     host: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     out, local, manifest_path = _stored(host, monkeypatch, tmp_path)
-    args = {"archive": str(local), "manifest_path": str(manifest_path), "manifest": out["manifest"],
-            "remote_archive": out["archive"], "remote_sha256": out["archive_sha256"]}
+    args = {
+        "archive": str(local),
+        "manifest_path": str(manifest_path),
+        "manifest": out["manifest"],
+        "remote_archive": out["archive"],
+        "remote_sha256": out["archive_sha256"],
+    }
     res = run_module(STORE, args, monkeypatch)
     assert [(c["name"], c["ok"]) for c in res["checks"]] == [
-        ("archive_created", True), ("checksum_verified", True), ("archive_readable", True)]
+        ("archive_created", True),
+        ("checksum_verified", True),
+        ("archive_readable", True),
+    ]
     written = json.loads(manifest_path.read_text())
     assert written["archive"] == "nw-hmi-02.tar.gz" and written["archive_sha256"] == out["archive_sha256"]
     assert oct(manifest_path.stat().st_mode & 0o777) == "0o600"
     v = res["values"]
-    assert v["config_sha256"][str(host["conf"])] == out["manifest"]["config_files"][str(host["conf"])]["checksum"]
+    assert (
+        v["config_sha256"][str(host["conf"])]
+        == out["manifest"]["config_files"][str(host["conf"])]["checksum"]
+    )
     assert v["config_sha256"][host["files"][1]] is None and v["archive_sha256"] == out["archive_sha256"]
     assert not run_module(STORE, args, monkeypatch)["changed"]  # idempotent
-    verified = run_module(STORE, {"mode": "verify", "store_dir": str(tmp_path / "store"), "backup_id": "bk-1",
-                                  "host": "nw-hmi-02"}, monkeypatch)
+    verified = run_module(
+        STORE,
+        {"mode": "verify", "store_dir": str(tmp_path / "store"), "backup_id": "bk-1", "host": "nw-hmi-02"},
+        monkeypatch,
+    )
     assert all(c["ok"] for c in verified["checks"]) and verified["values"]["verify_only"]
 
 
@@ -147,15 +172,25 @@ def test_store_detects_a_corrupted_or_missing_archive(
     host: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     out, local, manifest_path = _stored(host, monkeypatch, tmp_path)
-    args = {"archive": str(local), "manifest_path": str(manifest_path), "manifest": out["manifest"],
-            "remote_archive": out["archive"], "remote_sha256": out["archive_sha256"]}
+    args = {
+        "archive": str(local),
+        "manifest_path": str(manifest_path),
+        "manifest": out["manifest"],
+        "remote_archive": out["archive"],
+        "remote_sha256": out["archive_sha256"],
+    }
     run_module(STORE, args, monkeypatch)
     data = bytearray(local.read_bytes())
     data[len(data) // 2] ^= 0xFF
     local.write_bytes(bytes(data))
     res = {c["name"]: c for c in run_module(STORE, args, monkeypatch)["checks"]}
     assert not res["checksum_verified"]["ok"] and not res["archive_readable"]["ok"]
-    verify = {"mode": "verify", "store_dir": str(tmp_path / "store"), "backup_id": "bk-1", "host": "nw-hmi-02"}
+    verify = {
+        "mode": "verify",
+        "store_dir": str(tmp_path / "store"),
+        "backup_id": "bk-1",
+        "host": "nw-hmi-02",
+    }
     bad = {c["name"]: c for c in run_module(STORE, verify, monkeypatch)["checks"]}
     assert not bad["checksum_verified"]["ok"] and not bad["archive_readable"]["ok"]
     # an archive missing a backed-up file is not readable as a backup
@@ -163,6 +198,7 @@ def test_store_detects_a_corrupted_or_missing_archive(
         tar.add(str(manifest_path), arcname="manifest.json")
     gz = {c["name"]: c for c in run_module(STORE, args, monkeypatch)["checks"]}
     assert not gz["archive_readable"]["ok"] and gz["archive_readable"]["detail"].startswith("missing: ")
-    assert gzip.open(local).read(1)
+    with gzip.open(local) as g:
+        assert g.read(1)
     missing = run_module(STORE, dict(verify, backup_id="nope"), monkeypatch)
     assert [(c["name"], c["ok"]) for c in missing["checks"]] == [("backup_present", False)]

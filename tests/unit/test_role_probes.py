@@ -1,5 +1,5 @@
-"""The shared host probes of the roles' modules (roles/ot_common/module_utils/otorch_probe.py) against recorded
-outputs of the lab's hosts (tests/fixtures/role_probes/)."""
+"""The shared host probes of the roles' modules (roles/ot_common/module_utils/otorch_probe.py)
+against recorded outputs of the lab's hosts (tests/fixtures/role_probes/)."""
 
 from __future__ import annotations
 
@@ -55,14 +55,23 @@ def test_service_states_sysv_and_systemd() -> None:
     }
 
     def run(argv: list[str]) -> tuple[int, str, str]:
-        return (0, fixture("systemctl_show.txt"), "") if argv[0] == "systemctl" else (
-            0, fixture("service_status_all_hmi.txt"), "")
+        return (
+            (0, fixture("systemctl_show.txt"), "")
+            if argv[0] == "systemctl"
+            else (0, fixture("service_status_all_hmi.txt"), "")
+        )
 
     names = ["nwc-hmi-runtime", "nwc-gateway", "nosuch"]
     assert P.service_states(run, names, systemd=True) == {
-        "nwc-hmi-runtime": "running", "nwc-gateway": "stopped", "nosuch": "absent"}
+        "nwc-hmi-runtime": "running",
+        "nwc-gateway": "stopped",
+        "nosuch": "absent",
+    }
     assert P.service_states(run, names, systemd=False) == {
-        "nwc-hmi-runtime": "running", "nwc-gateway": "absent", "nosuch": "absent"}
+        "nwc-hmi-runtime": "running",
+        "nwc-gateway": "absent",
+        "nosuch": "absent",
+    }
 
 
 def test_mounts_memory_and_locks() -> None:
@@ -96,11 +105,13 @@ def test_wait_port_sees_a_listener_and_times_out_on_a_closed_port() -> None:
         port = srv.getsockname()[1]
         assert P.wait_port(port, 1) == (True, "")
     ok, why = P.wait_port(port, 0, sleep=lambda s: None)
-    assert not ok and "Timeout when waiting for 127.0.0.1:%d" % port in why
+    assert not ok and f"Timeout when waiting for 127.0.0.1:{port}" in why
 
 
 def test_manifest_json_is_ansibles_to_nice_json() -> None:
-    assert P.to_nice_json({"b": 1, "a": [1, 2]}) == '{\n    "a": [\n        1,\n        2\n    ],\n    "b": 1\n}'
+    assert (
+        P.to_nice_json({"b": 1, "a": [1, 2]}) == '{\n    "a": [\n        1,\n        2\n    ],\n    "b": 1\n}'
+    )
     assert P.canonical({"a": (1, 2)}) == {"a": [1, 2]}
     assert P.os_release(fixture("os_release_hmi.txt"))["ID"] == "debian"
     assert P.dpkg_host_problem(lambda name: "/usr/bin/" + name) is None
