@@ -1,5 +1,6 @@
 """Load the roles' Ansible modules and their shared module_utils
-(roles/*/library, roles/ot_common/module_utils) as plain Python modules, and run a module's main() in-process as Ansible would
+(roles/*/library, roles/ot_common/module_utils) as plain Python modules, and run a module's main()
+in-process as Ansible would
 (arguments in, JSON out)."""
 
 from __future__ import annotations
