@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,7 +131,7 @@ class AnsibleRunnerBackend:
             # artifacts/run/command: keep only what the job needs, so no inherited secret reaches disk.
             runner.config.env = job_env(runner.config.env, env, os.environ)
             runner.run()
-            status = _status(runner.status)
+            status = runner_status(runner.status)
             rc = runner.rc
         finally:
             if secret_file is not None:
@@ -144,15 +144,7 @@ class AnsibleRunnerBackend:
 
     # --------------------------------------------------------------- helpers
     def _private_dir(self, request: PhaseRequest) -> Path:
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        label = _LABEL.sub("-", request.run_label or "run").strip("-") or "run"
-        while True:
-            pdd = self.runs_dir / f"{label}-{request.phase.value}-{next(self._counter)}"
-            try:
-                pdd.mkdir(mode=0o700)
-                return pdd
-            except FileExistsError:
-                continue
+        return new_private_dir(self.runs_dir, request, self._counter)
 
     def _env(self, request: PhaseRequest, token: str, cp_dir: Path) -> dict[str, str]:
         venv_bin = str(Path(sys.executable).parent)
@@ -322,7 +314,23 @@ def _resolve_magic(value: Any, inv_dir: Path, inv_file: Path) -> Any:
     return value
 
 
-def _status(value: str | None) -> RunStatus:
+def new_private_dir(runs_dir: Path, request: PhaseRequest, counter: Iterator[int], suffix: str = "") -> Path:
+    """A new, private (0700) job directory ``<label>-<phase>-<n>[-<suffix>]`` under `runs_dir`: the one naming
+    every backend's job directories follow (orphan clean-up and the report find a run's jobs by it)."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    label = _LABEL.sub("-", request.run_label or "run").strip("-") or "run"
+    tail = f"-{suffix}" if suffix else ""
+    while True:
+        pdd = runs_dir / f"{label}-{request.phase.value}-{next(counter)}{tail}"
+        try:
+            pdd.mkdir(mode=0o700)
+            return pdd
+        except FileExistsError:
+            continue
+
+
+def runner_status(value: str | None) -> RunStatus:
+    """ansible-runner's final status as ours (anything unknown or missing counts as failed)."""
     try:
         return RunStatus(value or "failed")
     except ValueError:

@@ -42,7 +42,12 @@ from typing import Any
 
 from ansible_runner.streaming import Processor, Transmitter
 
-from otorchestrator.execution.ansible import AnsibleRunnerBackend, TaskTimeouts
+from otorchestrator.execution.ansible import (
+    AnsibleRunnerBackend,
+    TaskTimeouts,
+    new_private_dir,
+    runner_status,
+)
 from otorchestrator.execution.backend import PhaseOutcome, PhaseRequest, RunStatus, TaskEvent
 from otorchestrator.execution.events import FailureTracker, phase_results, task_event
 from otorchestrator.models.results import HostOutcome, PhaseResult
@@ -53,7 +58,6 @@ from otorchestrator.nodes.config import Node, NodesConfig, load_nodes, nodes_fil
 from otorchestrator.resources import ansible_content
 
 COLLECTIONS = ("ansible.utils",)  # what the roles use beyond ansible.builtin (ansible.utils.keep_keys)
-_LABEL = re.compile(r"[^A-Za-z0-9._-]+")
 _MAGIC = re.compile(r"\{\{\s*inventory_dir\s*\}\}")
 _ORDER = [RunStatus.SUCCESSFUL, RunStatus.CANCELED, RunStatus.TIMEOUT, RunStatus.FAILED]
 _CFG = """[defaults]
@@ -271,7 +275,7 @@ class NodesBackend:
         if problem is not None:
             self._clean_remote(config, node, wdir)
             return _outcome(request, RunStatus.FAILED, {h: _lost(request, h, problem) for h in hosts})
-        status = _status(state.get("status"))
+        status = runner_status(state.get("status"))
         self._collect_backups(pdd, hosts)
         results = timeouts.apply(phase_results(phase, hosts, tracker, status))
         return PhaseOutcome(
@@ -291,15 +295,7 @@ class NodesBackend:
         return self._direct
 
     def _private_dir(self, request: PhaseRequest, node: Node) -> Path:
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        label = _LABEL.sub("-", request.run_label or "run").strip("-") or "run"
-        while True:
-            pdd = self.runs_dir / f"{label}-{request.phase.value}-{next(self._counter)}-{node.name}"
-            try:
-                pdd.mkdir(mode=0o700)
-                return pdd
-            except FileExistsError:
-                continue
+        return new_private_dir(self.runs_dir, request, self._counter, suffix=node.name)
 
     def _build(self, pdd: Path, hosts: list[str], data: Mapping[str, Any], source: Path) -> str | None:
         """The job directory (``pdd/job``: project + inventory); returns the zone hosts' SSH key text."""
@@ -403,9 +399,3 @@ def _lost(
 def _outcome(request: PhaseRequest, status: RunStatus, results: dict[str, PhaseResult]) -> PhaseOutcome:
     return PhaseOutcome(phase=request.phase, status=status, rc=None, results=results)
 
-
-def _status(value: str | None) -> RunStatus:
-    try:
-        return RunStatus(value or "failed")
-    except ValueError:
-        return RunStatus.FAILED
