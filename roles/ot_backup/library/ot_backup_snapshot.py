@@ -53,6 +53,7 @@ from ansible.module_utils.otorch_probe import (
     service_states,
     sha256_file,
     to_nice_json,
+    write_if_changed,
 )
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -122,21 +123,6 @@ def write_archive(archive, manifest_path, files):
         tar.add(manifest_path, arcname="manifest.json", recursive=False)
     os.chmod(partial, 0o600)
     os.rename(partial, archive)
-
-
-def write_if_changed(path, content, mode):
-    try:
-        with open(path) as f:
-            if f.read() == content:
-                return False
-    except (IOError, OSError):
-        pass
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(content)
-    os.chmod(tmp, mode)
-    os.rename(tmp, path)
-    return True
 
 
 def main():

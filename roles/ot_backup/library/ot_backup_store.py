@@ -40,7 +40,7 @@ import tarfile
 import zlib
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.otorch_probe import check, sha256_file, to_nice_json
+from ansible.module_utils.otorch_probe import check, sha256_file, to_nice_json, write_if_changed
 
 
 def members(archive):
@@ -88,21 +88,6 @@ def store_values(manifest, archive, manifest_path, local_sha, remote_archive, ch
         "listening_tcp_ports": manifest["listening_tcp_ports"],
         "check_mode": check_mode,
     }
-
-
-def write_if_changed(path, content):
-    try:
-        with open(path) as f:
-            if f.read() == content:
-                return False
-    except (IOError, OSError):
-        pass
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(content)
-    os.rename(tmp, path)
-    return True
 
 
 def store(module):

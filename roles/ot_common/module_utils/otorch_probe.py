@@ -287,6 +287,24 @@ def read_text(path):
         return f.read()
 
 
+def write_if_changed(path, content, mode=0o600):
+    """Write `content` to `path` (through `path`.tmp and a rename, created with `mode`) unless the file
+    already holds exactly that; True when it wrote."""
+    try:
+        with open(path) as f:
+            if f.read() == content:
+                return False
+    except (IOError, OSError):
+        pass
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(content)
+    os.chmod(tmp, mode)  # the exact mode, whatever the umask
+    os.rename(tmp, path)
+    return True
+
+
 def os_release(text):
     """{KEY: value} of /etc/os-release."""
     info = {}
