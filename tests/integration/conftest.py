@@ -11,23 +11,19 @@ test that needs a host at its baseline calls ``lab.ensure_baseline(host)`` itsel
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 
 import pytest
+from _lab import require_lab
 
 from otorchestrator.lab import LabConfig, lifecycle
-from otorchestrator.lab.handle import LabHandle, lab_unavailable_reason
+from otorchestrator.lab.handle import LabHandle
 
 
 @pytest.fixture(scope="session")
 def lab() -> Iterator[LabHandle]:
-    reason = lab_unavailable_reason()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the lab tests, but the lab is unavailable: {reason}")
-        pytest.skip(reason)
+    require_lab()
     cfg = LabConfig.from_env()
     progress = lambda msg: print(f"[lab] {msg}", file=sys.stderr)  # noqa: E731
     lifecycle.up(cfg, progress=progress)

@@ -31,11 +31,12 @@ from typing import Any
 
 import pytest
 import xmlschema
+from _lab import require_lab
 
 from otorchestrator.intake.catalog import load_catalog_strict
 from otorchestrator.intake.inventory import load_inventory
 from otorchestrator.lab import LabConfig, lifecycle
-from otorchestrator.lab.handle import LabHandle, lab_unavailable_reason
+from otorchestrator.lab.handle import LabHandle
 from otorchestrator.models.plan import Decision, Plan, PlanItem
 from otorchestrator.models.policy import WavePolicy
 from otorchestrator.models.waves import Rule, Wave, WaveHost, WaveItem, WavePlan
@@ -53,11 +54,7 @@ GW_CONF = "/etc/nwc/nwc-gateway.conf"
 
 @pytest.fixture(scope="module")
 def rlab() -> Iterator[LabHandle]:
-    reason = lab_unavailable_reason()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the lab tests, but the lab is unavailable: {reason}")
-        pytest.skip(reason)
+    require_lab()
     cfg = LabConfig.from_env()
     lifecycle.up(cfg, names=UP)
     handle = LabHandle.for_config(cfg)

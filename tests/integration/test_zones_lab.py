@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _lab import require_lab
 
 from otorchestrator.lab import LabConfig, lifecycle
 from otorchestrator.lab import zones as zoning
-from otorchestrator.lab.handle import LabHandle, lab_unavailable_reason
+from otorchestrator.lab.handle import LabHandle
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -26,11 +27,7 @@ ZONED = ("nw-scada-a", "nw-scada-b", "nw-hmi-01", "nw-gw-01")
 
 @pytest.fixture(scope="module")
 def zoned_lab() -> Iterator[LabHandle]:
-    reason = lab_unavailable_reason()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the lab tests, but the lab is unavailable: {reason}")
-        pytest.skip(reason)
+    require_lab()
     cfg = LabConfig.from_env()
     lifecycle.up(cfg, progress=lambda m: print(f"[lab] {m}", file=sys.stderr), zones=True)
     handle = LabHandle.for_config(cfg)
