@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from otorchestrator.execution.backend import PhaseOutcome, PhaseRequest, RunStat
 from otorchestrator.execution.events import FailureTracker, phase_results, task_event
 from otorchestrator.execution.jobenv import choose_config, job_env, run_settings, site_config_file
 from otorchestrator.execution.secretfiles import SHM_DIR, sweep_stale_secret_files, write_secret_file
-from otorchestrator.models.results import HostOutcome, PhaseResult
+from otorchestrator.models.results import HostOutcome, Phase, PhaseResult
 from otorchestrator.resources import AnsibleContent, ansible_content
 
 TOKEN_ENV = "OTORCH_RUN_TOKEN"
@@ -98,12 +98,7 @@ class AnsibleRunnerBackend:
         timeouts = TaskTimeouts()
 
         def handle(event: dict[str, Any]) -> bool:
-            tracker.feed(event)
-            timed_out = timeouts.feed(event)
-            if on_event is not None:
-                te = task_event(event, request.phase)
-                if te is not None:
-                    on_event(te.model_copy(update={"status": "timed_out"}) if timed_out else te)
+            feed_event(event, request.phase, tracker, timeouts, on_event)
             return True
 
         secret_file = self._secret_file(request.secret_vars)
@@ -176,14 +171,7 @@ class AnsibleRunnerBackend:
         if missing:
             raise ValueError(f"hosts not in inventory {src}: {', '.join(missing)}")
         hosts = {h: _resolve_magic(dict(hostvars.get(h, {})), inv_dir, src) for h in request.hosts}
-        children: dict[str, Any] = {}
-        for group, body in listing.items():
-            if group in ("_meta", "all", "ungrouped") or not isinstance(body, Mapping):
-                continue
-            members = [h for h in body.get("hosts", []) if h in hosts]
-            if members:
-                children[group] = {"hosts": {h: None for h in members}}
-        return {"all": {"hosts": hosts, "children": children}}
+        return {"all": {"hosts": hosts, "children": group_children(listing, hosts)}}
 
     def _list_inventory(self, src: Path, env: Mapping[str, str]) -> dict[str, Any]:
         files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
@@ -312,6 +300,36 @@ def _resolve_magic(value: Any, inv_dir: Path, inv_file: Path) -> Any:
     if isinstance(value, list):
         return [_resolve_magic(v, inv_dir, inv_file) for v in value]
     return value
+
+
+def feed_event(
+    event: dict[str, Any],
+    phase: Phase,
+    tracker: FailureTracker,
+    timeouts: TaskTimeouts,
+    on_event: Callable[[TaskEvent], None] | None,
+) -> None:
+    """One ansible-runner event into the phase's failure tracker and task timeouts, and on to `on_event` as a
+    TaskEvent (a task that ran past its timeout reported as ``timed_out``)."""
+    tracker.feed(event)
+    timed_out = timeouts.feed(event)
+    if on_event is not None:
+        te = task_event(event, phase)
+        if te is not None:
+            on_event(te.model_copy(update={"status": "timed_out"}) if timed_out else te)
+
+
+def group_children(listing: Mapping[str, Any], hosts: Collection[str]) -> dict[str, Any]:
+    """The groups of an ``ansible-inventory --list`` listing, each cut down to its members among `hosts`
+    (groups with none left out), as the ``children`` of a job's inventory."""
+    children: dict[str, Any] = {}
+    for group, body in listing.items():
+        if group in ("_meta", "all", "ungrouped") or not isinstance(body, Mapping):
+            continue
+        members = [h for h in body.get("hosts", []) if h in hosts]
+        if members:
+            children[group] = {"hosts": {h: None for h in members}}
+    return children
 
 
 def new_private_dir(runs_dir: Path, request: PhaseRequest, counter: Iterator[int], suffix: str = "") -> Path:

@@ -45,11 +45,13 @@ from ansible_runner.streaming import Processor, Transmitter
 from otorchestrator.execution.ansible import (
     AnsibleRunnerBackend,
     TaskTimeouts,
+    feed_event,
+    group_children,
     new_private_dir,
     runner_status,
 )
 from otorchestrator.execution.backend import PhaseOutcome, PhaseRequest, RunStatus, TaskEvent
-from otorchestrator.execution.events import FailureTracker, phase_results, task_event
+from otorchestrator.execution.events import FailureTracker, phase_results
 from otorchestrator.models.results import HostOutcome, PhaseResult
 from otorchestrator.nodes import inventory as ninv
 from otorchestrator.nodes import ssh
@@ -195,11 +197,7 @@ class NodesBackend:
                 return False
             if "refused" in state:
                 return False
-            tracker.feed(event)
-            timed_out = timeouts.feed(event)
-            te = task_event(event, phase)
-            if te is not None:
-                on_event(te.model_copy(update={"status": "timed_out"}) if timed_out else te)
+            feed_event(event, phase, tracker, timeouts, on_event)
             return True
 
         def status_handler(status: dict[str, Any], runner_config: Any = None) -> None:
@@ -323,13 +321,7 @@ class NodesBackend:
             hostvars[h] = hv
         if len(keys) > 1:
             raise ValueError(f"hosts {', '.join(hosts)} use different SSH keys: one key per zone job")
-        children: dict[str, Any] = {}
-        for group, body in data.items():
-            if group in ("_meta", "all", "ungrouped") or not isinstance(body, Mapping):
-                continue
-            members = [h for h in body.get("hosts", []) if h in hostvars]
-            if members:
-                children[group] = {"hosts": {h: None for h in members}}
+        children = group_children(data, hostvars)
         (job / "inventory").mkdir(parents=True)
         target = job / "inventory" / "hosts.json"
         target.write_text(json.dumps({"all": {"hosts": hostvars, "children": children}}, sort_keys=True))
@@ -398,4 +390,3 @@ def _lost(
 
 def _outcome(request: PhaseRequest, status: RunStatus, results: dict[str, PhaseResult]) -> PhaseOutcome:
     return PhaseOutcome(phase=request.phase, status=status, rc=None, results=results)
-
