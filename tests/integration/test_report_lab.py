@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 import xmlschema
-from _lab import require_lab
+from _lab import lab_wave_host, require_lab
 
 from otorchestrator.intake.catalog import load_catalog_strict
 from otorchestrator.intake.inventory import load_inventory
@@ -39,7 +39,7 @@ from otorchestrator.lab import LabConfig, lifecycle
 from otorchestrator.lab.handle import LabHandle
 from otorchestrator.models.plan import Decision, Plan, PlanItem
 from otorchestrator.models.policy import WavePolicy
-from otorchestrator.models.waves import Rule, Wave, WaveHost, WaveItem, WavePlan
+from otorchestrator.models.waves import Wave, WavePlan
 from otorchestrator.reporting.render import junit_schema_path
 from otorchestrator.trust.lab import APPROVER, OPERATOR, PLANNER, lab_trust, sign_lab_approvals
 from otorchestrator.trust.signed import Kind, sign_file
@@ -80,19 +80,7 @@ def _plans(lab: LabHandle, now: datetime) -> tuple[Plan, WavePlan]:
     hosts = []
     for name in UP:
         asset, patch = assets[name], patches[PATCH[name]]
-        hosts.append(
-            WaveHost(
-                name=name, zone=asset.zone, purdue_level=asset.purdue_level, role=asset.role,
-                criticality=asset.criticality, safety_system=asset.safety_system,
-                redundancy_group=asset.redundancy_group,
-                items=(WaveItem(patch_id=patch.id, priority_rank=1, decision=Decision.SCHEDULED,
-                                cves=patch.fixes),),
-                duration_minutes=patch.expected_duration_minutes, rollback_minutes=patch.rollback_minutes,
-                window_start=now - timedelta(hours=1), window_end=now + timedelta(hours=20),
-                latest_start=now + timedelta(hours=19), placement_rule=Rule.RISK_ORDER,
-                placement_reason="report lab test",
-            )
-        )  # fmt: skip
+        hosts.append(lab_wave_host(name, asset, patch, now, "report lab test", cves=patch.fixes))
     used = tuple(patches[PATCH[n]] for n in UP)
     items = tuple(
         PlanItem(

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
-from _lab import require_lab
+from _lab import lab_wave_host, require_lab
 
 from otorchestrator.intake.catalog import load_catalog_strict
 from otorchestrator.intake.inventory import load_inventory
@@ -29,7 +29,7 @@ from otorchestrator.lab import LabConfig, lifecycle
 from otorchestrator.lab.handle import LabHandle
 from otorchestrator.models.plan import Decision, Plan, PlanItem
 from otorchestrator.models.policy import WavePolicy
-from otorchestrator.models.waves import Rule, Wave, WaveHost, WaveItem, WavePlan
+from otorchestrator.models.waves import Wave, WaveHost, WavePlan
 from otorchestrator.store import audit as audit_mod
 from otorchestrator.trust import sshsig
 from otorchestrator.trust.approvals import ApprovalStatement, write_statement
@@ -71,15 +71,7 @@ def _wave_host(name: str, asset_name: str, lab: LabHandle) -> WaveHost:
     """`name` in the wave plan with the facts of inventory asset `asset_name` (a forger's copy)."""
     asset = load_inventory(lab.inventory).by_name()[asset_name]
     patch = load_catalog_strict(lab.inventory / "catalog.yml").by_id()[PATCH[asset_name]]
-    return WaveHost(
-        name=name, zone=asset.zone, purdue_level=asset.purdue_level, role=asset.role,
-        criticality=asset.criticality, safety_system=asset.safety_system,
-        redundancy_group=asset.redundancy_group,
-        items=(WaveItem(patch_id=patch.id, priority_rank=1, decision=Decision.SCHEDULED),),
-        duration_minutes=patch.expected_duration_minutes, rollback_minutes=patch.rollback_minutes,
-        window_start=NOW - timedelta(hours=1), window_end=NOW + timedelta(hours=20),
-        latest_start=NOW + timedelta(hours=19), placement_rule=Rule.RISK_ORDER, placement_reason="lab test",
-    )  # fmt: skip
+    return lab_wave_host(name, asset, patch, NOW, "lab test")
 
 
 def _plans(lab: LabHandle, hosts: Sequence[tuple[str, str]]) -> tuple[Plan, WavePlan]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _lab import require_lab
+from _lab import lab_wave_host, require_lab
 
 from otorchestrator.lab import LabConfig, lifecycle
 from otorchestrator.lab import zones as zoning
@@ -142,9 +142,8 @@ def _waveplan(lab: LabHandle, names: list[str]) -> str:
 
     from otorchestrator.intake.catalog import load_catalog_strict
     from otorchestrator.intake.inventory import load_inventory
-    from otorchestrator.models.plan import Decision
     from otorchestrator.models.policy import WavePolicy
-    from otorchestrator.models.waves import Rule, Wave, WaveHost, WaveItem, WavePlan
+    from otorchestrator.models.waves import Wave, WavePlan
 
     now = datetime.now(UTC)
     assets = load_inventory(lab.inventory).by_name()
@@ -152,18 +151,7 @@ def _waveplan(lab: LabHandle, names: list[str]) -> str:
     hosts = []
     for name in names:
         asset, patch = assets[name], patches[PATCH[name]]
-        hosts.append(
-            WaveHost(
-                name=name, zone=asset.zone, purdue_level=asset.purdue_level, role=asset.role,
-                criticality=asset.criticality, safety_system=asset.safety_system,
-                redundancy_group=asset.redundancy_group,
-                items=(WaveItem(patch_id=patch.id, priority_rank=1, decision=Decision.SCHEDULED),),
-                duration_minutes=patch.expected_duration_minutes, rollback_minutes=patch.rollback_minutes,
-                window_start=now - timedelta(hours=1), window_end=now + timedelta(hours=20),
-                latest_start=now + timedelta(hours=19), approval=None, placement_rule=Rule.RISK_ORDER,
-                placement_reason="zones integration test",
-            )
-        )  # fmt: skip
+        hosts.append(lab_wave_host(name, asset, patch, now, "zones integration test"))
     wave = Wave(
         index=0, name="wave-0", kind="wave", slot_start=now, slot_end=now + timedelta(hours=1),
         failure_budget=len(names), hosts=tuple(hosts),
