@@ -13,13 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from otorchestrator.intake.ansible_source import RawHost, RawInventory, read_ansible_inventory
 from otorchestrator.intake.cross_host import asset_notes, dependency_problems
 from otorchestrator.intake.host_asset import asset_from_host
 from otorchestrator.intake.ot_vars import ansible_bool
 from otorchestrator.intake.problems import FieldProblem, InventoryError, Note
+from otorchestrator.intake.yaml_syntax import first_error
 from otorchestrator.models.asset import Asset, Inventory
 
 __all__ = [
@@ -88,7 +87,7 @@ class YamlSyntaxProblem(FieldProblem):
 
 def yaml_syntax_problems(source: Path | str) -> list[FieldProblem]:
     """Every YAML file Ansible would read for `source` (inventory files, group_vars, host_vars), parsed for
-    syntax only (tags such as !vault are not constructed)."""
+    syntax only, with Ansible's parser (yaml_syntax.first_error; tags such as !vault are not constructed)."""
     from otorchestrator.intake.ansible_source import inventory_files
 
     if not Path(source).exists():
@@ -103,10 +102,8 @@ def yaml_syntax_problems(source: Path | str) -> list[FieldProblem]:
             continue  # Ansible reports an unreadable file with its own message
         if file.suffix == "" and not _looks_like_yaml(text):
             continue  # an INI inventory or a script
-        try:
-            for _node in yaml.compose_all(text, Loader=yaml.SafeLoader):
-                pass
-        except yaml.MarkedYAMLError as exc:
+        exc = first_error(text)
+        if exc is not None:
             mark = exc.problem_mark
             where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(file)
             what = exc.problem or "invalid YAML"
