@@ -23,7 +23,8 @@ from otorchestrator.trust.gate import Gate
 
 def _console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
-    return Console(file=stream, highlight=False, soft_wrap=False, width=None if stream.isatty() else 160)
+    # an error is never cropped (a long path in it would end in an ellipsis): stderr soft-wraps
+    return Console(file=stream, highlight=False, soft_wrap=stderr, width=None if stream.isatty() else 160)
 
 
 def _fail(message: str) -> NoReturn:
