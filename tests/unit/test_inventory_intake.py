@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import sys
-from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -187,57 +182,7 @@ def test_missing_source_and_unparsable_source(tmp_path: Path) -> None:
     assert problem.source.startswith(f"{broken}:4:") and "YAML syntax error" in str(problem)
 
 
-def _ansible_inventory_list(source: Path) -> dict[str, Any]:
-    command = str(ANSIBLE_INVENTORY) if ANSIBLE_INVENTORY.exists() else shutil.which("ansible-inventory")
-    if command is None:
-        pytest.skip("ansible-inventory is not installed")
-    out = subprocess.run(
-        [command, "-i", str(source), "--list"], check=True, capture_output=True, text=True, cwd=ROOT
-    ).stdout
-    listing: dict[str, Any] = json.loads(out)
-    return listing
-
-
-def _iso(value: object) -> object:
-    return value.isoformat() if isinstance(value, date | datetime) else value
-
-
-def _jsonable(value: object) -> object:
-    return json.loads(json.dumps(value, default=_iso))
-
-
-def _groups_of(listing: dict[str, Any], host: str) -> set[str]:
-    """Every group containing `host` (directly or through children) in an `ansible-inventory --list`."""
-    parents: dict[str, set[str]] = {}
-    for name, group in listing.items():
-        for child in group.get("children", []) if isinstance(group, dict) else []:
-            parents.setdefault(child, set()).add(name)
-    found = {n for n, group in listing.items() if isinstance(group, dict) and host in group.get("hosts", [])}
-    todo = list(found)
-    while todo:
-        for parent in parents.get(todo.pop(), set()):
-            if parent not in found:
-                found.add(parent)
-                todo.append(parent)
-    return found - {"all", "ungrouped"}
-
-
 SOURCES = [VALID_YAML, VALID_INI, INVALID, PRECEDENCE]
-
-
-@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
-def test_we_read_exactly_what_ansible_inventory_list_reads(source: Path) -> None:
-    """Every host, its groups and every variable equal `ansible-inventory --list` (a separate process)."""
-    from ansible import constants as C
-
-    listing = _ansible_inventory_list(source)
-    theirs = listing["_meta"]["hostvars"]
-    ours = {host.name: (host, variables) for host, variables in host_variables([str(source)])}
-    assert set(ours) == set(theirs)
-    for name, (host, variables) in ours.items():
-        visible = {k: v for k, v in variables.items() if k not in C.INTERNAL_STATIC_VARS}
-        assert _jsonable(visible) == theirs[name], name
-        assert {g.name for g in host.get_groups()} - {"all", "ungrouped"} == _groups_of(listing, name)
 
 
 @pytest.mark.parametrize("source", [*SOURCES, LAB.parent], ids=lambda p: p.name)
