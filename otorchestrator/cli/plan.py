@@ -6,23 +6,19 @@ Exit codes: 0 plan written (advisory import problems are listed, not fatal); 2 u
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime
 from pathlib import Path
 
 import click
-import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from otorchestrator.app import clock
+from otorchestrator.app import AppError, clock, planning
 from otorchestrator.cli._shared import emit_json, now_option, plan_input_options
 from otorchestrator.exitcodes import ExitCode, exit_codes_help
-from otorchestrator.intake.errors import IntakeError
-from otorchestrator.intake.plan_inputs import AdvisoryImport, gather
-from otorchestrator.models.plan import Decision, Plan
-from otorchestrator.planning.plan import build_plan
+from otorchestrator.models.plan import Decision
 
 SHOW_PROBLEMS = 15
 STYLE = {
@@ -35,19 +31,12 @@ STYLE = {
 }
 
 
-def render_plan(plan: Plan, suffix: str) -> str:
-    """The plan file's text: JSON (indented, stable) or YAML for a .yml/.yaml suffix."""
-    data = plan.model_dump(mode="json")
-    if suffix in (".yml", ".yaml"):
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-
-
 def _short(reason: str, limit: int = 140) -> str:
     return reason if len(reason) <= limit else reason[: limit - 3] + "..."
 
 
-def _summary(console: Console, plan: Plan, imported: AdvisoryImport, top: int) -> None:
+def _summary(console: Console, planned: planning.Planned, top: int) -> None:
+    plan, imported = planned.plan, planned.imported
     counts = Table(title=f"Plan: {len(plan.items)} item(s) on {len({i.asset for i in plan.items})} asset(s)")
     counts.add_column("decision")
     counts.add_column("items", justify="right")
@@ -148,41 +137,37 @@ def plan(
         --exemptions exemptions.yml --now 2026-03-10T08:00:00+00:00 -o plan.yaml --top 20
       otorch plan ... -o plan.json --json | jq '.decisions'
     """
-    from otorchestrator.intake.inventory import load_inventory
-    from otorchestrator.intake.problems import InventoryError
-
     now = now or clock.now_seconds()
     # wide enough for the reasons when piped (rich assumes 80 columns then), as `otorch waves`
     console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
-    err = Console(stderr=True, soft_wrap=True)  # a problem stays on one line: file:line: path: ...
     try:
-        inventory = load_inventory(inventory_path)
-        inputs, imported = gather(
-            inventory, inventory_path, advisories, catalog, kev, exemptions, approvals, allow_empty
-        )
-    except InventoryError as exc:
-        err.print(f"[red]inventory {inventory_path} is unusable:[/]")
-        for problem in exc.problems:
-            err.print(f"  {problem}", markup=False)
-        raise SystemExit(ExitCode.INPUT_INVALID) from exc
-    except IntakeError as exc:
-        err.print("[red]input unusable, no plan written:[/]")
-        for item in exc.problems:
-            err.print(f"  {item}", markup=False)
-        raise SystemExit(ExitCode.INPUT_INVALID) from exc
-    result = build_plan(inputs, now).sealed()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(render_plan(result, output.suffix.lower()), encoding="utf-8")
+        planned = planning.plan(
+            inventory_path, advisories, catalog, now, output,
+            kev=kev, exemptions=exemptions, approvals=approvals, allow_empty=allow_empty,
+        )  # fmt: skip
+    except AppError as exc:
+        _problems(exc)
+        raise SystemExit(exc.code) from exc
     if as_json:
-        emit_json(_summary_json(result, imported, output, top))
+        emit_json(_summary_json(planned, top))
         return
-    _summary(console, result, imported, top)
-    console.print(f"plan written to {output} ({result.content_hash})")
+    _summary(console, planned, top)
+    console.print(f"plan written to {output} ({planned.plan.content_hash})")
 
 
-def _summary_json(plan: Plan, imported: AdvisoryImport, output: Path, top: int) -> dict[str, object]:
+def _problems(exc: AppError) -> None:
+    """The heading in red, then one problem a line (file:line: path: ...), on stderr."""
+    err = Console(stderr=True, soft_wrap=True)  # a problem stays on one line
+    heading, *problems = exc.message.splitlines()
+    err.print(f"[red]{escape(heading)}[/]")
+    for line in problems:
+        err.print(line, markup=False)
+
+
+def _summary_json(planned: planning.Planned, top: int) -> dict[str, object]:
+    plan, imported = planned.plan, planned.imported
     return {
-        "plan": str(output),
+        "plan": str(planned.output),
         "content_hash": plan.content_hash,
         "items": len(plan.items),
         "assets": len({i.asset for i in plan.items}),

@@ -29,3 +29,24 @@ def test_one_clock_one_moment_parser_one_trust_option() -> None:
     for needle in ("datetime.now(", "fromisoformat(", "SystemClock(", "click.DateTime("):
         assert [name for name, body in text.items() if needle in body] == [], needle
     assert [name for name, body in text.items() if '"--trust"' in body] == ["_shared.py"]
+
+
+# what each thin command leaves to its app call (otorchestrator/app/planning.py, ...): no module of the
+# engine, the planner or the inputs' gathering is imported by the command itself
+BEHIND_THE_APP = {
+    "plan.py": ("otorchestrator.execution", "otorchestrator.planning", "otorchestrator.intake"),
+}
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    return found | {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+
+
+def test_thin_commands_import_nothing_that_belongs_behind_the_app_layer() -> None:
+    offenders = {
+        name: sorted(m for m in _imported_modules(CLI / name) if m.startswith(prefixes))
+        for name, prefixes in BEHIND_THE_APP.items()
+    }
+    assert {name: modules for name, modules in offenders.items() if modules} == {}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from otorchestrator.cli.plan import render_plan
+from otorchestrator.app.planning import render_plan
 from otorchestrator.cli.waves import waves
 from otorchestrator.exitcodes import ExitCode
 from otorchestrator.models.waves import WavePlan

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from otorchestrator.cli.plan import render_plan
+from otorchestrator.app.planning import render_plan
 from otorchestrator.intake.planfiles import PlanFileError, file_kind, load_plan, load_wave_plan
 from otorchestrator.models.policy import WavePolicy
 from otorchestrator.planning.waves import stage_waves
