@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from otorchestrator.collector import collector_paused
 from otorchestrator.intake.ansible_source import RawHost, RawInventory, read_ansible_inventory
 from otorchestrator.intake.cross_host import asset_notes, dependency_problems
 from otorchestrator.intake.host_asset import asset_from_host
@@ -74,7 +75,10 @@ def read_inventory(paths: Sequence[Path | str], *, skip_groups: Iterable[str] = 
     if broken:
         source = ",".join(str(p) for p in paths)
         return InventoryReport(Inventory(source=source, assets=()), tuple(broken), ())
-    return inventory_from_raw(read_ansible_inventory(paths), skip_groups=skip_groups)
+    # paused across reading and validation: validation's allocations next to Ansible's large heap would
+    # otherwise trigger full collections (2.0 s instead of 0.4-0.7 s at 10k assets; otorchestrator/collector)
+    with collector_paused():
+        return inventory_from_raw(read_ansible_inventory(paths), skip_groups=skip_groups)
 
 
 @dataclass(frozen=True)
