@@ -27,6 +27,7 @@ class ExitCode(IntEnum):
     VIOLATION = 12  # a policy check the caller asked to fail on found violations (report --fail-on-violation)
     CHANGED = 13  # something changed that needs a look: drift from the baselines, new findings (watch)
     AUDIT_UNAVAILABLE = 14  # the audit record could not be written or (policy halt) forwarded: run stopped
+    STATE_UNAVAILABLE = 15  # the state store could not be written (disk full, read-only, gone): run stopped
 
 
 MEANING: dict[ExitCode, str] = {
@@ -45,6 +46,7 @@ MEANING: dict[ExitCode, str] = {
     ExitCode.VIOLATION: "violations found and the caller asked to fail on them",
     ExitCode.CHANGED: "changed since last time: drift from the baselines, or new applicable findings",
     ExitCode.AUDIT_UNAVAILABLE: "audit unavailable: a record could not be written or forwarded; run halted",
+    ExitCode.STATE_UNAVAILABLE: "state store unavailable: it could not be written (disk full?); run stopped",
 }
 
 

@@ -26,7 +26,14 @@ from otorchestrator.execution.summary import RunSummary
 from otorchestrator.exitcodes import ExitCode
 from otorchestrator.models.run import HostState, RunRecord, RunStatus
 from otorchestrator.store.audit import read_events
-from otorchestrator.store.errors import AuditError, LockHolder, RunLocked, RunNotFound, StoreError
+from otorchestrator.store.errors import (
+    AuditError,
+    LockHolder,
+    RunLocked,
+    RunNotFound,
+    StoreError,
+    StoreUnavailable,
+)
 from otorchestrator.store.paths import StatePaths
 from otorchestrator.store.state import StateStore
 
@@ -62,6 +69,8 @@ def _engine_errors(run_id: str | None) -> Iterator[None]:
         raise AppError(str(exc), ExitCode.REFUSED) from exc
     except RunNotFound as exc:
         raise AppError(str(exc), ExitCode.USAGE) from exc
+    except StoreUnavailable as exc:
+        raise AppError(str(exc), ExitCode.STATE_UNAVAILABLE) from exc
     except StoreError as exc:
         raise AppError(str(exc), ExitCode.ERROR) from exc
 

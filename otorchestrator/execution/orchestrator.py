@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +33,7 @@ from otorchestrator.models.run import AuditEvent, AuditKind, HostState, RunRecor
 from otorchestrator.models.waves import WavePlan
 from otorchestrator.store.audit import AuditLog, read_events
 from otorchestrator.store.clock import Clock
-from otorchestrator.store.errors import AuditError
+from otorchestrator.store.errors import AuditError, StoreError, StoreUnavailable
 from otorchestrator.store.redact import Redactor
 from otorchestrator.store.state import StateStore
 
@@ -161,11 +162,32 @@ class Orchestrator:
             with contextlib.suppress(AuditError):  # on the record when the local log still takes it
                 rec.event(AuditKind.RUN_STATUS, result=RunStatus.HALTED.value, detail={"detail": detail})
             raise
+        except sqlite3.Error as exc:  # the store cannot be written: no host step starts without its row
+            raise self._store_unavailable(rec, exc) from exc
         except Exception as exc:  # record the failure, then let the caller render it
             detail = rec.clean(f"{type(exc).__name__}: {exc}")[:500]
             self.store.set_run_status(rec.run_id, RunStatus.FAILED, rec.now(), detail)
             rec.event(AuditKind.RUN_STATUS, result=RunStatus.FAILED.value, detail={"detail": detail})
             raise
+
+    def _store_unavailable(self, rec: Recorder, exc: sqlite3.Error) -> StoreUnavailable:
+        """The run stops where the store stopped taking writes. Marked halted when the store still takes
+        that one update (and then audited); otherwise it stays `running`, as after a crash. Either way hosts
+        caught mid-step are re-probed by `otorch resume`."""
+        detail = rec.clean(f"state store unavailable: {exc}")[:500]
+        try:
+            self.store.set_run_status(rec.run_id, RunStatus.HALTED, rec.now(), detail)
+        except (sqlite3.Error, StoreError):
+            marked = "still marked running"
+        else:
+            marked = "marked halted"
+            with contextlib.suppress(AuditError, sqlite3.Error):
+                rec.event(AuditKind.RUN_STATUS, result=RunStatus.HALTED.value, detail={"detail": detail})
+        return StoreUnavailable(
+            f"{self.store.path}: the state store cannot be written ({exc}); the run is {marked} and no "
+            f"further host step was started. Free space (or restore the state directory), then "
+            f"`otorch resume {rec.run_id}`: hosts caught mid-step are re-probed first."
+        )
 
     # -- run ----------------------------------------------------------------------------------------
 
@@ -192,7 +214,12 @@ class Orchestrator:
                 plan_path=options.plan_path,
                 inventory_path=str(options.inventory),
             )
-            self.store.create_run(record)
+            try:
+                self.store.create_run(record)
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(
+                    f"{self.store.path}: the state store cannot be written ({exc}); nothing was started"
+                ) from exc
             rec = self._recorder(run_id, options.operator, waveplan)
 
             def body() -> RunSummary:

@@ -79,3 +79,8 @@ class AuditUnavailable(AuditError, OSError):
     def __init__(self, message: str, written: bool = False) -> None:
         super().__init__(message)
         self.written = written
+
+
+class StoreUnavailable(StoreError, OSError):
+    """The state store could not be written (file system full, read-only, its directory removed): the run
+    must stop starting host steps. The store holds what was committed before; `otorch resume` goes on."""
