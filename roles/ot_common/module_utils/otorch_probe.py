@@ -51,28 +51,37 @@ def excerpt(text, limit=200):
 # --- dpkg -------------------------------------------------------------------------------------------------
 
 
-def parse_dpkg(stdout):
-    """{package: {"v": version, "s": status}} of the rows of ``dpkg-query -W -f=DPKG_FORMAT`` that are present."""
-    state = {}
+def parse_dpkg_rows(stdout):
+    """[(package, version, status)] of every row of ``dpkg-query -W -f=DPKG_FORMAT`` (whatever the status)."""
+    rows = []
     for line in stdout.splitlines():
         parts = line.split("\t")
-        if len(parts) < 3:
-            continue
-        name, version, status = parts[0], parts[1], parts[2].strip()
-        if name and _DPKG_PRESENT.match(parts[2]):
-            state[name] = {"v": version, "s": status}
-    return state
+        if len(parts) >= 3 and parts[0]:
+            rows.append((parts[0], parts[1], parts[2]))
+    return rows
+
+
+def parse_dpkg(stdout):
+    """{package: {"v": version, "s": status}} of the rows of ``dpkg-query -W -f=DPKG_FORMAT`` that are present."""
+    return {name: {"v": version, "s": status.strip()}
+            for name, version, status in parse_dpkg_rows(stdout) if _DPKG_PRESENT.match(status)}
+
+
+def dpkg_rows(run, packages):
+    """parse_dpkg_rows of ``packages``; raises ProbeError when dpkg-query cannot run."""
+    packages = [p for p in packages if p]
+    if not packages:
+        return []
+    rc, out, err = run(["dpkg-query", "-W", "-f=" + DPKG_FORMAT] + list(packages))
+    if rc > 1:  # 1: some package is unknown, which is an answer
+        raise ProbeError("dpkg-query failed (rc=%s): %s" % (rc, excerpt(err, 300)))
+    return parse_dpkg_rows(out)
 
 
 def dpkg_state(run, packages):
     """The dpkg state of ``packages`` (absent ones are left out); raises ProbeError when dpkg-query cannot run."""
-    packages = [p for p in packages if p]
-    if not packages:
-        return {}
-    rc, out, err = run(["dpkg-query", "-W", "-f=" + DPKG_FORMAT] + list(packages))
-    if rc > 1:  # 1: some package is unknown, which is an answer
-        raise ProbeError("dpkg-query failed (rc=%s): %s" % (rc, excerpt(err, 300)))
-    return parse_dpkg(out)
+    return {name: {"v": version, "s": status.strip()}
+            for name, version, status in dpkg_rows(run, packages) if _DPKG_PRESENT.match(status)}
 
 
 def now_of(state, package):
