@@ -22,6 +22,7 @@ from tempfile import mkdtemp
 
 from otorchestrator.execution.ansible import AnsibleRunnerBackend
 from otorchestrator.execution.backend import PhaseRequest
+from otorchestrator.execution.inventory import phase_inventory
 from otorchestrator.lab.config import LabConfig
 from otorchestrator.lab.zones import zones_dir
 from otorchestrator.models.results import Phase
@@ -41,7 +42,7 @@ def _one(backend: object, hosts: tuple[str, ...], inventory: Path, label: str) -
     request = PhaseRequest(
         phase=Phase.VERIFY,
         hosts=hosts,
-        inventory=inventory,
+        inventory=phase_inventory(inventory, hosts),
         extravars={"otorch_run_id": label, "otorch_phase": "verify", "otorch_patches": {}},
         run_label=label,
     )

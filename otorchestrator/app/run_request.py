@@ -8,7 +8,6 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from otorchestrator.app import artifacts as found
 from otorchestrator.app.aborts import abort_poll
@@ -16,8 +15,9 @@ from otorchestrator.app.errors import AppError
 from otorchestrator.app.session import Caller
 from otorchestrator.execution.artifacts import Digests
 from otorchestrator.execution.authority import Authority
+from otorchestrator.execution.backend import Backend
 from otorchestrator.execution.options import RunOptions
-from otorchestrator.execution.orphans import end_orphans, orphan_grace_s
+from otorchestrator.execution.orphans import orphan_grace_s
 from otorchestrator.execution.secretfiles import channel_problem
 from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.inventory import read_inventory
@@ -73,11 +73,6 @@ def copy_signed(source: Path, target: Path) -> None:
         shutil.copyfile(sig_path(source), sig_path(target))
 
 
-def base_vars(paths: StatePaths) -> dict[str, Any]:
-    """Variables every phase gets from the controller's side: where verified backups are stored."""
-    return {"otorch_backup_store_dir": str(paths.backups.resolve())}
-
-
 def make_authority(
     inventory: Path,
     read_catalog: Callable[[], Catalog] | None,
@@ -106,16 +101,16 @@ def make_authority(
     )  # fmt: skip
 
 
-def _orphan_waiter(paths: StatePaths, warn: Callable[[str], None]) -> Callable[[str], None]:
-    """On resume, before probing: end the processes the crashed run left (after a grace, then SIGKILL)."""
+def _orphan_waiter(warn: Callable[[str], None]) -> Callable[[Backend, str], None]:
+    """On resume, before probing: the backend ends what the crashed run left (after a grace, then SIGKILL)."""
 
-    def wait(run_id: str) -> None:
-        def notify(step: str, pids: list[int]) -> None:
-            warn(f"{step} {len(pids)} process(es) left by the crashed run: {pids}")
+    def wait(backend: Backend, run_id: str) -> None:
+        def notify(step: str, left: list[str]) -> None:
+            warn(f"{step} {len(left)} process(es) left by the crashed run: {', '.join(left)}")
 
-        left = end_orphans(str(paths.runner / run_id), grace_s=orphan_grace_s(), notify=notify)
-        if left:
-            raise AppError(f"processes of the crashed run survived SIGKILL: {left}", ExitCode.ERROR)
+        survivors = backend.end_orphans(run_id, grace_s=orphan_grace_s(), notify=notify)
+        if survivors:
+            raise AppError(f"processes of the crashed run survived SIGKILL: {survivors}", ExitCode.ERROR)
 
     return wait
 
@@ -146,7 +141,6 @@ def run_options(
         inventory=inventory,
         check_mode=check,
         only_wave=wave,
-        extravars=base_vars(paths),
         secret_vars=dict(request.secrets),
         phase_timeout_s=request.phase_timeout_s,
         task_timeout_s=request.task_timeout_s,
@@ -155,7 +149,7 @@ def run_options(
         artifact_check_override=artifacts.override,
         confirm=caller.confirm,
         abort_requested=abort_poll(paths, run_id),
-        wait_for_orphans=_orphan_waiter(paths, caller.warn),
+        wait_for_orphans=_orphan_waiter(caller.warn),
         run_id=run_id,
         waveplan_path=str(waveplan_copy),
         plan_path=str(plan_copy) if plan_copy else None,

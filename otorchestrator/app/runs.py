@@ -13,7 +13,6 @@ from otorchestrator.app.aborts import clear_abort, request_abort, run_dir
 from otorchestrator.app.errors import AppError
 from otorchestrator.app.run_request import (
     RunRequest,
-    base_vars,
     copy_signed,
     load_waveplan,
     run_options,
@@ -157,9 +156,7 @@ def rollback(
         what = ", ".join(hosts) or "every succeeded host"
         if confirm is not None and not confirm(f"Roll back {what} of run {run_id}?"):
             raise AppError("not confirmed", ExitCode.REFUSED)
-        options = RunOptions(
-            operator=operator, inventory=where, extravars=base_vars(s.paths), secret_vars=values
-        )
+        options = RunOptions(operator=operator, inventory=where, secret_vars=values)
         with _engine_errors(run_id):
             summary = s.orchestrator.rollback(run_id, waveplan, options, tuple(hosts))
         failed = any(

@@ -220,7 +220,6 @@ def drill(
         assets=tuple(hosts),
         inventory=inventory,
         operator=operator,
-        backup_store=paths.backups.resolve(),
         approvals=relevant,
         approvals_from=consulted,
         signed_only=trust is not None,

@@ -1,12 +1,14 @@
 """The real execution backend: ansible-runner running the phase playbooks (the ONLY ansible_runner importer).
 
-Per run: a fresh private_data_dir (``<runs_dir>/<run_label>-<phase>-<n>``); an inventory holding only the
-requested hosts; ``suppress_env_files=True``; secrets in a 0600 JSON file on /dev/shm (RAM, no disk
-fallback: `secretfiles.py`), removed after the run and swept at startup if a killed orchestrator left it
-(never in the private_data_dir, on the command line or in the env ansible-runner writes to
-artifacts/command); a per-run ssh ControlPath dir; afterwards a sweep of every process of the run (each
-carries ``OTORCH_RUN_TOKEN`` in its environment, ssh ControlPersist masters included). A task ended by
-the per-task timeout makes its host `timed_out`.
+Per run: a fresh private_data_dir (``<runs_dir>/<run_label>-<phase>-<n>``); an inventory written from the
+request's `HostsInventory` (the hosts and their variables, read in-process: execution/inventory.py);
+``suppress_env_files=True``; secrets in a 0600 JSON file on /dev/shm (RAM, no disk fallback:
+`secretfiles.py`), removed after the run and swept at startup if a killed orchestrator left it (never in
+the private_data_dir, on the command line or in the env ansible-runner writes to artifacts/command); a
+per-run ssh ControlPath dir; afterwards a sweep of every process of the run (each carries
+``OTORCH_RUN_TOKEN`` in its environment, ssh ControlPersist masters included). Every process also carries
+``OTORCH_RUN_ID``: `end_orphans(run_id)` finds what a crashed run left by it. A task ended by the per-task
+timeout makes its host `timed_out`.
 """
 
 from __future__ import annotations
@@ -28,18 +30,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ansible_runner
 import ansible_runner.interface
 
-from otorchestrator.execution.backend import PhaseOutcome, PhaseRequest, RunStatus, TaskEvent
+from otorchestrator.execution.backend import (
+    BackupStore,
+    HostsInventory,
+    Notify,
+    PhaseOutcome,
+    PhaseRequest,
+    RunStatus,
+    TaskEvent,
+)
 from otorchestrator.execution.events import FailureTracker, phase_results, task_event
 from otorchestrator.execution.jobenv import choose_config, job_env, run_settings, site_config_file
+from otorchestrator.execution.orphans import RUN_ID_ENV, processes_with_env
+from otorchestrator.execution.orphans import end_orphans as end_run_processes
 from otorchestrator.execution.secretfiles import SHM_DIR, sweep_stale_secret_files, write_secret_file
 from otorchestrator.models.results import HostOutcome, Phase, PhaseResult
 from otorchestrator.resources import AnsibleContent, ansible_content
 
 TOKEN_ENV = "OTORCH_RUN_TOKEN"
-_MAGIC = re.compile(r"\{\{\s*(inventory_dir|inventory_file)\s*\}\}")
 _LABEL = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -49,7 +59,7 @@ class AnsibleRunnerBackend:
     `state`: a StatePaths (``.root``, ``.backups``) or a directory; runs go under ``<root>/runner``.
     `content`: the playbooks, roles and ansible.cfg to run (resources.py; default: `ansible_content()`,
     package data of the wheel or the checkout); `project_dir` is a shorthand for content in that directory.
-    The backup store (``otorch_backup_store_dir``) defaults to ``<root>/backups`` when the request omits it.
+    `backups`: ``<root>/backups`` (StatePaths ``.backups``), every phase's ``otorch_backup_store_dir``.
     """
 
     def __init__(
@@ -69,10 +79,9 @@ class AnsibleRunnerBackend:
         self.project_dir = content.root
         self.runs_dir = (runs_dir or root / "runner").resolve()
         backups = None if isinstance(state, str | os.PathLike) else getattr(state, "backups", None)
-        self.backup_store = Path(backups if backups is not None else root / "backups").resolve()
+        self.backups = BackupStore.local(Path(backups if backups is not None else root / "backups"))
         self.extra_env = dict(extra_env or {})
         self._counter = itertools.count(1)
-        self._inventory_cache: dict[tuple[str, float], dict[str, Any]] = {}
         self.shm_dir = shm_dir or SHM_DIR
         # secret files left by an orchestrator killed with -9 (their owner is dead): gone before we start
         self.swept_secret_files = sweep_stale_secret_files(self.shm_dir)
@@ -84,16 +93,20 @@ class AnsibleRunnerBackend:
         on_event: Callable[[TaskEvent], None] | None = None,
         cancel: Callable[[], bool] | None = None,
     ) -> PhaseOutcome:
+        if not isinstance(request.inventory, HostsInventory):
+            ref = request.inventory.ref
+            raise ValueError(f"backend ansible-runner cannot resolve the inventory reference {ref!r}")
         pdd = self._private_dir(request)
         token = secrets.token_hex(12)
         cp_dir = Path(tempfile.mkdtemp(prefix="otcp-"))
         env = self._env(request, token, cp_dir)
         (pdd / "inventory").mkdir(parents=True)
         inventory = pdd / "inventory" / "hosts.json"
-        inventory.write_text(json.dumps(self._inventory(request, env), indent=1, sort_keys=True))
+        document = job_inventory(request.inventory, request.hosts)
+        inventory.write_text(json.dumps(document, indent=1, sort_keys=True))
         inventory.chmod(0o600)
 
-        extravars = {"otorch_backup_store_dir": str(self.backup_store), **dict(request.extravars)}
+        extravars = {**dict(request.extravars), "otorch_backup_store_dir": self.backups.location}
         tracker = FailureTracker()
         timeouts = TaskTimeouts()
 
@@ -137,6 +150,10 @@ class AnsibleRunnerBackend:
             phase=request.phase, status=status, rc=rc, results=results, artifact_dir=pdd / "artifacts" / "run"
         )
 
+    def end_orphans(self, run_id: str, grace_s: float = 30.0, notify: Notify | None = None) -> list[str]:
+        """After a crash: end the processes of `run_id`'s jobs (grace, SIGTERM, SIGKILL); the survivors."""
+        return end_run_processes(run_id, grace_s=grace_s, notify=notify)
+
     # --------------------------------------------------------------- helpers
     def _private_dir(self, request: PhaseRequest) -> Path:
         return new_private_dir(self.runs_dir, request, self._counter)
@@ -155,44 +172,13 @@ class AnsibleRunnerBackend:
             "ANSIBLE_CHECK_MODE_MARKERS": "True",
             TOKEN_ENV: token,
         }
+        if request.run_id:
+            env[RUN_ID_ENV] = request.run_id
         for name in ("OTORCH_LAB_PORT_OFFSET", "OTORCH_LAB_NAME", "HOME"):
             if name in os.environ:
                 env[name] = os.environ[name]
         env.update(self.extra_env)
         return env
-
-    def _inventory(self, request: PhaseRequest, env: Mapping[str, str]) -> dict[str, Any]:
-        """Only the requested hosts, with their merged vars copied from the source inventory."""
-        src = Path(request.inventory).resolve()
-        listing = self._list_inventory(src, env)
-        hostvars: Mapping[str, Any] = listing.get("_meta", {}).get("hostvars", {})
-        inv_dir = src if src.is_dir() else src.parent
-        missing = [h for h in request.hosts if h not in hostvars and h not in _all_hosts(listing)]
-        if missing:
-            raise ValueError(f"hosts not in inventory {src}: {', '.join(missing)}")
-        hosts = {h: _resolve_magic(dict(hostvars.get(h, {})), inv_dir, src) for h in request.hosts}
-        return {"all": {"hosts": hosts, "children": group_children(listing, hosts)}}
-
-    def _list_inventory(self, src: Path, env: Mapping[str, str]) -> dict[str, Any]:
-        files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
-        key = (str(src), max((p.stat().st_mtime for p in files), default=0.0))
-        if key not in self._inventory_cache:
-            old = {k: os.environ.get(k) for k in env}
-            os.environ.update(env)  # get_inventory reads the process env (ANSIBLE_CONFIG, PATH)
-            try:
-                out, err = ansible_runner.get_inventory(
-                    action="list", inventories=[str(src)], response_format="json", quiet=True
-                )
-            finally:
-                for k, v in old.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
-            if not isinstance(out, dict):
-                raise ValueError(f"ansible-inventory --list {src} failed: {str(err)[:500]}")
-            self._inventory_cache[key] = out
-        return self._inventory_cache[key]
 
     def _secret_file(self, secret_vars: Mapping[str, str]) -> Path | None:
         """Secrets as a 0600 JSON file in RAM (/dev/shm tmpfs), removed right after the run: never in the
@@ -212,14 +198,14 @@ class AnsibleRunnerBackend:
                 check=False,
             )
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            pids = processes_with_token(token)
+            pids = processes_with_env(TOKEN_ENV, token)
             if not pids:
                 break
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
             deadline = time.monotonic() + 3
-            while time.monotonic() < deadline and processes_with_token(token):
+            while time.monotonic() < deadline and processes_with_env(TOKEN_ENV, token):
                 time.sleep(0.1)
         shutil.rmtree(cp_dir, ignore_errors=True)
 
@@ -267,41 +253,6 @@ class TaskTimeouts:
         return out
 
 
-def processes_with_token(token: str, proc: Path = Path("/proc")) -> list[int]:
-    """Pids whose environment carries this run's token (ansible-playbook, workers, ssh, ssh masters)."""
-    needle = f"{TOKEN_ENV}={token}".encode()
-    own = os.getpid()
-    found = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == own:
-            continue
-        try:
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
-def _all_hosts(listing: Mapping[str, Any]) -> set[str]:
-    out: set[str] = set()
-    for body in listing.values():
-        if isinstance(body, Mapping):
-            out.update(body.get("hosts", []) or [])
-    return out
-
-
-def _resolve_magic(value: Any, inv_dir: Path, inv_file: Path) -> Any:
-    """Replace {{ inventory_dir }} / {{ inventory_file }} with the SOURCE inventory's paths."""
-    if isinstance(value, str):
-        return _MAGIC.sub(lambda m: str(inv_dir) if m.group(1) == "inventory_dir" else str(inv_file), value)
-    if isinstance(value, dict):
-        return {k: _resolve_magic(v, inv_dir, inv_file) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_resolve_magic(v, inv_dir, inv_file) for v in value]
-    return value
-
-
 def feed_event(
     event: dict[str, Any],
     phase: Phase,
@@ -319,17 +270,22 @@ def feed_event(
             on_event(te.model_copy(update={"status": "timed_out"}) if timed_out else te)
 
 
-def group_children(listing: Mapping[str, Any], hosts: Collection[str]) -> dict[str, Any]:
-    """The groups of an ``ansible-inventory --list`` listing, each cut down to its members among `hosts`
-    (groups with none left out), as the ``children`` of a job's inventory."""
-    children: dict[str, Any] = {}
-    for group, body in listing.items():
-        if group in ("_meta", "all", "ungrouped") or not isinstance(body, Mapping):
-            continue
-        members = [h for h in body.get("hosts", []) if h in hosts]
-        if members:
-            children[group] = {"hosts": {h: None for h in members}}
-    return children
+def job_inventory(
+    inventory: HostsInventory, hosts: Collection[str], hostvars: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A job's inventory document: `hosts` with their variables (`hostvars` when a backend rewrote them)
+    and the groups they are in (membership only: group variables are already in each host's)."""
+    missing = [h for h in hosts if h not in inventory.hosts]
+    if missing:
+        raise ValueError(f"hosts not in the phase inventory ({inventory.source}): {', '.join(missing)}")
+    chosen = set(hosts)
+    variables = {h: dict((hostvars or inventory.hosts)[h]) for h in hosts}
+    children = {
+        group: {"hosts": {h: None for h in members if h in chosen}}
+        for group, members in inventory.groups.items()
+        if any(h in chosen for h in members)
+    }
+    return {"all": {"hosts": variables, "children": children}}
 
 
 def new_private_dir(runs_dir: Path, request: PhaseRequest, counter: Iterator[int], suffix: str = "") -> Path:

@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from otorchestrator.execution.backend import Backend, PhaseRequest
+from otorchestrator.execution.backend import Backend, HostsInventory, PhaseRequest
+from otorchestrator.execution.inventory import phase_inventory
 from otorchestrator.execution.scan import patch_vars
 from otorchestrator.models.asset import Asset
 from otorchestrator.models.catalog import Patch
@@ -108,7 +110,6 @@ class DrillSpec:
     assets: tuple[Asset, ...]  # the drill hosts, in drill order
     inventory: Path
     operator: str
-    backup_store: Path
     approvals: tuple[Approval, ...] = ()  # recorded approvals (approvals files, the plan)
     approvals_from: tuple[str, ...] = ()  # where they were read: "approvals FILE", "plan FILE (hash)"
     # a trust file is in force: `approvals` are the verified signed ones (trust/drill_approvals.py), and
@@ -118,6 +119,8 @@ class DrillSpec:
     not_applicable: tuple[str, ...] = ()
     phase_timeout_s: int = 1800
     extravars: Mapping[str, Any] = field(default_factory=dict)
+    # a phase's hosts as data; None: read from `inventory` in-process (execution/inventory.phase_inventory)
+    hosts_inventory: Callable[[Sequence[str]], HostsInventory] | None = None
 
 
 def select_drill_hosts(assets: Sequence[Asset], group: str, patch: Patch) -> tuple[list[Asset], list[str]]:
@@ -246,7 +249,6 @@ class Drill:
             **patch_vars({host: [spec.patch]}),
             "otorch_run_id": spec.drill_id,
             "otorch_phase": phase.value,
-            "otorch_backup_store_dir": str(spec.backup_store),
             "otorch_backup_id": f"{spec.drill_id}",
             **(extra or {}),
         }
@@ -254,9 +256,10 @@ class Drill:
             PhaseRequest(
                 phase=phase,
                 hosts=(host,),
-                inventory=spec.inventory,
+                inventory=(spec.hosts_inventory or partial(phase_inventory, spec.inventory))((host,)),
                 extravars=extravars,
                 timeout_s=spec.phase_timeout_s,
+                run_id=spec.drill_id,
                 run_label=f"{spec.drill_id}-{host}-{phase.value}",
             )
         )

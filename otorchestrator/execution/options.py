@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from otorchestrator.execution.backend import Backend, HostsInventory, Transport
 from otorchestrator.models.catalog import Catalog
 from otorchestrator.models.results import Phase
 from otorchestrator.models.waves import Wave, WaveHost
@@ -37,8 +38,9 @@ class RunOptions:
     # asked before every wave after the first one this invocation runs; False halts the run
     confirm: Callable[[Wave], bool] | None = None
     abort_requested: Callable[[], bool] | None = None
-    # on resume, before probing: wait until processes left by the crashed run (ansible-playbook) are gone
-    wait_for_orphans: Callable[[str], None] | None = None
+    # on resume, before probing: end what the crashed run left running (given the backend and the run id;
+    # app/run_request.py's calls `Backend.end_orphans` and refuses to go on when something survived)
+    wait_for_orphans: Callable[[Backend, str], None] | None = None
     run_id: str | None = None
     waveplan_path: str | None = None
     plan_path: str | None = None
@@ -46,6 +48,9 @@ class RunOptions:
     authority: Authority | None = None
     # how the soak between waves waits (execution/soak.py); None: time.sleep (tests pass a fake clock's)
     sleep: Callable[[float], None] | None = None
+    transport: Transport = "ssh"  # how the phases reach the hosts (PhaseRequest.transport)
+    # a phase's hosts as data; None: read from `inventory` in-process (execution/inventory.phase_inventory)
+    hosts_inventory: Callable[[Sequence[str]], HostsInventory] | None = None
 
 
 PHASE_TIMEOUT_FLOOR_S = 600  # no phase run is given less (ssh, facts, apt on a slow host)

@@ -13,7 +13,6 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from otorchestrator.execution.backend import Backend
 from otorchestrator.execution.observer import NullObserver, Observer
@@ -102,11 +101,9 @@ class Orchestrator:
             problems += check_catalog(waveplan, options.catalog())
         if options.artifact_digests is not None:
             problems += check_artifacts(waveplan, options.artifact_digests())
-        backups = options.extravars.get("otorch_backup_store_dir")
         hosts = sum(len(w.hosts) for w in waveplan.waves)
-        problems += space_problems(
-            run_space_needs(self.store.path.parent, Path(backups) if backups else None, hosts)
-        )
+        local_backups = self.backend.backups.local_dir  # None: the backend keeps backups elsewhere
+        problems += space_problems(run_space_needs(self.store.path.parent, local_backups, hosts))
         return problems
 
     def _refuse(

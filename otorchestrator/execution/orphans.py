@@ -1,6 +1,10 @@
 """After a crash: processes the dead orchestrator left behind (ansible-playbook keeps running when its
 parent is killed with SIGKILL). Resume ends them (grace, SIGTERM, SIGKILL) before probing, so a probe never
-races an install and a broken install is rolled back within minutes, not when someone kills it by hand."""
+races an install and a broken install is rolled back within minutes, not when someone kills it by hand.
+
+A process belongs to a run when its environment carries ``OTORCH_RUN_ID=<run id>``: the local backend sets
+it on every job, and every process of the job (ansible-playbook, its workers, ssh and ssh masters)
+inherits it, whatever the job's directory is called."""
 
 from __future__ import annotations
 
@@ -10,44 +14,38 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+RUN_ID_ENV = "OTORCH_RUN_ID"
+DEFAULT_GRACE_S = 30.0
 
-def processes_using(marker: str, proc: Path = Path("/proc")) -> list[int]:
-    """Pids whose command line or working directory mentions `marker` (e.g. a run's runner directory)."""
-    found: list[int] = []
+
+def processes_with_env(name: str, value: str, proc: Path = Path("/proc")) -> list[int]:
+    """Pids (not ours) whose environment holds ``name=value`` exactly."""
+    needle = f"{name}={value}".encode()
     own = os.getpid()
+    found: list[int] = []
     for entry in proc.iterdir() if proc.is_dir() else ():
         if not entry.name.isdigit() or int(entry.name) == own:
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            cwd = os.readlink(entry / "cwd") if marker not in cmdline else ""
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
         except OSError:
             continue
-        if marker in cmdline or marker in cwd:
-            found.append(int(entry.name))
     return found
 
 
-def wait_for_orphans(
-    marker: str,
-    timeout_s: float = 600.0,
-    poll_s: float = 1.0,
-    notify: Callable[[list[int]], None] | None = None,
-) -> list[int]:
-    """Wait until no process mentions `marker`; returns the pids still alive at the timeout (empty: gone)."""
+def run_processes(run_id: str) -> list[int]:
+    """Pids of the processes of run `run_id` (its jobs and everything they started)."""
+    return processes_with_env(RUN_ID_ENV, run_id) if run_id else []
+
+
+def _wait_gone(find: Callable[[], list[int]], timeout_s: float, poll_s: float) -> list[int]:
     deadline = time.monotonic() + timeout_s
-    told = False
     while True:
-        pids = processes_using(marker)
+        pids = find()
         if not pids or time.monotonic() >= deadline:
             return pids
-        if notify is not None and not told:
-            notify(pids)
-            told = True
         time.sleep(poll_s)
-
-
-DEFAULT_GRACE_S = 30.0
 
 
 def orphan_grace_s(env: dict[str, str] | None = None) -> float:
@@ -73,30 +71,34 @@ def _signal(pids: list[int], sig: int) -> None:
 
 
 def end_orphans(
-    marker: str,
-    grace_s: float = 30.0,
+    run_id: str,
+    grace_s: float = DEFAULT_GRACE_S,
     term_s: float = 10.0,
     poll_s: float = 0.5,
-    notify: Callable[[str, list[int]], None] | None = None,
-) -> list[int]:
+    notify: Callable[[str, list[str]], None] | None = None,
+) -> list[str]:
     """End what a crashed run left behind instead of waiting on luck.
 
-    Waits `grace_s` for processes mentioning `marker` to finish by themselves (an install that is about to
+    Waits `grace_s` for the processes of `run_id` to finish by themselves (an install that is about to
     complete is better finished than cut), then sends SIGTERM, waits `term_s`, then SIGKILL. Returns the pids
-    that are still alive after all that (empty: gone). `notify(step, pids)` is told each step
+    (as text) still alive after all that (empty: gone). `notify(step, pids)` is told each step
     ("waiting", "terminating", "killing").
     """
-    pids = processes_using(marker)
+
+    def find() -> list[int]:
+        return run_processes(run_id)
+
+    pids = find()
     if not pids:
         return []
     if notify is not None:
-        notify("waiting", pids)
-    pids = wait_for_orphans(marker, timeout_s=grace_s, poll_s=poll_s)
-    for step, sig, wait_s in (("terminating", signal.SIGTERM, term_s), ("killing", signal.SIGKILL, term_s)):
+        notify("waiting", [str(p) for p in pids])
+    pids = _wait_gone(find, grace_s, poll_s)
+    for step, sig in (("terminating", signal.SIGTERM), ("killing", signal.SIGKILL)):
         if not pids:
             return []
         if notify is not None:
-            notify(step, pids)
+            notify(step, [str(p) for p in pids])
         _signal(pids, sig)
-        pids = wait_for_orphans(marker, timeout_s=wait_s, poll_s=min(poll_s, 0.1))
-    return pids
+        pids = _wait_gone(find, term_s, min(poll_s, 0.1))
+    return [str(p) for p in pids]

@@ -1,7 +1,8 @@
 """Where runs execute: backends found by name, so another place to run playbooks (a zone's execution node,
 an AWX job template) is one new module and one entry point, not an edit of the CLI.
 
-A backend is a class taking the run's `StatePaths` and implementing `execution.backend.Backend`. It is named
+A backend is a class taking the run's `StatePaths` and implementing `execution.backend.Backend` (`run_phase`,
+`end_orphans`, `backups`: checked when it is loaded). It is named
 by an entry point in the group ``otorchestrator.backends`` (``pyproject.toml``:
 ``[project.entry-points."otorchestrator.backends"]``, ``name = "package.module:Class"``). The project's own
 backends are also known without package metadata (a source checkout that was not reinstalled). Which one a
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
-from otorchestrator.execution.backend import Backend
+from otorchestrator.execution.backend import Backend, BackupStore
 from otorchestrator.store.paths import StatePaths
 
 GROUP = "otorchestrator.backends"
@@ -64,6 +65,15 @@ def load_backend(paths: StatePaths, name: str | None = None) -> Backend:
         choices = ", ".join(sorted(known))
         raise BackendNotFound(f"no backend {name!r} (OTORCH_BACKEND); installed: {choices}")
     backend: Backend = _load(name, known[name])(paths)
-    if not callable(getattr(backend, "run_phase", None)):
-        raise BackendNotFound(f"backend {name!r} ({known[name]}) has no run_phase: not a Backend")
+    lacking = [
+        what
+        for what, ok in (
+            ("run_phase", callable(getattr(backend, "run_phase", None))),
+            ("end_orphans", callable(getattr(backend, "end_orphans", None))),
+            ("backups", isinstance(getattr(backend, "backups", None), BackupStore)),
+        )
+        if not ok
+    ]
+    if lacking:
+        raise BackendNotFound(f"backend {name!r} ({known[name]}) has no {', '.join(lacking)}: not a Backend")
     return backend

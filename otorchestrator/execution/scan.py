@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from otorchestrator.execution.backend import Backend, PhaseRequest
+from otorchestrator.execution.inventory import phase_inventory
 from otorchestrator.models.asset import Asset
 from otorchestrator.models.catalog import Patch
 from otorchestrator.models.results import HostOutcome, Phase, PhaseResult
@@ -64,7 +65,7 @@ def run_scan(
         PhaseRequest(
             phase=Phase.SCAN,
             hosts=tuple(hosts),
-            inventory=inventory,
+            inventory=phase_inventory(inventory, hosts),
             extravars=patch_vars(patches_by_host or {}),
             timeout_s=timeout_s,
             run_label=run_label,

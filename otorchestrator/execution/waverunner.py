@@ -19,12 +19,13 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from otorchestrator.execution.backend import Backend, PhaseOutcome, PhaseRequest
+from otorchestrator.execution.backend import Backend, PhaseOutcome
 from otorchestrator.execution.backend import RunStatus as RunnerStatus
 from otorchestrator.execution.budget import FAILURE_STATES, Budget
-from otorchestrator.execution.options import ABORTED, HALTED, RunOptions, phase_timeout, task_timeout
+from otorchestrator.execution.options import ABORTED, HALTED, RunOptions
 from otorchestrator.execution.reconcile import decide, state_before_crash
 from otorchestrator.execution.recorder import Recorder
+from otorchestrator.execution.requests import run_phase_request
 from otorchestrator.execution.safety import (
     check_approval,
     check_artifacts,
@@ -32,7 +33,7 @@ from otorchestrator.execution.safety import (
     check_window,
 )
 from otorchestrator.execution.soak import soak, soak_plan, unfinished_soaks
-from otorchestrator.execution.vars import host_patches, phase_extravars, targets
+from otorchestrator.execution.vars import host_patches, targets
 from otorchestrator.execution.verdicts import good, missing_result, why
 from otorchestrator.models.results import HostOutcome, Phase, PhaseResult
 from otorchestrator.models.run import AuditKind, HostState
@@ -320,27 +321,13 @@ class WaveRunner:
                 self.rec.move(n, entering, **dict((move_args or {}).get(n, {})))
         started = self.rec.phase_started(wave.index, phase, names, self.options.check_mode)
         hosts = [self.hostmap[n] for n in names]
-        timeout = phase_timeout(self.options, phase, hosts)
-        request = PhaseRequest(
-            phase=phase,
-            hosts=tuple(names),
-            inventory=self.options.inventory,
-            extravars=phase_extravars(
-                phase,
-                hosts,
-                self.patches,
-                run_id=self.rec.run_id,
-                backup_ids=backup_ids,
-                base={**self.options.extravars, **(extra or {})},
-            ),
-            secret_vars=self.options.secret_vars,
-            check_mode=self.options.check_mode and not probe,
-            timeout_s=timeout,
-            task_timeout_s=task_timeout(self.options, timeout),
-            run_label=f"{self.rec.run_id}-w{wave.index}-{'probe' if probe else phase.value}",
-        )
         cancel = self.options.abort_requested if phase in _CANCELABLE and not probe else None
+        label = f"{self.rec.run_id}-w{wave.index}-{'probe' if probe else phase.value}"
         try:
+            request = run_phase_request(
+                self.options, phase, hosts, self.patches, run_id=self.rec.run_id, label=label,
+                backup_ids=backup_ids, extra=extra, probe=probe,
+            )  # fmt: skip
             outcome = self.backend.run_phase(
                 request, on_event=self.rec.task_handler(wave.index), cancel=cancel
             )
@@ -499,7 +486,7 @@ class WaveRunner:
         if not suspects:
             return
         if self.options.wait_for_orphans is not None:
-            self.options.wait_for_orphans(self.rec.run_id)
+            self.options.wait_for_orphans(self.backend, self.rec.run_id)
         rollback: dict[int, list[str]] = {}
         for wave in self.waves:
             names = [n for n in suspects if self.rec.hosts[n].wave == wave.index]

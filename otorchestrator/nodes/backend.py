@@ -29,7 +29,6 @@ import contextlib
 import itertools
 import json
 import os
-import re
 import secrets
 import shutil
 import subprocess
@@ -46,11 +45,19 @@ from otorchestrator.execution.ansible import (
     AnsibleRunnerBackend,
     TaskTimeouts,
     feed_event,
-    group_children,
+    job_inventory,
     new_private_dir,
     runner_status,
 )
-from otorchestrator.execution.backend import PhaseOutcome, PhaseRequest, RunStatus, TaskEvent
+from otorchestrator.execution.backend import (
+    BackupStore,
+    HostsInventory,
+    Notify,
+    PhaseOutcome,
+    PhaseRequest,
+    RunStatus,
+    TaskEvent,
+)
 from otorchestrator.execution.events import FailureTracker, phase_results
 from otorchestrator.models.results import HostOutcome, PhaseResult
 from otorchestrator.nodes import inventory as ninv
@@ -60,7 +67,6 @@ from otorchestrator.nodes.config import Node, NodesConfig, load_nodes, nodes_fil
 from otorchestrator.resources import ansible_content
 
 COLLECTIONS = ("ansible.utils",)  # what the roles use beyond ansible.builtin (ansible.utils.keep_keys)
-_MAGIC = re.compile(r"\{\{\s*inventory_dir\s*\}\}")
 _ORDER = [RunStatus.SUCCESSFUL, RunStatus.CANCELED, RunStatus.TIMEOUT, RunStatus.FAILED]
 _CFG = """[defaults]
 roles_path = roles
@@ -82,7 +88,8 @@ class NodesBackend:
         root = Path(state) if isinstance(state, str | os.PathLike) else Path(state.root)
         self.runs_dir = (root / "runner").resolve()
         backups = None if isinstance(state, str | os.PathLike) else getattr(state, "backups", None)
-        self.backup_store = Path(backups if backups is not None else root / "backups").resolve()
+        self._backup_dir = Path(backups if backups is not None else root / "backups").resolve()
+        self.backups = BackupStore.local(self._backup_dir)
         self._state = state
         self._nodes = nodes
         self._direct: AnsibleRunnerBackend | None = None
@@ -97,9 +104,12 @@ class NodesBackend:
         on_event: Callable[[TaskEvent], None] | None = None,
         cancel: Callable[[], bool] | None = None,
     ) -> PhaseOutcome:
-        source = Path(request.inventory)
-        data = ninv.listing(source)
-        config = self._config(source)
+        if not isinstance(request.inventory, HostsInventory):
+            ref = request.inventory.ref
+            raise ValueError(f"backend nodes cannot resolve the inventory reference {ref!r}")
+        inventory = request.inventory
+        data = inventory.listing()
+        config = self._config(Path(inventory.source))
         jobs: dict[str, list[str]] = {}
         direct: list[str] = []
         results: dict[str, PhaseResult] = {}
@@ -116,7 +126,7 @@ class NodesBackend:
                 direct += hosts
         unknown = [h for h in request.hosts if h not in ninv.all_hosts(data)]
         if unknown:
-            raise ValueError(f"hosts not in inventory {source}: {', '.join(unknown)}")
+            raise ValueError(f"hosts not in inventory {inventory.source}: {', '.join(unknown)}")
 
         def safe_event(event: TaskEvent) -> None:
             if on_event is not None:
@@ -127,7 +137,7 @@ class NodesBackend:
         by_name = {n.name: n for n in config.nodes}
         with ThreadPoolExecutor(max_workers=len(jobs) + 1) as pool:
             futures = [
-                pool.submit(self._job, config, by_name[name], hosts, request, data, safe_event, cancel)
+                pool.submit(self._job, config, by_name[name], hosts, request, safe_event, cancel)
                 for name, hosts in jobs.items()
             ]
             if direct:
@@ -147,7 +157,6 @@ class NodesBackend:
         node: Node,
         hosts: list[str],
         request: PhaseRequest,
-        data: Mapping[str, Any],
         on_event: Callable[[TaskEvent], None],
         cancel: Callable[[], bool] | None,
     ) -> PhaseOutcome:
@@ -160,7 +169,8 @@ class NodesBackend:
         token = secrets.token_hex(8)
         wdir = f"{node.work_dir.rstrip('/')}/otorch-{token}"
         pdd = self._private_dir(request, node)
-        key = self._build(pdd, hosts, data, Path(request.inventory))
+        assert isinstance(request.inventory, HostsInventory)  # checked by run_phase
+        key = self._build(pdd, hosts, request.inventory)
         store = f"{wdir}/artifacts/run/backups"
         self._seed_backups(pdd, hosts, request.extravars)
         extravars = {**dict(request.extravars), **dict(request.secret_vars), "otorch_backup_store_dir": store}
@@ -295,7 +305,7 @@ class NodesBackend:
     def _private_dir(self, request: PhaseRequest, node: Node) -> Path:
         return new_private_dir(self.runs_dir, request, self._counter, suffix=node.name)
 
-    def _build(self, pdd: Path, hosts: list[str], data: Mapping[str, Any], source: Path) -> str | None:
+    def _build(self, pdd: Path, hosts: list[str], inventory: HostsInventory) -> str | None:
         """The job directory (``pdd/job``: project + inventory); returns the zone hosts' SSH key text."""
         job = pdd / "job"
         project = job / "project"
@@ -308,23 +318,21 @@ class NodesBackend:
                     found, project / "collections" / "ansible_collections" / Path(*fqcn.split("."))
                 )
         (project / "ansible.cfg").write_text(_CFG, encoding="utf-8")
-        inv_dir = source if source.is_dir() else source.parent
         keys: set[str] = set()
         hostvars: dict[str, Any] = {}
         for h in hosts:
-            hv = dict(ninv.hostvars(data).get(h, {}))
+            hv = dict(inventory.hosts[h])  # {{ inventory_dir }} already the source's (execution/inventory.py)
             key = hv.pop("ansible_ssh_private_key_file", None) or hv.pop("ansible_private_key_file", None)
             if key:
-                keys.add(_MAGIC.sub(str(inv_dir), str(key)))
+                keys.add(str(key))
             args = str(hv.get("ansible_ssh_common_args", ""))
             hv["ansible_ssh_common_args"] = args.replace("-o IdentitiesOnly=yes", "").strip()
             hostvars[h] = hv
         if len(keys) > 1:
             raise ValueError(f"hosts {', '.join(hosts)} use different SSH keys: one key per zone job")
-        children = group_children(data, hostvars)
         (job / "inventory").mkdir(parents=True)
         target = job / "inventory" / "hosts.json"
-        target.write_text(json.dumps({"all": {"hosts": hostvars, "children": children}}, sort_keys=True))
+        target.write_text(json.dumps(job_inventory(inventory, hosts, hostvars), sort_keys=True))
         target.chmod(0o600)
         return Path(next(iter(keys))).read_text(encoding="utf-8") if keys else None
 
@@ -336,7 +344,7 @@ class NodesBackend:
             if not bid:
                 continue
             for suffix in (".tar.gz", ".json"):
-                src = self.backup_store / str(bid) / f"{host}{suffix}"
+                src = self._backup_dir / str(bid) / f"{host}{suffix}"
                 if src.is_file():
                     dest = pdd / "job" / "artifacts" / "run" / "backups" / str(bid) / src.name
                     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -348,7 +356,7 @@ class NodesBackend:
         for path in back.glob("*/*") if back.is_dir() else ():
             host = path.name.removesuffix(".tar.gz").removesuffix(".json")
             if host in hosts and path.is_file() and not path.is_symlink():
-                dest = self.backup_store / path.parent.name / path.name
+                dest = self._backup_dir / path.parent.name / path.name
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, dest)
 
@@ -364,11 +372,9 @@ class NodesBackend:
                 timeout=node.connect_timeout_s + 10,
             )
 
-    def end_orphans(self, run_id: str, grace_s: float = 30.0, notify: Any = None) -> list[str]:
+    def end_orphans(self, run_id: str, grace_s: float = 30.0, notify: Notify | None = None) -> list[str]:
         """The direct jobs' orphans (the local backend's); a node job's are ended by `_clean_remote`."""
-        direct: Any = self._direct_backend()
-        ending = getattr(direct, "end_orphans", None)
-        return list(ending(run_id, grace_s, notify)) if callable(ending) else []
+        return self._direct_backend().end_orphans(run_id, grace_s, notify)
 
 
 def _collection(fqcn: str, root: Path) -> Path | None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from otorchestrator.execution.ansible import AnsibleRunnerBackend
 from otorchestrator.execution.backend import PhaseOutcome, PhaseRequest
+from otorchestrator.execution.inventory import phase_inventory
 from otorchestrator.lab.handle import LabHandle
 from otorchestrator.models.results import Phase
 
@@ -66,7 +67,7 @@ class LabRunner:
         request = PhaseRequest(
             phase=phase,
             hosts=tuple(hosts),
-            inventory=self.inventory,
+            inventory=phase_inventory(self.inventory, tuple(hosts)),
             check_mode=check_mode,
             extravars={"otorch_patches": hosts, **extravars},
             secret_vars={"otorch_canary_secret": CANARY},

@@ -21,6 +21,7 @@ from _roles_helpers import patch_entry
 import otorchestrator
 from otorchestrator.execution.ansible import AnsibleRunnerBackend
 from otorchestrator.execution.backend import PhaseRequest
+from otorchestrator.execution.inventory import phase_inventory
 from otorchestrator.lab.handle import LabHandle
 from otorchestrator.models.results import Phase
 from otorchestrator.resources import COLLECTION, AnsibleContent, ansible_content
@@ -129,7 +130,7 @@ def test_the_orchestrator_runs_diagnostics_from_the_installed_collection(
         PhaseRequest(
             phase=Phase.DIAGNOSTICS,
             hosts=(host,),
-            inventory=lab.inventory / "hosts.yml",
+            inventory=phase_inventory(lab.inventory / "hosts.yml", (host,)),
             extravars={"otorch_patches": {host: [patch_entry(lab, "nwc-hmi-runtime")]}},
             check_mode=True,
             run_label="itest-collection",

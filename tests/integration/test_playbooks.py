@@ -234,11 +234,12 @@ def test_push_mode_refuses_a_tampered_artifact_and_a_wrong_sha256_before_install
 def test_timeout_leaves_no_process_behind(runner: LabRunner, tmp_path: Path) -> None:
     """A phase that outlives its timeout is killed, with its ssh ControlPersist masters."""
     from otorchestrator.execution.backend import PhaseRequest
+    from otorchestrator.execution.inventory import phase_inventory
 
     req = PhaseRequest(
         phase=Phase.VERIFY,
         hosts=("nw-hmi-02",),
-        inventory=runner.inventory,
+        inventory=phase_inventory(runner.inventory, ("nw-hmi-02",)),
         extravars={
             "otorch_patches": {"nw-hmi-02": []},
             "otorch_verify_checks": {"nw-hmi-02": [{"name": "slow", "command": "sleep 120"}]},

@@ -14,7 +14,15 @@ from typing import Any
 
 import yaml
 
-from otorchestrator.execution.backend import PhaseOutcome, PhaseRequest, RunStatus, TaskEvent
+from otorchestrator.execution.backend import (
+    BackupStore,
+    HostsInventory,
+    Notify,
+    PhaseOutcome,
+    PhaseRequest,
+    RunStatus,
+    TaskEvent,
+)
 from otorchestrator.models.asset import Asset, Criticality, InstalledProduct, RecurringWindow, Role
 from otorchestrator.models.catalog import Patch, Qualification
 from otorchestrator.models.plan import Approval, Decision
@@ -55,6 +63,8 @@ class FakeBackend:
     crash_on_call: int | None = None  # crash (after the effects) during this phase call, 1-based
     calls: list[PhaseRequest] = field(default_factory=list)
     events: list[TaskEvent] = field(default_factory=list)
+    backups: BackupStore = field(default_factory=lambda: BackupStore(location="/fake/backups"))
+    orphans_ended: list[str] = field(default_factory=list)  # run ids end_orphans was called for
 
     def run_phase(
         self,
@@ -74,6 +84,10 @@ class FakeBackend:
             rc=2 if failed else 0,
             results=results,
         )
+
+    def end_orphans(self, run_id: str, grace_s: float = 30.0, notify: Notify | None = None) -> list[str]:
+        self.orphans_ended.append(run_id)
+        return []
 
     def installs(self, host: str) -> int:
         return self.hosts[host].installs
@@ -256,6 +270,11 @@ def make_plan(
 
 def fake_hosts(plan: WavePlan) -> dict[str, FakeHost]:
     return {a.name: FakeHost(versions={package_of(a.name): BASE}) for a in plan.assets}
+
+
+def fake_inventory(names: Sequence[str]) -> HostsInventory:
+    """A phase inventory of `names` without reading a file (`RunOptions.hosts_inventory` of the fakes)."""
+    return HostsInventory(hosts={n: {"ansible_host": "127.0.0.1"} for n in names}, source="fake")
 
 
 def write_inventory(plan: WavePlan, directory: Path, skip: Sequence[str] = ()) -> Path:

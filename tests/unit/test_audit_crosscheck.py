@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from fake_backend import T0, FakeBackend, fake_hosts, make_plan
+from fake_backend import T0, FakeBackend, fake_hosts, fake_inventory, make_plan
 
 from otorchestrator.cli.audit import audit
 from otorchestrator.execution.options import RunOptions
@@ -39,7 +39,12 @@ def state(tmp_path: Path) -> Path:
     backend = FakeBackend(fake_hosts(plan), clock, {("b", Phase.VERIFY): "fail"})
     with StateStore(root / "state.db") as store:
         orch = Orchestrator(backend, store, AuditLog(root / "audit.jsonl", head_store=store), clock)
-        orch.run(plan, RunOptions(operator="alice", inventory=Path("inv"), run_id="run-1"))
+        orch.run(
+            plan,
+            RunOptions(
+                operator="alice", inventory=Path("inv"), hosts_inventory=fake_inventory, run_id="run-1"
+            ),
+        )
     return root
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fake_backend import T0, FakeBackend, fake_hosts, make_plan
+from fake_backend import T0, FakeBackend, fake_hosts, fake_inventory, make_plan
 
 from otorchestrator.execution.options import RunOptions
 from otorchestrator.execution.orchestrator import Orchestrator
@@ -73,7 +73,7 @@ def _installing_seq(root: Path, plan: WavePlan) -> int:
     clock = FakeClock(T0)
     backend = FakeBackend(fake_hosts(plan), clock, {})
     for orch, _ in _orch(root, plan, backend, clock, []):
-        orch.run(plan, RunOptions(operator="alice", inventory=Path("inv")))
+        orch.run(plan, RunOptions(operator="alice", inventory=Path("inv"), hosts_inventory=fake_inventory))
     return next(
         e.seq for _, e in read_events(root / "audit.jsonl") if e.host == "a" and e.result == "installing"
     )
@@ -89,7 +89,9 @@ def test_audit_lost_mid_run_halts_then_resume_finishes(tmp_path: Path, plan: Wav
     hosts = fake_hosts(plan)
     backend = FakeBackend(hosts, clock, {})
     breaker = BreakAfter(seq - 1 if how == "unwritable" else seq, how)
-    options = RunOptions(operator="alice", inventory=Path("inv"), run_id="run-x")
+    options = RunOptions(
+        operator="alice", inventory=Path("inv"), hosts_inventory=fake_inventory, run_id="run-x"
+    )
     for orch, store in _orch(root, plan, backend, clock, [breaker]):
         with pytest.raises(AuditUnavailable):
             orch.run(plan, options)

@@ -13,20 +13,28 @@ from otorchestrator.execution.registry import BackendNotFound, available, load_b
 from otorchestrator.store.paths import StatePaths
 
 BACKEND_MODULE = """
-from otorchestrator.execution.backend import PhaseOutcome, RunStatus
+from otorchestrator.execution.backend import BackupStore, PhaseOutcome, RunStatus
 
 
 class EchoBackend:
     def __init__(self, paths):
         self.paths = paths
+        self.backups = BackupStore(location="s3://bucket/backups")
 
     def run_phase(self, request, on_event=None, cancel=None):
         return PhaseOutcome(phase=request.phase, status=RunStatus.SUCCESSFUL, rc=0, results={})
+
+    def end_orphans(self, run_id, grace_s=30.0, notify=None):
+        return []
 
 
 class NotABackend:
     def __init__(self, paths):
         pass
+
+
+class NoOrphans(EchoBackend):
+    end_orphans = None
 """
 
 
@@ -41,6 +49,7 @@ def installed(tmp_path: Path) -> Iterator[Path]:
         f"[{registry.GROUP}]\n"
         "echo = otx_echo_backend:EchoBackend\n"
         "broken = otx_echo_backend:NotABackend\n"
+        "no-orphans = otx_echo_backend:NoOrphans\n"
         "missing = otx_no_such_module:Backend\n"
     )
     sys.path.insert(0, str(tmp_path))
@@ -63,14 +72,17 @@ def test_an_installed_entry_point_is_loaded_by_name(installed: Path, tmp_path: P
     paths = StatePaths(root=tmp_path / "state")
     backend = load_backend(paths, "echo")
     assert type(backend).__name__ == "EchoBackend" and backend.paths is paths  # type: ignore[attr-defined]
+    assert backend.backups.local_dir is None  # backups elsewhere: no local free-space check
 
 
 def test_unknown_and_broken_backends_are_refused_with_the_reason(installed: Path, tmp_path: Path) -> None:
     paths = StatePaths(root=tmp_path / "state")
     with pytest.raises(BackendNotFound, match=r"no backend 'ech' \(OTORCH_BACKEND\); installed: .*echo"):
         load_backend(paths, "ech")
-    with pytest.raises(BackendNotFound, match="has no run_phase: not a Backend"):
+    with pytest.raises(BackendNotFound, match="has no run_phase, end_orphans, backups: not a Backend"):
         load_backend(paths, "broken")
+    with pytest.raises(BackendNotFound, match="has no end_orphans: not a Backend"):
+        load_backend(paths, "no-orphans")
     with pytest.raises(BackendNotFound, match="cannot import otx_no_such_module"):
         load_backend(paths, "missing")
 

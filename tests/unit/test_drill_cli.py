@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_backend import fake_inventory
 
 from otorchestrator.execution.backend import PhaseOutcome, PhaseRequest, RunStatus, TaskEvent
 from otorchestrator.execution.drill import (
@@ -138,7 +139,7 @@ def spec(assets: list[Asset], approvals: tuple[Approval, ...] = ()) -> DrillSpec
         assets=tuple(assets),
         inventory=Path("inv"),
         operator="bob",
-        backup_store=Path("/tmp/bk"),
+        hosts_inventory=fake_inventory,
         approvals=approvals,
     )
 

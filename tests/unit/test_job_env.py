@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fake_backend import fake_inventory
 
 from otorchestrator.execution.ansible import AnsibleRunnerBackend, TaskTimeouts
 from otorchestrator.execution.backend import PhaseRequest
@@ -135,7 +136,7 @@ def test_the_backend_job_reads_the_site_config_and_keeps_its_overrides(
     monkeypatch.setenv("ANSIBLE_CONFIG", str(site))
     monkeypatch.setenv("ARA_API_SERVER", "http://127.0.0.1:1")
     backend = AnsibleRunnerBackend(tmp_path / "state", project_dir=tmp_path, shm_dir=tmp_path)
-    request = PhaseRequest(phase=Phase.SCAN, hosts=("h",), inventory=tmp_path, task_timeout_s=7)
+    request = PhaseRequest(phase=Phase.SCAN, hosts=("h",), inventory=fake_inventory(["h"]), task_timeout_s=7)
     env = backend._env(request, "tok", tmp_path / "cp")
     assert env["ANSIBLE_CONFIG"] == str(site)
     assert env["ANSIBLE_TASK_TIMEOUT"] == "7"

@@ -17,6 +17,7 @@ from fake_backend import (
     FakeHost,
     SimulatedCrash,
     fake_hosts,
+    fake_inventory,
     make_plan,
     package_of,
 )
@@ -64,7 +65,7 @@ class Env:
         return Orchestrator(self.backend, store, audit, self.clock, redactor=redactor), store
 
     def options(self, **kw: Any) -> RunOptions:
-        return RunOptions(operator="alice", inventory=Path("inventory"), **kw)
+        return RunOptions(operator="alice", inventory=Path("inventory"), hosts_inventory=fake_inventory, **kw)
 
     def run(self, **kw: Any) -> RunSummary:
         orch, store = self.open()

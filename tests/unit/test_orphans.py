@@ -1,7 +1,9 @@
-"""Orphans of a crashed run are ended (grace, SIGTERM, SIGKILL), not waited on: real processes."""
+"""Orphans of a crashed run (processes whose environment carries its OTORCH_RUN_ID) are ended (grace,
+SIGTERM, SIGKILL), not waited on: real processes."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
@@ -9,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from otorchestrator.execution.orphans import end_orphans, orphan_grace_s, processes_using
+from otorchestrator.execution.orphans import RUN_ID_ENV, end_orphans, orphan_grace_s, run_processes
 
 Spawn = Callable[..., "subprocess.Popen[str]"]
 
@@ -30,8 +32,9 @@ def spawn() -> Iterator[Spawn]:
 
     def start(marker: str, mode: str = "plain", sleep_s: float = 120.0) -> subprocess.Popen[str]:
         proc = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, marker, mode, str(sleep_s)],
+            [sys.executable, "-c", _CHILD, "-", mode, str(sleep_s)],
             stdout=subprocess.PIPE,
+            env={**os.environ, RUN_ID_ENV: marker},
             text=True,
             start_new_session=True,
         )
@@ -47,7 +50,7 @@ def spawn() -> Iterator[Spawn]:
 
 
 def _marker() -> str:
-    return f"/tmp/otorch-test-runner/{uuid.uuid4().hex}"
+    return f"run-test-{uuid.uuid4().hex}"
 
 
 def test_nothing_to_end_returns_at_once() -> None:
@@ -66,7 +69,7 @@ def test_an_orphan_that_finishes_within_the_grace_is_not_signalled(spawn: Spawn)
 def test_an_orphan_is_terminated_after_the_grace(spawn: Spawn) -> None:
     marker = _marker()
     proc = spawn(marker)
-    assert processes_using(marker) == [proc.pid]
+    assert run_processes(marker) == [proc.pid]
     steps: list[str] = []
     left = end_orphans(marker, grace_s=0.3, term_s=5, poll_s=0.1, notify=lambda s, _p: steps.append(s))
     assert left == []

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_backend import FakeBackend, FakeHost, SimulatedCrash, fake_hosts, make_plan
+from fake_backend import FakeBackend, FakeHost, SimulatedCrash, fake_hosts, fake_inventory, make_plan
 
 from otorchestrator.execution.options import HALTED, RunOptions
 from otorchestrator.execution.orchestrator import Orchestrator
@@ -50,7 +50,13 @@ class Lab:
         store = StateStore(self.root / "state.db")
         audit = AuditLog(self.root / "audit.jsonl", head_store=store)
         orch = Orchestrator(self.backend, store, audit, self.clock)
-        options = RunOptions(operator="alice", inventory=Path("inventory"), sleep=self.sleep, **kw)
+        options = RunOptions(
+            operator="alice",
+            inventory=Path("inventory"),
+            hosts_inventory=fake_inventory,
+            sleep=self.sleep,
+            **kw,
+        )
         try:
             if what == "run":
                 return orch.run(self.plan, options)
