@@ -96,6 +96,8 @@ class AnsibleRunnerBackend:
         if not isinstance(request.inventory, HostsInventory):
             ref = request.inventory.ref
             raise ValueError(f"backend ansible-runner cannot resolve the inventory reference {ref!r}")
+        if request.transport != "ssh":
+            raise ValueError(f"backend ansible-runner: transport {request.transport!r} is not supported")
         pdd = self._private_dir(request)
         token = secrets.token_hex(12)
         cp_dir = Path(tempfile.mkdtemp(prefix="otcp-"))

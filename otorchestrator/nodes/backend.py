@@ -107,6 +107,8 @@ class NodesBackend:
         if not isinstance(request.inventory, HostsInventory):
             ref = request.inventory.ref
             raise ValueError(f"backend nodes cannot resolve the inventory reference {ref!r}")
+        if request.transport != "ssh":
+            raise ValueError(f"backend nodes: transport {request.transport!r} is not supported")
         inventory = request.inventory
         data = inventory.listing()
         config = self._config(Path(inventory.source))
