@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_backend import T0, TARGET, FakeBackend, fake_hosts, make_plan, package_of
+from fake_backend import T0, TARGET, FakeBackend, fake_hosts, fake_inventory, make_plan, package_of
 
 from otorchestrator.app.errors import AppError
 from otorchestrator.app.runs import _engine_errors
@@ -67,7 +67,9 @@ def test_an_unwritable_store_stops_the_run_and_resume_finishes_it(
     clock = FakeClock(T0)
     hosts = fake_hosts(T0_PLAN)
     backend = FakeBackend(hosts, clock, {})
-    options = RunOptions(operator="alice", inventory=Path("inventory"), run_id="run-full")
+    options = RunOptions(
+        operator="alice", inventory=Path("inventory"), hosts_inventory=fake_inventory, run_id="run-full"
+    )
     store = FailingStore(tmp_path / "state.db", from_write, how)
     message = "database or disk is full" if how == "full" else "attempt to write a readonly database"
     expected = rf"state store cannot be written \({message}\).*otorch resume"
