@@ -16,6 +16,7 @@ FAILURE_STATES: frozenset[HostState] = frozenset(
         HostState.ROLLBACK_FAILED,
         HostState.UNREACHABLE,
         HostState.TIMED_OUT,
+        HostState.NEEDS_RECONCILE,  # lost after its install began: may have been changed
     }
 )
 

@@ -12,8 +12,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from otorchestrator.models.results import HostOutcome, PhaseResult
+from otorchestrator.models.results import HostOutcome, Phase, PhaseResult
 from otorchestrator.models.run import HostState, Transition
+
+# a backend sets `values[NOT_STARTED] = True` on a lost host's result when the job never reached the host
+# (e.g. its execution node did not answer before the job): nothing can have changed there
+NOT_STARTED = "not_started"
+# phases after the first change: a host lost in one of them is in an unknown state
+_AFTER_CHANGE = (Phase.INSTALL, Phase.VERIFY, Phase.ROLLBACK)
+_LOST = {HostOutcome.UNREACHABLE: HostState.UNREACHABLE, HostOutcome.TIMED_OUT: HostState.TIMED_OUT}
 
 
 class Found(StrEnum):
@@ -29,6 +36,18 @@ class Reconciliation:
     reason: str
     found: Found
     healthy: bool | None = None
+
+
+def lost_state(result: PhaseResult) -> tuple[HostState, str]:
+    """The state (and a note for the detail) of a host a phase lost (`result.outcome` unreachable or
+    timed out): `needs_reconcile` when an install, its verify or a rollback had begun on it (outcome
+    unknown: `otorch resume` re-probes it before anything else acts on it); otherwise the plain lost state
+    (nothing changed yet, retried on resume)."""
+    lost = _LOST[result.outcome]
+    if result.phase in _AFTER_CHANGE and not result.values.get(NOT_STARTED):
+        note = f"lost mid-{result.phase.value}, outcome unknown: resume re-probes it"
+        return HostState.NEEDS_RECONCILE, note
+    return lost, ""
 
 
 def state_before_crash(transitions: Sequence[Transition]) -> HostState | None:

@@ -23,7 +23,7 @@ from otorchestrator.execution.backend import Backend, PhaseOutcome
 from otorchestrator.execution.backend import RunStatus as RunnerStatus
 from otorchestrator.execution.budget import FAILURE_STATES, Budget
 from otorchestrator.execution.options import ABORTED, HALTED, RunOptions
-from otorchestrator.execution.reconcile import decide, state_before_crash
+from otorchestrator.execution.reconcile import decide, lost_state, state_before_crash
 from otorchestrator.execution.recorder import Recorder
 from otorchestrator.execution.requests import run_phase_request
 from otorchestrator.execution.safety import (
@@ -43,6 +43,11 @@ from otorchestrator.store.audit import read_events
 _S = HostState
 _LOST = {HostOutcome.UNREACHABLE: _S.UNREACHABLE, HostOutcome.TIMED_OUT: _S.TIMED_OUT}
 _CANCELABLE = (Phase.DIAGNOSTICS, Phase.BACKUP)  # never cancel a phase that changes the host
+
+
+def _lost(result: PhaseResult) -> tuple[HostState, str]:
+    state, note = lost_state(result)  # needs_reconcile when lost after a change began (reconcile.py)
+    return state, why(result) + (f"; {note}" if note else "")
 
 
 class WaveRunner:
@@ -233,7 +238,7 @@ class WaveRunner:
                     n, _S.ROLLED_BACK, "rolled back to the backup", versions_after=result.versions_after
                 )
             elif result.outcome in _LOST:
-                self.rec.move(n, _LOST[result.outcome], why(result))
+                self.rec.move(n, *_lost(result))
             else:
                 if not self.options.check_mode:
                     self._reverse_undone(wave, n, result)
@@ -353,7 +358,7 @@ class WaveRunner:
         if good(result):
             return True
         if result.outcome in _LOST:
-            self.rec.move(name, _LOST[result.outcome], why(result))
+            self.rec.move(name, *_lost(result))
         elif result.outcome is HostOutcome.CANCELED and self.rec.state(name) in (
             _S.DIAGNOSING,
             _S.BACKING_UP,

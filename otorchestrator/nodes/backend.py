@@ -15,8 +15,9 @@ over SSH):
   re-probes them on resume);
 * zones of one phase run in parallel, one thread per node; a node that does not answer makes its zone's
   hosts `unreachable` ("execution node ... unreachable"), the other zones go on;
-* the SSH link or the worker lost mid-phase: the hosts are `unreachable` with that reason, the remote job is
-  killed and its directory removed when the node answers again; resume re-probes them through the node;
+* the SSH link or the worker lost mid-phase: the hosts are lost with that reason (the engine makes those
+  caught in an install, verify or rollback `needs_reconcile`: execution/reconcile.py), the remote job is
+  killed and its directory removed when the node answers; `otorch resume` re-probes them through the node;
 * backups made on the node come back in the artifacts stream into the controller's backup store; a
   rollback's backup goes to the node inside the job.
 
@@ -59,6 +60,7 @@ from otorchestrator.execution.backend import (
     TaskEvent,
 )
 from otorchestrator.execution.events import FailureTracker, phase_results
+from otorchestrator.execution.reconcile import NOT_STARTED
 from otorchestrator.models.results import HostOutcome, PhaseResult
 from otorchestrator.nodes import inventory as ninv
 from otorchestrator.nodes import ssh
@@ -121,9 +123,8 @@ class NodesBackend:
                 jobs[node.name] = jobs.get(node.name, []) + hosts
             elif config.requires(zone):
                 for h in hosts:
-                    results[h] = _lost(
-                        request, h, f"zone {zone!r} requires an execution node; none serves it"
-                    )
+                    why = f"zone {zone!r} requires an execution node; none serves it"
+                    results[h] = _lost(request, h, why, started=False)
             else:
                 direct += hosts
         unknown = [h for h in request.hosts if h not in ninv.all_hosts(data)]
@@ -167,7 +168,8 @@ class NodesBackend:
             ssh.run(config, node, "true", timeout=node.connect_timeout_s + 5)
         except ssh.NodeUnreachable as exc:
             why = f"execution node {node.name} unreachable: {exc}"
-            return _outcome(request, RunStatus.FAILED, {h: _lost(request, h, why) for h in hosts})
+            res = {h: _lost(request, h, why, started=False) for h in hosts}
+            return _outcome(request, RunStatus.FAILED, res)
         token = secrets.token_hex(8)
         wdir = f"{node.work_dir.rstrip('/')}/otorch-{token}"
         pdd = self._private_dir(request, node)
@@ -389,11 +391,16 @@ def _collection(fqcn: str, root: Path) -> Path | None:
 
 
 def _lost(
-    request: PhaseRequest, host: str, message: str, outcome: HostOutcome = HostOutcome.UNREACHABLE
+    request: PhaseRequest,
+    host: str,
+    message: str,
+    outcome: HostOutcome = HostOutcome.UNREACHABLE,
+    started: bool = True,
 ) -> PhaseResult:
-    return PhaseResult.model_validate(
-        {"phase": request.phase, "host": host, "ok": False, "outcome": outcome, "message": message[:300]}
-    )
+    """A host the job lost; `started=False`: the job never reached it (nothing changed there)."""
+    values = {} if started else {NOT_STARTED: True}
+    data = {"phase": request.phase, "host": host, "ok": False, "outcome": outcome, "message": message[:300]}
+    return PhaseResult.model_validate({**data, "values": values})
 
 
 def _outcome(request: PhaseRequest, status: RunStatus, results: dict[str, PhaseResult]) -> PhaseOutcome:

@@ -50,7 +50,8 @@ class FakeHost:
 
 
 # script actions: "ok" (default), "fail", "unreachable", "timeout", "noresult"; install also "break"
-# (installs but the service is unhealthy) and "partial" (fails after changing the package)
+# (installs but the service is unhealthy) and "partial" (fails after changing the package); install and
+# rollback also "lost" (the change takes effect, then the host is lost: unreachable)
 Script = Mapping[tuple[str, Phase], str]
 
 
@@ -126,10 +127,12 @@ class FakeBackend:
                 versions_before=before,
             )
         if phase is Phase.INSTALL:
-            if live and action in ("ok", "break", "partial"):
+            if live and action in ("ok", "break", "partial", "lost"):
                 host.versions.update(targets)
                 host.installs += 1
-                host.healthy = action == "ok"
+                host.healthy = action in ("ok", "lost")
+            if action == "lost":
+                return _result(phase, name, False, HostOutcome.UNREACHABLE)
             return _result(
                 phase,
                 name,
@@ -142,13 +145,15 @@ class FakeBackend:
             ok = action == "ok" and host.healthy and (at_target or request.check_mode)
             return _result(phase, name, ok, versions_after=dict(host.versions))
         if phase is Phase.ROLLBACK:
-            if action == "ok" and live:
+            if action in ("ok", "lost") and live:
                 assert host.backup is not None, f"{name}: rollback without a backup"
                 assert request.extravars["otorch_backup_ids"][name] == f"bk-{name}"
                 assert request.extravars["otorch_backup_id"] == f"bk-{name}"
                 host.versions = dict(host.backup)
                 host.healthy = True
                 host.rollbacks += 1
+            if action == "lost":
+                return _result(phase, name, False, HostOutcome.UNREACHABLE)
             return _result(phase, name, action == "ok", versions_after=dict(host.versions))
         raise AssertionError(phase)
 

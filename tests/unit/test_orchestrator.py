@@ -210,9 +210,9 @@ def test_rollback_failure_needs_the_operator(env: Any) -> None:
     ("phase", "action", "expected"),
     [
         (Phase.DIAGNOSTICS, "unreachable", S.UNREACHABLE),
-        (Phase.INSTALL, "unreachable", S.UNREACHABLE),
+        (Phase.INSTALL, "unreachable", S.NEEDS_RECONCILE),  # outcome unknown (test_reconcile_lost.py)
         (Phase.BACKUP, "timeout", S.TIMED_OUT),
-        (Phase.VERIFY, "timeout", S.TIMED_OUT),
+        (Phase.VERIFY, "timeout", S.NEEDS_RECONCILE),
         (Phase.DIAGNOSTICS, "noresult", S.BLOCKED),
         (Phase.INSTALL, "noresult", S.ROLLED_BACK),
     ],
