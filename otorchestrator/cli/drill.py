@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-import difflib
-import logging
 from pathlib import Path
 
 import click
 
-from otorchestrator.app import clock as app_clock
+from otorchestrator.app import AppError, drills
+from otorchestrator.app.session import Caller
 from otorchestrator.cli._shared import (
-    CommandError,
     emit_json,
     inventory_option,
     json_option,
-    load_assets,
     make_backend,
-    resolve_paths,
-    site_audit_sinks,
     state_dir_option,
     trust_option,
+    warn,
 )
-from otorchestrator.cli.scan import catalog_patches
-from otorchestrator.execution.drill import Drill, DrillRefused, DrillReport, DrillSpec, select_drill_hosts
+from otorchestrator.cli.scan import option_errors
 from otorchestrator.exitcodes import ExitCode, exit_codes_help
-from otorchestrator.intake.approvals import load_approvals
-from otorchestrator.models.plan import Approval, Plan
-from otorchestrator.reporting.write import write_run_reports
-from otorchestrator.store.audit import AuditLog
-from otorchestrator.store.errors import StoreError
-from otorchestrator.store.state import StateStore
-from otorchestrator.trust.drill_approvals import signed_drill_approvals
-from otorchestrator.trust.trustfile import SiteTrust, TrustError, find_trust
-
-log = logging.getLogger(__name__)
 
 SELF_APPROVAL_GONE = (
     "--approve-safety is no longer accepted: an operator cannot approve their own drill of a safety system. "
@@ -42,53 +27,8 @@ SELF_APPROVAL_GONE = (
 )
 
 
-def _recorded_approvals(
-    files: tuple[Path, ...], plan_path: Path | None
-) -> tuple[tuple[Approval, ...], tuple[str, ...]]:
-    """(the approvals of the approvals files and of the plan, where they were read)."""
-    approvals: list[Approval] = []
-    consulted: list[str] = []
-    for path in files:
-        try:
-            found, problems = load_approvals(path)
-        except (OSError, ValueError) as exc:  # unreadable, not YAML, no `approvals:` list
-            raise CommandError(f"{path}: not an approvals file ({exc})", ExitCode.INPUT_INVALID) from exc
-        if problems:
-            raise CommandError(
-                f"{path}: unusable approvals (nothing was touched):\n"
-                + "\n".join(f"  {p}" for p in problems),
-                ExitCode.INPUT_INVALID,
-            )
-        approvals.extend(found)
-        consulted.append(f"approvals {path}")
-    if plan_path is not None:
-        try:
-            plan = Plan.model_validate_json(plan_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise CommandError(f"{plan_path}: not a saved plan ({exc})", ExitCode.INPUT_INVALID) from exc
-        approvals.extend(plan.approvals)
-        consulted.append(f"plan {plan_path} ({plan.content_hash})")
-    return tuple(approvals), tuple(consulted)
-
-
-def _trust(trust_file: Path | None, approval_files: tuple[Path, ...], plan: Path | None) -> SiteTrust | None:
-    """The site trust in force; with one, unsigned approvals (--approvals FILE, --plan) are refused."""
-    try:
-        trust = find_trust(trust_file)
-    except TrustError as exc:
-        raise CommandError(str(exc), ExitCode.REFUSED) from exc
-    unsigned = [str(f) for f in (*approval_files, *([plan] if plan else []))]
-    if trust is not None and unsigned:
-        raise CommandError(
-            f"{', '.join(unsigned)}: unsigned approvals are not accepted while the trust file "
-            f"{trust.path} is in force; a safety-system host is drilled only on a signed drill approval "
-            "(`otorch approve drill --asset HOST --approver NAME --reason ... --key KEY`); nothing touched",
-            ExitCode.REFUSED,
-        )
-    return trust
-
-
-def _print(report: DrillReport) -> None:
+def _print(drilled: drills.Drilled) -> None:
+    report = drilled.report
     click.echo(f"drill {report.drill_id}: patch {report.patch_id} on group {report.group}")
     for h in report.hosts:
         verdict = "PASSED" if h.passed else "FAILED"
@@ -101,6 +41,9 @@ def _print(report: DrillReport) -> None:
     for name in report.not_applicable:
         click.echo(f"  {name:<14} not drilled: {report.package or report.patch_id} is not installed")
     click.echo("drill PASSED: every baseline restored" if report.passed else "drill FAILED")
+    click.echo(f"  drill: {drilled.drill_json}")
+    for fmt, path in drilled.written.items():
+        click.echo(f"  {fmt:>5}: {path}")
 
 
 @click.command(epilog=exit_codes_help(ExitCode.HOSTS_FAILED, ExitCode.REFUSED, ExitCode.INPUT_INVALID))
@@ -189,69 +132,22 @@ def drill(
     """
     if approve:
         raise click.UsageError(SELF_APPROVAL_GONE)
-    clock = app_clock.CLOCK
-    now = clock.now()
-    paths = resolve_paths(state_dir)
-    patches = {p.id: p for p in catalog_patches(catalog)}
-    if patch_id not in patches:
-        close = difflib.get_close_matches(patch_id, list(patches), n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise click.BadParameter(f"{patch_id} is not in {catalog}{hint}", param_hint="--patch")
-    patch = patches[patch_id]
-    hosts, not_applicable = select_drill_hosts(load_assets(inventory), group, patch)
-    if not hosts:
-        raise click.UsageError(
-            f"no host of {group!r} has {patch.package or patch.product} installed: nothing to drill"
-        )
-    names = {a.name for a in hosts}
-    trust = _trust(trust_file, approval_files, plan_path)
-    problems: dict[str, str] = {}
-    if trust is None:
-        recorded, consulted = _recorded_approvals(approval_files, plan_path)
-        relevant = tuple(a for a in recorded if a.subject.strip() in names)
-    else:  # docs/trust.md: only verified signed drill approvals
-        signed = signed_drill_approvals(hosts, trust, signed_dir, operator, now)
-        relevant, consulted, problems = signed.approvals, (signed.consulted,), signed.problems
-    drill_id = drill_id or f"DRILL-{now:%Y%m%dT%H%M%SZ}"
-    spec = DrillSpec(
-        drill_id=drill_id,
-        group=group,
-        patch=patch,
-        assets=tuple(hosts),
-        inventory=inventory,
-        operator=operator,
-        approvals=relevant,
-        approvals_from=consulted,
-        signed_only=trust is not None,
-        approval_problems=problems,
-        not_applicable=tuple(not_applicable),
-    )
-    backend = make_backend(paths)
+    request = drills.DrillRequest(
+        group=group, inventory=inventory, patch_id=patch_id, catalog=catalog, operator=operator,
+        approval_files=approval_files, plan_path=plan_path, trust_file=trust_file, signed_dir=signed_dir,
+        drill_id=drill_id, report_dir=report_dir,
+    )  # fmt: skip
+    caller = Caller(state_dir=state_dir, backend=make_backend, warn=warn)
     try:
-        with StateStore(paths.db) as store, store.lock(drill_id, operator, now):
-            audit = AuditLog(paths.audit, head_store=store, sinks=site_audit_sinks(paths))
-            runner = Drill(backend, store, audit, clock, progress=lambda m: click.echo(f"  {m}", err=True))
-            log.info(
-                "drill %s of %s on %d host(s)", drill_id, patch_id, len(hosts), extra={"drill_id": drill_id}
-            )
-            report = runner.run(spec)
-    except DrillRefused as exc:
-        log.warning("drill %s refused: %s", drill_id, exc, extra={"drill_id": drill_id})
-        raise CommandError(str(exc), ExitCode.REFUSED) from exc
-    except StoreError as exc:
-        raise CommandError(str(exc), ExitCode.ERROR) from exc
-    out = report_dir or paths.reports
-    out.mkdir(parents=True, exist_ok=True)
-    drill_json = out / f"drill-{drill_id}.json"
-    drill_json.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    written = write_run_reports(paths, drill_id, out, clock.now())
-    log.info("drill %s %s", drill_id, "passed" if report.passed else "FAILED", extra={"drill_id": drill_id})
+        drilled = drills.drill(request, caller, progress=lambda m: click.echo(f"  {m}", err=True))
+    except AppError as exc:
+        raise option_errors(exc) from exc
     if as_json:
-        emit_json({**report.model_dump(mode="json"), "files": {"drill": drill_json, **written}})
+        report = drilled.report
+        emit_json(
+            {**report.model_dump(mode="json"), "files": {"drill": drilled.drill_json, **drilled.written}}
+        )
     else:
-        _print(report)
-        click.echo(f"  drill: {drill_json}")
-        for fmt, path in written.items():
-            click.echo(f"  {fmt:>5}: {path}")
-    if not report.passed:
-        raise SystemExit(ExitCode.HOSTS_FAILED)
+        _print(drilled)
+    if drilled.exit_code:
+        raise SystemExit(drilled.exit_code)

@@ -2,46 +2,43 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import click
 
-from otorchestrator.app import clock as app_clock
+from otorchestrator.app import AppError, scans
+from otorchestrator.app.session import Caller
 from otorchestrator.cli._shared import (
     CommandError,
+    click_error,
     default_operator,
     emit_json,
     inventory_option,
     json_option,
-    limit_assets,
     limit_option,
-    load_assets,
     make_backend,
-    resolve_paths,
-    site_audit_sinks,
     state_dir_option,
+    warn,
 )
-from otorchestrator.execution.scan import applicable_patches, run_scan, save_baselines
 from otorchestrator.exitcodes import ExitCode, exit_codes_help
-from otorchestrator.intake.catalog import load_catalog_strict
 from otorchestrator.models.catalog import Patch
-from otorchestrator.models.run import AuditEvent
-from otorchestrator.planning.drift import listening_ports, scan_values
-from otorchestrator.store.audit import AuditLog
-from otorchestrator.store.state import StateStore
 
-BASELINE_RECORDED = "baseline_recorded"
-log = logging.getLogger(__name__)
+BASELINE_RECORDED = scans.BASELINE_RECORDED  # `otorch drift --accept` (cli/records.py) records it too
 
 
 def catalog_patches(catalog: Path | None) -> list[Patch]:
-    if catalog is None:
-        return []
+    """The catalog's patches for `otorch drift` (cli/records.py): an unusable catalog exits INPUT_INVALID."""
     try:
-        return list(load_catalog_strict(catalog).patches)
-    except ValueError as exc:
-        raise CommandError(str(exc), ExitCode.INPUT_INVALID) from exc
+        return scans.catalog_patches(catalog)
+    except AppError as exc:
+        raise CommandError(exc.message, exc.code) from exc
+
+
+def option_errors(exc: AppError) -> click.ClickException:
+    """An app error of scan or drill as click shows it: a bad option value names the option."""
+    if isinstance(exc, scans.OptionError):
+        return click.BadParameter(exc.message, param_hint=exc.option)
+    return click_error(exc)
 
 
 @click.command(epilog=exit_codes_help(ExitCode.HOSTS_FAILED, ExitCode.INPUT_INVALID))
@@ -75,69 +72,38 @@ def scan(
       otorch scan -i inventories/lab --limit '~nw-(hmi|scada)-' --json | jq '.recorded'
       otorch drift -i inventories/lab          # later: what changed since
     """
-    paths = resolve_paths(state_dir)
-    assets = limit_assets(load_assets(inventory), limit)
-    if not assets:
-        raise click.UsageError("no host to scan: --limit selects none of the inventory's OT assets")
-    log.info("scanning %d host(s)", len(assets), extra={"hosts": [a.name for a in assets]})
-    patches = catalog_patches(catalog)
-    clock = app_clock.CLOCK
-    outcome = run_scan(
-        make_backend(paths),
-        inventory,
-        [a.name for a in assets],
-        clock,
-        patches_by_host={a.name: applicable_patches(a, patches) for a in assets},
-    )
     who = operator or default_operator()
-    with StateStore(paths.db) as store:
-        audit = AuditLog(paths.audit, head_store=store, sinks=site_audit_sinks(paths))
-        saved, failed = save_baselines(store, outcome)
-        for host, record in saved.items():
-            values = scan_values(record.data)
-            audit.append(
-                AuditEvent(
-                    at=record.at,
-                    operator=who,
-                    kind=BASELINE_RECORDED,
-                    host=host,
-                    result="ok",
-                    detail={
-                        "packages": len(values.get("packages") or {}),
-                        "ports": sorted(listening_ports(values)),
-                    },
-                )
-            )
-    for host, why in failed.items():
-        log.warning("baseline of %s not recorded: %s", host, why, extra={"host": host})
+    try:
+        scanned = scans.scan(
+            inventory, who, Caller(state_dir=state_dir, backend=make_backend, warn=warn),
+            limit=limit, catalog=catalog,
+        )  # fmt: skip
+    except AppError as exc:
+        raise option_errors(exc) from exc
     if as_json:
         emit_json(
             {
                 "recorded": {
                     host: {
-                        "at": record.at.isoformat(),
-                        "packages": scan_values(record.data).get("packages") or {},
-                        "listening": sorted(listening_ports(scan_values(record.data)), key=_port_key),
+                        "at": r.record.at.isoformat(),
+                        "packages": r.packages,
+                        "listening": list(r.listening),
                     }
-                    for host, record in saved.items()
+                    for host, r in scanned.recorded.items()
                 },
-                "not_recorded": dict(failed),
+                "not_recorded": dict(scanned.not_recorded),
             }
         )
     else:
-        for host, record in saved.items():
-            values = scan_values(record.data)
-            ports = ", ".join(sorted(listening_ports(values), key=_port_key))
-            click.echo(
-                f"{host:<14} baseline recorded: {len(values.get('packages') or {})} packages, "
-                f"listening {ports or '-'}"
-            )
-        for host, why in failed.items():
-            click.echo(f"{host:<14} NOT recorded: {why}", err=True)
-    if failed:
-        raise SystemExit(ExitCode.HOSTS_FAILED)
+        render(scanned)
+    if scanned.exit_code:
+        raise SystemExit(scanned.exit_code)
 
 
-def _port_key(port: str) -> tuple[int, str]:
-    proto, _, number = port.partition("/")  # "tcp/502": by number, as the table always showed them
-    return (int(number) if number.isdigit() else -1), proto
+def render(scanned: scans.Scanned) -> None:
+    """A line per host: its baseline recorded (packages, listening ports), or why not (on stderr)."""
+    for host, r in scanned.recorded.items():
+        ports = ", ".join(r.listening) or "-"
+        click.echo(f"{host:<14} baseline recorded: {len(r.packages)} packages, listening {ports}")
+    for host, why in scanned.not_recorded.items():
+        click.echo(f"{host:<14} NOT recorded: {why}", err=True)

@@ -1,0 +1,139 @@
+"""`scan`: hosts scanned (read-only, execution/scan.py) and each complete scan recorded as the host's
+baseline, with an audit record `baseline_recorded` for it. `otorch scan` and the demo call it; `otorch drill`
+shares the catalog and inventory reading here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from otorchestrator.app.errors import AppError
+from otorchestrator.app.session import Caller, audit_sinks_for
+from otorchestrator.execution.scan import applicable_patches, run_scan, save_baselines
+from otorchestrator.exitcodes import ExitCode
+from otorchestrator.intake.catalog import load_catalog_strict
+from otorchestrator.intake.inventory import load_inventory
+from otorchestrator.intake.patterns import HostPatternError, select_hosts
+from otorchestrator.models.asset import Asset
+from otorchestrator.models.catalog import Patch
+from otorchestrator.models.run import AuditEvent, BaselineRecord
+from otorchestrator.planning.drift import listening_ports, scan_values
+from otorchestrator.store.audit import AuditLog
+from otorchestrator.store.state import StateStore
+
+BASELINE_RECORDED = "baseline_recorded"
+log = logging.getLogger(__name__)
+
+
+class OptionError(AppError):
+    """The value of one option does not fit (a usage error; `option` names it, e.g. "--limit")."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(message, usage=True)
+        self.option = option
+
+
+def catalog_patches(catalog: Path | None) -> list[Patch]:
+    """The catalog's patches (none without a catalog); INPUT_INVALID when it is unusable."""
+    if catalog is None:
+        return []
+    try:
+        return list(load_catalog_strict(catalog).patches)
+    except ValueError as exc:
+        raise AppError(str(exc), ExitCode.INPUT_INVALID) from exc
+
+
+def inventory_assets(inventory: Path) -> list[Asset]:
+    """The inventory's OT assets; INPUT_INVALID (every problem) when it is unusable."""
+    try:
+        return list(load_inventory(inventory).assets)
+    except ValueError as exc:  # InventoryError / IntakeError carry every problem
+        raise AppError(str(exc), ExitCode.INPUT_INVALID) from exc
+
+
+def limit_assets(assets: Sequence[Asset], limit: str | None) -> list[Asset]:
+    """The assets a host pattern selects (intake/patterns.py), in inventory order; all without one."""
+    if not limit:
+        return list(assets)
+    try:
+        chosen = set(select_hosts(limit, {a.name: a.groups for a in assets}).hosts)
+    except HostPatternError as exc:
+        raise OptionError("--limit", str(exc)) from exc
+    return [a for a in assets if a.name in chosen]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One baseline recorded: when, its package versions, its listening ports (by number)."""
+
+    record: BaselineRecord
+    packages: dict[str, str]
+    listening: tuple[str, ...]
+
+    @classmethod
+    def of(cls, record: BaselineRecord) -> Recorded:
+        values = scan_values(record.data)
+        ports = sorted(listening_ports(values), key=_port_key)
+        return cls(record, dict(values.get("packages") or {}), tuple(ports))
+
+
+def _port_key(port: str) -> tuple[int, str]:
+    proto, _, number = port.partition("/")  # "tcp/502": by number, as the table always showed them
+    return (int(number) if number.isdigit() else -1), proto
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """The baselines recorded (host -> what) and the hosts whose scan was incomplete (host -> why)."""
+
+    recorded: dict[str, Recorded]
+    not_recorded: dict[str, str]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.HOSTS_FAILED if self.not_recorded else ExitCode.OK
+
+
+def scan(
+    inventory: Path, operator: str, caller: Caller, *, limit: str | None = None, catalog: Path | None = None
+) -> Scanned:
+    """Scan the hosts `limit` selects (default: every OT asset), hashing the config files of their catalog
+    patches, and record each complete scan as the host's baseline; an incomplete one keeps the earlier
+    baseline and is listed in `not_recorded`."""
+    paths = caller.paths().ensure()
+    assets = limit_assets(inventory_assets(inventory), limit)
+    if not assets:
+        raise AppError("no host to scan: --limit selects none of the inventory's OT assets", usage=True)
+    log.info("scanning %d host(s)", len(assets), extra={"hosts": [a.name for a in assets]})
+    patches = catalog_patches(catalog)
+    outcome = run_scan(
+        caller.backend(paths),
+        inventory,
+        [a.name for a in assets],
+        caller.clock,
+        patches_by_host={a.name: applicable_patches(a, patches) for a in assets},
+    )
+    with StateStore(paths.db) as store:
+        sinks = audit_sinks_for(caller.audit_config, paths, caller.warn)
+        audit = AuditLog(paths.audit, head_store=store, sinks=sinks)
+        try:
+            saved, failed = save_baselines(store, outcome)
+            recorded = {host: Recorded.of(record) for host, record in saved.items()}
+            for host, done in recorded.items():
+                audit.append(
+                    AuditEvent(
+                        at=done.record.at,
+                        operator=operator,
+                        kind=BASELINE_RECORDED,
+                        host=host,
+                        result="ok",
+                        detail={"packages": len(done.packages), "ports": sorted(done.listening)},
+                    )
+                )
+        finally:
+            audit.close()
+    for host, why in failed.items():
+        log.warning("baseline of %s not recorded: %s", host, why, extra={"host": host})
+    return Scanned(recorded, failed)
