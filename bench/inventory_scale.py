@@ -143,6 +143,7 @@ ANSIBLE_INVENTORY = (
     shutil.which("ansible-inventory", path=str(Path(sys.executable).parent)) or "ansible-inventory"
 )
 TARGET = 4.0  # issue 15 item 5: at least 4x faster than `ansible-inventory --list`
+TARGET_SIZE = 10_000  # on bench/plan_scale.py's 10k inventory
 _LOAD_SNIPPET = (
     "import sys; sys.path.insert(0, {root!r}); "
     "from otorchestrator.intake.inventory import load_inventory; "
@@ -211,8 +212,8 @@ def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):6.2f}s [{min(values):.2f}-{max(values):.2f}]"
 
 
-def report(size: int, runs: dict[str, Runs]) -> bool:
-    """Print the figures of one size; True when ours is at least TARGET times faster (median wall)."""
+def report(size: int, runs: dict[str, Runs]) -> None:
+    """Print the figures of one size, and on TARGET_SIZE the verdict (median wall ratio against TARGET)."""
     print(f"{size} assets generated; ours loaded {runs['ours'].output} assets; load now {loadavg()}")
     print(f"  {'variant':<8} {'wall median [range]':>24} {'cpu median [range]':>24}  runs")
     for name, result in runs.items():
@@ -228,14 +229,15 @@ def report(size: int, runs: dict[str, Runs]) -> bool:
     if "public" in runs:
         public = statistics.median(theirs.wall) / statistics.median(runs["public"].wall)
         print(f"  ansible-inventory --list / public-API path: wall {public:.2f}x")
-    met = wall_ratio >= TARGET
-    verdict = "MET" if met else "MISSED"
+    if size != TARGET_SIZE:
+        print(f"  (issue 15 sets its {TARGET:g}x on {TARGET_SIZE} assets: no verdict at {size})", flush=True)
+        return
+    verdict = "MET" if wall_ratio >= TARGET else "MISSED"
     print(
         f"  target (issue 15 item 5) ours >= {TARGET:g}x faster than ansible-inventory --list, "
         f"{size} assets: {verdict} (wall {wall_ratio:.2f}x, cpu {cpu_ratio:.2f}x)",
         flush=True,
     )
-    return met
 
 
 def main() -> None:
