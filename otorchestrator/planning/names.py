@@ -54,8 +54,11 @@ def vendor_aliases(vendor: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=65536)
 def vendor_match(installed: str, advisory_vendor: str | None) -> str | None:
-    """How the installed vendor matches the advisory's vendor, or None when it does not."""
+    """How the installed vendor matches the advisory's vendor, or None when it does not. Cached: the
+    matcher asks it once per candidate rule of every distinct installed product (25k times for 10k assets)
+    about a few hundred distinct vendor pairs."""
     if advisory_vendor is None:
         return "the advisory names no vendor for this product"
     mine = vendor_key(installed)
