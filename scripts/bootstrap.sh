@@ -57,7 +57,8 @@ if [[ ! -x .venv/bin/python || "$(cat .venv/.stamp 2>/dev/null)" != "$stamp_val"
   quiet() { "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
   quiet .venv/bin/pip install -q --upgrade pip >/dev/null
   # pip's "Collecting ..." lines (one a package) and its final "Successfully installed" line
-  quiet .venv/bin/pip install --progress-bar off -e ".[dev]" |
+  # mitogen: the opt-in transport (`otorch run --transport mitogen`), so the tests can run it too
+  quiet .venv/bin/pip install --progress-bar off -e ".[dev,mitogen]" |
     { grep --line-buffered -E '^(Collecting|Successfully|ERROR)' || true; } | sed -u 's/^/  [pip] /'
   echo "$stamp_val" > .venv/.stamp
 else

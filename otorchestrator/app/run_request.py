@@ -15,7 +15,8 @@ from otorchestrator.app.errors import AppError
 from otorchestrator.app.session import Caller
 from otorchestrator.execution.artifacts import Digests
 from otorchestrator.execution.authority import Authority
-from otorchestrator.execution.backend import Backend
+from otorchestrator.execution.backend import Backend, Transport
+from otorchestrator.execution.jobenv import default_transport, transport_problem
 from otorchestrator.execution.options import RunOptions
 from otorchestrator.execution.orphans import orphan_grace_s
 from otorchestrator.execution.secretfiles import channel_problem
@@ -49,6 +50,17 @@ class RunRequest:
     approvals_dir: Path | None = None
     check: bool = False  # run only: the whole chain in check mode (a resumed run keeps its own)
     wave: int | None = None  # run only: this wave's hosts only
+    transport: str | None = None  # ssh | mitogen; None: $OTORCH_TRANSPORT, else ssh
+
+
+def run_transport(name: str | None) -> Transport:
+    """The transport a run uses (`name`, else the site's default); REFUSED, before anything starts, when it
+    cannot run on this controller (Mitogen not installed, an ansible-core release it does not support)."""
+    chosen = name or default_transport()
+    problem = transport_problem(chosen)
+    if problem is not None:
+        raise AppError(problem, ExitCode.REFUSED)
+    return "mitogen" if chosen == "mitogen" else "ssh"
 
 
 def secret_channel_problem(names: Sequence[str]) -> None:
@@ -151,6 +163,7 @@ def run_options(
         abort_requested=abort_poll(paths, run_id),
         wait_for_orphans=_orphan_waiter(caller.warn),
         run_id=run_id,
+        transport=run_transport(request.transport),
         waveplan_path=str(waveplan_copy),
         plan_path=str(plan_copy) if plan_copy else None,
         authority=authority,

@@ -10,6 +10,8 @@ import click
 
 from otorchestrator.app.run_request import RunRequest
 from otorchestrator.cli._shared import trust_option
+from otorchestrator.execution.backend import TRANSPORTS
+from otorchestrator.execution.jobenv import MITOGEN_STRATEGY, TRANSPORT_ENV
 from otorchestrator.execution.options import PHASE_TIMEOUT_FLOOR_S, TASK_TIMEOUT_DEFAULT_S
 
 EXIT_CODES_HELP = """\\b
@@ -81,6 +83,11 @@ def execution_options(f: Any) -> Any:
         help=f"Longest one task may take (default: {TASK_TIMEOUT_DEFAULT_S} s, at most the phase timeout); "
         "its host is then timed_out.",
     )(f)  # fmt: skip
+    f = click.option(
+        "--transport", type=click.Choice(TRANSPORTS), default=None,
+        help="How the phases reach the hosts: ssh (OpenSSH with pipelining) or mitogen (Mitogen's "
+        f"{MITOGEN_STRATEGY} strategy; needs the mitogen extra). Default: ${TRANSPORT_ENV}, else ssh.",
+    )(f)  # fmt: skip
     f = click.option("--yes", "-y", is_flag=True, help="Do not ask before each wave after the first.")(f)
     f = trust_option("With one, the plan, the wave plan and approvals must be signed.")(f)
     f = click.option(
@@ -117,5 +124,5 @@ def run_request(
         artifacts=tuple(options["artifacts"]), no_artifact_check=options["no_artifact_check"],
         secrets=secrets, phase_timeout_s=options["phase_timeout"], task_timeout_s=options["task_timeout"],
         trust_file=options["trust_file"], plan_file=options["plan_file"], key=options["key"],
-        approvals_dir=options["approvals_dir"], check=check, wave=wave,
+        approvals_dir=options["approvals_dir"], check=check, wave=wave, transport=options["transport"],
     )  # fmt: skip

@@ -42,7 +42,13 @@ from otorchestrator.execution.backend import (
     TaskEvent,
 )
 from otorchestrator.execution.events import FailureTracker, phase_results, task_event
-from otorchestrator.execution.jobenv import choose_config, job_env, run_settings, site_config_file
+from otorchestrator.execution.jobenv import (
+    choose_config,
+    job_env,
+    run_settings,
+    site_config_file,
+    transport_env,
+)
 from otorchestrator.execution.orphans import RUN_ID_ENV, processes_with_env
 from otorchestrator.execution.orphans import end_orphans as end_run_processes
 from otorchestrator.execution.secretfiles import SHM_DIR, sweep_stale_secret_files, write_secret_file
@@ -96,8 +102,6 @@ class AnsibleRunnerBackend:
         if not isinstance(request.inventory, HostsInventory):
             ref = request.inventory.ref
             raise ValueError(f"backend ansible-runner cannot resolve the inventory reference {ref!r}")
-        if request.transport != "ssh":
-            raise ValueError(f"backend ansible-runner: transport {request.transport!r} is not supported")
         pdd = self._private_dir(request)
         token = secrets.token_hex(12)
         cp_dir = Path(tempfile.mkdtemp(prefix="otcp-"))
@@ -173,6 +177,7 @@ class AnsibleRunnerBackend:
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
             "ANSIBLE_CHECK_MODE_MARKERS": "True",
             TOKEN_ENV: token,
+            **transport_env(request.transport, os.environ),
         }
         if request.run_id:
             env[RUN_ID_ENV] = request.run_id

@@ -5,12 +5,14 @@ The site's Ansible configuration is honoured: the ansible.cfg that `ansible-play
 `otorch` was started would read (ANSIBLE_CONFIG, ./ansible.cfg, ~/.ansible.cfg, /etc/ansible/ansible.cfg:
 ansible-core's own search), and the project's ansible.cfg only when there is none. The run overrides
 exactly the settings in `RUN_OVERRIDES` (environment variables beat any ansible.cfg); the roles and
-collections paths put the project's first and keep the site's after them.
+collections paths put the project's first and keep the site's after them. A run on the Mitogen transport
+also sets `MITOGEN_OVERRIDES` (`transport_env`); `transport_problem` says why it cannot run here.
 """
 
 from __future__ import annotations
 
 import configparser
+import importlib.util
 import os
 import re
 from collections.abc import Mapping
@@ -27,6 +29,15 @@ RUN_OVERRIDES = (
     "ANSIBLE_RETRY_FILES_ENABLED",  # no .retry files beside the playbooks
     "ANSIBLE_CHECK_MODE_MARKERS",  # check-mode runs say so in their output
 )
+# What a run on the Mitogen transport sets on top (docs/execution.md, "Transport").
+MITOGEN_OVERRIDES = (
+    "ANSIBLE_STRATEGY_PLUGINS",  # ansible_mitogen's strategy plugins first, then the site's
+    "ANSIBLE_STRATEGY",  # mitogen_linear
+)
+MITOGEN_STRATEGY = "mitogen_linear"
+# the ansible-core releases ansible_mitogen 0.3.x has code paths for (its own check is a minimum only)
+MITOGEN_ANSIBLE_CORE = ((2, 10), (2, 20))
+TRANSPORT_ENV = "OTORCH_TRANSPORT"  # the site's default transport when a run names none
 # Ansible's defaults when neither the environment nor an ansible.cfg sets the path.
 DEFAULT_ROLES_PATH = "~/.ansible/roles:/usr/share/ansible/roles:/etc/ansible/roles"
 DEFAULT_COLLECTIONS_PATH = "~/.ansible/collections:/usr/share/ansible/collections"
@@ -152,3 +163,49 @@ def _split(value: str) -> list[str]:
 
 def _join(paths: list[str]) -> str:
     return os.pathsep.join(dict.fromkeys(paths))
+
+
+def default_transport(env: Mapping[str, str] | None = None) -> str:
+    """The transport of a run that names none: $OTORCH_TRANSPORT, else ssh."""
+    return (os.environ if env is None else env).get(TRANSPORT_ENV, "") or "ssh"
+
+
+def transport_problem(transport: str, ansible_core: str | None = None) -> str | None:
+    """Why a run cannot use `transport` on this controller (None: it can): Mitogen not importable by the
+    Python that runs ansible-playbook, or an ansible-core release it does not support."""
+    if transport == "ssh":
+        return None
+    if transport != "mitogen":
+        return f"transport {transport!r}: expected ssh or mitogen"
+    if importlib.util.find_spec("ansible_mitogen") is None:
+        return (
+            "transport mitogen: the mitogen package is not installed in this Python "
+            "(pip install 'otorchestrator[mitogen]'); use --transport ssh"
+        )
+    if ansible_core is None:
+        from ansible.release import __version__
+
+        ansible_core = str(__version__)
+    lo, hi = MITOGEN_ANSIBLE_CORE
+    release = tuple(int(p) for p in re.findall(r"\d+", ansible_core)[:2])
+    if not lo <= release <= hi:
+        return (
+            f"transport mitogen: ansible-core {ansible_core} is not supported by Mitogen 0.3 "
+            f"(supported {lo[0]}.{lo[1]} to {hi[0]}.{hi[1]}); use --transport ssh"
+        )
+    return None
+
+
+def transport_env(transport: str, inherited: Mapping[str, str]) -> dict[str, str]:
+    """The job settings of `transport` (MITOGEN_OVERRIDES for mitogen; nothing for ssh). Raises ValueError
+    with `transport_problem`'s reason when it cannot run here."""
+    problem = transport_problem(transport)
+    if problem is not None:
+        raise ValueError(problem)
+    if transport == "ssh":
+        return {}
+    spec = importlib.util.find_spec("ansible_mitogen")
+    assert spec is not None and spec.origin is not None  # checked by transport_problem
+    plugins = str(Path(spec.origin).parent / "plugins" / "strategy")
+    site = _split(inherited.get("ANSIBLE_STRATEGY_PLUGINS", ""))
+    return {"ANSIBLE_STRATEGY_PLUGINS": _join([plugins, *site]), "ANSIBLE_STRATEGY": MITOGEN_STRATEGY}

@@ -11,6 +11,9 @@ runs (2-core machine):
 * kill -9 of `otorch run` mid-install, a concurrent `otorch run` refused naming the holder, then
   `otorch resume`: no host installed twice (audit log and the host's dpkg log);
 * `--check`: the whole chain in check mode changes nothing.
+
+`OTORCH_IT_TRANSPORT=mitogen` runs all of it on the Mitogen transport (default ssh); every job's recorded
+environment is checked to have used the transport asked for.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow]
 _BASE_LAB = os.environ.get("OTORCH_LAB_NAME") or ""
 LAB_NAME = "otexec" if not _BASE_LAB else _BASE_LAB[:30] + ("y" if _BASE_LAB.endswith("x") else "x")
 PORT_OFFSET = int(os.environ.get("OTORCH_LAB_PORT_OFFSET") or 0) + 400
+TRANSPORT = os.environ.get("OTORCH_IT_TRANSPORT") or "ssh"  # every otorch run/resume here uses it
 HOSTS = ["nw-scada-a", "nw-hist-01", "nw-hmi-01", "nw-hmi-02", "nw-ews-01", "nw-gw-01"]
 PATCH = {  # host -> the catalog patch it gets in these tests
     "nw-scada-a": "NWC-P-2026-0101",
@@ -114,6 +118,7 @@ def _env(**extra: str) -> dict[str, str]:
         OTORCH_LAB_NAME=LAB_NAME,
         OTORCH_LAB_PORT_OFFSET=str(PORT_OFFSET),
         ANSIBLE_COLLECTIONS_PATH=str(Path(__file__).resolve().parents[2] / ".collections"),
+        OTORCH_TRANSPORT=TRANSPORT,
         **extra,
     )
     env.pop("OTORCH_OPERATOR", None)
@@ -192,6 +197,13 @@ def otorch(
     )
 
 
+def assert_transport(state: Path) -> None:
+    """Every job of the run used TRANSPORT (ansible-runner records each job's environment)."""
+    jobs = sorted((state / "runner").rglob("artifacts/run/command"))
+    strategies = {json.loads(f.read_text())["env"].get("ANSIBLE_STRATEGY") for f in jobs}
+    assert jobs and strategies == ({"mitogen_linear"} if TRANSPORT == "mitogen" else {None}), strategies
+
+
 def version(lab: LabHandle, host: str) -> str:
     return lab.sh(host, f"dpkg-query -W -f='${{Version}}' {PACKAGE[host]}").stdout.strip()
 
@@ -249,6 +261,7 @@ def test_wave_outcomes_budget_secrets_and_audit(xlab: LabHandle, tmp_path: Path)
         assert version(xlab, "nw-hist-01") == "1.0.0" and upgrades(xlab, "nw-hist-01") == 0
         assert version(xlab, "nw-scada-a") == "1.0.0"
 
+        assert_transport(state)
         # from the audit log: which hosts each phase touched
         trail = events(state)
         touched: dict[str, set[str]] = {}
@@ -376,6 +389,7 @@ def test_kill9_mid_install_then_resume_installs_once(xlab: LabHandle, tmp_path: 
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         data = json.loads(resumed.stdout)
         assert {h["host"]: h["state"] for h in data["hosts"]} == {h: "succeeded" for h in hosts}
+        assert_transport(state)
         trail = events(state)
         for host in hosts:
             assert version(xlab, host) == "1.1.0" and healthy(xlab, host)
@@ -418,6 +432,7 @@ def test_check_mode_changes_nothing(xlab: LabHandle, tmp_path: Path) -> None:
     assert phases == {"diagnostics", "backup", "install", "verify"}
     commands = sorted((state / "runner").rglob("artifacts/run/command"))
     assert len(commands) == 4 and all("--check" in f.read_text() for f in commands)
+    assert_transport(state)
     # nothing changed on the host: packages, configs, backups left on it, version, health, dpkg log
     assert xlab.sh(host, snapshot).stdout == before
     assert version(xlab, host) == "1.0.0"
