@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,3 +98,13 @@ def test_the_cli_names_the_backend_it_cannot_find(monkeypatch: pytest.MonkeyPatc
     result = CliRunner().invoke(cli, ["scan", "-i", str(Path(__file__).parents[2] / "inventories" / "lab"),
                                       "--state-dir", str(state)])  # fmt: skip
     assert result.exit_code == 2 and "no backend 'awx'" in result.output, result.output
+
+
+def test_no_module_of_the_package_imports_a_fake_backend() -> None:
+    package = Path(__file__).parents[2] / "otorchestrator"
+    importing = re.compile(r"^\s*(from|import)\s+\S*fake_backend", re.MULTILINE)
+    importers = [
+        str(p.relative_to(package)) for p in package.rglob("*.py") if importing.search(p.read_text("utf-8"))
+    ]
+    assert importers == []
+    assert importing.search("import os\nfrom fake_backend import FakeBackend\n")  # the check can fail
