@@ -15,6 +15,7 @@ from otorchestrator.models.waves import Wave, WaveHost
 if TYPE_CHECKING:
     from otorchestrator.execution.authority import Authority
 
+DEFAULT_FORKS = 10
 HALTED = "halted: "  # detail prefix of hosts skipped because the rollout halted (released on resume)
 ABORTED = "aborted: "  # detail prefix of hosts skipped because an operator aborted (never released)
 
@@ -51,6 +52,8 @@ class RunOptions:
     transport: Transport = "ssh"  # how the phases reach the hosts (PhaseRequest.transport)
     # a phase's hosts as data; None: read from `inventory` in-process (execution/inventory.phase_inventory)
     hosts_inventory: Callable[[Sequence[str]], HostsInventory] | None = None
+    # hosts of a wave in their chain at once (execution/hostchain.py); 1: one host at a time, in order
+    forks: int = DEFAULT_FORKS
 
 
 PHASE_TIMEOUT_FLOOR_S = 600  # no phase run is given less (ssh, facts, apt on a slow host)

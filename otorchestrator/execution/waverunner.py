@@ -1,27 +1,28 @@
-"""The per-host state machine, driven wave by wave and phase by phase.
-
-One backend call per phase over the wave's still-eligible hosts (hosts run in parallel inside a phase).
-Every host's transition into a phase is written (store, then audit) before the phase starts:
+"""The per-host state machine, driven wave by wave; within a wave hosts flow (execution/hostchain.py):
+each host's next phase starts as soon as its own previous phase passed. Every host's transition into a
+phase is written (audit intent, then store) before that host's job starts:
 
     pending -> diagnosing -> backing_up -> installing -> verifying -> succeeded
     diagnostics failed -> blocked (never installed); backup failed -> failed (nothing changed)
     install or verify failed after a verified backup -> rolling_back -> rolled_back | rollback_failed
     unreachable / timed out in any phase -> recorded as such
 
-The failure budget is counted here from host outcomes and checked before every phase: once spent, hosts
-not yet installed stop (skipped), installed hosts finish verify (and roll back on failure), and later
-waves do not start.
+The failure budget is counted here from host outcomes and checked before each host's start, backup and
+install: once spent, hosts not yet installed stop (skipped), installed hosts finish verify (and roll back
+on failure), and later waves do not start. Resume (`reconcile`) probes hosts caught mid-step together.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from otorchestrator.execution.backend import Backend, PhaseOutcome
+from otorchestrator.execution.backend import Backend, PhaseOutcome, PhaseRequest
 from otorchestrator.execution.backend import RunStatus as RunnerStatus
 from otorchestrator.execution.budget import FAILURE_STATES, Budget
+from otorchestrator.execution.hostchain import HostFlow
 from otorchestrator.execution.options import ABORTED, HALTED, RunOptions
 from otorchestrator.execution.reconcile import decide, lost_state, state_before_crash
 from otorchestrator.execution.recorder import Recorder
@@ -114,30 +115,7 @@ class WaveRunner:
     def run_wave(self, wave: Wave) -> None:
         budget = Budget.of(wave)
         members = [h for h in wave.hosts if h.name in self.rec.hosts]
-        while True:
-            pending = [h for h in members if self.rec.state(h.name) is _S.PENDING]
-            if not pending:
-                break
-            stop = self._stop(wave, budget)
-            if stop is not None:
-                self._skip_pending([h.name for h in pending], self._stop_prefix() + stop)
-                break
-            ready: list[WaveHost] = []
-            for host in pending:
-                verdict = self._dependencies(host)
-                if verdict == "ready":
-                    ready.append(host)
-                elif verdict != "wait":
-                    self.rec.move(host.name, _S.SKIPPED, verdict)
-            if not ready:
-                still = [h.name for h in pending if self.rec.state(h.name) is _S.PENDING]
-                self._skip_pending(still, "waits for hosts that cannot finish first (dependency order)")
-                break
-            if self.options.authority is not None:  # the sources as they are now, once per round
-                self.options.authority.refresh(self.rec.operator, self.rec.now())
-            admitted = [h for h in ready if self._admit(h)]
-            if admitted:
-                self.chain(wave, admitted, budget)
+        HostFlow(self, wave, budget, self.options.forks).run()
         if self.halt is None and self._spent(wave, budget):
             states = [
                 self.rec.state(h.name) or _S.PENDING for h in members if h.name not in self.counted_before
@@ -158,59 +136,7 @@ class WaveRunner:
             self.aborted = self.aborted or reason.startswith("aborted")
             self.halt = reason
 
-    # -- one batch of hosts through the chain ------------------------------------------------------
-
-    def chain(self, wave: Wave, hosts: Sequence[WaveHost], budget: Budget) -> None:
-        names = [h.name for h in hosts]
-        results = self.run_phase(wave, Phase.DIAGNOSTICS, names, entering=_S.DIAGNOSING)
-        diagnosed = [n for n in names if self._settle(n, results[n], _S.BLOCKED, "diagnostics failed")]
-
-        diagnosed = self._gate(wave, budget, diagnosed, "backed up")
-        backup_id = f"{self.rec.run_id}-w{wave.index}-{self.rec.now():%H%M%S%f}"
-        results = self.run_phase(
-            wave, Phase.BACKUP, diagnosed, entering=_S.BACKING_UP, extra={"otorch_backup_id": backup_id}
-        )
-        backups: dict[str, PhaseResult] = {}
-        for n in diagnosed:
-            result = results[n]
-            if good(result) and not result.backup_id:
-                self.rec.move(n, _S.FAILED, "backup reported no backup id: nothing installed")
-            elif self._settle(n, result, _S.FAILED, "backup failed, nothing installed"):
-                backups[n] = result
-
-        ready = self._rechecked(self._gate(wave, budget, list(backups), "installed", window=True))
-        entering = {
-            n: {"backup_id": backups[n].backup_id, "versions_before": backups[n].versions_before or None}
-            for n in ready
-        }
-        results = self.run_phase(wave, Phase.INSTALL, ready, entering=_S.INSTALLING, move_args=entering)
-        installed: list[str] = []
-        rollback: list[str] = []
-        # check mode changed nothing: a failure there is reported, never rolled back (no real backup)
-        undo, note = (
-            (_S.FAILED, "check mode, nothing to roll back: ")
-            if self.options.check_mode
-            else (
-                _S.ROLLING_BACK,
-                "",
-            )
-        )
-        for n in ready:
-            if self._settle(n, results[n], undo, note + "install failed"):
-                installed.append(n)
-            elif self.rec.state(n) is _S.ROLLING_BACK:
-                rollback.append(n)
-
-        results = self.run_phase(wave, Phase.VERIFY, installed, entering=_S.VERIFYING)
-        for n in installed:
-            result = results[n]
-            if good(result):
-                self.succeed(wave, n, result)
-            else:
-                self._settle(n, result, undo, note + "verify failed")
-                if self.rec.state(n) is _S.ROLLING_BACK:
-                    rollback.append(n)
-        self.rollback(wave, rollback)
+    # -- rollback and success -------------------------------------------------------------------------
 
     def rollback(self, wave: Wave, names: Sequence[str]) -> None:
         """Roll back hosts already moved to rolling_back (the transition is written)."""
@@ -230,19 +156,21 @@ class WaveRunner:
                 )
             )
         for n in names:
-            result = results[n]
-            if good(result):
-                if not self.options.check_mode:
-                    self.rec.reverse_patches(n, wave.index, reason="rolled back to the backup")
-                self.rec.move(
-                    n, _S.ROLLED_BACK, "rolled back to the backup", versions_after=result.versions_after
-                )
-            elif result.outcome in _LOST:
-                self.rec.move(n, *_lost(result))
-            else:
-                if not self.options.check_mode:
-                    self._reverse_undone(wave, n, result)
-                self.rec.move(n, _S.ROLLBACK_FAILED, "rollback failed: operator attention; " + why(result))
+            self.settle_rollback(wave, n, results[n])
+
+    def settle_rollback(self, wave: Wave, name: str, result: PhaseResult) -> None:
+        if good(result):
+            if not self.options.check_mode:
+                self.rec.reverse_patches(name, wave.index, reason="rolled back to the backup")
+            self.rec.move(
+                name, _S.ROLLED_BACK, "rolled back to the backup", versions_after=result.versions_after
+            )
+        elif result.outcome in _LOST:
+            self.rec.move(name, *_lost(result))
+        else:
+            if not self.options.check_mode:
+                self._reverse_undone(wave, name, result)
+            self.rec.move(name, _S.ROLLBACK_FAILED, "rollback failed: operator attention; " + why(result))
 
     def _reverse_undone(self, wave: Wave, name: str, result: PhaseResult) -> None:
         """A failed rollback may still have reverted some packages: the installs whose package is
@@ -321,29 +249,66 @@ class WaveRunner:
         """Write each host's transition into the phase, then run the phase once over all of them."""
         if not names:
             return {}
+        request, started, cancel = self.prepare(
+            wave, phase, names, entering=entering, move_args=move_args, backup_ids=backup_ids, extra=extra,
+            probe=probe,
+        )  # fmt: skip
+        if isinstance(request, str):
+            return self.collect(wave, phase, names, None, request, started)
+        try:
+            outcome = self.backend.run_phase(
+                request, on_event=self.rec.task_handler(wave.index), cancel=cancel
+            )
+        except Exception as exc:  # the backend broke: every host gets a failed result, the run goes on
+            return self.collect(
+                wave, phase, names, None, f"backend error: {type(exc).__name__}: {exc}", started
+            )
+        return self.collect(wave, phase, names, outcome, "", started)
+
+    def prepare(
+        self,
+        wave: Wave,
+        phase: Phase,
+        names: Sequence[str],
+        *,
+        entering: HostState | None,
+        move_args: Mapping[str, Mapping[str, Any]] | None = None,
+        backup_ids: Mapping[str, str | None] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        probe: bool = False,
+    ) -> tuple[PhaseRequest | str, datetime, Callable[[], bool] | None]:
+        """Write each host's transition into the phase and the phase's start, then build the job's request
+        (or the error that stands for its result): the job may start after."""
         if entering is not None:
             for n in names:
                 self.rec.move(n, entering, **dict((move_args or {}).get(n, {})))
         started = self.rec.phase_started(wave.index, phase, names, self.options.check_mode)
         hosts = [self.hostmap[n] for n in names]
+        one = f"-{names[0]}" if len(names) == 1 and not probe else ""
+        label = f"{self.rec.run_id}-w{wave.index}{one}-{'probe' if probe else phase.value}"
         cancel = self.options.abort_requested if phase in _CANCELABLE and not probe else None
-        label = f"{self.rec.run_id}-w{wave.index}-{'probe' if probe else phase.value}"
         try:
-            request = run_phase_request(
+            request: PhaseRequest | str = run_phase_request(
                 self.options, phase, hosts, self.patches, run_id=self.rec.run_id, label=label,
                 backup_ids=backup_ids, extra=extra, probe=probe,
             )  # fmt: skip
-            outcome = self.backend.run_phase(
-                request, on_event=self.rec.task_handler(wave.index), cancel=cancel
-            )
-        except Exception as exc:  # the backend broke: every host gets a failed result, the run goes on
-            outcome = PhaseOutcome(
-                phase=phase,
-                status=RunnerStatus.FAILED,
-                rc=None,
-                results={},
-            )
-            error = f"backend error: {type(exc).__name__}: {self.rec.clean(str(exc))[:300]}"
+        except Exception as exc:  # e.g. a host not in the inventory: failed results, as a backend error
+            request = f"backend error: {type(exc).__name__}: {exc}"
+        return request, started, cancel
+
+    def collect(
+        self,
+        wave: Wave,
+        phase: Phase,
+        names: Sequence[str],
+        outcome: PhaseOutcome | None,
+        error: str,
+        started: datetime,
+    ) -> dict[str, PhaseResult]:
+        """Record each host's result of a phase job (`outcome` None: the backend raised `error`)."""
+        if outcome is None:
+            outcome = PhaseOutcome(phase=phase, status=RunnerStatus.FAILED, rc=None, results={})
+            error = self.rec.clean(error)[:300]
         else:
             error = "the backend returned no result for this host"
         results: dict[str, PhaseResult] = {}
@@ -392,27 +357,6 @@ class WaveRunner:
         if self._spent(wave, budget):
             return f"failure budget of wave {wave.name} spent"
         return None
-
-    def _gate(
-        self, wave: Wave, budget: Budget, names: list[str], next_step: str, window: bool = False
-    ) -> list[str]:
-        """Before a phase: stop everyone once the budget is spent or an abort came in; check windows."""
-        stop = self._stop(wave, budget) if names else None
-        if stop is not None:
-            for n in names:
-                self.rec.move(n, _S.SKIPPED, f"{self._stop_prefix()}{stop}; not {next_step}")
-            return []
-        if not window:
-            return names
-        kept = []
-        now = self.rec.now()
-        for n in names:
-            problem = check_window(self.hostmap[n], self.assets.get(n), now)
-            if problem is None:
-                kept.append(n)
-            else:
-                self.rec.move(n, _S.SKIPPED, f"{problem.detail}; not {next_step}")
-        return kept
 
     def _rechecked(self, names: list[str]) -> list[str]:
         """Just before install: each host's artifacts re-hashed against the catalog (execution/authority.py);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -65,6 +66,7 @@ class Env:
         return Orchestrator(self.backend, store, audit, self.clock, redactor=redactor), store
 
     def options(self, **kw: Any) -> RunOptions:
+        kw.setdefault("forks", 1)  # one host at a time, in order: call lists and crash points are fixed
         return RunOptions(operator="alice", inventory=Path("inventory"), hosts_inventory=fake_inventory, **kw)
 
     def run(self, **kw: Any) -> RunSummary:
@@ -108,17 +110,15 @@ def env(tmp_path: Path) -> Iterator[Any]:
 # -- the happy path and the failure paths ---------------------------------------------------------------
 
 
-def test_happy_path_batches_phases_and_records_patches(env: Any) -> None:
+def test_happy_path_runs_each_host_through_its_own_chain_and_records_patches(env: Any) -> None:
     e = env(make_plan([["a"], ["b", "c"]]))
     summary = e.run()
     assert states(summary) == {"a": S.SUCCEEDED, "b": S.SUCCEEDED, "c": S.SUCCEEDED}
     assert summary.run.status is RunStatus.COMPLETED and summary.exit_code is ExitCode.OK
-    # one backend call per phase per wave, hosts in parallel
-    assert [(c.phase, c.hosts) for c in e.backend.calls] == [
-        (Phase.DIAGNOSTICS, ("a",)), (Phase.BACKUP, ("a",)), (Phase.INSTALL, ("a",)), (Phase.VERIFY, ("a",)),
-        (Phase.DIAGNOSTICS, ("b", "c")), (Phase.BACKUP, ("b", "c")), (Phase.INSTALL, ("b", "c")),
-        (Phase.VERIFY, ("b", "c")),
-    ]  # fmt: skip
+    chain = [Phase.DIAGNOSTICS, Phase.BACKUP, Phase.INSTALL, Phase.VERIFY]
+    # one backend job per host and phase; with forks=1 one host after the other
+    assert [(c.phase, c.hosts) for c in e.backend.calls] == [(p, (n,)) for n in "abc" for p in chain]
+    assert len({c.run_label for c in e.backend.calls}) == len(e.backend.calls)
     assert all(h.installs == 1 and h.versions == {package_of(n): TARGET} for n, h in e.hosts.items())
     with StateStore(e.root / "state.db") as store:
         history = store.patch_history()
@@ -242,9 +242,23 @@ def test_backend_exception_fails_hosts_not_the_run(env: Any) -> None:
 # -- the failure budget ------------------------------------------------------------------------------------
 
 
+def together(e: Env, phase: Phase, hosts: int) -> None:
+    """Jobs of `phase` return only once `hosts` of them started: those hosts are in the phase at once."""
+    barrier = threading.Barrier(hosts, timeout=30)
+    real = e.backend.run_phase
+
+    def run_phase(request: Any, on_event: Any = None, cancel: Any = None) -> Any:
+        if request.phase is phase:
+            barrier.wait()
+        return real(request, on_event, cancel)
+
+    e.backend.run_phase = run_phase  # type: ignore[method-assign]
+
+
 def test_budget_spent_halts_later_waves(env: Any) -> None:
     e = env(make_plan([["a", "b"], ["c"]], budget=0), {("a", Phase.INSTALL): "break"})
-    summary = e.run()
+    together(e, Phase.INSTALL, 2)  # b is installing when a's verify fails
+    summary = e.run(forks=2)
     assert states(summary) == {"a": S.ROLLED_BACK, "b": S.SUCCEEDED, "c": S.SKIPPED}
     assert summary.run.status is RunStatus.HALTED and summary.exit_code is ExitCode.HALTED
     assert "failure budget of wave wave-0 spent" in summary.run.status_detail
@@ -253,6 +267,7 @@ def test_budget_spent_halts_later_waves(env: Any) -> None:
     assert all("c" not in call.hosts for call in e.backend.calls)
     assert summary.all_terminal
     # the operator acts: resume goes on with the later wave
+    e.backend.run_phase = FakeBackend.run_phase.__get__(e.backend)  # type: ignore[method-assign]
     resumed = e.resume(summary.run.run_id)
     assert states(resumed) == {"a": S.ROLLED_BACK, "b": S.SUCCEEDED, "c": S.SUCCEEDED}
     assert resumed.run.status is RunStatus.COMPLETED
@@ -265,13 +280,15 @@ def test_budget_counting_blocked_stops_the_rest_before_backup(env: Any) -> None:
     summary = e.run()
     assert states(summary) == {"a": S.BLOCKED, "b": S.SKIPPED, "c": S.SKIPPED, "d": S.SKIPPED}
     assert e.phase_hosts(Phase.BACKUP) == [] and all(h.installs == 0 for h in e.hosts.values())
-    assert "not backed up" in {h.host: h for h in summary.hosts}["b"].detail
+    # one host at a time: b and c never started (with more forks they stop before their backup)
+    assert {h.host: h for h in summary.hosts}["b"].detail == HALTED + "failure budget of wave wave-0 spent"
 
 
 def test_budget_spent_lets_installed_hosts_finish_and_roll_back(env: Any) -> None:
     plan = make_plan([["a", "b", "c"]], budget=0)
     e = env(plan, {("a", Phase.INSTALL): "partial", ("b", Phase.INSTALL): "break"})
-    summary = e.run()
+    together(e, Phase.INSTALL, 3)
+    summary = e.run(forks=3)
     # a failed install: budget spent, but b and c were already installed: they finish verify
     assert states(summary) == {"a": S.ROLLED_BACK, "b": S.ROLLED_BACK, "c": S.SUCCEEDED}
     assert summary.run.status is RunStatus.HALTED
@@ -385,7 +402,7 @@ def test_check_mode_changes_nothing(env: Any) -> None:
     e = env(make_plan([["a", "b"]]))
     summary = e.run(check_mode=True)
     assert summary.run.check_mode
-    assert all(c.check_mode for c in e.backend.calls) and len(e.backend.calls) == 4
+    assert all(c.check_mode for c in e.backend.calls) and len(e.backend.calls) == 8
     assert all(h.installs == 0 and h.versions[package_of(n)] == BASE for n, h in e.hosts.items())
     with StateStore(e.root / "state.db") as store:
         assert store.patch_history() == []
@@ -525,7 +542,7 @@ def test_task_results_are_stored_as_they_arrive_and_survive_a_crash(env: Any) ->
     with pytest.raises(SimulatedCrash):
         orch.run(e.plan, e.options(run_id="run-t", secret_vars={"pw": canary}))
     store.close()
-    assert seen == [2, 6, 10]  # 2 per call before the fake's own events; "started" is not stored
+    assert seen == [2, 5, 8]  # 2 per call before the fake's own event; "started" is not stored
     with StateStore(e.root / "state.db") as store:
         rows = store.task_events("run-t")
     install = [(r.host, r.task, r.status, r.changed) for r in rows if r.phase is Phase.INSTALL]
@@ -533,8 +550,7 @@ def test_task_results_are_stored_as_they_arrive_and_survive_a_crash(env: Any) ->
         ("a", "uses ***REDACTED***", "ok", True),
         ("b", "skipped one", "skipped", False),
         ("a", "fake install", "ok", False),
-        ("b", "fake install", "ok", False),
-    ]
+    ]  # the crash came during a's install (one host at a time): b's chain never started
     assert {r.phase for r in rows} == {Phase.DIAGNOSTICS, Phase.BACKUP, Phase.INSTALL}
     assert all(r.wave == 0 for r in rows)
     assert canary.encode() not in (e.root / "state.db").read_bytes()
@@ -743,3 +759,55 @@ def test_too_little_free_space_is_refused_before_any_host(env: Any, monkeypatch:
     assert e.backend.calls == []
     with StateStore(e.root / "state.db") as store:
         assert store.list_runs() == []
+
+
+def test_crash_inside_every_phase_call_of_flowing_hosts_then_resume(tmp_path: Path, env: Any) -> None:
+    """Hosts in their chains at once (forks=4, jobs on worker threads): a crash in any call (the other
+    jobs still running end as orphans would) leaves what resume finishes: one install at most, one
+    terminal state per host."""
+    _, calls = _count_transitions(env)
+    for n in range(1, calls + 1):
+        root = tmp_path / f"flow-{n}"
+        root.mkdir()
+        e = Env(root, make_plan(SCENARIO_WAVES, budget=3), script=dict(SCENARIO_SCRIPT))
+        e.backend.crash_on_call = n
+        orch, store = e.open()
+        with pytest.raises(SimulatedCrash):
+            orch.run(e.plan, e.options(run_id="run-crash", forks=4))
+        store.close()
+        e.backend.crash_on_call = None
+        _assert_recovered(e, e.resume("run-crash", forks=4))
+
+
+def test_hosts_flow_each_to_its_next_phase_on_its_own(env: Any) -> None:
+    """`fast` is verified while `slow` is still in diagnostics (in lock-step it would wait for `slow`);
+    each host's transition is committed before its own job starts."""
+    e = env(make_plan([["slow", "fast"]]))
+    fast_verifying = threading.Event()
+    real = e.backend.run_phase
+    entered: list[tuple[str, Phase, HostState | None]] = []
+    entering = {
+        Phase.DIAGNOSTICS: S.DIAGNOSING, Phase.BACKUP: S.BACKING_UP, Phase.INSTALL: S.INSTALLING,
+        Phase.VERIFY: S.VERIFYING,
+    }  # fmt: skip
+
+    def run_phase(request: Any, on_event: Any = None, cancel: Any = None) -> Any:
+        (host,) = request.hosts
+        with StateStore(e.root / "state.db") as other:  # committed state only
+            record = other.host_state("run-flow", host)
+            entered.append((host, request.phase, record.state if record else None))
+        if host == "fast" and request.phase is Phase.VERIFY:
+            fast_verifying.set()
+        if host == "slow" and request.phase is Phase.DIAGNOSTICS:
+            assert fast_verifying.wait(timeout=30), "fast waited for slow"
+        return real(request, on_event, cancel)
+
+    e.backend.run_phase = run_phase  # type: ignore[method-assign]
+    summary = e.run(run_id="run-flow", forks=2)
+    assert states(summary) == {"slow": S.SUCCEEDED, "fast": S.SUCCEEDED}
+    assert all(state is entering[phase] for _, phase, state in entered), entered
+    assert len(entered) == 8
+    with StateStore(e.root / "state.db") as store:
+        fast = [t.to_state for t in store.transitions("run-flow", "fast")]
+        assert fast == [S.PENDING, S.DIAGNOSING, S.BACKING_UP, S.INSTALLING, S.VERIFYING, S.SUCCEEDED]
+    e.audit_ok()
