@@ -33,6 +33,7 @@ from typing import Any
 
 import pytest
 
+from otorchestrator.execution.orphans import processes_using
 from otorchestrator.intake.catalog import load_catalog_strict
 from otorchestrator.intake.inventory import load_inventory
 from otorchestrator.lab import LabConfig, lifecycle
@@ -353,11 +354,14 @@ def _states(db: Path) -> dict[str, str]:
 
 
 def test_kill9_mid_install_then_resume_installs_once(xlab: LabHandle, tmp_path: Path) -> None:
-    hosts = ["nw-hmi-01", "nw-hmi-02"]
+    """Hosts flowing (each its own jobs), `otorch run` killed with SIGKILL while apt runs: resume ends
+    the jobs the dead run left behind (grace, then signals; nobody kills them by hand), re-probes, and
+    rolls back nw-gw-01, whose 1.1.0 breaks its service."""
+    hosts = ["nw-hmi-01", "nw-hmi-02", "nw-gw-01"]
     _reset(xlab, hosts)
     try:
         plan_file = tmp_path / "waves.json"
-        plan_file.write_text(waveplan(xlab, [hosts], budget=0).model_dump_json())
+        plan_file.write_text(waveplan(xlab, [hosts], budget=1).model_dump_json())
         state = tmp_path / "state"
         args = ["run", str(plan_file), "--yes", "--json", "--state-dir", str(state)]
         proc = subprocess.Popen(
@@ -384,14 +388,20 @@ def test_kill9_mid_install_then_resume_installs_once(xlab: LabHandle, tmp_path: 
             otorch("status", "--json", "--state-dir", str(state)).stdout
         )["run"]["run_id"]  # fmt: skip
         resumed = otorch(
-            "resume", run_id, "--yes", "--json", "--operator", "second-op", "--state-dir", str(state)
-        )
-        assert resumed.returncode == 0, resumed.stderr[-3000:]
+            "resume", run_id, "--yes", "--json", "--operator", "second-op", "--state-dir", str(state),
+            env=_env(OTORCH_ORPHAN_GRACE_S="5"),
+        )  # fmt: skip
+        assert resumed.returncode == 3, resumed.stderr[-3000:]  # completed, nw-gw-01 did not succeed
+        assert processes_using(str(state / "runner" / run_id)) == []  # what the dead run left is gone
         data = json.loads(resumed.stdout)
-        assert {h["host"]: h["state"] for h in data["hosts"]} == {h: "succeeded" for h in hosts}
+        assert {h["host"]: h["state"] for h in data["hosts"]} == {
+            "nw-hmi-01": "succeeded", "nw-hmi-02": "succeeded", "nw-gw-01": "rolled_back",
+        }  # fmt: skip
+        assert version(xlab, "nw-gw-01") == "1.0.0" and healthy(xlab, "nw-gw-01")
         assert_transport(state)
         trail = events(state)
-        for host in hosts:
+        assert [e.host for e in trail if e.kind == "patch_installed"].count("nw-gw-01") == 0
+        for host in hosts[:2]:
             assert version(xlab, host) == "1.1.0" and healthy(xlab, host)
             assert upgrades(xlab, host) == 1, f"{host} upgraded {upgrades(xlab, host)} times"
             assert [e.host for e in trail if e.kind == "patch_installed"].count(host) == 1
