@@ -18,6 +18,7 @@ over SSH):
 * the SSH link or the worker lost mid-phase: the hosts are lost with that reason (the engine makes those
   caught in an install, verify or rollback `needs_reconcile`: execution/reconcile.py), the remote job is
   killed and its directory removed when the node answers; `otorch resume` re-probes them through the node;
+* push mode: the install's artifacts travel in the job and are checked on the node (nodes/push.py);
 * backups made on the node come back in the artifacts stream into the controller's backup store; a
   rollback's backup goes to the node inside the job.
 
@@ -63,9 +64,10 @@ from otorchestrator.execution.events import FailureTracker, phase_results
 from otorchestrator.execution.reconcile import NOT_STARTED
 from otorchestrator.models.results import HostOutcome, PhaseResult
 from otorchestrator.nodes import inventory as ninv
-from otorchestrator.nodes import ssh
+from otorchestrator.nodes import push, ssh
 from otorchestrator.nodes.bootstrap import venv_of
 from otorchestrator.nodes.config import Node, NodesConfig, load_nodes, nodes_file
+from otorchestrator.nodes.jobdirs import job_dir, sweep_command
 from otorchestrator.resources import ansible_content
 
 COLLECTIONS = ("ansible.utils",)  # what the roles use beyond ansible.builtin (ansible.utils.keep_keys)
@@ -164,20 +166,26 @@ class NodesBackend:
         cancel: Callable[[], bool] | None,
     ) -> PhaseOutcome:
         phase = request.phase
-        try:
-            ssh.run(config, node, "true", timeout=node.connect_timeout_s + 5)
+        try:  # the sweep is the reachability check too (nodes/jobdirs.py)
+            ssh.run(
+                config,
+                node,
+                sweep_command(node.work_dir, request.run_id),
+                timeout=node.connect_timeout_s + 10,
+            )
         except ssh.NodeUnreachable as exc:
             why = f"execution node {node.name} unreachable: {exc}"
             res = {h: _lost(request, h, why, started=False) for h in hosts}
             return _outcome(request, RunStatus.FAILED, res)
-        token = secrets.token_hex(8)
-        wdir = f"{node.work_dir.rstrip('/')}/otorch-{token}"
+        wdir = job_dir(node.work_dir, request.run_id, secrets.token_hex(8))
         pdd = self._private_dir(request, node)
         assert isinstance(request.inventory, HostsInventory)  # checked by run_phase
         key = self._build(pdd, hosts, request.inventory)
         store = f"{wdir}/artifacts/run/backups"
         self._seed_backups(pdd, hosts, request.extravars)
         extravars = {**dict(request.extravars), **dict(request.secret_vars), "otorch_backup_store_dir": store}
+        if push.ship(phase, hosts, request.extravars, request.inventory, pdd / "job" / "project") is not None:
+            extravars["otorch_artifact_dir"] = f"{wdir}/project/{push.SUBDIR}"  # shipped in the job
         envvars = {
             "ANSIBLE_CONFIG": f"{wdir}/project/ansible.cfg",
             "ANSIBLE_TASK_TIMEOUT": str(request.task_timeout_s),
@@ -365,9 +373,8 @@ class NodesBackend:
                 shutil.copy2(path, dest)
 
     def _clean_remote(self, config: NodesConfig, node: Node, wdir: str) -> None:
-        """Remove the job's directory on the node and kill what is left of the job (the pattern does not
-        match this shell itself) (best effort: a node that
-        does not answer keeps them until the next job's clean-up or `otorch nodes check`)."""
+        """Remove the job's directory on the node and kill what is left of the job (best effort: what a node
+        that does not answer keeps is swept before the next job on it, nodes/jobdirs.py)."""
         with contextlib.suppress(ssh.NodeUnreachable):
             ssh.run(
                 config,
@@ -377,7 +384,8 @@ class NodesBackend:
             )
 
     def end_orphans(self, run_id: str, grace_s: float = 30.0, notify: Notify | None = None) -> list[str]:
-        """The direct jobs' orphans (the local backend's); a node job's are ended by `_clean_remote`."""
+        """The direct jobs' orphans (the local backend's); what a run left on a node is ended by the sweep
+        before the run's next job there (a resumed run's first probe), nodes/jobdirs.py."""
         return self._direct_backend().end_orphans(run_id, grace_s, notify)
 
 
