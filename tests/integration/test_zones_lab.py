@@ -165,13 +165,15 @@ def _waveplan(lab: LabHandle, names: list[str]) -> str:
     return plan.model_dump_json()
 
 
-def _run(lab: LabHandle, tmp_path: Path, names: list[str], **env: str) -> tuple[int, dict[str, object], str]:
+def _run(
+    lab: LabHandle, tmp_path: Path, names: list[str], inventory: Path | None = None, **env: str
+) -> tuple[int, dict[str, object], str]:
     tmp_path.mkdir(parents=True, exist_ok=True)
     plan_file = tmp_path / "waves.json"
     plan_file.write_text(_waveplan(lab, names))
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "otorch"), "run", str(plan_file), "--yes", "--json", "--operator",
-         "it-ops", "--state-dir", str(tmp_path / "state"), "-i", str(lab.inventory),
+         "it-ops", "--state-dir", str(tmp_path / "state"), "-i", str(inventory or lab.inventory),
          "--artifacts", str(lab.cfg.repo_dir / "main")],
         capture_output=True, text=True, timeout=900, env={**os.environ, "OTORCH_BACKEND": "nodes", **env},
     )  # fmt: skip
@@ -258,18 +260,12 @@ def test_a_stream_with_a_foreign_host_or_garbage_is_refused(zoned_lab: LabHandle
     del node
 
 
-@pytest.mark.xfail(
-    reason="engine gap (not the backend): the lost host is recorded unreachable mid-install and the run "
-    "ends; `otorch resume` of that finished run does not re-probe it (reconcile runs for an interrupted "
-    "run only). The first half (lost link -> unreachable with the node's reason) passes.",
-    strict=False,
-)
 def test_worker_killed_mid_install_then_resume_reprobes_through_the_node(
     zoned_lab: LabHandle, tmp_path: Path
 ) -> None:
-    """The worker dies on the node while nw-hmi-01 installs: the host is recorded lost (unreachable, with
-    the reason); `otorch resume` moves it to needs_reconcile, re-probes it through the node and decides from
-    what it finds; the package is never installed twice."""
+    """The worker dies on the node while nw-hmi-01 installs: the host is `needs_reconcile` with the node's
+    reason (outcome unknown) and the run asks for attention (exit 6); `otorch resume` of that finished run
+    re-probes it through the node and decides from what it finds; the package is never installed twice."""
     import time
 
     zoned_lab.ensure_baseline("nw-hmi-01")
@@ -298,7 +294,8 @@ def test_worker_killed_mid_install_then_resume_reprobes_through_the_node(
     assert killed, "the install phase was never seen on the node"
     assert out.strip(), err[-1500:]
     (host,) = json.loads(out)["hosts"]
-    assert host["state"] == "unreachable" and "node-cell-a" in host["detail"], (host, err[-2000:])
+    assert proc.returncode == 6, err[-1500:]
+    assert host["state"] == "needs_reconcile" and "node-cell-a" in host["detail"], (host, err[-2000:])
     run_id = json.loads(out)["run"]["run_id"]
     resumed = subprocess.run(
         [otorch, "resume", run_id, *common, "--artifacts", str(zoned_lab.cfg.repo_dir / "main")],
@@ -310,8 +307,40 @@ def test_worker_killed_mid_install_then_resume_reprobes_through_the_node(
     assert resumed.stdout.strip().startswith("{"), resumed.stderr[-1500:]
     (after,) = json.loads(resumed.stdout)["hosts"]
     assert after["state"] in ("succeeded", "rolled_back"), (after["detail"], resumed.stderr[-2000:])
+    probes = list((tmp_path / "state" / "runner").glob("*-probe-*-node-cell-a"))
+    assert probes, "the re-probe did not go through node-cell-a"
     upgrades = zoned_lab.sh(
         "nw-hmi-01", "grep -c ' upgrade nwc-hmi-runtime' /var/log/dpkg.log || true"
     ).stdout
     assert int(upgrades.strip() or 0) <= 1  # never installed twice
+    zoned_lab.reset("nw-hmi-01")
+
+
+def test_push_mode_ships_the_artifact_in_the_job_and_installs_through_the_node(
+    zoned_lab: LabHandle, tmp_path: Path
+) -> None:
+    """otorch_patch_mode push with the controller's otorch_artifact_dir: the .deb goes to node-cell-a inside
+    the job, ot_patch checks its sha256 on the node and copies it to nw-hmi-01, which the controller cannot
+    reach."""
+    import shutil
+
+    zoned_lab.ensure_baseline("nw-hmi-01")
+    inventory = zoned_lab.inventory.parent / "zones-push"  # beside zones/: the relative key paths hold
+    shutil.rmtree(inventory, ignore_errors=True)
+    shutil.copytree(zoned_lab.inventory, inventory)
+    repo = zoned_lab.cfg.repo_dir / "main"
+    (inventory / "group_vars" / "all" / "push.yml").write_text(
+        f"otorch_patch_mode: push\notorch_artifact_dir: {repo}\n"
+    )
+    try:
+        rc, data, err = _run(zoned_lab, tmp_path, ["nw-hmi-01"], inventory=inventory)
+    finally:
+        shutil.rmtree(inventory, ignore_errors=True)
+    (host,) = data.get("hosts", [])  # type: ignore[misc]
+    assert host["state"] == "succeeded", (json.dumps(host), err[-3000:])
+    assert rc == 0 and _version(zoned_lab, "nw-hmi-01") == "1.1.0"
+    jobs = list((tmp_path / "state" / "runner").glob("*-install-*-node-cell-a"))
+    assert [p.name for j in jobs for p in (j / "job" / "project" / "artifacts").iterdir()] == [
+        "nwc-hmi-runtime_1.1.0_all.deb"
+    ]
     zoned_lab.reset("nw-hmi-01")
