@@ -15,7 +15,9 @@ from otorchestrator.app.errors import AppError
 from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.plan_inputs import AdvisoryImport, gather
 from otorchestrator.models.plan import Plan
+from otorchestrator.models.policy import WavePolicy
 from otorchestrator.planning.plan import build_plan
+from otorchestrator.planning.policy import PolicyError, load_policy
 
 
 @dataclass(frozen=True)
@@ -73,3 +75,11 @@ def plan(
 def _unusable(heading: str, problems: Iterable[object]) -> AppError:
     lines = [heading, *(f"  {p}" for p in problems)]
     return AppError("\n".join(lines), ExitCode.INPUT_INVALID)
+
+
+def wave_policy(policy_file: Path | None) -> WavePolicy:
+    """The wave policy of `policy_file` (the built-in defaults without one); INPUT_INVALID when unusable."""
+    try:
+        return load_policy(policy_file)
+    except PolicyError as exc:
+        raise AppError(str(exc), ExitCode.INPUT_INVALID) from exc

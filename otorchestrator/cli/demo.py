@@ -12,25 +12,25 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import click
 from rich.console import Console
 
-from otorchestrator.app import clock, runs, staging
+from otorchestrator.app import AppError, clock, planning, reports, runs, scans, staging
 from otorchestrator.app.run_request import RunRequest
+from otorchestrator.app.session import Caller
 from otorchestrator.cli import demo_audit
+from otorchestrator.cli import plan as plan_cli
+from otorchestrator.cli import report as report_cli
+from otorchestrator.cli import scan as scan_cli
 from otorchestrator.cli import waves as waves_cli
-from otorchestrator.cli._shared import app_errors
+from otorchestrator.cli._shared import app_errors, click_error, make_backend, warn
 from otorchestrator.cli.progress import make_observer
 from otorchestrator.cli.run import caller, render
-from otorchestrator.execution.summary import RunSummary
 from otorchestrator.exitcodes import ExitCode
-from otorchestrator.intake.planfiles import load_plan
 from otorchestrator.lab import LabConfig, lifecycle
 from otorchestrator.models.run import HostState
-from otorchestrator.planning.policy import load_policy
 from otorchestrator.store.audit import AuditVerification
 from otorchestrator.store.audit import verify as verify_audit
 from otorchestrator.store.paths import StatePaths
@@ -49,22 +49,9 @@ def _step(console: Console, text: str) -> None:
     console.rule(f"[bold]{text}")
 
 
-def _otorch(args: Sequence[str]) -> int:
-    """Run another otorch command in this process (its own output, its exit code)."""
-    from otorchestrator.cli.main import cli
-
-    try:
-        cli.main(args=list(args), prog_name="otorch", standalone_mode=False)
-    except SystemExit as exc:
-        return int(exc.code or 0) if isinstance(exc.code, int) else 1
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    return 0
-
-
-def _check(summary: RunSummary, console: Console, audit: AuditVerification) -> bool:
+def _check(outcome: runs.RunOutcome, console: Console, audit: AuditVerification) -> bool:
     """The demo's promise, checked: the two failure stories, every other host verified, the chain intact."""
+    summary = outcome.summary
     states = {h.host: h for h in summary.hosts}
     ok = True
     for host, (expected, story) in EXPECTED.items():
@@ -131,7 +118,6 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
     out = out_root / f"demo-{clock.now():%Y%m%d-%H%M%S}"
     state = StatePaths.resolve(state_dir, os.environ).root
     out.mkdir(parents=True, exist_ok=True)
-    os.environ.pop("OTORCH_STATE_DIR", None)  # every nested command gets --state-dir
 
     _step(console, "1/6 lab: up and reset to the baseline")
     lifecycle.up(cfg, progress=lambda m: console.print(f"  {m}", highlight=False))
@@ -139,36 +125,31 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
         lifecycle.reset(cfg, progress=lambda m: console.print(f"  {m}", highlight=False))
 
     _step(console, "2/6 scan: record every host's baseline")
-    common = ["--state-dir", str(state)]
-    if _otorch(
-        [
-            "scan",
-            "-i",
-            str(inventory),
-            "--catalog",
-            str(inventory / "catalog.yml"),
-            "--operator",
-            "demo",
-            *common,
-        ]
-    ):
+    try:  # the same call as `otorch scan`
+        scanned = scans.scan(
+            inventory, "demo", Caller(state_dir=state, backend=make_backend, warn=warn),
+            catalog=inventory / "catalog.yml",
+        )  # fmt: skip
+    except AppError as exc:
+        scan_cli.option_errors(exc).show()
+        raise click.ClickException("scan failed") from exc
+    scan_cli.render(scanned)
+    if scanned.exit_code:
         raise click.ClickException("scan failed")
 
     _step(console, "3/6 plan: match the lab advisories, prioritize (SSVC)")
     plan_file, waves_file = out / "plan.json", out / "waves.json"
-    plan_args = [
-        "plan", "-i", str(inventory), "--advisories", str(inventory / "advisories"),
-        "--catalog", str(inventory / "catalog.yml"), "-o", str(plan_file),
-    ]  # fmt: skip
-    for option, name in (
-        ("--kev", "kev.json"),
-        ("--exemptions", "exemptions.yml"),
-        ("--approvals", "approvals.yml"),
-    ):
-        if (inventory / name).is_file():
-            plan_args += [option, str(inventory / name)]
-    if _otorch(plan_args):
-        raise click.ClickException("plan failed")
+    optional = {name: inventory / name for name in ("kev.json", "exemptions.yml", "approvals.yml")}
+    present = {name: path if path.is_file() else None for name, path in optional.items()}
+    try:  # the same call as `otorch plan`
+        planned = planning.plan(
+            inventory, (inventory / "advisories",), inventory / "catalog.yml", clock.now_seconds(), plan_file,
+            kev=present["kev.json"], exemptions=present["exemptions.yml"], approvals=present["approvals.yml"],
+        )  # fmt: skip
+    except AppError as exc:
+        plan_cli.show_problems(exc)
+        raise click.ClickException("plan failed") from exc
+    plan_cli.render(plan_cli.summary_console(), planned)
     trust = lab_trust(cfg.lab_dir)  # lab keys under .lab/trust (docs/trust.md)
     os.environ[TRUST_ENV] = str(trust.trust_file)
     sign_file(plan_file, trust.keys[PLANNER], Kind.PLAN)
@@ -176,7 +157,7 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
     approvals_dir = out / "approvals"  # signed by the lab approver, not the operator (docs/trust.md)
     policy_file = inventory / "policy.yml"
     signed = sign_lab_approvals(
-        trust, load_plan(plan_file), load_policy(policy_file if policy_file.is_file() else None),
+        trust, planned.plan, planning.wave_policy(policy_file if policy_file.is_file() else None),
         approvals_dir, clock.now(),
     )  # fmt: skip
     for statement in signed:
@@ -213,18 +194,29 @@ def demo(out_root: Path, no_reset: bool, state_dir: Path | None) -> None:
     )
 
     _step(console, "6/6 report")
-    paths, summary = outcome.paths, outcome.summary
-    reports = paths.reports
-    run_args = ["report", "run", summary.run.run_id, "--out-dir", str(reports), "--plan", str(plan_file)]
-    _otorch([*run_args, *common])
-    compliance = ["report", "compliance", "--plan", str(plan_file), "--kev", str(inventory / "kev.json")]
-    compliance += ["--policy", str(policy_file)] if policy_file.is_file() else []
-    compliance += ["--html", str(reports / "compliance.html"), "--md", str(reports / "compliance.md")]
-    _otorch([*compliance, *common])
-    console.print(f"  waves timeline: {out / 'waves.html'}; compliance: {reports / 'compliance.html'}")
-    render(outcome, as_json=False, extra={"reports": str(reports), "outputs": str(out)})
+    paths = outcome.paths
+    reports_dir = paths.reports
+    # the same calls as `otorch report run` and `otorch report compliance`; a report that could not be
+    # written is shown and does not change what the run did (the checks below decide the exit code)
+    try:
+        report_cli.render_run(
+            reports.run_report(state, outcome.run_id, out_dir=reports_dir, plan_path=plan_file)
+        )
+    except AppError as exc:
+        click_error(exc).show()
+    try:
+        compliance = reports.compliance_report(
+            state, plan_path=plan_file, kev=inventory / "kev.json",
+            policy=policy_file if policy_file.is_file() else None,
+            targets={"html": reports_dir / "compliance.html", "md": reports_dir / "compliance.md"},
+        )  # fmt: skip
+        report_cli.render_compliance(compliance)
+    except AppError as exc:
+        click_error(exc).show()
+    console.print(f"  waves timeline: {out / 'waves.html'}; compliance: {reports_dir / 'compliance.html'}")
+    render(outcome, as_json=False, extra={"reports": str(reports_dir), "outputs": str(out)})
     console.print()
     with StateStore(paths.db) as store:
-        ok = _check(summary, console, verify_audit(paths.audit, expected_head=store.audit_head()))
+        ok = _check(outcome, console, verify_audit(paths.audit, expected_head=store.audit_head()))
         ok &= demo_audit.show(console, paths, store, trust.trust_file, syslog_copy)
     sys.exit(ExitCode.OK if ok else ExitCode.ERROR)

@@ -138,24 +138,33 @@ def plan(
       otorch plan ... -o plan.json --json | jq '.decisions'
     """
     now = now or clock.now_seconds()
-    # wide enough for the reasons when piped (rich assumes 80 columns then), as `otorch waves`
-    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+    console = summary_console()
     try:
         planned = planning.plan(
             inventory_path, advisories, catalog, now, output,
             kev=kev, exemptions=exemptions, approvals=approvals, allow_empty=allow_empty,
         )  # fmt: skip
     except AppError as exc:
-        _problems(exc)
+        show_problems(exc)
         raise SystemExit(exc.code) from exc
     if as_json:
         emit_json(_summary_json(planned, top))
         return
+    render(console, planned, top)
+
+
+def summary_console() -> Console:
+    """stdout, wide enough for the reasons when piped (rich assumes 80 columns then), as `otorch waves`."""
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+
+
+def render(console: Console, planned: planning.Planned, top: int = 10) -> None:
+    """The summary `otorch plan` (and the demo) prints: decisions, the top items, what the import skipped."""
     _summary(console, planned, top)
-    console.print(f"plan written to {output} ({planned.plan.content_hash})")
+    console.print(f"plan written to {planned.output} ({planned.plan.content_hash})")
 
 
-def _problems(exc: AppError) -> None:
+def show_problems(exc: AppError) -> None:
     """The heading in red, then one problem a line (file:line: path: ...), on stderr."""
     err = Console(stderr=True, soft_wrap=True)  # a problem stays on one line
     heading, *problems = exc.message.splitlines()

@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import difflib
-import os
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
 
-from otorchestrator.app import clock
-from otorchestrator.cli._shared import MomentType, no_state_store
+from otorchestrator.app import reports
+from otorchestrator.cli._shared import MomentType, app_errors
 from otorchestrator.exitcodes import ExitCode
-from otorchestrator.intake.inventory import load_inventory
-from otorchestrator.intake.kev import load_kev
-from otorchestrator.models.asset import Asset
-from otorchestrator.models.plan import Plan
-from otorchestrator.models.policy import ComplianceDeadlines
-from otorchestrator.planning.policy import PolicyError, load_policy
-from otorchestrator.reporting.build import build_compliance_report, build_run_report
 from otorchestrator.reporting.compliance import EVALUATION_DAYS
 from otorchestrator.reporting.evidence import build_cve_evidence, cve_lines
 from otorchestrator.reporting.models import ComplianceReport, RunReport
-from otorchestrator.reporting.redact import ReportRedactor
 from otorchestrator.reporting.render import render_json
-from otorchestrator.reporting.sources import (
-    ComplianceSources,
-    load_compliance_sources,
-    load_plan,
-    load_run_sources,
-)
-from otorchestrator.reporting.write import RUN_FORMATS, write_rendered_compliance, write_rendered_run
-from otorchestrator.store.errors import RunNotFound, StoreError
-from otorchestrator.store.paths import StatePaths
-from otorchestrator.store.state import StateStore
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -56,10 +37,6 @@ def _state_dir_option(f: click.decorators.FC) -> click.decorators.FC:
         default=None,
         help="State directory (default: $OTORCH_STATE_DIR or ./.otorch).",
     )(f)
-
-
-def _as_of(value: datetime | None) -> datetime:
-    return clock.now() if value is None else value
 
 
 @click.group(cls=_RunByDefault)
@@ -114,6 +91,7 @@ def _print_run_summary(rep: RunReport, err: bool = False) -> None:
 )
 @click.option("--secret", "secrets", multiple=True, hidden=True, help="A value to redact (repeatable).")
 @_state_dir_option
+@app_errors
 def run_report(
     run_id: str | None,
     html: Path | None,
@@ -137,44 +115,20 @@ def run_report(
       otorch report run R-20261205-0200 --plan plan.json --html run.html --junit run.xml
       otorch report run R-20261205-0200 --json | jq '.hosts[] | {host, state}'
     """
-    paths = StatePaths.resolve(state_dir, os.environ)
-    if not paths.db.exists():
-        raise no_state_store(paths)  # as `otorch status` and `otorch audit verify`
-    try:
-        if run_id is None:
-            with StateStore(paths.db) as store:
-                latest = store.latest_run()
-            if latest is None:
-                raise click.ClickException(f"no run in {paths.db}")
-            run_id = latest.run_id
-        sources = load_run_sources(paths, run_id, plan_path=plan_path)
-        rep = build_run_report(sources, clock.now(), ReportRedactor(secrets))
-    except RunNotFound as exc:
-        raise click.ClickException(str(exc)) from exc
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
     targets = {k: v for k, v in {"html": html, "md": md, "json": json_, "junit": junit}.items() if v}
-    if not targets or out_dir is not None:
-        directory = out_dir or paths.reports
-        for fmt, (ext, _) in RUN_FORMATS.items():
-            targets.setdefault(fmt, directory / f"run-{run_id}.{ext}")
-    written = write_rendered_run(rep, targets)
-    _print_run_summary(rep, err=as_json)
-    for fmt, path in written.items():
+    done = reports.run_report(
+        state_dir, run_id, targets=targets, out_dir=out_dir, plan_path=plan_path, secrets=secrets
+    )
+    render_run(done, as_json)
+
+
+def render_run(done: reports.RunReported, as_json: bool = False) -> None:
+    """The run's summary line and the files written (on stderr with `as_json`, the report on stdout)."""
+    _print_run_summary(done.report, err=as_json)
+    for fmt, path in done.written.items():
         click.echo(f"{fmt:>6}: {path}", err=as_json)
     if as_json:
-        click.echo(render_json(rep), nl=False)
-
-
-def _assets(inventory: Path | None, plan: Plan | None) -> list[Asset]:
-    if inventory is not None:
-        try:
-            return list(load_inventory(inventory).assets)
-        except ValueError as exc:  # IntakeError, InventoryError
-            raise click.ClickException(str(exc)) from exc
-    if plan is not None:
-        return list(plan.assets)
-    raise click.UsageError("give --inventory or --plan (the assets to report on)")
+        click.echo(render_json(done.report), nl=False)
 
 
 def _print_compliance_summary(rep: ComplianceReport) -> None:
@@ -192,41 +146,6 @@ def _print_compliance_summary(rep: ComplianceReport) -> None:
             f"({rep.audit_problems[0] if rep.audit_problems else 'see the report'})",
             err=True,
         )
-
-
-def _deadlines(policy: Path | None, evaluation_days: int | None, kev_days: int | None) -> ComplianceDeadlines:
-    try:
-        found = load_policy(policy).compliance
-    except PolicyError as exc:
-        raise click.ClickException(str(exc)) from exc
-    update = {"apply_days": evaluation_days, "kev_days": kev_days}
-    return found.model_copy(update={k: v for k, v in update.items() if v is not None})
-
-
-def _kev_due(kev: Path | None) -> dict[str, date]:
-    if kev is None:
-        return {}
-    try:
-        catalog, _ = load_kev(kev)
-    except ValueError as exc:  # IntakeError
-        raise click.ClickException(str(exc)) from exc
-    return {e.cve: e.due_date for e in catalog.entries if e.due_date is not None}
-
-
-def _compliance_inputs(
-    inventory: Path | None, plan_path: Path | None, state_dir: Path | None, kev: Path | None
-) -> tuple[list[Asset], ComplianceSources]:
-    try:
-        plan = load_plan(plan_path) if plan_path else None
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(f"{plan_path}: not a saved plan ({exc})") from exc
-    assets = _assets(inventory, plan)
-    paths = StatePaths.resolve(state_dir, os.environ)
-    try:
-        sources = load_compliance_sources(paths, plan, [a.name for a in assets], _kev_due(kev))
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
-    return assets, sources
 
 
 _INVENTORY = click.option(
@@ -287,6 +206,7 @@ _AS_OF = click.option(
 @_AS_OF
 @click.option("--fail-on-violation", is_flag=True, help="Exit 12 (VIOLATION) when any asset has a violation.")
 @_state_dir_option
+@app_errors
 def compliance(
     inventory: Path | None,
     plan_path: Path | None,
@@ -312,19 +232,21 @@ def compliance(
           --kev inventories/lab/kev.json --html compliance.html
       otorch report compliance --plan plan.json --kev-days 14 --as-of 2026-12-20 --fail-on-violation
     """
-    deadlines = _deadlines(policy, evaluation_days, kev_days)
-    assets, sources = _compliance_inputs(inventory, plan_path, state_dir, kev)
-    rep = build_compliance_report(assets, sources, _as_of(as_of), deadlines=deadlines)
-    paths = StatePaths.resolve(state_dir, os.environ)
     targets = {k: v for k, v in {"html": html, "md": md, "json": json_}.items() if v}
-    if not targets:
-        targets = {"html": paths.reports / "compliance.html", "json": paths.reports / "compliance.json"}
-    written = write_rendered_compliance(rep, targets)
-    _print_compliance_summary(rep)
-    for fmt, path in written.items():
-        click.echo(f"{fmt:>6}: {path}")
-    if fail_on_violation and rep.summary()["violations"]:
+    done = reports.compliance_report(
+        state_dir, inventory=inventory, plan_path=plan_path, policy=policy, kev=kev,
+        evaluation_days=evaluation_days, kev_days=kev_days, as_of=as_of, targets=targets,
+    )  # fmt: skip
+    render_compliance(done)
+    if fail_on_violation and done.report.summary()["violations"]:
         raise SystemExit(ExitCode.VIOLATION)
+
+
+def render_compliance(done: reports.ComplianceReported) -> None:
+    """A line per asset (compliant or not, its flags) and the files written."""
+    _print_compliance_summary(done.report)
+    for fmt, path in done.written.items():
+        click.echo(f"{fmt:>6}: {path}")
 
 
 @report.command("cve")
@@ -335,6 +257,7 @@ def compliance(
 @_AS_OF
 @click.option("--json", "as_json", is_flag=True, help="Print the evidence chain as JSON.")
 @_state_dir_option
+@app_errors
 def cve(
     cve_id: str,
     inventory: Path | None,
@@ -354,7 +277,7 @@ def cve(
     """
     if plan_path is None:
         raise click.UsageError("give --plan: the evaluation that says which assets the CVE applies to")
-    _, sources = _compliance_inputs(inventory, plan_path, state_dir, kev)
+    _, sources = reports.compliance_inputs(state_dir, inventory=inventory, plan_path=plan_path, kev=kev)
     wanted = cve_id.strip().upper()
     chains = {e.cve: e for e in build_cve_evidence(sources)}
     chain = chains.get(wanted)

@@ -55,3 +55,12 @@ def test_an_unusable_inventory_names_the_inventory(tmp_path: Path) -> None:
     assert refused.value.code is ExitCode.INPUT_INVALID
     assert refused.value.message.startswith(f"inventory {broken} is unusable:\n  ")
     assert not (tmp_path / "p.json").exists()
+
+
+def test_the_wave_policy_is_the_files_or_the_defaults_and_a_bad_one_is_invalid_input(tmp_path: Path) -> None:
+    assert planning.wave_policy(LAB / "policy.yml") != planning.wave_policy(None)
+    bad = tmp_path / "policy.yml"
+    bad.write_text("canary_size: many\n")
+    with pytest.raises(AppError) as refused:
+        planning.wave_policy(bad)
+    assert refused.value.code is ExitCode.INPUT_INVALID and str(bad) in refused.value.message

@@ -31,10 +31,17 @@ def test_one_clock_one_moment_parser_one_trust_option() -> None:
     assert [name for name, body in text.items() if '"--trust"' in body] == ["_shared.py"]
 
 
-# what each thin command leaves to its app call (otorchestrator/app/planning.py, ...): no module of the
-# engine, the planner or the inputs' gathering is imported by the command itself
+# what each thin command leaves to its app call (app/planning.py, app/scans.py, app/drills.py): the command
+# itself imports no module of the engine, the planner, the input readers, the store, the trust checks or the
+# report writers
+ENGINE_AND_INPUTS = ("otorchestrator.execution", "otorchestrator.planning", "otorchestrator.intake")
+STORE_TRUST_REPORTS = ("otorchestrator.store", "otorchestrator.trust", "otorchestrator.reporting")
 BEHIND_THE_APP = {
-    "plan.py": ("otorchestrator.execution", "otorchestrator.planning", "otorchestrator.intake"),
+    "plan.py": ENGINE_AND_INPUTS,
+    "scan.py": ENGINE_AND_INPUTS + STORE_TRUST_REPORTS,
+    "drill.py": ENGINE_AND_INPUTS + STORE_TRUST_REPORTS,
+    # the demo keeps its own showcase of the audit trail and the lab's keys (store, trust)
+    "demo.py": (*ENGINE_AND_INPUTS, "otorchestrator.reporting"),
 }
 
 
@@ -50,3 +57,15 @@ def test_thin_commands_import_nothing_that_belongs_behind_the_app_layer() -> Non
         for name, prefixes in BEHIND_THE_APP.items()
     }
     assert {name: modules for name, modules in offenders.items() if modules} == {}
+
+
+def test_the_demo_calls_the_app_as_the_commands_do_not_a_nested_otorch() -> None:
+    demo = CLI / "demo.py"
+    modules = _imported_modules(demo)
+    assert not modules & {"otorchestrator.cli.main", "subprocess", "click.testing"}, modules
+    tree = ast.parse(demo.read_text(encoding="utf-8"))
+    called = {ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    nested = {c for c in called if c.split(".")[-1] in {"main", "invoke", "Popen", "run", "call", "system"}}
+    assert nested == set()
+    steps = ("scans.scan", "planning.plan", "staging.stage", "runs.start_run", "reports.run_report")
+    assert {*steps, "reports.compliance_report"} <= called
