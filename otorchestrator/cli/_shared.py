@@ -20,8 +20,6 @@ from otorchestrator.app.clock import MomentError, parse_moment
 from otorchestrator.app.errors import AppError
 from otorchestrator.execution.backend import Backend
 from otorchestrator.exitcodes import ExitCode
-from otorchestrator.intake.inventory import load_inventory
-from otorchestrator.intake.patterns import HostPatternError, select_hosts
 from otorchestrator.models.asset import Asset
 from otorchestrator.store.paths import StatePaths
 
@@ -116,21 +114,23 @@ def default_operator() -> str:
 
 
 def load_assets(inventory: Path) -> list[Asset]:
+    """The inventory's OT assets (app.scans.inventory_assets); INPUT_INVALID with every problem."""
+    from otorchestrator.app import scans
+
     try:
-        return list(load_inventory(inventory).assets)
-    except ValueError as exc:  # InventoryError / IntakeError carry every problem
-        raise CommandError(str(exc), ExitCode.INPUT_INVALID) from exc
+        return scans.inventory_assets(inventory)
+    except AppError as exc:
+        raise click_error(exc) from exc
 
 
 def limit_assets(assets: Sequence[Asset], limit: str | None) -> list[Asset]:
-    """The assets a host pattern selects (intake/patterns.py), in inventory order; all without one."""
-    if not limit:
-        return list(assets)
+    """The assets a host pattern selects (app.scans.limit_assets); a bad pattern is a bad --limit."""
+    from otorchestrator.app import scans
+
     try:
-        chosen = set(select_hosts(limit, {a.name: a.groups for a in assets}).hosts)
-    except HostPatternError as exc:
-        raise click.BadParameter(str(exc), param_hint="--limit") from exc
-    return [a for a in assets if a.name in chosen]
+        return scans.limit_assets(assets, limit)
+    except scans.OptionError as exc:
+        raise click.BadParameter(exc.message, param_hint=exc.option) from exc
 
 
 def make_backend(paths: StatePaths) -> Backend:

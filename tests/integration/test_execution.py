@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from otorchestrator.execution.orphans import processes_using
+from otorchestrator.execution.orphans import run_processes
 from otorchestrator.intake.catalog import load_catalog_strict
 from otorchestrator.intake.inventory import load_inventory
 from otorchestrator.lab import LabConfig, lifecycle
@@ -392,7 +392,7 @@ def test_kill9_mid_install_then_resume_installs_once(xlab: LabHandle, tmp_path: 
             env=_env(OTORCH_ORPHAN_GRACE_S="5"),
         )  # fmt: skip
         assert resumed.returncode == 3, resumed.stderr[-3000:]  # completed, nw-gw-01 did not succeed
-        assert processes_using(str(state / "runner" / run_id)) == []  # what the dead run left is gone
+        assert run_processes(run_id) == []  # nothing carrying the dead run's OTORCH_RUN_ID is left
         data = json.loads(resumed.stdout)
         assert {h["host"]: h["state"] for h in data["hosts"]} == {
             "nw-hmi-01": "succeeded", "nw-hmi-02": "succeeded", "nw-gw-01": "rolled_back",
