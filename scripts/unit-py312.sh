@@ -20,7 +20,7 @@ stamp=$(sha256sum pyproject.toml | cut -c1-16)
 if [[ ! -x $venv/bin/python || "$(cat $venv/.stamp 2>/dev/null)" != "$stamp" ]]; then
   echo "[unit-py312] venv with $py (about 1 min)"
   rm -rf "$venv" && "$py" -m venv "$venv"
-  "$venv/bin/pip" install --progress-bar off -q -e . pytest pytest-timeout hypothesis rfc8785 xmlschema jsonschema 2>&1 |
+  "$venv/bin/pip" install --progress-bar off -q -e ".[mitogen]" pytest pytest-timeout hypothesis rfc8785 xmlschema jsonschema 2>&1 |
     { grep -v '^WARNING: Location' || true; }
   echo "$stamp" > "$venv/.stamp"
 fi
