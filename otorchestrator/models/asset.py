@@ -30,7 +30,7 @@ class Criticality(StrEnum):
 
     @property
     def rank(self) -> int:
-        return _RANK[self.value]
+        return _RANK[self]  # a StrEnum hashes and compares as its value: no `.value` lookup (hot path)
 
 
 _RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
