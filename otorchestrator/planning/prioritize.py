@@ -29,6 +29,13 @@ MISSION = {
 WELL_BEING = {"low": "low", "medium": "medium", "high": "high", "very high": "high"}
 
 
+@lru_cache(maxsize=65536)
+def _point(name: str, value: str, source: str) -> DecisionPoint:
+    """One shared (frozen) decision point per distinct text: thousands of items hold the same few points,
+    so each is validated once and the plan's content hash writes each once (its writer caches by identity)."""
+    return DecisionPoint(name=name, value=value, source=source)
+
+
 @lru_cache(maxsize=8192)
 def cvss_metrics(vector: str | None) -> dict[str, str]:
     if not vector:
@@ -39,30 +46,28 @@ def cvss_metrics(vector: str | None) -> dict[str, str]:
 def exploitation(cve: str, kev: KevEntry | None, note: str | None, vector: str | None) -> DecisionPoint:
     if kev is not None:
         added = f", added {kev.date_added.isoformat()}" if kev.date_added else ""
-        return DecisionPoint(
-            name="Exploitation", value="active", source=f"{cve} is in the CISA KEV catalog{added}"
-        )
+        return _point(name="Exploitation", value="active", source=f"{cve} is in the CISA KEV catalog{added}")
     if note:
         low = note.lower()
         quoted = note.strip().splitlines()[0][:120]
         if re.search(
             r"actively exploited|exploited in the wild|known to be exploited|active exploitation", low
         ):
-            return DecisionPoint(name="Exploitation", value="active", source=f"advisory: {quoted!r}")
+            return _point(name="Exploitation", value="active", source=f"advisory: {quoted!r}")
         if re.search(r"no known public exploit|no public exploit", low):
-            return DecisionPoint(name="Exploitation", value="none", source=f"advisory: {quoted!r}")
+            return _point(name="Exploitation", value="none", source=f"advisory: {quoted!r}")
         if re.search(
             r"public(ly)? (available )?exploit|exploits? .*publicly available|proof[- ]of[- ]concept", low
         ):
-            return DecisionPoint(name="Exploitation", value="public poc", source=f"advisory: {quoted!r}")
+            return _point(name="Exploitation", value="public poc", source=f"advisory: {quoted!r}")
     maturity = cvss_metrics(vector).get("E")
     if maturity in ("P", "F", "H"):
-        return DecisionPoint(
+        return _point(
             name="Exploitation",
             value="public poc",
             source=f"CVSS exploit code maturity E:{maturity} ({vector})",
         )
-    return DecisionPoint(
+    return _point(
         name="Exploitation", value="none", source="default: not in KEV, advisory reports no exploit"
     )
 
@@ -70,22 +75,22 @@ def exploitation(cve: str, kev: KevEntry | None, note: str | None, vector: str |
 def automatable(vector: str | None) -> DecisionPoint:
     m = cvss_metrics(vector)
     if not m:
-        return DecisionPoint(name="Automatable", value="no", source="default: no CVSS vector")
+        return _point(name="Automatable", value="no", source="default: no CVSS vector")
     auto = m.get("AV") == "N" and m.get("AC") == "L" and m.get("PR") == "N" and m.get("UI") == "N"
     why = (
         "AV:N/AC:L/PR:N/UI:N"
         if auto
         else f"AV:{m.get('AV')}/AC:{m.get('AC')}/PR:{m.get('PR')}/UI:{m.get('UI')}"
     )
-    return DecisionPoint(name="Automatable", value="yes" if auto else "no", source=f"CVSS {why}")
+    return _point(name="Automatable", value="yes" if auto else "no", source=f"CVSS {why}")
 
 
 def technical_impact(vector: str | None) -> DecisionPoint:
     m = cvss_metrics(vector)
     if not m:
-        return DecisionPoint(name="Technical Impact", value="partial", source="default: no CVSS vector")
+        return _point(name="Technical Impact", value="partial", source="default: no CVSS vector")
     total = m.get("C") == "H" and m.get("I") == "H" and m.get("A") == "H"
-    return DecisionPoint(
+    return _point(
         name="Technical Impact",
         value="total" if total else "partial",
         source=f"CVSS C:{m.get('C')}/I:{m.get('I')}/A:{m.get('A')}",
@@ -95,25 +100,25 @@ def technical_impact(vector: str | None) -> DecisionPoint:
 def system_exposure(asset: Asset) -> DecisionPoint:
     where = f"Purdue level {asset.purdue_level:g}, zone {asset.zone!r}"
     if _OPEN_ZONE.search(asset.zone) or asset.purdue_level >= 3.5:
-        return DecisionPoint(name="System Exposure", value="open", source=f"{where}: DMZ or above")
+        return _point(name="System Exposure", value="open", source=f"{where}: DMZ or above")
     if _SMALL_ZONE.search(asset.zone) or asset.purdue_level <= 1:
-        return DecisionPoint(name="System Exposure", value="small", source=f"{where}: control/field level")
-    return DecisionPoint(name="System Exposure", value="controlled", source=f"{where}: inside the OT network")
+        return _point(name="System Exposure", value="small", source=f"{where}: control/field level")
+    return _point(name="System Exposure", value="controlled", source=f"{where}: inside the OT network")
 
 
 def safety_impact(asset: Asset) -> DecisionPoint:
     if asset.safety_system:
-        return DecisionPoint(name="Safety Impact", value="catastrophic", source="asset is a safety system")
+        return _point(name="Safety Impact", value="catastrophic", source="asset is a safety system")
     value = {
         Criticality.CRITICAL: "critical",
         Criticality.HIGH: "critical",
         Criticality.MEDIUM: "marginal",
     }.get(asset.criticality, "negligible")
-    return DecisionPoint(name="Safety Impact", value=value, source=f"criticality {asset.criticality.value}")
+    return _point(name="Safety Impact", value=value, source=f"criticality {asset.criticality.value}")
 
 
 def mission_impact(asset: Asset) -> DecisionPoint:
-    return DecisionPoint(
+    return _point(
         name="Mission Impact",
         value=MISSION[asset.criticality],
         source=f"criticality {asset.criticality.value}",
@@ -154,7 +159,7 @@ def cve_side(hit: Hit, kev: KevEntry | None) -> CveSide:
     vector = hit.score.vector if hit.score else None
     note = hit.vuln.exploitation_note or hit.advisory.exploitation_note
     return CveSide(
-        cve=DecisionPoint(name="CVE", value=hit.cve, source=f"{hit.advisory.id} ({hit.advisory.source})"),
+        cve=_point(name="CVE", value=hit.cve, source=f"{hit.advisory.id} ({hit.advisory.source})"),
         exploitation=exploitation(hit.cve, kev, note, vector),
         automatable=automatable(vector),
         technical_impact=technical_impact(vector),
@@ -171,12 +176,12 @@ def asset_side(asset: Asset) -> AssetSide:
         exposure=system_exposure(asset),
         safety=safety,
         mission=mission,
-        human=DecisionPoint(
+        human=_point(
             name="Human Impact",
             value=human_value,
             source=f"SSVC human impact table: safety {safety.value} x mission {mission.value}",
         ),
-        well_being=DecisionPoint(
+        well_being=_point(
             name="Mission and Well-Being Impact",
             value=WELL_BEING[human_value],
             source=f"human impact {human_value}",
