@@ -5,6 +5,7 @@ hosts on internal zone networks, a node per zone, the inventory in .lab/zones.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -231,6 +232,94 @@ def test_an_unreachable_node_makes_only_its_zone_unreachable(zoned_lab: LabHandl
     assert by["nw-hmi-02"]["state"] == "succeeded"  # the other zone went on
     assert _version(zoned_lab, "nw-hmi-01") == "1.0.0"
     zoned_lab.reset("nw-hmi-02")
+
+
+GATE = "/run/otorch-slow-gate"
+# node-cell-a made slow: its worker does not start (nor read the job) until the gate file exists on the node
+SLOW_RUNNER = (
+    "#!/bin/sh\nn=0\n"
+    f"while [ ! -e {GATE} ] && [ $n -lt 3000 ]; do sleep 0.2; n=$((n + 1)); done\n"
+    'export PATH=/opt/otorch-node/venv/bin:$PATH\nexec ansible-runner "$@"\n'
+)
+
+
+def _store_rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    import sqlite3
+
+    if not db.is_file():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+            return conn.execute(sql).fetchall()
+    except sqlite3.OperationalError:  # not created yet, or busy
+        return []
+
+
+def test_a_slow_node_does_not_stall_the_other_zones(zoned_lab: LabHandle, tmp_path: Path) -> None:
+    """node-cell-a is slow: its worker starts only when the test opens a gate on the node, which it does
+    once nw-gw-01 (node-idmz) has finished its install (or after 5 minutes, when it never does). The store's
+    transitions (their order of writing) show nw-gw-01 (through node-idmz) and nw-hmi-02 (direct) past their
+    install before nw-hmi-01 was past its diagnostics, and every host ends in its own terminal state.
+    Serialized zones, or a phase that waits for all zones, never let nw-gw-01 reach its install while the
+    gate is shut: the fallback opens it and the order assertion fails."""
+    import time
+
+    import yaml
+
+    slow, fast, direct = "nw-hmi-01", "nw-gw-01", "nw-hmi-02"
+    zoned_lab.ensure_baseline(slow, fast, direct)
+    config = yaml.safe_load((zoned_lab.inventory / "nodes.yml").read_text())
+    for node in config["nodes"]:
+        node["key"] = str(zoned_lab.key)
+        if node["name"] == "node-cell-a":
+            node["runner"] = "/usr/local/bin/slow-runner"
+    nodes_file = tmp_path / "nodes-slow.yml"
+    nodes_file.write_text(yaml.safe_dump(config))
+    plan_file = tmp_path / "waves.json"
+    plan_file.write_text(_waveplan(zoned_lab, [slow, fast, direct]))
+    db = tmp_path / "state" / "state.db"
+    zoned_lab.sh(
+        "node-cell-a",
+        f"rm -f {GATE}; cat > /usr/local/bin/slow-runner <<'EOF'\n{SLOW_RUNNER}EOF\n"
+        "chmod 755 /usr/local/bin/slow-runner",
+    )
+    released = "never"
+    try:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "otorch"), "run", str(plan_file), "--yes", "--json",
+             "--operator", "it-ops", "--state-dir", str(tmp_path / "state"), "-i", str(zoned_lab.inventory),
+             "--artifacts", str(zoned_lab.cfg.repo_dir / "main")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "OTORCH_BACKEND": "nodes", "OTORCH_NODES": str(nodes_file)},
+        )  # fmt: skip
+        fallback = time.monotonic() + 300
+        past_install = f"select 1 from transitions where host = '{fast}' and from_state = 'installing'"
+        while proc.poll() is None and released == "never":
+            if _store_rows(db, past_install):
+                released = "after the fast zone's install"
+            elif time.monotonic() > fallback:
+                released = "by the fallback"
+            else:
+                time.sleep(0.5)
+                continue
+            zoned_lab.sh("node-cell-a", f"touch {GATE}")
+        out, err = proc.communicate(timeout=900)
+    finally:
+        zoned_lab.sh("node-cell-a", f"rm -f {GATE} /usr/local/bin/slow-runner")
+    got = {h["host"]: h["state"] for h in json.loads(out)["hosts"]} if out.strip() else {}
+    assert got == {slow: "succeeded", fast: "rolled_back", direct: "succeeded"}, err[-3000:]
+    rows = _store_rows(db, "select id, host, from_state, to_state, at from transitions order by id")
+    first: dict[tuple[object, object], object] = {}  # (host, state left) -> id of the first such row
+    for row_id, host, from_state, _, _ in rows:
+        first.setdefault((host, from_state), row_id)
+    for host in (fast, direct):
+        assert first[(host, "installing")] < first[(slow, "diagnosing")], (host, released, rows)  # type: ignore[operator]
+    assert released == "after the fast zone's install", rows
+    # once released, node-cell-a ran each of nw-hmi-01's phases
+    for phase in ("diagnostics", "backup", "install", "verify"):
+        assert list((tmp_path / "state" / "runner").glob(f"*-{phase}-*-node-cell-a")), phase
+    assert (_version(zoned_lab, slow), _version(zoned_lab, fast)) == ("1.1.0", "1.0.0")
+    zoned_lab.reset(slow, direct)
 
 
 def test_a_stream_with_a_foreign_host_or_garbage_is_refused(zoned_lab: LabHandle, tmp_path: Path) -> None:
