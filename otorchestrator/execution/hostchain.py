@@ -1,27 +1,32 @@
 """Hosts flow: within a wave each host moves to its next phase as soon as its own previous phase passed.
 
-Every host has its own chain (diagnostics -> backup -> install -> verify [-> rollback]); each step of each
-host is one backend job, run by a pool of `forks` workers. The engine itself stays on one thread (this
-one): it writes the host's transition (store, then audit) before it hands that host's job to a worker, it
-records results and task events as they come back, and it decides the next step. Workers only run the
-backend call, so the Recorder, the StateStore and the audit chain are never written from two threads.
+Every host has its own chain (diagnostics -> backup -> install -> verify [-> rollback]), run as backend jobs
+on a pool of `forks` workers. Hosts ready for the same phase at the same moment (the admitted hosts' first
+diagnostics; hosts whose jobs ended in the same pass and go on to the same phase) go as one job of several
+hosts (a micro-batch: one ansible-playbook start instead of one per host); a job of k hosts takes k forks.
+A host moves on as soon as its own job ended; a host in another job never waits for it. The engine itself
+stays on one thread (this one): it writes every host's transition of a job (store, then audit) before it
+hands the job to a worker, it records results and task events as they come back, and it decides the next
+steps. Workers only run the backend call, so the Recorder, the StateStore and the audit chain are never
+written from two threads. Each host's phase time is its own: from its first to its last task event in the
+job (`EventTimes`), not the job's.
 
 Bounded by `forks` (hosts in their chain at once), the failure budget and the operator's abort (checked
-before a host starts, before its backup and before its install: once spent, no host starts a new install;
-hosts mid-step finish that step and are settled; installed hosts verify and roll back), the window
-(re-checked for each host just before its install) and `waits_for` (a host starts when the hosts it waits
-for succeeded). `forks == 1` runs each job on this thread: one host at a time, in a fixed order (the unit
-tests' crash sweep relies on it).
+for each host before it starts, before its backup and before its install, once every host of the ended
+jobs is settled: once spent, no host starts a new install; hosts mid-step finish that step and are settled;
+installed hosts verify and roll back), the window (re-checked for each host just before its install) and
+`waits_for` (a host starts when the hosts it waits for succeeded). `forks == 1` runs each job on this
+thread: one host at a time, in a fixed order (the unit tests' crash sweep relies on it).
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -40,11 +45,42 @@ _S = HostState
 _EVENT_POLL_S = 0.2  # how often task events of running jobs are recorded while waiting
 
 
+@dataclass
+class EventTimes:
+    """Each host's first and last task event in its current job: that host's own phase time (a job of
+    several hosts lasts as long as its slowest host)."""
+
+    seen: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+
+    def saw(self, host: str, at: datetime) -> None:
+        first = self.seen[host][0] if host in self.seen else at
+        self.seen[host] = (first, at)
+
+    def span(self, host: str, started: datetime, finished: datetime) -> tuple[datetime, datetime]:
+        """The host's (first, last) event; the job's (`started`, `finished`) when it had none."""
+        return self.seen.get(host, (started, finished))
+
+    def forget(self, hosts: Sequence[str]) -> None:
+        for host in hosts:
+            self.seen.pop(host, None)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One host's next phase, decided; its transition is written when its job is built."""
+
+    name: str
+    phase: Phase
+    entering: HostState | None
+    move_args: Mapping[str, Any] | None = None
+    backup_id: str | None = None  # rollback: the backup to restore
+
+
 @dataclass(frozen=True)
 class Job:
-    """One step of one host, its transition already written."""
+    """One phase of one or more hosts, every host's transition already written."""
 
-    host: str
+    hosts: tuple[str, ...]
     phase: Phase
     request: PhaseRequest | str  # str: the error that stands for its result (no request could be built)
     started: datetime
@@ -64,9 +100,11 @@ class HostFlow:
         self.budget = budget
         self.forks = max(1, forks)
         self.members = [h for h in wave.hosts if h.name in self.rec.hosts]
-        self._events: queue.SimpleQueue[TaskEvent] = queue.SimpleQueue()
+        self._order = {h.name: i for i, h in enumerate(self.members)}
+        self._events: queue.SimpleQueue[tuple[TaskEvent, datetime]] = queue.SimpleQueue()
         self._engine_thread = threading.get_ident()
         self._handler = self.rec.task_handler(wave.index)
+        self._times = EventTimes()
         self._running: dict[Future[Ran], Job] = {}
         # check mode changed nothing: a failure there is reported, never rolled back (no real backup)
         self.undo, self.note = (
@@ -111,52 +149,63 @@ class HostFlow:
             return None, job.request
         try:
             return self.runner.backend.run_phase(job.request, on_event=self._on_event, cancel=job.cancel), ""
-        except Exception as exc:  # the backend broke: this host gets a failed result, the run goes on
+        except Exception as exc:  # the backend broke: its hosts get failed results, the run goes on
             return None, f"backend error: {type(exc).__name__}: {exc}"
 
     def _on_event(self, event: TaskEvent) -> None:
+        at = self.rec.now()  # when it arrived, not when the engine thread gets to it
         if threading.get_ident() == self._engine_thread:
-            self._handler(event)
+            self._record(event, at)
         else:
-            self._events.put(event)  # recorded by the engine thread
+            self._events.put((event, at))  # recorded by the engine thread
+
+    def _record(self, event: TaskEvent, at: datetime) -> None:
+        self._times.saw(event.host, at)
+        self._handler(event)
 
     def _drain(self) -> None:
         while True:
             try:
-                event = self._events.get_nowait()
+                event, at = self._events.get_nowait()
             except queue.Empty:
                 return
-            self._handler(event)
+            self._record(event, at)
 
     def _next(self, submit: Callable[[Job], None]) -> None:
-        """Wait for a job to end (recording task events meanwhile), then take each ended host a step on."""
+        """Wait for jobs to end (recording task events meanwhile), settle every host of the ended jobs, then
+        take each host that goes on a step further, hosts bound for the same phase in one job."""
         while True:
             done, _ = wait(list(self._running), timeout=_EVENT_POLL_S, return_when=FIRST_COMPLETED)
             self._drain()
             if done:
                 break
-        for future in sorted(done, key=lambda f: self.members_order(self._running[f].host)):
+        ended: list[tuple[Phase, str, PhaseResult]] = []
+        for future in sorted(done, key=lambda f: self._order[self._running[f].hosts[0]]):
             job = self._running.pop(future)
             outcome, error = future.result()  # re-raises a crash of the worker
-            result = self.runner.collect(self.wave, job.phase, [job.host], outcome, error, job.started)[
-                job.host
-            ]
-            follow = self._after(job.phase, job.host, result)
-            if follow is not None:
-                submit(follow)
-
-    def members_order(self, name: str) -> int:
-        return next(i for i, h in enumerate(self.members) if h.name == name)
+            results = self.runner.collect(
+                self.wave, job.phase, job.hosts, outcome, error, job.started, self._times
+            )
+            ended += [(job.phase, n, results[n]) for n in job.hosts]
+        going = [(phase, n, r) for phase, n, r in ended if self._settle(phase, n, r)]
+        # every ended host is settled before any goes on: the budget checks below count all of them
+        steps = [s for phase, n, r in going if (s := self._step(phase, n, r)) is not None]
+        batches: dict[tuple[Phase, str | None], list[Step]] = {}
+        for step in steps:  # the rollback playbook takes one backup id per job
+            batches.setdefault((step.phase, step.backup_id), []).append(step)
+        for batch in batches.values():
+            submit(self._job(batch))
 
     # -- starting hosts -----------------------------------------------------------------------------
 
     def _busy(self) -> int:
-        return len(self._running)
+        return sum(len(job.hosts) for job in self._running.values())
 
     def _start_hosts(self, submit: Callable[[Job], None]) -> None:
-        """Start pending hosts whose dependencies succeeded, while a fork is free."""
+        """Start pending hosts whose dependencies succeeded, as many as forks are free, in one job."""
         pending = [h for h in self.members if self.rec.state(h.name) is _S.PENDING]
-        if not pending or self._busy() >= self.forks:
+        free = self.forks - self._busy()
+        if not pending or free <= 0:
             return
         stop = self.runner._stop(self.wave, self.budget)
         if stop is not None:
@@ -174,76 +223,77 @@ class HostFlow:
         authority = self.runner.options.authority
         if authority is not None:  # the sources as they are now, before admitting hosts
             authority.refresh(self.rec.operator, self.rec.now())
+        admitted: list[Step] = []
         for host in ready:
-            if self._busy() >= self.forks:
-                return
+            if len(admitted) >= free:
+                break
             if self.runner._admit(host):
-                submit(self._job(host.name, Phase.DIAGNOSTICS, entering=_S.DIAGNOSING))
+                admitted.append(Step(host.name, Phase.DIAGNOSTICS, _S.DIAGNOSING))
+        if admitted:
+            submit(self._job(admitted))
 
-    def _job(
-        self,
-        name: str,
-        phase: Phase,
-        *,
-        entering: HostState | None,
-        move_args: Mapping[str, Any] | None = None,
-        extra: Mapping[str, Any] | None = None,
-        backup_id: str | None = None,
-    ) -> Job:
+    def _job(self, steps: Sequence[Step]) -> Job:
+        """Write the transition of every host of `steps` (one phase), then build their one job."""
+        phase = steps[0].phase
+        names = [s.name for s in steps]
+        extra: dict[str, Any] | None = None
+        backup_ids: dict[str, str | None] | None = None
+        if phase is Phase.BACKUP:  # one backup id per backup job
+            extra = {"otorch_backup_id": f"{self.rec.run_id}-w{self.wave.index}-{self.rec.now():%H%M%S%f}"}
+        if phase is Phase.ROLLBACK:
+            backup_id = steps[0].backup_id
+            extra = {"otorch_backup_id": backup_id} if backup_id else None
+            backup_ids = {n: backup_id for n in names}
+        move_args = {s.name: s.move_args for s in steps if s.move_args}
         request, started, cancel = self.runner.prepare(
             self.wave,
             phase,
-            [name],
-            entering=entering,
-            move_args={name: move_args} if move_args else None,
-            backup_ids={name: backup_id} if phase is Phase.ROLLBACK else None,
+            names,
+            entering=steps[0].entering,
+            move_args=move_args or None,
+            backup_ids=backup_ids,
             extra=extra,
         )
-        return Job(name, phase, request, started, cancel)
+        self._times.forget(names)
+        return Job(tuple(names), phase, request, started, cancel)
 
     # -- one host's next step -----------------------------------------------------------------------
 
-    def _after(self, phase: Phase, name: str, result: PhaseResult) -> Job | None:
-        """Settle `name` after `phase` and return its next step (transition written), or None when done."""
+    def _settle(self, phase: Phase, name: str, result: PhaseResult) -> bool:
+        """Record where `name` stands after `phase`: False when its chain ended here."""
         runner = self.runner
         if phase is Phase.DIAGNOSTICS:
-            if not runner._settle(name, result, _S.BLOCKED, "diagnostics failed"):
-                return None
-            if not self._go_on(name, "backed up"):
-                return None
-            backup_id = f"{self.rec.run_id}-w{self.wave.index}-{self.rec.now():%H%M%S%f}"
-            return self._job(
-                name, Phase.BACKUP, entering=_S.BACKING_UP, extra={"otorch_backup_id": backup_id}
-            )
+            return runner._settle(name, result, _S.BLOCKED, "diagnostics failed")
         if phase is Phase.BACKUP:
             if good(result) and not result.backup_id:
                 self.rec.move(name, _S.FAILED, "backup reported no backup id: nothing installed")
-                return None
-            if not runner._settle(name, result, _S.FAILED, "backup failed, nothing installed"):
-                return None
-            if not self._go_on(name, "installed", window=True) or not runner._rechecked([name]):
-                return None
-            entering = {"backup_id": result.backup_id, "versions_before": result.versions_before or None}
-            return self._job(name, Phase.INSTALL, entering=_S.INSTALLING, move_args=entering)
+                return False
+            return runner._settle(name, result, _S.FAILED, "backup failed, nothing installed")
         if phase is Phase.INSTALL:
-            if runner._settle(name, result, self.undo, self.note + "install failed"):
-                return self._job(name, Phase.VERIFY, entering=_S.VERIFYING)
-            return self._rollback(name)
+            ok = runner._settle(name, result, self.undo, self.note + "install failed")
+            return ok or self.rec.state(name) is _S.ROLLING_BACK
         if phase is Phase.VERIFY:
             if good(result):
                 runner.succeed(self.wave, name, result)
-                return None
+                return False
             runner._settle(name, result, self.undo, self.note + "verify failed")
-            return self._rollback(name)
+            return self.rec.state(name) is _S.ROLLING_BACK
         runner.settle_rollback(self.wave, name, result)
-        return None
+        return False
 
-    def _rollback(self, name: str) -> Job | None:
-        if self.rec.state(name) is not _S.ROLLING_BACK:
-            return None
-        backup_id = self.rec.hosts[name].backup_id
-        extra = {"otorch_backup_id": backup_id} if backup_id else None
-        return self._job(name, Phase.ROLLBACK, entering=None, extra=extra, backup_id=backup_id)
+    def _step(self, phase: Phase, name: str, result: PhaseResult) -> Step | None:
+        """The next phase of a settled host that goes on, or None when the budget, an abort, its window
+        or the artifact re-check stops it (moved to skipped with the reason)."""
+        if self.rec.state(name) is _S.ROLLING_BACK:
+            return Step(name, Phase.ROLLBACK, None, backup_id=self.rec.hosts[name].backup_id)
+        if phase is Phase.DIAGNOSTICS:
+            return Step(name, Phase.BACKUP, _S.BACKING_UP) if self._go_on(name, "backed up") else None
+        if phase is Phase.BACKUP:
+            if not self._go_on(name, "installed", window=True) or not self.runner._rechecked([name]):
+                return None
+            entering = {"backup_id": result.backup_id, "versions_before": result.versions_before or None}
+            return Step(name, Phase.INSTALL, _S.INSTALLING, move_args=entering)
+        return Step(name, Phase.VERIFY, _S.VERIFYING)  # installed
 
     def _go_on(self, name: str, next_step: str, window: bool = False) -> bool:
         """Before this host's next phase: the budget and an abort stop it; before install its window."""

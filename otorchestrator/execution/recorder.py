@@ -291,11 +291,13 @@ class Recorder:
         self.observer.phase_started(wave, phase, names, at)
         return at
 
-    def phase_result(self, wave: int, result: PhaseResult, started_at: datetime) -> PhaseResult:
-        """Store and audit a phase result, scrubbed of registered secrets."""
+    def phase_result(
+        self, wave: int, result: PhaseResult, started_at: datetime, finished_at: datetime | None = None
+    ) -> PhaseResult:
+        """Store and audit a phase result, scrubbed of registered secrets (`finished_at`: now if None)."""
         data, _ = self.redactor.scrub(result.model_dump(mode="json", by_alias=True))
         clean = PhaseResult.model_validate(data)
-        self.journal.phase_result(wave, clean, started_at, self.now())
+        self.journal.phase_result(wave, clean, started_at, finished_at or self.now())
         return clean
 
 

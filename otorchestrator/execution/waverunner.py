@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from otorchestrator.execution.backend import Backend, PhaseOutcome, PhaseRequest
+from otorchestrator.execution.backend import Backend, PhaseOutcome, PhaseRequest, TaskEvent
 from otorchestrator.execution.backend import RunStatus as RunnerStatus
 from otorchestrator.execution.budget import FAILURE_STATES, Budget
-from otorchestrator.execution.hostchain import HostFlow
+from otorchestrator.execution.hostchain import EventTimes, HostFlow
 from otorchestrator.execution.options import ABORTED, HALTED, RunOptions
 from otorchestrator.execution.reconcile import decide, lost_state, state_before_crash
 from otorchestrator.execution.recorder import Recorder
@@ -255,15 +255,18 @@ class WaveRunner:
         )  # fmt: skip
         if isinstance(request, str):
             return self.collect(wave, phase, names, None, request, started)
+        times, handler = EventTimes(), self.rec.task_handler(wave.index)
+
+        def on_event(event: TaskEvent) -> None:
+            times.saw(event.host, self.rec.now())
+            handler(event)
+
         try:
-            outcome = self.backend.run_phase(
-                request, on_event=self.rec.task_handler(wave.index), cancel=cancel
-            )
+            outcome = self.backend.run_phase(request, on_event=on_event, cancel=cancel)
         except Exception as exc:  # the backend broke: every host gets a failed result, the run goes on
-            return self.collect(
-                wave, phase, names, None, f"backend error: {type(exc).__name__}: {exc}", started
-            )
-        return self.collect(wave, phase, names, outcome, "", started)
+            error = f"backend error: {type(exc).__name__}: {exc}"
+            return self.collect(wave, phase, names, None, error, started, times)
+        return self.collect(wave, phase, names, outcome, "", started, times)
 
     def prepare(
         self,
@@ -284,8 +287,8 @@ class WaveRunner:
                 self.rec.move(n, entering, **dict((move_args or {}).get(n, {})))
         started = self.rec.phase_started(wave.index, phase, names, self.options.check_mode)
         hosts = [self.hostmap[n] for n in names]
-        one = f"-{names[0]}" if len(names) == 1 and not probe else ""
-        label = f"{self.rec.run_id}-w{wave.index}{one}-{'probe' if probe else phase.value}"
+        first = "" if probe else f"-{names[0]}" + (f"+{len(names) - 1}" if len(names) > 1 else "")
+        label = f"{self.rec.run_id}-w{wave.index}{first}-{'probe' if probe else phase.value}"
         cancel = self.options.abort_requested if phase in _CANCELABLE and not probe else None
         try:
             request: PhaseRequest | str = run_phase_request(
@@ -304,17 +307,21 @@ class WaveRunner:
         outcome: PhaseOutcome | None,
         error: str,
         started: datetime,
+        times: EventTimes | None = None,
     ) -> dict[str, PhaseResult]:
-        """Record each host's result of a phase job (`outcome` None: the backend raised `error`)."""
+        """Record each host's result of a phase job (`outcome` None: the backend raised `error`), timed
+        by that host's own task events (`times`; the job's start and now for a host without any)."""
         if outcome is None:
             outcome = PhaseOutcome(phase=phase, status=RunnerStatus.FAILED, rc=None, results={})
             error = self.rec.clean(error)[:300]
         else:
             error = "the backend returned no result for this host"
         results: dict[str, PhaseResult] = {}
+        finished = self.rec.now()
         for n in names:
             result = outcome.results.get(n) or missing_result(phase, n, error)
-            results[n] = self.rec.phase_result(wave.index, result, started)
+            first, last = (times or EventTimes()).span(n, started, finished)
+            results[n] = self.rec.phase_result(wave.index, result, first, last)
         self.rec.observer.phase_finished(wave.index, outcome, self.rec.now())
         return results
 

@@ -66,6 +66,9 @@ class FakeBackend:
     events: list[TaskEvent] = field(default_factory=list)
     backups: BackupStore = field(default_factory=lambda: BackupStore(location="/fake/backups"))
     orphans_ended: list[str] = field(default_factory=list)  # run ids end_orphans was called for
+    # > 0: each host of a job takes this long on its own, one after the other ("started", tick, "ok"
+    # events): hosts of one job then have phase times of their own
+    seconds_per_host: float = 0.0
 
     def run_phase(
         self,
@@ -100,7 +103,11 @@ class FakeBackend:
         host = self.hosts[name]
         action = self.script.get((name, phase), "ok")
         if on_event is not None:
-            event = TaskEvent(host=name, phase=phase, task=f"fake {phase.value}", status="ok")
+            task = f"fake {phase.value}"
+            if self.seconds_per_host > 0:
+                on_event(TaskEvent(host=name, phase=phase, task=task, status="started"))
+                self.clock.tick(self.seconds_per_host)
+            event = TaskEvent(host=name, phase=phase, task=task, status="ok")
             self.events.append(event)
             on_event(event)
         targets = {
