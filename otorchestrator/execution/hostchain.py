@@ -4,6 +4,8 @@ Every host has its own chain (diagnostics -> backup -> install -> verify [-> rol
 on a pool of `forks` workers. Hosts ready for the same phase at the same moment (the admitted hosts' first
 diagnostics; hosts whose jobs ended in the same pass and go on to the same phase) go as one job of several
 hosts (a micro-batch: one ansible-playbook start instead of one per host); a job of k hosts takes k forks.
+A backend that runs each zone's share of a job apart and returns when every zone is done (the nodes
+backend: `one_zone_per_job = True`) gets jobs of one zone each, so a slow zone never holds another.
 A host moves on as soon as its own job ended; a host in another job never waits for it. The engine itself
 stays on one thread (this one): it writes every host's transition of a job (store, then audit) before it
 hands the job to a worker, it records results and task events as they come back, and it decides the next
@@ -105,6 +107,8 @@ class HostFlow:
         self._engine_thread = threading.get_ident()
         self._handler = self.rec.task_handler(wave.index)
         self._times = EventTimes()
+        self._zone = {h.name: h.zone for h in self.members}
+        self._by_zone = bool(getattr(runner.backend, "one_zone_per_job", False))
         self._running: dict[Future[Ran], Job] = {}
         # check mode changed nothing: a failure there is reported, never rolled back (no real backup)
         self.undo, self.note = (
@@ -190,11 +194,17 @@ class HostFlow:
         going = [(phase, n, r) for phase, n, r in ended if self._settle(phase, n, r)]
         # every ended host is settled before any goes on: the budget checks below count all of them
         steps = [s for phase, n, r in going if (s := self._step(phase, n, r)) is not None]
-        batches: dict[tuple[Phase, str | None], list[Step]] = {}
-        for step in steps:  # the rollback playbook takes one backup id per job
-            batches.setdefault((step.phase, step.backup_id), []).append(step)
-        for batch in batches.values():
+        for batch in self._batches(steps):
             submit(self._job(batch))
+
+    def _batches(self, steps: Sequence[Step]) -> list[list[Step]]:
+        """Steps of one phase in one job; the rollback playbook takes one backup id per job; one zone per
+        job for a backend that waits for all zones of a job."""
+        batches: dict[tuple[Phase, str | None, str], list[Step]] = {}
+        for step in steps:
+            zone = self._zone[step.name] if self._by_zone else ""
+            batches.setdefault((step.phase, step.backup_id, zone), []).append(step)
+        return list(batches.values())
 
     # -- starting hosts -----------------------------------------------------------------------------
 
@@ -229,8 +239,8 @@ class HostFlow:
                 break
             if self.runner._admit(host):
                 admitted.append(Step(host.name, Phase.DIAGNOSTICS, _S.DIAGNOSING))
-        if admitted:
-            submit(self._job(admitted))
+        for batch in self._batches(admitted):
+            submit(self._job(batch))
 
     def _job(self, steps: Sequence[Step]) -> Job:
         """Write the transition of every host of `steps` (one phase), then build their one job."""

@@ -88,6 +88,10 @@ ssh_args = -o ControlMaster=auto -o ControlPersist=60s -o ServerAliveInterval=15
 class NodesBackend:
     """Backend protocol (execution/backend.py) through the zones' execution nodes (nodes.yml)."""
 
+    # a job returns when every zone's share is done: the engine gives it jobs of one zone each, so a slow
+    # node never holds the hosts of another zone (execution/hostchain.py)
+    one_zone_per_job = True
+
     def __init__(self, state: Any, nodes: NodesConfig | None = None) -> None:
         root = Path(state) if isinstance(state, str | os.PathLike) else Path(state.root)
         self.runs_dir = (root / "runner").resolve()

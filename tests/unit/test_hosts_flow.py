@@ -154,3 +154,22 @@ def test_each_host_of_a_job_is_timed_by_its_own_task_events(tmp_path: Path) -> N
     times = {r.result.host: (r.started_at - T0, r.finished_at - T0) for r in diagnostics}
     s = timedelta(seconds=1)
     assert times == {"a": (60 * s, 70 * s), "b": (70 * s, 80 * s)}  # the job's: (0 s, 80 s)
+
+
+def test_a_backend_that_waits_for_every_zone_gets_jobs_of_one_zone(tmp_path: Path) -> None:
+    """The nodes backend returns a job when every zone's share is done: a job of two zones would let a
+    slow node hold the other zone's hosts."""
+    f = Flow(tmp_path, _zoned(make_plan([["a1", "b1", "a2"]]), {"a1": "za", "a2": "za", "b1": "zb"}))
+    f.backend.one_zone_per_job = True  # type: ignore[attr-defined]
+    summary = f.run(forks=3)
+    assert states(summary) == dict.fromkeys(["a1", "b1", "a2"], S.SUCCEEDED)
+    for phase in CHAIN:
+        assert sorted(f.jobs(phase)) == [("a1", "a2"), ("b1",)], phase
+
+
+def _zoned(plan: WavePlan, zones: dict[str, str]) -> WavePlan:
+    waves = tuple(
+        w.model_copy(update={"hosts": tuple(h.model_copy(update={"zone": zones[h.name]}) for h in w.hosts)})
+        for w in plan.waves
+    )
+    return plan.model_copy(update={"waves": waves}).sealed()
