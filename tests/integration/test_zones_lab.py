@@ -255,6 +255,69 @@ def _store_rows(db: Path, sql: str) -> list[tuple[object, ...]]:
         return []
 
 
+def _run_with_slow_nodes(
+    lab: LabHandle, tmp_path: Path, names: list[str], slow: tuple[str, ...], watch: str, argv: list[str]
+) -> tuple[dict[str, str], str, str, list[tuple[object, ...]]]:
+    """Run a wave of `names` with the `slow` nodes' workers held behind a gate, opened once `watch` is past
+    its install (or after 5 minutes): the hosts' end states, why the gate opened, stderr, the transitions."""
+    import time
+
+    import yaml
+
+    config = yaml.safe_load((lab.inventory / "nodes.yml").read_text())
+    for node in config["nodes"]:
+        node["key"] = str(lab.key)
+        if node["name"] in slow:
+            node["runner"] = "/usr/local/bin/slow-runner"
+    nodes_file = tmp_path / "nodes-slow.yml"
+    nodes_file.write_text(yaml.safe_dump(config))
+    plan_file = tmp_path / "waves.json"
+    plan_file.write_text(_waveplan(lab, names))
+    db = tmp_path / "state" / "state.db"
+    for node in slow:
+        lab.sh(
+            node,
+            f"rm -f {GATE}; cat > /usr/local/bin/slow-runner <<'EOF'\n{SLOW_RUNNER}EOF\n"
+            "chmod 755 /usr/local/bin/slow-runner",
+        )
+    released = "never"
+    try:
+        proc = subprocess.Popen(
+            [*argv, "run", str(plan_file), "--yes", "--json", "--operator", "it-ops",
+             "--state-dir", str(tmp_path / "state"), "-i", str(lab.inventory),
+             "--artifacts", str(lab.cfg.repo_dir / "main")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "OTORCH_BACKEND": "nodes", "OTORCH_NODES": str(nodes_file)},
+        )  # fmt: skip
+        fallback = time.monotonic() + 300
+        past_install = f"select 1 from transitions where host = '{watch}' and from_state = 'installing'"
+        while proc.poll() is None and released == "never":
+            if _store_rows(db, past_install):
+                released = f"after {watch}'s install"
+            elif time.monotonic() > fallback:
+                released = "by the fallback"
+            else:
+                time.sleep(0.5)
+                continue
+            for node in slow:
+                lab.sh(node, f"touch {GATE}")
+        out, err = proc.communicate(timeout=900)
+    finally:
+        for node in slow:
+            lab.sh(node, f"rm -f {GATE} /usr/local/bin/slow-runner")
+    got = {h["host"]: h["state"] for h in json.loads(out)["hosts"]} if out.strip() else {}
+    rows = _store_rows(db, "select id, host, from_state, to_state, at from transitions order by id")
+    return got, released, err, rows
+
+
+def _first_left(rows: list[tuple[object, ...]]) -> dict[tuple[object, object], int]:
+    """(host, state) -> the id (order of writing) of the first transition out of that state."""
+    first: dict[tuple[object, object], int] = {}
+    for row in rows:
+        first.setdefault((row[1], row[2]), int(str(row[0])))
+    return first
+
+
 def test_a_slow_node_does_not_stall_the_other_zones(zoned_lab: LabHandle, tmp_path: Path) -> None:
     """node-cell-a is slow: its worker starts only when the test opens a gate on the node, which it does
     once nw-gw-01 (node-idmz) has finished its install (or after 5 minutes, when it never does). The store's
@@ -262,59 +325,17 @@ def test_a_slow_node_does_not_stall_the_other_zones(zoned_lab: LabHandle, tmp_pa
     install before nw-hmi-01 was past its diagnostics, and every host ends in its own terminal state.
     Serialized zones, or a phase that waits for all zones, never let nw-gw-01 reach its install while the
     gate is shut: the fallback opens it and the order assertion fails."""
-    import time
-
-    import yaml
-
     slow, fast, direct = "nw-hmi-01", "nw-gw-01", "nw-hmi-02"
     zoned_lab.ensure_baseline(slow, fast, direct)
-    config = yaml.safe_load((zoned_lab.inventory / "nodes.yml").read_text())
-    for node in config["nodes"]:
-        node["key"] = str(zoned_lab.key)
-        if node["name"] == "node-cell-a":
-            node["runner"] = "/usr/local/bin/slow-runner"
-    nodes_file = tmp_path / "nodes-slow.yml"
-    nodes_file.write_text(yaml.safe_dump(config))
-    plan_file = tmp_path / "waves.json"
-    plan_file.write_text(_waveplan(zoned_lab, [slow, fast, direct]))
-    db = tmp_path / "state" / "state.db"
-    zoned_lab.sh(
-        "node-cell-a",
-        f"rm -f {GATE}; cat > /usr/local/bin/slow-runner <<'EOF'\n{SLOW_RUNNER}EOF\n"
-        "chmod 755 /usr/local/bin/slow-runner",
+    otorch = [str(Path(sys.executable).parent / "otorch")]
+    got, released, err, rows = _run_with_slow_nodes(
+        zoned_lab, tmp_path, [slow, fast, direct], ("node-cell-a",), fast, otorch
     )
-    released = "never"
-    try:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "otorch"), "run", str(plan_file), "--yes", "--json",
-             "--operator", "it-ops", "--state-dir", str(tmp_path / "state"), "-i", str(zoned_lab.inventory),
-             "--artifacts", str(zoned_lab.cfg.repo_dir / "main")],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "OTORCH_BACKEND": "nodes", "OTORCH_NODES": str(nodes_file)},
-        )  # fmt: skip
-        fallback = time.monotonic() + 300
-        past_install = f"select 1 from transitions where host = '{fast}' and from_state = 'installing'"
-        while proc.poll() is None and released == "never":
-            if _store_rows(db, past_install):
-                released = "after the fast zone's install"
-            elif time.monotonic() > fallback:
-                released = "by the fallback"
-            else:
-                time.sleep(0.5)
-                continue
-            zoned_lab.sh("node-cell-a", f"touch {GATE}")
-        out, err = proc.communicate(timeout=900)
-    finally:
-        zoned_lab.sh("node-cell-a", f"rm -f {GATE} /usr/local/bin/slow-runner")
-    got = {h["host"]: h["state"] for h in json.loads(out)["hosts"]} if out.strip() else {}
     assert got == {slow: "succeeded", fast: "rolled_back", direct: "succeeded"}, err[-3000:]
-    rows = _store_rows(db, "select id, host, from_state, to_state, at from transitions order by id")
-    first: dict[tuple[object, object], object] = {}  # (host, state left) -> id of the first such row
-    for row_id, host, from_state, _, _ in rows:
-        first.setdefault((host, from_state), row_id)
+    first = _first_left(rows)
     for host in (fast, direct):
-        assert first[(host, "installing")] < first[(slow, "diagnosing")], (host, released, rows)  # type: ignore[operator]
-    assert released == "after the fast zone's install", rows
+        assert first[(host, "installing")] < first[(slow, "diagnosing")], (host, released, rows)
+    assert released == f"after {fast}'s install", rows
     # once released, node-cell-a ran each of nw-hmi-01's phases
     for phase in ("diagnostics", "backup", "install", "verify"):
         assert list((tmp_path / "state" / "runner").glob(f"*-{phase}-*-node-cell-a")), phase
