@@ -283,6 +283,8 @@ class NodesBackend:
         state["rc"] = str(rc)
         stderr = (proc.stderr.read() if proc.stderr else b"").decode("utf-8", "replace").strip()
         shutil.rmtree(tmp, ignore_errors=True)
+        for content in ("playbooks", "roles", "collections"):  # sent; the package holds them (1 MB a job)
+            shutil.rmtree(pdd / "job" / "project" / content, ignore_errors=True)
         problem = state.get("refused") or state.get("error")
         if problem and stderr:
             problem += f" (ssh: {stderr[-200:]})"
