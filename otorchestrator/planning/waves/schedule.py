@@ -11,7 +11,10 @@ Urgent hosts (an `immediate` or `out_of_cycle` item, and the dependencies of suc
 phase: each joins the first wave after its own combinations' canaries are verified, its dependencies and
 redundancy-group predecessor too, and its
 window holds it; they go first in every wave's fill, so neither unrelated canaries nor lower tiers delay
-them. A canary covering an urgent host's combination goes first among the canaries.
+them. A canary covering an urgent host's combination goes first among the canaries. An urgent host that
+goes alone (no canary covers its combination) and finds the wave taken opens the next one, which starts
+when this one ends: after it is set aside, a host that goes after the urgent ones joins this wave only if it
+does not make it end later.
 
 Waves run back to back: a slot ends when its longest host (duration + rollback) could end; the next starts
 `gap_minutes` later, or when the next waiting host's window opens. A host that no longer fits any window
@@ -38,6 +41,7 @@ from otorchestrator.planning.waves.windows import Fit
 
 WAITING, READY, SLEEPING, PLACED, DROPPED = range(5)
 URGENT = -1  # the phase of urgent hosts: every phase
+LATER = 2  # first key of a host that goes after the urgent ones and their canaries
 
 
 @dataclass(slots=True)
@@ -226,6 +230,8 @@ class _Scheduler:
         heapq.heapify(top)
         groups: dict[str, str] = {}
         aside: list[Slotted] = []
+        alone_next = ""  # an urgent host set aside to open the next wave: the rest may not end this one later
+        longest = max((h.cand.need for h in placed), default=timedelta(0))
         while top and len(placed) < policy.max_hosts_per_wave:
             _, zone = heapq.heappop(top)
             heap = self.zone_heaps[zone]
@@ -246,15 +252,21 @@ class _Scheduler:
                     host.aside = (Rule.CANARY, "it goes alone in its wave (no canary covers its combination)")
                     aside.append(host)
                     self.solo_next.append(host.name)
+                    if host.urgent and not alone_next:
+                        alone_next = host.name
                 elif placed and host.canary != placed[0].canary:  # canary waves hold canaries only
                     kind = "canaries only" if placed[0].canary else "no canary"
                     host.aside = (Rule.CANARY, f"the wave open then held {kind}")
                     aside.append(host)
                 elif group is not None and group in groups:
                     aside.append(host)  # waits for that member: explained by the redundancy constraint
+                elif alone_next and host.key[0] == LATER and host.cand.need > longest:
+                    host.aside = (Rule.RISK_ORDER, self.held_for(alone_next, host))
+                    aside.append(host)
                 else:
                     host.fit = fit
                     placed.append(host)
+                    longest = max(longest, host.cand.need)
                     zones[zone] = zones.get(zone, 0) + 1
                     if group is not None:
                         groups[group] = host.name
@@ -275,6 +287,13 @@ class _Scheduler:
             return WaveDraft(index, name, "canary", moment, end, placed, zones)
         self.wave_count += 1
         return WaveDraft(index, f"wave-{self.wave_count}", "wave", moment, end, placed, zones)
+
+    def held_for(self, urgent: str, host: Slotted) -> str:
+        need = int(host.cand.need.total_seconds() // 60)
+        return (
+            f"urgent {urgent} goes alone in the next wave: its {need} min (duration + rollback) would have "
+            "made the wave open then end later"
+        )
 
     def cap_reason(self, host: Slotted, index: int) -> tuple[Rule, str]:
         """Why a host ready for wave `index` was not in it: that wave's zone or wave cap."""
@@ -351,7 +370,7 @@ def schedule(
         waited = [pilot[c] for c in mine if c in pilot] if is_urgent else []
         gates = tuple(g for g in dict.fromkeys(waited) if g != name)
         # fill order: canaries of urgent combinations, urgent hosts, then the rest; each in ascending risk
-        first = 0 if name in canaries and any(c in urgent_combos for c in mine) else 1 if is_urgent else 2
+        first = 0 if name in canaries and any(c in urgent_combos for c in mine) else 1 if is_urgent else LATER
         approved = cand.approval.at if cand.approval is not None and cand.approval.at > start else None
         hosts[name] = Slotted(
             name,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from otorchestrator.models.asset import AnyTimeWindow, Criticality, RecurringWindow, Role
+from otorchestrator.models.asset import AnyTimeWindow, Criticality, OneOffWindow, RecurringWindow, Role
 from otorchestrator.models.plan import Approval, Decision
 from otorchestrator.models.policy import WavePolicy
 from otorchestrator.models.waves import Rule, WaveHost, WavePlan
@@ -148,3 +148,41 @@ def test_urgent_host_waits_for_its_dependency_and_pair() -> None:
     assert where["hist"][1].urgent  # the dependency of an urgent host is urgent too
     assert where["scada-b"][0] > max(where["hist"][0], where["scada-a"][0])
     assert set(where["scada-b"][1].waits_for) == {"scada-a", "hist"}
+
+
+def test_urgent_host_alone_next_is_not_delayed_by_a_longer_host_that_is_not_urgent() -> None:
+    """The property test's counterexample (2026-12-03): urgent h02, which no canary covers, goes alone in the
+    wave after urgent h01's; before, h06 (not urgent, 140 min) joined h01's wave and h02 started when h06
+    could end, 2 h later. A host that is not urgent still joins when it does not make that wave end later
+    (h07)."""
+    late = (OneOffWindow(start=NOW + timedelta(hours=5), end=NOW + timedelta(hours=12)),)
+    canary = asset("c", zone="z0")
+    h01 = asset("h01", zone="z1", maintenance_windows=late)
+    h02 = asset(
+        "h02", zone="z2", role=Role.SCADA_SERVER, criticality=Criticality.HIGH, maintenance_windows=late
+    )
+    h06 = asset("h06", zone="z3", maintenance_windows=late)
+    h07 = asset("h07", zone="z4", maintenance_windows=late)
+    items = [
+        ("c", "HMI"),
+        ("c", "LONG"),
+        ("h01", "HMI", Decision.IMMEDIATE),
+        ("h02", "SCADA", Decision.IMMEDIATE),
+        ("h06", "HMI"),
+        ("h06", "LONG"),
+        ("h07", "HMI"),
+    ]
+    patches = [patch("HMI", 10), patch("SCADA", 10), patch("LONG", 60)]
+    policy = WavePolicy(max_hosts_per_wave=3, max_hosts_per_zone_per_wave=2)
+    wp = stage_waves(plan([canary, h01, h02, h06, h07], patches, items, (approval("h02"),)), policy, NOW)
+    where = placed(wp)
+    first = wp.waves[where["h01"][0]]
+    assert [h.name for h in first.hosts] == ["h01", "h07"]
+    assert first.slot_end == first.slot_start + timedelta(minutes=20)  # h01's and h07's 10 + 10 min
+    index, urgent = where["h02"]
+    assert index == first.index + 1 and wp.waves[index].hosts == (urgent,)
+    assert wp.waves[index].slot_start == first.slot_end
+    later_index, later = where["h06"]
+    assert later_index > index and not later.urgent
+    assert [c.rule for c in later.constraints] == [Rule.WINDOW, Rule.RISK_ORDER]
+    assert "urgent h02 goes alone in the next wave: its 140 min" in later.placement_reason
