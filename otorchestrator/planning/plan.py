@@ -22,7 +22,6 @@ from otorchestrator.models.plan import (
     ReviewCandidate,
     UnmatchedProduct,
     UnpatchedFinding,
-    trusted,
     trusted_fields,
 )
 from otorchestrator.models.problem import ImportProblem
@@ -323,18 +322,18 @@ class _Memo:
         return found, points
 
     def _decide(self, side: AssetSide, profile: tuple[object, ...], pp: _ProductPlan) -> _Verdict:
-        decisions: list[CveDecision] = []
+        vulns: list[CveSide] = []
         keys: dict[str, tuple[str, str, str]] = {}
         for cve, hit in pp.covered:
             cve_key = keys[cve] = (cve, hit.advisory.id, hit.rule.product_id)
             vuln_side = self.cve_sides.get(cve_key)
             if vuln_side is None:
                 vuln_side = self.cve_sides[cve_key] = cve_side(hit, self.kev.get(cve))
-            decisions.append(combine(vuln_side, side))
-        top = worst(decisions)
+            vulns.append(vuln_side)
+        top = combine(worst(vulns, side), side)
         self.points[(profile, keys[top.cve])] = top.points
         cves = tuple(c for c, _ in pp.covered)
-        scores = [d.cvss for d in decisions if d.cvss is not None]
+        scores = [v.cvss for v in vulns if v.cvss is not None]
         return _Verdict(
             keys[top.cve],
             top.outcome,
@@ -393,7 +392,7 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
                 names[pkey] = f"{installed.vendor} / {installed.product}"
             counts[pkey] += 1
             if pp.missing:
-                unpatched.append(trusted(UnpatchedFinding, asset=asset.name, **findings[pkey]))
+                unpatched.append(trusted_fields(UnpatchedFinding, {"asset": asset.name, **findings[pkey]}))
             if pp.patch is None:
                 continue
             patch = pp.patch

@@ -250,6 +250,19 @@ def decide_cve(asset: Asset, hit: Hit, kev: KevEntry | None) -> CveDecision:
 URGENCY = {d: d.urgency for d in Decision}
 
 
-def worst(decisions: list[CveDecision]) -> CveDecision:
-    """The most urgent CVE decides the item: urgency, then CVSS, then CVE id."""
-    return min(decisions, key=lambda d: (URGENCY[d.outcome], -(d.cvss or 0.0), d.cve))
+def outcome(vuln: CveSide, asset: AssetSide) -> Decision:
+    """`combine(vuln, asset).outcome`, without building the decision points."""
+    return _verdict(
+        vuln.exploitation.value,
+        asset.exposure.value,
+        vuln.automatable.value,
+        asset.human.value,
+        vuln.technical_impact.value,
+        asset.well_being.value,
+    )[0]
+
+
+def worst(vulns: list[CveSide], asset: AssetSide) -> CveSide:
+    """The most urgent CVE decides the item: urgency, then CVSS, then CVE id (only its decision points are
+    then built, by `combine`)."""
+    return min(vulns, key=lambda v: (URGENCY[outcome(v, asset)], -(v.cvss or 0.0), v.cve.value))
