@@ -33,6 +33,8 @@ class CompiledRule:
     vulns: tuple[Vulnerability, ...]  # vulnerabilities that list this product id as affected
     variant: frozenset[str] = frozenset()
     fix_note: str = ""  # the advisory's fixed version contradicts this rule's range (fixcheck)
+    # fix lines per product id, by id() of the vulnerability: one dict per advisory, filled as rules ask
+    fixes: dict[int, dict[str, list[str]]] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def entry(self) -> str:
@@ -45,8 +47,15 @@ class CompiledRule:
     def effects(self) -> tuple[tuple[str, Vulnerability, Score | None, str], ...]:
         """(cve, vulnerability, score, fix summary) per affecting vulnerability: the version-independent
         part of every hit through this rule, computed once per rule (not once per installed product)."""
-        pid = self.rule.product_id
-        return tuple((v.cve, v, _score_for(v, pid), fix_summary(v, pid)) for v in self.vulns if v.cve)
+        pid, fixes = self.rule.product_id, self.fixes
+        out = []
+        for v in self.vulns:
+            if v.cve:
+                lines = fixes.get(id(v))
+                if lines is None:
+                    lines = fixes[id(v)] = fix_lines(v)
+                out.append((v.cve, v, _score_for(v, pid), " | ".join(dict.fromkeys(lines.get(pid, ())))))
+        return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -66,16 +75,19 @@ class Hit:
         return tuple(r for r in self.vuln.remediations if self.rule.product_id in r.product_ids)
 
 
-def fix_summary(vuln: Vulnerability, product_id: str) -> str:
-    """What the advisory says to do for this product (vendor fix / no fix), one line each."""
-    lines = [
-        f"{r.category}: {r.details.splitlines()[0][:160]}"
-        for r in vuln.remediations
-        if r.category in ("vendor_fix", "no_fix_planned", "none_available")
-        and r.details
-        and product_id in r.product_ids
-    ]
-    return " | ".join(dict.fromkeys(lines))
+_FIX_CATEGORIES = ("vendor_fix", "no_fix_planned", "none_available")
+
+
+def fix_lines(vuln: Vulnerability) -> dict[str, list[str]]:
+    """Per product id, what the advisory says to do for it (vendor fix / no fix), one line each, in the
+    advisory's order: one pass over the remediations for all of the vulnerability's products."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for r in vuln.remediations:
+        if r.category in _FIX_CATEGORIES and r.details:
+            line = f"{r.category}: {r.details.splitlines()[0][:160]}"
+            for pid in r.product_ids:
+                out[pid].append(line)
+    return out
 
 
 @dataclass(frozen=True)
@@ -131,6 +143,7 @@ def build_index(advisories: tuple[Advisory, ...]) -> AdvisoryIndex:
                 if pid not in fixed and vuln.cve:
                     affecting[pid].append(vuln)
         notes = fix_notes(advisory, (r for r in advisory.products if r.product_id in affecting))
+        fixes: dict[int, dict[str, list[str]]] = {}
         for rule in advisory.products:
             compiled = CompiledRule(
                 advisory,
@@ -139,6 +152,7 @@ def build_index(advisories: tuple[Advisory, ...]) -> AdvisoryIndex:
                 tuple(affecting.get(rule.product_id, ())),
                 product_variant(rule.product),
                 notes.get(rule.product_id, ""),
+                fixes,
             )
             index.rules += 1
             for key in sorted({product_key(rule.product, rule.vendor), product_key(rule.product)}):
