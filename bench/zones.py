@@ -2,9 +2,10 @@
 backend (the controller's own SSH to each host) and by the nodes backend (each zone's hosts as an
 ansible-runner transmit stream to its node over SSH, events processed on the controller), alternating.
 
-Two shapes of job, each on both sides: "per-host", what the engine sends since the hosts flow
-(execution/hostchain.py: one job per host and phase, on a pool of threads, here 4), and "one job", the
-whole request at once (the nodes backend splits it into one job per zone).
+Two shapes of job, each on both sides: "per-host" (one job per host, 4 at once) and "one job" (the whole
+request at once; the nodes backend splits it into one job per zone). The engine's hosts flow sends between
+the two (execution/hostchain.py: a host alone, or a micro-batch of the hosts of one phase, and for the
+nodes backend of one zone, that are ready at the same moment).
 
 Prints wall time and controller CPU (this process and its children: ansible-playbook, ssh, the transmit and
 process side) per host. The nodes' own CPU runs in their containers on this same machine and is not counted
