@@ -11,7 +11,7 @@ stays on one thread (this one): it writes every host's transition of a job (stor
 hands the job to a worker, it records results and task events as they come back, and it decides the next
 steps. Workers only run the backend call, so the Recorder, the StateStore and the audit chain are never
 written from two threads. Each host's phase time is its own: from its first to its last task event in the
-job (`EventTimes`), not the job's.
+job (execution/phasejob.py's `EventTimes`), not the job's.
 
 Bounded by `forks` (hosts in their chain at once), the failure budget and the operator's abort (checked
 for each host before it starts, before its backup and before its install, once every host of the ended
@@ -28,12 +28,13 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from otorchestrator.execution.backend import PhaseOutcome, PhaseRequest, TaskEvent
+from otorchestrator.execution.backend import PhaseOutcome, TaskEvent
 from otorchestrator.execution.budget import Budget
+from otorchestrator.execution.phasejob import EventTimes, JobSpec, Prepared
 from otorchestrator.execution.safety import check_window
 from otorchestrator.execution.verdicts import good
 from otorchestrator.models.results import Phase, PhaseResult
@@ -45,26 +46,6 @@ if TYPE_CHECKING:
 
 _S = HostState
 _EVENT_POLL_S = 0.2  # how often task events of running jobs are recorded while waiting
-
-
-@dataclass
-class EventTimes:
-    """Each host's first and last task event in its current job: that host's own phase time (a job of
-    several hosts lasts as long as its slowest host)."""
-
-    seen: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
-
-    def saw(self, host: str, at: datetime) -> None:
-        first = self.seen[host][0] if host in self.seen else at
-        self.seen[host] = (first, at)
-
-    def span(self, host: str, started: datetime, finished: datetime) -> tuple[datetime, datetime]:
-        """The host's (first, last) event; the job's (`started`, `finished`) when it had none."""
-        return self.seen.get(host, (started, finished))
-
-    def forget(self, hosts: Sequence[str]) -> None:
-        for host in hosts:
-            self.seen.pop(host, None)
 
 
 @dataclass(frozen=True)
@@ -84,9 +65,7 @@ class Job:
 
     hosts: tuple[str, ...]
     phase: Phase
-    request: PhaseRequest | str  # str: the error that stands for its result (no request could be built)
-    started: datetime
-    cancel: Callable[[], bool] | None
+    prepared: Prepared
 
 
 Ran = tuple[PhaseOutcome | None, str]  # the backend's outcome, or None and the error it raised
@@ -98,6 +77,7 @@ class HostFlow:
     def __init__(self, runner: WaveRunner, wave: Wave, budget: Budget, forks: int) -> None:
         self.runner = runner
         self.rec = runner.rec
+        self.jobs = runner.jobs
         self.wave = wave
         self.budget = budget
         self.forks = max(1, forks)
@@ -149,10 +129,11 @@ class HostFlow:
 
     def _call(self, job: Job) -> Ran:
         """On a worker: the backend call only."""
-        if isinstance(job.request, str):
-            return None, job.request
+        request, cancel = job.prepared.request, job.prepared.cancel
+        if isinstance(request, str):
+            return None, request
         try:
-            return self.runner.backend.run_phase(job.request, on_event=self._on_event, cancel=job.cancel), ""
+            return self.runner.backend.run_phase(request, on_event=self._on_event, cancel=cancel), ""
         except Exception as exc:  # the backend broke: its hosts get failed results, the run goes on
             return None, f"backend error: {type(exc).__name__}: {exc}"
 
@@ -187,9 +168,8 @@ class HostFlow:
         for future in sorted(done, key=lambda f: self._order[self._running[f].hosts[0]]):
             job = self._running.pop(future)
             outcome, error = future.result()  # re-raises a crash of the worker
-            results = self.runner.collect(
-                self.wave, job.phase, job.hosts, outcome, error, job.started, self._times
-            )
+            started = job.prepared.started
+            results = self.jobs.collect(self.wave, job.phase, job.hosts, outcome, error, started, self._times)
             ended += [(job.phase, n, results[n]) for n in job.hosts]
         going = [(phase, n, r) for phase, n, r in ended if self._settle(phase, n, r)]
         # every ended host is settled before any goes on: the budget checks below count all of them
@@ -255,17 +235,10 @@ class HostFlow:
             extra = {"otorch_backup_id": backup_id} if backup_id else None
             backup_ids = {n: backup_id for n in names}
         move_args = {s.name: s.move_args for s in steps if s.move_args}
-        request, started, cancel = self.runner.prepare(
-            self.wave,
-            phase,
-            names,
-            entering=steps[0].entering,
-            move_args=move_args or None,
-            backup_ids=backup_ids,
-            extra=extra,
-        )
+        spec = JobSpec(phase, tuple(names), steps[0].entering, move_args or None, backup_ids, extra)
+        prepared = self.jobs.prepare(self.wave, spec)
         self._times.forget(names)
-        return Job(tuple(names), phase, request, started, cancel)
+        return Job(spec.names, phase, prepared)
 
     # -- one host's next step -----------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The per-host state machine, driven wave by wave; within a wave hosts flow (execution/hostchain.py):
 each host's next phase starts as soon as its own previous phase passed. Every host's transition into a
-phase is written (audit intent, then store) before that host's job starts:
+phase is written (audit intent, then store) before that host's job starts (jobs: execution/phasejob.py):
 
     pending -> diagnosing -> backing_up -> installing -> verifying -> succeeded
     diagnostics failed -> blocked (never installed); backup failed -> failed (nothing changed)
@@ -15,18 +15,16 @@ on failure), and later waves do not start. Resume (`reconcile`) probes hosts cau
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from otorchestrator.execution.backend import Backend, PhaseOutcome, PhaseRequest, TaskEvent
-from otorchestrator.execution.backend import RunStatus as RunnerStatus
+from otorchestrator.execution.backend import Backend
 from otorchestrator.execution.budget import FAILURE_STATES, Budget
-from otorchestrator.execution.hostchain import EventTimes, HostFlow
+from otorchestrator.execution.hostchain import HostFlow
 from otorchestrator.execution.options import ABORTED, HALTED, RunOptions
+from otorchestrator.execution.phasejob import JobSpec, PhaseJobs
 from otorchestrator.execution.reconcile import decide, lost_state, state_before_crash
 from otorchestrator.execution.recorder import Recorder
-from otorchestrator.execution.requests import run_phase_request
 from otorchestrator.execution.safety import (
     check_approval,
     check_artifacts,
@@ -35,7 +33,7 @@ from otorchestrator.execution.safety import (
 )
 from otorchestrator.execution.soak import soak, soak_plan, unfinished_soaks
 from otorchestrator.execution.vars import host_patches, targets
-from otorchestrator.execution.verdicts import good, missing_result, why
+from otorchestrator.execution.verdicts import good, why
 from otorchestrator.models.results import HostOutcome, Phase, PhaseResult
 from otorchestrator.models.run import AuditKind, HostState
 from otorchestrator.models.waves import Wave, WaveHost, WavePlan
@@ -43,7 +41,6 @@ from otorchestrator.store.audit import read_events
 
 _S = HostState
 _LOST = {HostOutcome.UNREACHABLE: _S.UNREACHABLE, HostOutcome.TIMED_OUT: _S.TIMED_OUT}
-_CANCELABLE = (Phase.DIAGNOSTICS, Phase.BACKUP)  # never cancel a phase that changes the host
 
 
 def _lost(result: PhaseResult) -> tuple[HostState, str]:
@@ -62,6 +59,7 @@ class WaveRunner:
         self.wave_by_index = {w.index: w for w in self.waves}
         self.assets = waveplan.asset_map()
         self.patches = waveplan.patch_map()
+        self.jobs = PhaseJobs(backend, rec, options, self.hostmap, self.patches)
         self.halt: str | None = None
         self.aborted = False
         self._installs_seen: set[tuple[str, str]] | None = None
@@ -247,83 +245,8 @@ class WaveRunner:
         probe: bool = False,
     ) -> dict[str, PhaseResult]:
         """Write each host's transition into the phase, then run the phase once over all of them."""
-        if not names:
-            return {}
-        request, started, cancel = self.prepare(
-            wave, phase, names, entering=entering, move_args=move_args, backup_ids=backup_ids, extra=extra,
-            probe=probe,
-        )  # fmt: skip
-        if isinstance(request, str):
-            return self.collect(wave, phase, names, None, request, started)
-        times, handler = EventTimes(), self.rec.task_handler(wave.index)
-
-        def on_event(event: TaskEvent) -> None:
-            times.saw(event.host, self.rec.now())
-            handler(event)
-
-        try:
-            outcome = self.backend.run_phase(request, on_event=on_event, cancel=cancel)
-        except Exception as exc:  # the backend broke: every host gets a failed result, the run goes on
-            error = f"backend error: {type(exc).__name__}: {exc}"
-            return self.collect(wave, phase, names, None, error, started, times)
-        return self.collect(wave, phase, names, outcome, "", started, times)
-
-    def prepare(
-        self,
-        wave: Wave,
-        phase: Phase,
-        names: Sequence[str],
-        *,
-        entering: HostState | None,
-        move_args: Mapping[str, Mapping[str, Any]] | None = None,
-        backup_ids: Mapping[str, str | None] | None = None,
-        extra: Mapping[str, Any] | None = None,
-        probe: bool = False,
-    ) -> tuple[PhaseRequest | str, datetime, Callable[[], bool] | None]:
-        """Write each host's transition into the phase and the phase's start, then build the job's request
-        (or the error that stands for its result): the job may start after."""
-        if entering is not None:
-            for n in names:
-                self.rec.move(n, entering, **dict((move_args or {}).get(n, {})))
-        started = self.rec.phase_started(wave.index, phase, names, self.options.check_mode)
-        hosts = [self.hostmap[n] for n in names]
-        first = "" if probe else f"-{names[0]}" + (f"+{len(names) - 1}" if len(names) > 1 else "")
-        label = f"{self.rec.run_id}-w{wave.index}{first}-{'probe' if probe else phase.value}"
-        cancel = self.options.abort_requested if phase in _CANCELABLE and not probe else None
-        try:
-            request: PhaseRequest | str = run_phase_request(
-                self.options, phase, hosts, self.patches, run_id=self.rec.run_id, label=label,
-                backup_ids=backup_ids, extra=extra, probe=probe,
-            )  # fmt: skip
-        except Exception as exc:  # e.g. a host not in the inventory: failed results, as a backend error
-            request = f"backend error: {type(exc).__name__}: {exc}"
-        return request, started, cancel
-
-    def collect(
-        self,
-        wave: Wave,
-        phase: Phase,
-        names: Sequence[str],
-        outcome: PhaseOutcome | None,
-        error: str,
-        started: datetime,
-        times: EventTimes | None = None,
-    ) -> dict[str, PhaseResult]:
-        """Record each host's result of a phase job (`outcome` None: the backend raised `error`), timed
-        by that host's own task events (`times`; the job's start and now for a host without any)."""
-        if outcome is None:
-            outcome = PhaseOutcome(phase=phase, status=RunnerStatus.FAILED, rc=None, results={})
-            error = self.rec.clean(error)[:300]
-        else:
-            error = "the backend returned no result for this host"
-        results: dict[str, PhaseResult] = {}
-        finished = self.rec.now()
-        for n in names:
-            result = outcome.results.get(n) or missing_result(phase, n, error)
-            first, last = (times or EventTimes()).span(n, started, finished)
-            results[n] = self.rec.phase_result(wave.index, result, first, last)
-        self.rec.observer.phase_finished(wave.index, outcome, self.rec.now())
-        return results
+        spec = JobSpec(phase, tuple(names), entering, move_args, backup_ids, extra, probe)
+        return self.jobs.run(wave, spec)
 
     def _settle(self, name: str, result: PhaseResult, on_failure: HostState, what: str) -> bool:
         """True when the phase went well; otherwise move the host to its failure state."""
