@@ -214,13 +214,45 @@ class HostFlow:
         if authority is not None:  # the sources as they are now, before admitting hosts
             authority.refresh(self.rec.operator, self.rec.now())
         admitted: list[Step] = []
-        for host in ready:
-            if len(admitted) >= free:
-                break
-            if self.runner._admit(host):
-                admitted.append(Step(host.name, Phase.DIAGNOSTICS, _S.DIAGNOSING))
+        while ready and len(admitted) < free:  # a host refused at admission leaves its fork to the next
+            picked = self._fair(ready, free - len(admitted), [step.name for step in admitted])
+            for host in picked:
+                ready.remove(host)
+                if self.runner._admit(host):
+                    admitted.append(Step(host.name, Phase.DIAGNOSTICS, _S.DIAGNOSING))
         for batch in self._batches(admitted):
             submit(self._job(batch))
+
+    def _fair(self, ready: Sequence[WaveHost], free: int, starting: Sequence[str]) -> list[WaveHost]:
+        """The ready hosts to admit into `free` forks (`starting`: admitted, not yet submitted). A host
+        keeps its fork through its whole chain, so for a backend whose zones run apart (`one_zone_per_job`)
+        a zone may hold at most its share of the forks (forks // zones with hosts running or ready) while
+        another zone has a ready host: a slow zone's hosts, first in the wave, do not take every fork from
+        the other zones; forks still free after the shares go round robin to any zone. Other backends:
+        wave order."""
+        if not self._by_zone:
+            return list(ready[:free])
+        held: dict[str, int] = {}
+        for name in [*(n for job in self._running.values() for n in job.hosts), *starting]:
+            held[self._zone[name]] = held.get(self._zone[name], 0) + 1
+        lanes: dict[str, list[WaveHost]] = {}
+        for host in ready:
+            lanes.setdefault(self._zone[host.name], []).append(host)
+        share = max(1, self.forks // len(set(held) | set(lanes)))
+        chosen: list[WaveHost] = []
+        for capped in (True, False):  # round robin within the shares, then the forks still free
+            while len(chosen) < free:
+                took = [
+                    zone
+                    for zone, waiting in lanes.items()
+                    if waiting and (not capped or held.get(zone, 0) < share)
+                ][: free - len(chosen)]
+                if not took:
+                    break
+                for zone in took:
+                    chosen.append(lanes[zone].pop(0))
+                    held[zone] = held.get(zone, 0) + 1
+        return sorted(chosen, key=lambda h: self._order[h.name])
 
     def _job(self, steps: Sequence[Step]) -> Job:
         """Write the transition of every host of `steps` (one phase), then build their one job."""

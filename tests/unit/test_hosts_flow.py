@@ -173,3 +173,34 @@ def _zoned(plan: WavePlan, zones: dict[str, str]) -> WavePlan:
         for w in plan.waves
     )
     return plan.model_copy(update={"waves": waves}).sealed()
+
+
+def test_a_slow_zone_first_in_the_wave_does_not_take_every_fork(tmp_path: Path) -> None:
+    """A host keeps its fork through its chain: with forks=2 and the slow zone's two hosts first in the
+    wave, wave order alone would give both forks to the slow zone and the other zone's host would wait for
+    their whole chains. Each zone gets its share of the forks while another zone has a ready host."""
+    plan = _zoned(make_plan([["s1", "s2", "d1"]]), {"s1": "slow", "s2": "slow", "d1": "fast"})
+    f = Flow(tmp_path, plan)
+    f.backend.one_zone_per_job = True  # type: ignore[attr-defined]
+    fast_verified = threading.Event()
+
+    def before(request: Any) -> None:
+        if request.hosts == ("d1",) and request.phase is Phase.VERIFY:
+            fast_verified.set()
+        if "s1" in request.hosts and request.phase is Phase.DIAGNOSTICS:
+            assert fast_verified.wait(timeout=10), "the fast zone's host waited for the slow zone's forks"
+
+    f.wrap(before)
+    summary = f.run(forks=2)
+    assert states(summary) == dict.fromkeys(["s1", "s2", "d1"], S.SUCCEEDED)
+    assert sorted(f.jobs(Phase.DIAGNOSTICS)) == [("d1",), ("s1",), ("s2",)]  # s1 and d1 first, apart
+
+
+def test_forks_left_after_the_zones_shares_go_to_a_zone_that_still_waits(tmp_path: Path) -> None:
+    """forks=3, two zones: a share of 1 each, and the third fork is not left idle."""
+    plan = _zoned(make_plan([["a1", "a2", "a3", "b1"]]), {"a1": "za", "a2": "za", "a3": "za", "b1": "zb"})
+    f = Flow(tmp_path, plan)
+    f.backend.one_zone_per_job = True  # type: ignore[attr-defined]
+    summary = f.run(forks=3)
+    assert states(summary) == dict.fromkeys(["a1", "a2", "a3", "b1"], S.SUCCEEDED)
+    assert f.jobs(Phase.DIAGNOSTICS) == [("a1", "a2"), ("b1",), ("a3",)]
