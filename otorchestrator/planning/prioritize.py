@@ -218,8 +218,9 @@ def _verdict(
     )
 
 
-def combine(vuln: CveSide, asset: AssetSide) -> CveDecision:
-    outcome, cisa, deployer = _verdict(
+def _verdict_of(vuln: CveSide, asset: AssetSide) -> tuple[Decision, DecisionPoint, DecisionPoint]:
+    """The cached verdict for one CVE side and one asset side (`combine` and `outcome` both read it)."""
+    return _verdict(
         vuln.exploitation.value,
         asset.exposure.value,
         vuln.automatable.value,
@@ -227,6 +228,10 @@ def combine(vuln: CveSide, asset: AssetSide) -> CveDecision:
         vuln.technical_impact.value,
         asset.well_being.value,
     )
+
+
+def combine(vuln: CveSide, asset: AssetSide) -> CveDecision:
+    outcome, cisa, deployer = _verdict_of(vuln, asset)
     points = (
         vuln.cve,
         vuln.exploitation,
@@ -252,14 +257,7 @@ URGENCY = {d: d.urgency for d in Decision}
 
 def outcome(vuln: CveSide, asset: AssetSide) -> Decision:
     """`combine(vuln, asset).outcome`, without building the decision points."""
-    return _verdict(
-        vuln.exploitation.value,
-        asset.exposure.value,
-        vuln.automatable.value,
-        asset.human.value,
-        vuln.technical_impact.value,
-        asset.well_being.value,
-    )[0]
+    return _verdict_of(vuln, asset)[0]
 
 
 def worst(vulns: list[CveSide], asset: AssetSide) -> CveSide:
