@@ -17,7 +17,7 @@ from otorchestrator.execution.artifacts import Digests
 from otorchestrator.execution.authority import Authority
 from otorchestrator.execution.backend import Backend, Transport
 from otorchestrator.execution.jobenv import default_transport, transport_problem
-from otorchestrator.execution.options import RunOptions
+from otorchestrator.execution.options import DEFAULT_FORKS, MAX_FORKS, RunOptions
 from otorchestrator.execution.orphans import orphan_grace_s
 from otorchestrator.execution.secretfiles import channel_problem
 from otorchestrator.exitcodes import ExitCode
@@ -51,6 +51,7 @@ class RunRequest:
     check: bool = False  # run only: the whole chain in check mode (a resumed run keeps its own)
     wave: int | None = None  # run only: this wave's hosts only
     transport: str | None = None  # ssh | mitogen; None: $OTORCH_TRANSPORT, else ssh
+    forks: int | None = None  # hosts of a wave in their chain at once (1..MAX_FORKS); None: DEFAULT_FORKS
 
 
 def run_transport(name: str | None) -> Transport:
@@ -61,6 +62,16 @@ def run_transport(name: str | None) -> Transport:
     if problem is not None:
         raise AppError(problem, ExitCode.REFUSED)
     return "mitogen" if chosen == "mitogen" else "ssh"
+
+
+def run_forks(forks: int | None) -> int:
+    """The hosts of a wave in their chain at once: `forks`, else DEFAULT_FORKS; a usage error outside
+    1..MAX_FORKS (the CLI's option refuses it first; this guards the library's other callers)."""
+    if forks is None:
+        return DEFAULT_FORKS
+    if not 1 <= forks <= MAX_FORKS:
+        raise AppError(f"forks must be between 1 and {MAX_FORKS}, got {forks}", usage=True)
+    return forks
 
 
 def secret_channel_problem(names: Sequence[str]) -> None:
@@ -164,6 +175,7 @@ def run_options(
         wait_for_orphans=_orphan_waiter(caller.warn),
         run_id=run_id,
         transport=run_transport(request.transport),
+        forks=run_forks(request.forks),
         waveplan_path=str(waveplan_copy),
         plan_path=str(plan_copy) if plan_copy else None,
         authority=authority,

@@ -125,6 +125,7 @@ def run(
       otorch run out/waves.json --wave 0 --trust site/trust.yml --plan out/plan.json \\
         --key ~/.ssh/id_ed25519 --operator alice              # the canary wave, signed and proven
       otorch run out/waves.json --yes --json > run.json       # unattended, JSON on stdout
+      otorch run out/waves.json --yes --forks 4               # at most 4 hosts of a wave at once
     """
     secrets = read_secrets(options["secret_vars"])
     request = run_request(operator, secrets, options, check=check, wave=wave)
@@ -151,6 +152,7 @@ def resume(run_id: str, operator: str, state_dir: Path | None, as_json: bool, **
     Examples:
       otorch status                        # which run, which hosts, who holds the lock
       otorch resume run-20261202-120000-1a2b --yes
+      otorch resume run-20261202-120000-1a2b --yes --forks 2  # the rest of the run, 2 hosts at once
       otorch resume run-20261202-120000-1a2b --trust site/trust.yml --key ~/.ssh/id_ed25519
     """
     secrets = read_secrets(options["secret_vars"])

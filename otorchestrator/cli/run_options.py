@@ -12,7 +12,12 @@ from otorchestrator.app.run_request import RunRequest
 from otorchestrator.cli._shared import trust_option
 from otorchestrator.execution.backend import TRANSPORTS
 from otorchestrator.execution.jobenv import MITOGEN_STRATEGY, TRANSPORT_ENV
-from otorchestrator.execution.options import PHASE_TIMEOUT_FLOOR_S, TASK_TIMEOUT_DEFAULT_S
+from otorchestrator.execution.options import (
+    DEFAULT_FORKS,
+    MAX_FORKS,
+    PHASE_TIMEOUT_FLOOR_S,
+    TASK_TIMEOUT_DEFAULT_S,
+)
 
 EXIT_CODES_HELP = """\\b
 Exit codes (run, resume, rollback; status reports the run's code with --exit-code):
@@ -88,6 +93,12 @@ def execution_options(f: Any) -> Any:
         help="How the phases reach the hosts: ssh (OpenSSH with pipelining) or mitogen (Mitogen's "
         f"{MITOGEN_STRATEGY} strategy; needs the mitogen extra). Default: ${TRANSPORT_ENV}, else ssh.",
     )(f)  # fmt: skip
+    f = click.option(
+        "--forks", type=click.IntRange(1, MAX_FORKS), default=None, metavar="N",
+        help=f"Hosts of a wave in their chain at once, 1-{MAX_FORKS} (default: {DEFAULT_FORKS}); each holds "
+        "its fork from diagnostics to verify, shared fairly across zones run through nodes. "
+        "Example: --forks 4.",
+    )(f)  # fmt: skip
     f = click.option("--yes", "-y", is_flag=True, help="Do not ask before each wave after the first.")(f)
     f = trust_option("With one, the plan, the wave plan and approvals must be signed.")(f)
     f = click.option(
@@ -125,4 +136,5 @@ def run_request(
         secrets=secrets, phase_timeout_s=options["phase_timeout"], task_timeout_s=options["task_timeout"],
         trust_file=options["trust_file"], plan_file=options["plan_file"], key=options["key"],
         approvals_dir=options["approvals_dir"], check=check, wave=wave, transport=options["transport"],
+        forks=options["forks"],
     )  # fmt: skip

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from otorchestrator.execution.authority import Authority
 
 DEFAULT_FORKS = 10
+MAX_FORKS = 256  # `--forks` accepts 1..MAX_FORKS (one worker thread and one host chain each)
 HALTED = "halted: "  # detail prefix of hosts skipped because the rollout halted (released on resume)
 ABORTED = "aborted: "  # detail prefix of hosts skipped because an operator aborted (never released)
 

@@ -215,3 +215,63 @@ def test_a_changed_package_in_the_repository_refuses_the_run(
     digest = artifact_digests(plan.patches, [repo])["P-a"]
     assert f"P-a: package pkg-a 1.1.0 has sha256 {digest}, the plan approved {'0' * 64}" in result.output
     assert s["backend"].calls == []
+
+
+def _widest_job(backend: FakeBackend) -> int:
+    return max(len(call.hosts) for call in backend.calls)
+
+
+def test_forks_bounds_the_hosts_of_a_wave_in_their_chain_at_once(setup: dict[str, Any]) -> None:
+    """Wave 1's b and gw are ready together: by default one job of both (10 forks); `--forks 1` one host at a
+    time, its whole chain before the next starts."""
+    s = setup
+    args = ["run", str(s["plan"]), "-i", str(s["inv"]), "--yes", "--json", "--operator", "alice"]
+    result = _invoke(*args, "--state-dir", str(s["state"]), "--forks", "1")
+    assert result.exit_code == 3, result.output
+    assert _widest_job(s["backend"]) == 1
+    order = [call.hosts[0] for call in s["backend"].calls]
+    assert order.index("gw") > max(i for i, host in enumerate(order) if host == "b")
+    s["backend"].calls.clear()
+    result = _invoke(*args, "--state-dir", str(s["state"].with_name("default")))
+    assert result.exit_code == 3, result.output
+    assert _widest_job(s["backend"]) == 2
+
+
+def test_resume_takes_forks(setup: dict[str, Any]) -> None:
+    s = setup
+    common = ["--state-dir", str(s["state"]), "--operator", "alice"]
+    result = CliRunner().invoke(
+        cli, ["run", str(s["plan"]), "-i", str(s["inv"]), "--json", *common], input="n\n"
+    )
+    assert result.exit_code == 4  # wave 1 (b, gw) declined: resume runs it
+    run_id = json.loads(result.output[result.output.index("{") :])["run"]["run_id"]
+    s["backend"].calls.clear()
+    resumed = _invoke("resume", run_id, "--yes", "--json", "--forks", "1", *common)
+    assert resumed.exit_code == 3, resumed.output
+    assert {call.hosts for call in s["backend"].calls} >= {("b",), ("gw",)}
+    assert _widest_job(s["backend"]) == 1
+
+
+@pytest.mark.parametrize("value", ["0", "257", "-3", "four"])
+def test_forks_out_of_range_is_a_usage_error_naming_the_value(setup: dict[str, Any], value: str) -> None:
+    s = setup
+    for command in (["run", str(s["plan"])], ["resume", "run-x"]):
+        result = _invoke(*command, "--operator", "alice", "--state-dir", str(s["state"]), "--forks", value)
+        assert result.exit_code == 2
+        assert "Invalid value for '--forks'" in result.output and value in result.output, result.output
+    assert s["backend"].calls == []
+
+
+def test_forks_help_names_range_default_and_an_example() -> None:
+    for command in ("run", "resume"):
+        text = " ".join(_invoke(command, "--help").output.split())
+        assert "--forks N" in text and "1-256 (default: 10)" in text and "Example: --forks 4" in text
+    assert "--forks 4" in _invoke("run", "--help").output.split("Examples:")[1]
+
+
+def test_the_library_refuses_forks_out_of_range() -> None:
+    assert app_request.run_forks(None) == 10 and app_request.run_forks(256) == 256
+    for value in (0, 257):
+        with pytest.raises(app_request.AppError) as caught:
+            app_request.run_forks(value)
+        assert caught.value.usage and f"got {value}" in str(caught.value)
