@@ -7,7 +7,6 @@ safety checks before anything starts, the run lock, the run record, and the fina
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -28,11 +27,12 @@ from otorchestrator.execution.safety import (
 from otorchestrator.execution.summary import RunSummary
 from otorchestrator.execution.vars import host_patches
 from otorchestrator.execution.waverunner import WaveRunner
-from otorchestrator.models.run import AuditEvent, AuditKind, HostState, RunRecord, RunStatus
+from otorchestrator.models.run import AuditKind, HostState, RunRecord, RunStatus
 from otorchestrator.models.waves import WavePlan
 from otorchestrator.store.audit import AuditLog, read_events
 from otorchestrator.store.clock import Clock
 from otorchestrator.store.errors import AuditError, StoreError, StoreUnavailable
+from otorchestrator.store.journal import RunJournal
 from otorchestrator.store.redact import Redactor
 from otorchestrator.store.state import StateStore
 
@@ -106,19 +106,11 @@ class Orchestrator:
         problems += space_problems(run_space_needs(self.store.path.parent, local_backups, hosts))
         return problems
 
-    def _refuse(
-        self, run_id: str | None, operator: str, reason: str, problems: Sequence[SafetyProblem]
-    ) -> None:
-        self.audit.append(
-            AuditEvent(
-                at=self.clock.now(),
-                operator=operator,
-                kind="run_refused",
-                run_id=run_id,
-                result="refused",
-                detail={"reason": reason, "problems": [p.describe() for p in problems]},
-            )
-        )
+    def _journal(self, run_id: str, operator: str) -> RunJournal:
+        return RunJournal(self.store, self.audit, run_id, operator)
+
+    def _refuse(self, run_id: str, operator: str, reason: str, problems: Sequence[SafetyProblem]) -> None:
+        self._journal(run_id, operator).refused(self.clock.now(), reason, [p.describe() for p in problems])
         raise RunRefused(reason, problems)
 
     @staticmethod
@@ -146,8 +138,7 @@ class Orchestrator:
             status, detail = RunStatus.HALTED, runner.halt
         else:
             status, detail = RunStatus.COMPLETED, ""
-        self.store.set_run_status(rec.run_id, status, rec.now(), detail)
-        rec.event(AuditKind.RUN_STATUS, result=status.value, detail={"detail": detail} if detail else None)
+        rec.journal.run_status(status, rec.now(), detail)
         return self.summary(rec.run_id)
 
     def _guarded(self, rec: Recorder, body: Callable[[], RunSummary]) -> RunSummary:
@@ -155,31 +146,27 @@ class Orchestrator:
             return body()
         except AuditError as exc:  # no host step starts without its audit record: halt, resumable
             detail = rec.clean(f"audit unavailable: {exc}")[:500]
-            self.store.set_run_status(rec.run_id, RunStatus.HALTED, rec.now(), detail)
-            with contextlib.suppress(AuditError):  # on the record when the local log still takes it
-                rec.event(AuditKind.RUN_STATUS, result=RunStatus.HALTED.value, detail={"detail": detail})
+            # on the audit record when the local log still takes it; in the store either way
+            rec.journal.run_status(RunStatus.HALTED, rec.now(), detail, audit_lost=True)
             raise
         except sqlite3.Error as exc:  # the store cannot be written: no host step starts without its row
             raise self._store_unavailable(rec, exc) from exc
         except Exception as exc:  # record the failure, then let the caller render it
             detail = rec.clean(f"{type(exc).__name__}: {exc}")[:500]
-            self.store.set_run_status(rec.run_id, RunStatus.FAILED, rec.now(), detail)
-            rec.event(AuditKind.RUN_STATUS, result=RunStatus.FAILED.value, detail={"detail": detail})
+            rec.journal.run_status(RunStatus.FAILED, rec.now(), detail)
             raise
 
     def _store_unavailable(self, rec: Recorder, exc: sqlite3.Error) -> StoreUnavailable:
         """The run stops where the store stopped taking writes. Marked halted when the store still takes
-        that one update (and then audited); otherwise it stays `running`, as after a crash. Either way hosts
-        caught mid-step are re-probed by `otorch resume`."""
+        that one update (audited first, as every status); otherwise it stays `running`, as after a crash.
+        Either way hosts caught mid-step are re-probed by `otorch resume`."""
         detail = rec.clean(f"state store unavailable: {exc}")[:500]
         try:
-            self.store.set_run_status(rec.run_id, RunStatus.HALTED, rec.now(), detail)
+            rec.journal.run_status(RunStatus.HALTED, rec.now(), detail, audit_lost=True)
         except (sqlite3.Error, StoreError):
             marked = "still marked running"
         else:
             marked = "marked halted"
-            with contextlib.suppress(AuditError, sqlite3.Error):
-                rec.event(AuditKind.RUN_STATUS, result=RunStatus.HALTED.value, detail={"detail": detail})
         return StoreUnavailable(
             f"{self.store.path}: the state store cannot be written ({exc}); the run is {marked} and no "
             f"further host step was started. Free space (or restore the state directory), then "
@@ -211,27 +198,23 @@ class Orchestrator:
                 plan_path=options.plan_path,
                 inventory_path=str(options.inventory),
             )
-            try:
-                self.store.create_run(record)
+            rec = self._recorder(run_id, options.operator, waveplan)
+            started = {
+                "waveplan_hash": waveplan.content_hash,
+                "plan_hash": waveplan.plan_hash,
+                "check_mode": options.check_mode,
+                "artifact_check": options.artifact_digests is not None,
+                "waves": [w.index for w in waves],
+                "previous_lock_holder": lock.previous.describe() if lock.previous else None,
+            }
+            try:  # audited, then stored: a failure of either leaves no run in the store
+                rec.journal.start_run(record, started)
             except sqlite3.Error as exc:
                 raise StoreUnavailable(
                     f"{self.store.path}: the state store cannot be written ({exc}); nothing was started"
                 ) from exc
-            rec = self._recorder(run_id, options.operator, waveplan)
 
             def body() -> RunSummary:
-                rec.event(
-                    AuditKind.RUN_STARTED,
-                    result="running",
-                    detail={
-                        "waveplan_hash": waveplan.content_hash,
-                        "plan_hash": waveplan.plan_hash,
-                        "check_mode": options.check_mode,
-                        "artifact_check": options.artifact_digests is not None,
-                        "waves": [w.index for w in waves],
-                        "previous_lock_holder": lock.previous.describe() if lock.previous else None,
-                    },
-                )
                 self._audit_override(rec, options)
                 self.observer.run_started(record, resumed=False)
                 rec.register({h.name: w.index for w in waves for h in w.hosts})
@@ -262,21 +245,17 @@ class Orchestrator:
             options = _with_check_mode(options, run.check_mode)
 
             def body() -> RunSummary:
-                rec.event(
-                    AuditKind.RUN_RESUMED,
-                    result="running",
-                    detail={
+                resumed = rec.journal.resume_run(
+                    now,
+                    {
                         "previous_status": run.status.value,
                         "reconcile_only": reconcile_only,
                         "previous_lock_holder": lock.previous.describe() if lock.previous else None,
                     },
+                    reopen=not reconcile_only,
+                    status_detail=f"resumed by {options.operator}",
                 )
                 self._audit_override(rec, options)
-                resumed = run
-                if not reconcile_only:
-                    resumed = self.store.set_run_status(
-                        run_id, RunStatus.RUNNING, now, f"resumed by {options.operator}"
-                    )
                 self.observer.run_started(resumed, resumed=True)
                 if not rec.hosts:  # crashed before its hosts were registered
                     waves = _started_waves(self.audit, run_id, waveplan)
@@ -343,15 +322,11 @@ class Orchestrator:
         holder = self.store.lock_holder()
         if holder is not None and holder.run_id == run_id:
             request()
-            self.audit.append(
-                AuditEvent(
-                    at=self.clock.now(),
-                    operator=operator,
-                    kind=AuditKind.OPERATOR_ACTION,
-                    run_id=run_id,
-                    result="abort_requested",
-                    detail={"holder": holder.describe()},
-                )
+            self._journal(run_id, operator).event(
+                AuditKind.OPERATOR_ACTION,
+                self.clock.now(),
+                result="abort_requested",
+                detail={"holder": holder.describe()},
             )
             return AbortResult(run_id, True, f"asked the live run to stop ({holder.describe()})")
         now = self.clock.now()
@@ -365,8 +340,7 @@ class Orchestrator:
             detail = f"aborted by {operator}"
             if mid:
                 detail += f"; caught mid-step, reconcile with `otorch resume {run_id}`: {', '.join(mid)}"
-            self.store.set_run_status(run_id, RunStatus.ABORTED, now, detail)
-            rec.event(AuditKind.RUN_STATUS, result=RunStatus.ABORTED.value, detail={"detail": detail})
+            rec.journal.run_status(RunStatus.ABORTED, now, detail)
             return AbortResult(run_id, False, detail)
 
 

@@ -23,12 +23,6 @@ from otorchestrator.store.journal import RunJournal
 from otorchestrator.store.redact import Redactor
 from otorchestrator.store.state import StateStore
 
-# audit kinds of this module (AuditEvent.kind is a free string)
-AUDIT_PATCH_REVERSED = "patch_reversed"
-AUDIT_WAVE_STARTED = "wave_started"
-AUDIT_WAVE_FINISHED = "wave_finished"
-AUDIT_WAVE_HALTED = "wave_halted"
-
 # TaskEvent.status -> the stored status ("started" is not a result; "changed" is ok + changed)
 _TASK_STATUS = {
     "ok": "ok",
@@ -111,19 +105,8 @@ class Recorder:
     def register(self, hosts: Mapping[str, int]) -> None:
         """Add the run's hosts as pending: every intent audited, then one store transaction (all or none)."""
         now = self.now()
-        for host, wave in hosts.items():
-            patch_id, artifact_sha256 = self._patch_fields(host)
-            self.journal.event(
-                AuditKind.TRANSITION,
-                now,
-                host=host,
-                wave=wave,
-                patch_id=patch_id,
-                artifact_sha256=artifact_sha256,
-                result=HostState.PENDING.value,
-                detail={"from": None, "message": ""},
-            )
-        for record in self.store.register_hosts(self.run_id, hosts, now):
+        tags = {host: self._patch_fields(host) for host in hosts}
+        for record in self.journal.register_hosts(hosts, now, tags):
             self.hosts[record.host] = record
             self.observer.host_moved(record.host, record.wave, None, record.state, "", now)
 
@@ -191,24 +174,30 @@ class Recorder:
     ) -> list[str]:
         """A rollback undid the host's installs of this run: audit, then mark them reversed in the patch
         history (compliance and dependency checks then no longer count them). Returns the patch ids."""
-        wanted = None if patch_ids is None else set(patch_ids)
-        effective = [
-            p.patch_id
-            for p in self.store.patch_history(host)
-            if p.run_id == self.run_id and (wanted is None or p.patch_id in wanted)
-        ]
-        if not effective:
-            return []
-        self.event(
-            AUDIT_PATCH_REVERSED,
-            host=host,
-            wave=wave,
-            phase=Phase.ROLLBACK,
-            result="reversed",
-            detail={"patches": effective, "reason": self.clean(reason)},
+        return self.journal.patches_reversed(
+            host, wave, self.now(), patch_ids, self.clean(reason), tags=self._patch_fields(host)
         )
-        return self.store.reverse_installed_patches(
-            host, self.run_id, self.run_id, self.operator, self.now(), effective
+
+    def patch_installed(
+        self,
+        host: str,
+        wave: int,
+        patch: Patch,
+        from_version: str | None,
+        to_version: str | None,
+    ) -> bool:
+        """Audit, then store, the install of `patch` on `host`; once per run even across crashes (the
+        store says whether it is recorded). False: it was already."""
+        return self.journal.patch_installed(
+            host,
+            wave,
+            patch.id,
+            patch.package,
+            from_version,
+            to_version,
+            self.now(),
+            target_version=patch.target_version,
+            tags=self._patch_fields(host),
         )
 
     def task_handler(self, wave: int) -> Callable[[TaskEvent], None]:
@@ -219,8 +208,7 @@ class Recorder:
             status = _TASK_STATUS.get(event.status)
             if status is not None:
                 try:
-                    self.store.record_task_event(
-                        self.run_id,
+                    self.journal.task_event(
                         wave,
                         event.host,
                         event.phase,
@@ -237,45 +225,28 @@ class Recorder:
 
     def wave_started(self, wave: Wave, resumed: bool = False) -> int:
         """Audit, then store, that a wave starts; returns its row in the waves table."""
-        self.event(
-            AUDIT_WAVE_STARTED,
-            wave=wave.index,
-            result="started",
-            detail={
-                "name": wave.name,
-                "hosts": [h.name for h in wave.hosts if h.name in self.hosts],
-                "failure_budget": wave.failure_budget,
-                "budget_counts_blocked": wave.budget_counts_blocked,
-            },
-        )
-        return self.store.wave_started(
-            self.run_id, wave.index, wave.name, wave.failure_budget, wave.budget_counts_blocked, self.now()
+        hosts = [h.name for h in wave.hosts if h.name in self.hosts]
+        return self.journal.wave_started(
+            wave.index, wave.name, wave.failure_budget, wave.budget_counts_blocked, hosts, self.now()
         )
 
     def wave_finished(self, wave: Wave, row_id: int, halted: str | None, aborted: bool) -> None:
         """After the wave's last phase: audit wave_finished (or wave_halted), then the store."""
         outcome = "aborted" if aborted else "halted" if halted else "completed"
-        kind = AUDIT_WAVE_FINISHED if halted is None else AUDIT_WAVE_HALTED
-        detail = self.clean(halted or "")
-        self.event(kind, wave=wave.index, result=outcome, detail={"reason": detail} if detail else None)
-        self.store.wave_finished(row_id, self.now(), outcome, detail)
+        reason = self.clean(halted or "")
+        self.journal.wave_finished(wave.index, row_id, outcome, reason, self.now(), halted=halted is not None)
 
     def wave_not_started(self, wave: Wave, reason: str, aborted: bool) -> None:
         """A wave that a halt (or abort) keeps from starting: audit wave_halted, then the store."""
         outcome = "aborted" if aborted else "halted"
-        detail = self.clean(reason)
-        self.event(
-            AUDIT_WAVE_HALTED, wave=wave.index, result=outcome, detail={"reason": detail, "started": False}
-        )
-        self.store.wave_started(
-            self.run_id,
+        self.journal.wave_refused(
             wave.index,
             wave.name,
             wave.failure_budget,
             wave.budget_counts_blocked,
-            None,
-            outcome=outcome,
-            detail=detail,
+            outcome,
+            self.clean(reason),
+            self.now(),
         )
 
     def phase_started(self, wave: int, phase: Phase, hosts: Iterable[str], check_mode: bool) -> datetime:

@@ -35,9 +35,8 @@ from otorchestrator.execution.soak import soak, soak_plan, unfinished_soaks
 from otorchestrator.execution.vars import host_patches, targets
 from otorchestrator.execution.verdicts import good, why
 from otorchestrator.models.results import HostOutcome, Phase, PhaseResult
-from otorchestrator.models.run import AuditKind, HostState
+from otorchestrator.models.run import HostState
 from otorchestrator.models.waves import Wave, WaveHost, WavePlan
-from otorchestrator.store.audit import read_events
 
 _S = HostState
 _LOST = {HostOutcome.UNREACHABLE: _S.UNREACHABLE, HostOutcome.TIMED_OUT: _S.TIMED_OUT}
@@ -62,7 +61,6 @@ class WaveRunner:
         self.jobs = PhaseJobs(backend, rec, options, self.hostmap, self.patches)
         self.halt: str | None = None
         self.aborted = False
-        self._installs_seen: set[tuple[str, str]] | None = None
         # failures already there when this invocation started do not spend this invocation's budget
         self.counted_before = {n for n, r in rec.hosts.items() if r.state in FAILURE_STATES | {_S.BLOCKED}}
 
@@ -186,49 +184,21 @@ class WaveRunner:
             self.rec.reverse_patches(name, wave.index, undone, reason="rollback failed, package reverted")
 
     def succeed(self, wave: Wave, name: str, result: PhaseResult) -> None:
-        """Record the host's patches (store, then audit; each once even across crashes), then succeeded."""
+        """Record the host's patches (audit, then store; each once per run, the store says which are
+        recorded already, even across crashes), then succeeded."""
         record = self.rec.hosts[name]
         versions_after = dict(result.versions_after)
         if not self.options.check_mode:
-            stored = {
-                p.patch_id
-                for p in self.rec.store.patch_history(name, include_reversed=True)
-                if p.run_id == self.rec.run_id
-            }
-            audited = self._audited_installs()
             for patch in host_patches(self.hostmap[name], self.patches):
                 package = patch.package
-                if patch.id not in stored:
-                    self.rec.store.record_installed_patch(
-                        asset=name,
-                        patch_id=patch.id,
-                        package=package,
-                        from_version=record.versions_before.get(package) if package else None,
-                        to_version=(versions_after.get(package) if package else None) or patch.target_version,
-                        run_id=self.rec.run_id,
-                        operator=self.rec.operator,
-                        at=self.rec.now(),
-                    )
-                if (name, patch.id) not in audited:
-                    self.rec.event(
-                        AuditKind.PATCH_INSTALLED,
-                        host=name,
-                        wave=wave.index,
-                        phase=Phase.INSTALL,
-                        result="installed",
-                        detail={"patch": patch.id, "package": package, "to_version": patch.target_version},
-                    )
-                    audited.add((name, patch.id))
+                self.rec.patch_installed(
+                    name,
+                    wave.index,
+                    patch,
+                    record.versions_before.get(package) if package else None,
+                    (versions_after.get(package) if package else None) or patch.target_version,
+                )
         self.rec.move(name, _S.SUCCEEDED, "verified", versions_after=versions_after or None)
-
-    def _audited_installs(self) -> set[tuple[str, str]]:
-        if self._installs_seen is None:
-            self._installs_seen = {
-                (event.host or "", str(event.detail.get("patch")))
-                for _, event in read_events(self.rec.audit.path)
-                if event.run_id == self.rec.run_id and event.kind == AuditKind.PATCH_INSTALLED
-            }
-        return self._installs_seen
 
     # -- phases ---------------------------------------------------------------------------------------
 

@@ -1,22 +1,53 @@
-"""One place that writes a run's facts to both the state store and the audit trail, in a safe order.
+"""The one writer of a run's facts: each goes to the audit trail and the state store through here, checked
+once, in a safe order.
 
-A transition is checked against the store, appended (fsynced) to the audit log as the intent, then
-committed to the store; only then may the caller start the action. A crash between the two writes leaves
-the store at the previous state, so the action had not started: resuming from the store is correct, and
-the audit shows the intent.
+A write that starts something (a transition, the run's creation, a wave, an install record, a soak) is
+checked against the store, appended (fsynced) to the audit log as the intent, then committed to the store;
+only then may the caller start the action. A crash between the two writes leaves the store at the previous
+state, so the action had not started: resuming from the store is correct, and the audit shows the intent.
+A phase result is the record of something that already happened: stored first, then audited.
+Task events are evidence, not facts the audit carries: they go to the store only, and never fail the run.
+
+Control decisions (was this install recorded, did this soak finish, which waves did the run start) read
+the store, never the audit file. Nothing outside the store package writes the store or the audit log of a
+run except through this class.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from otorchestrator.models.results import Phase, PhaseResult
-from otorchestrator.models.run import AuditEvent, AuditKind, HostState, HostStateRecord, can_transition
+from otorchestrator.models.run import (
+    AuditEvent,
+    AuditKind,
+    HostState,
+    HostStateRecord,
+    RunRecord,
+    RunStatus,
+    can_transition,
+)
 from otorchestrator.store.audit import AuditLog
-from otorchestrator.store.errors import IllegalTransition, StateConflict
+from otorchestrator.store.errors import (
+    AuditError,
+    IllegalTransition,
+    RunExists,
+    RunNotFound,
+    StateConflict,
+)
 from otorchestrator.store.state import StateStore
+
+# audit kinds the journal writes besides the models' AuditKind (AuditEvent.kind is a free string)
+RUN_REFUSED = "run_refused"
+PATCH_REVERSED = "patch_reversed"
+WAVE_STARTED = "wave_started"
+WAVE_FINISHED = "wave_finished"
+WAVE_HALTED = "wave_halted"
+
+# a host's audit records carry its patches: (patch ids, artifact sha256s), comma-separated in install order
+PatchTags = tuple[str | None, str | None]
 
 
 class RunJournal:
@@ -27,6 +58,8 @@ class RunJournal:
         self.audit = audit
         self.run_id = run_id
         self.operator = operator
+
+    # -- audit-only records ------------------------------------------------------------------------
 
     def event(
         self,
@@ -57,6 +90,82 @@ class RunJournal:
                 detail=dict(detail or {}),
             )
         )
+
+    def refused(self, now: datetime, reason: str, problems: Sequence[str]) -> AuditEvent:
+        """Nothing was started for this run id: only the audit log says why (the store has no record)."""
+        return self.event(
+            RUN_REFUSED, now, result="refused", detail={"reason": reason, "problems": list(problems)}
+        )
+
+    # -- the run -----------------------------------------------------------------------------------
+
+    def start_run(self, record: RunRecord, detail: Mapping[str, Any]) -> RunRecord:
+        """Audit run_started (its `detail`), then create the run in the store. Raises `RunExists` before
+        anything is written."""
+        if record.run_id != self.run_id:
+            raise ValueError(f"journal of {self.run_id} asked to create {record.run_id}")
+        if self._exists():
+            raise RunExists(self.run_id)
+        self.event(AuditKind.RUN_STARTED, record.started_at, result=record.status.value, detail=detail)
+        return self.store.create_run(record)
+
+    def resume_run(
+        self, now: datetime, detail: Mapping[str, Any], *, reopen: bool, status_detail: str = ""
+    ) -> RunRecord:
+        """Audit run_resumed, then (`reopen`) mark the run running again in the store."""
+        run = self.store.get_run(self.run_id)  # RunNotFound before anything is written
+        self.event(AuditKind.RUN_RESUMED, now, result=RunStatus.RUNNING.value, detail=detail)
+        if not reopen:
+            return run
+        return self.store.set_run_status(self.run_id, RunStatus.RUNNING, now, status_detail)
+
+    def run_status(
+        self, status: RunStatus, now: datetime, detail: str = "", *, audit_lost: bool = False
+    ) -> RunRecord:
+        """Audit the run's new status, then store it. `audit_lost`: the audit log is what failed; the
+        store takes the status even when the log does not take its record."""
+        if not self._exists():
+            raise RunNotFound(self.run_id)
+        try:
+            self.event(
+                AuditKind.RUN_STATUS, now, result=status.value, detail={"detail": detail} if detail else None
+            )
+        except AuditError:
+            if not audit_lost:
+                raise
+        return self.store.set_run_status(self.run_id, status, now, detail)
+
+    def _exists(self) -> bool:
+        try:
+            self.store.get_run(self.run_id)
+        except RunNotFound:
+            return False
+        return True
+
+    # -- hosts -------------------------------------------------------------------------------------
+
+    def register_hosts(
+        self, hosts: Mapping[str, int], now: datetime, tags: Mapping[str, PatchTags] | None = None
+    ) -> list[HostStateRecord]:
+        """Add the run's hosts (host -> wave) as pending: every intent audited, then one store transaction
+        (all or none). `tags`: host -> its audit records' patch fields."""
+        current = self.store.host_states(self.run_id)
+        known = [h for h in hosts if h in current]
+        if known:
+            raise StateConflict(self.run_id, known[0], "(new)", current[known[0]].state)
+        for host, wave in hosts.items():
+            patch_id, artifact_sha256 = (tags or {}).get(host, (None, None))
+            self.event(
+                AuditKind.TRANSITION,
+                now,
+                host=host,
+                wave=wave,
+                patch_id=patch_id,
+                artifact_sha256=artifact_sha256,
+                result=HostState.PENDING.value,
+                detail={"from": None, "message": ""},
+            )
+        return self.store.register_hosts(self.run_id, hosts, now)
 
     def transition(
         self,
@@ -109,6 +218,8 @@ class RunJournal:
             versions_after=versions_after,
         )
 
+    # -- what phases leave -------------------------------------------------------------------------
+
     def phase_result(
         self, wave: int, result: PhaseResult, started_at: datetime, finished_at: datetime
     ) -> None:
@@ -129,4 +240,140 @@ class RunJournal:
                 "versions_before": result.versions_before,
                 "versions_after": result.versions_after,
             },
+        )
+
+    def task_event(
+        self, wave: int, host: str, phase: Phase, task: str, status: str, changed: bool, now: datetime
+    ) -> None:
+        """One task result as it arrives (store only: names and statuses, no arguments or output)."""
+        self.store.record_task_event(self.run_id, wave, host, phase, task, status, changed, now)
+
+    # -- the patch history ---------------------------------------------------------------------------
+
+    def recorded_installs(self, host: str) -> set[str]:
+        """The patch ids this run recorded as installed on `host` (reversed ones too): the dedup of
+        `patch_installed` across crashes and resumes."""
+        return {
+            p.patch_id
+            for p in self.store.patch_history(host, include_reversed=True)
+            if p.run_id == self.run_id
+        }
+
+    def patch_installed(
+        self,
+        host: str,
+        wave: int,
+        patch_id: str,
+        package: str | None,
+        from_version: str | None,
+        to_version: str | None,
+        now: datetime,
+        *,
+        target_version: str | None = None,
+        tags: PatchTags = (None, None),
+    ) -> bool:
+        """Audit, then store, that `patch_id` is installed on `host` by this run; once per run (False:
+        it was recorded already, nothing written)."""
+        if patch_id in self.recorded_installs(host):
+            return False
+        self.event(
+            AuditKind.PATCH_INSTALLED,
+            now,
+            host=host,
+            wave=wave,
+            phase=Phase.INSTALL,
+            patch_id=tags[0],
+            artifact_sha256=tags[1],
+            result="installed",
+            detail={"patch": patch_id, "package": package, "to_version": target_version or to_version},
+        )
+        self.store.record_installed_patch(
+            asset=host,
+            patch_id=patch_id,
+            package=package,
+            from_version=from_version,
+            to_version=to_version,
+            run_id=self.run_id,
+            operator=self.operator,
+            at=now,
+        )
+        return True
+
+    def patches_reversed(
+        self,
+        host: str,
+        wave: int,
+        now: datetime,
+        patch_ids: Iterable[str] | None,
+        reason: str,
+        *,
+        tags: PatchTags = (None, None),
+    ) -> list[str]:
+        """A rollback undid the host's installs of this run (`patch_ids`: only these): audit, then mark
+        them reversed in the patch history. Returns the patch ids (none: nothing written)."""
+        wanted = None if patch_ids is None else set(patch_ids)
+        effective = [
+            p.patch_id
+            for p in self.store.patch_history(host)
+            if p.run_id == self.run_id and (wanted is None or p.patch_id in wanted)
+        ]
+        if not effective:
+            return []
+        self.event(
+            PATCH_REVERSED,
+            now,
+            host=host,
+            wave=wave,
+            phase=Phase.ROLLBACK,
+            patch_id=tags[0],
+            artifact_sha256=tags[1],
+            result="reversed",
+            detail={"patches": effective, "reason": reason},
+        )
+        return self.store.reverse_installed_patches(
+            host, self.run_id, self.run_id, self.operator, now, effective
+        )
+
+    # -- waves ---------------------------------------------------------------------------------------
+
+    def wave_started(
+        self, wave: int, name: str, budget: int, counts_blocked: bool, hosts: Sequence[str], now: datetime
+    ) -> int:
+        """Audit, then store, that a wave starts; returns its row in the waves table."""
+        self.event(
+            WAVE_STARTED,
+            now,
+            wave=wave,
+            result="started",
+            detail={
+                "name": name,
+                "hosts": list(hosts),
+                "failure_budget": budget,
+                "budget_counts_blocked": counts_blocked,
+            },
+        )
+        return self.store.wave_started(self.run_id, wave, name, budget, counts_blocked, now)
+
+    def wave_finished(
+        self, wave: int, row_id: int, outcome: str, reason: str, now: datetime, *, halted: bool
+    ) -> None:
+        """After the wave's last phase: audit wave_finished (wave_halted when `halted`), then the store."""
+        kind = WAVE_HALTED if halted else WAVE_FINISHED
+        self.event(kind, now, wave=wave, result=outcome, detail={"reason": reason} if reason else None)
+        self.store.wave_finished(row_id, now, outcome, reason)
+
+    def wave_refused(
+        self,
+        wave: int,
+        name: str,
+        budget: int,
+        counts_blocked: bool,
+        outcome: str,
+        reason: str,
+        now: datetime,
+    ) -> int:
+        """A wave that a halt (or abort) keeps from starting: audit wave_halted, then the store."""
+        self.event(WAVE_HALTED, now, wave=wave, result=outcome, detail={"reason": reason, "started": False})
+        return self.store.wave_started(
+            self.run_id, wave, name, budget, counts_blocked, None, outcome=outcome, detail=reason
         )

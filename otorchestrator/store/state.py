@@ -8,7 +8,7 @@
 * `run_records.py`: phase results, task events, waves; `patches.py`: the installed-patch history;
 * `baselines.py`: scan baselines and the audit chain's head.
 
-Time is always passed in. During a run only the run's journal (execution/recorder.py) writes here.
+Time is always passed in. During a run only the run's journal (store/journal.py, `RunJournal`) writes here.
 """
 
 from __future__ import annotations
