@@ -29,7 +29,7 @@ from otorchestrator.execution.vars import host_patches
 from otorchestrator.execution.waverunner import WaveRunner
 from otorchestrator.models.run import AuditKind, HostState, RunRecord, RunStatus
 from otorchestrator.models.waves import WavePlan
-from otorchestrator.store.audit import AuditLog, read_events
+from otorchestrator.store.audit import AuditLog
 from otorchestrator.store.clock import Clock
 from otorchestrator.store.errors import AuditError, StoreError, StoreUnavailable
 from otorchestrator.store.journal import RunJournal
@@ -208,7 +208,7 @@ class Orchestrator:
                 "previous_lock_holder": lock.previous.describe() if lock.previous else None,
             }
             try:  # audited, then stored: a failure of either leaves no run in the store
-                rec.journal.start_run(record, started)
+                rec.journal.start_run(record, started, [w.index for w in waves])
             except sqlite3.Error as exc:
                 raise StoreUnavailable(
                     f"{self.store.path}: the state store cannot be written ({exc}); nothing was started"
@@ -258,7 +258,7 @@ class Orchestrator:
                 self._audit_override(rec, options)
                 self.observer.run_started(resumed, resumed=True)
                 if not rec.hosts:  # crashed before its hosts were registered
-                    waves = _started_waves(self.audit, run_id, waveplan)
+                    waves = self.store.run_waves(run_id) or {w.index for w in waveplan.waves}
                     rec.register(
                         {h.name: w.index for w in waveplan.waves if w.index in waves for h in w.hosts}
                     )
@@ -342,14 +342,6 @@ class Orchestrator:
                 detail += f"; caught mid-step, reconcile with `otorch resume {run_id}`: {', '.join(mid)}"
             rec.journal.run_status(RunStatus.ABORTED, now, detail)
             return AbortResult(run_id, False, detail)
-
-
-def _started_waves(audit: AuditLog, run_id: str, waveplan: WavePlan) -> set[int]:
-    """The waves a run was started with, from its run_started audit event (all waves if not found)."""
-    for _, event in read_events(audit.path):
-        if event.run_id == run_id and event.kind == AuditKind.RUN_STARTED:
-            return {int(i) for i in event.detail.get("waves", [])}
-    return {w.index for w in waveplan.waves}
 
 
 def _with_check_mode(options: RunOptions, check_mode: bool) -> RunOptions:

@@ -3,9 +3,10 @@ soak for the policy's minutes (per role) while the verify checks run again every
 
 A host whose checks fail during its soak is rolled back (succeeded -> rolling_back -> rolled_back, with the
 soak round in the reason), counts against the wave's failure budget, and halts the later waves: a patch that
-breaks after verification is not carried into the next wave. The soak is audited (`soak_started`, one
-`soak_check` per round, `soak_finished`) and shown live; a run killed during a soak soaks that wave again on
-resume before any later wave starts. Check mode changes nothing, so there is nothing to soak.
+breaks after verification is not carried into the next wave. The soak is audited and stored (`soak_started`,
+one `soak_check` per round, `soak_finished`; the store's `soaks` table) and shown live; a run killed during a
+soak soaks that wave again on resume before any later wave starts (the store says which soak did not
+finish). Check mode changes nothing, so there is nothing to soak.
 """
 
 from __future__ import annotations
@@ -22,11 +23,8 @@ from otorchestrator.models.policy import SoakPolicy
 from otorchestrator.models.results import Phase, PhaseResult
 from otorchestrator.models.run import HostState
 from otorchestrator.models.waves import Wave, WaveHost
-from otorchestrator.store.audit import read_events
 
-SOAK_STARTED = "soak_started"
 SOAK_CHECK = "soak_check"
-SOAK_FINISHED = "soak_finished"
 
 
 class SoakHost(Protocol):
@@ -60,19 +58,6 @@ def soak_plan(policy: SoakPolicy, hosts: Sequence[WaveHost], patched: Sequence[s
     return SoakPlan({n: m for n, m in minutes.items() if m > 0}, policy.interval_seconds)
 
 
-def unfinished_soaks(rec: Recorder) -> set[int]:
-    """Waves of this run whose soak started and never finished (the run was killed during it)."""
-    started: set[int] = set()
-    for _, event in read_events(rec.audit.path):
-        if event.run_id != rec.run_id or event.wave is None:
-            continue
-        if event.kind == SOAK_STARTED:
-            started.add(event.wave)
-        elif event.kind == SOAK_FINISHED:
-            started.discard(event.wave)
-    return started
-
-
 def soak(
     runner: SoakHost,
     wave: Wave,
@@ -86,12 +71,7 @@ def soak(
     if not plan.minutes:
         return None
     start = rec.now()
-    rec.event(
-        SOAK_STARTED,
-        wave=wave.index,
-        result="started",
-        detail={"hosts": plan.minutes, "interval_s": plan.interval_s},
-    )
+    row = rec.journal.soak_started(wave.index, plan.minutes, plan.interval_s, start)
     rec.observer.message(
         f"wave {wave.index} ({wave.name}): soaking {len(plan.minutes)} host(s) for up to "
         f"{plan.longest:g} min, verify every {plan.interval_s} s"
@@ -107,7 +87,7 @@ def soak(
         if not soaking:
             break
         if abort_requested():
-            rec.event(SOAK_FINISHED, wave=wave.index, result="aborted", detail={"rounds": rounds})
+            rec.journal.soak_finished(wave.index, row, "aborted", rounds, rec.now())
             return "aborted by operator during the soak"
         sleep(min(plan.interval_s, max(1.0, (min(soaking.values()) - elapsed) * 60)))
         rounds += 1
@@ -129,12 +109,7 @@ def soak(
             rec.move(n, HostState.ROLLING_BACK, detail)
         if bad:
             runner.rollback(wave, sorted(bad))
-    rec.event(
-        SOAK_FINISHED,
-        wave=wave.index,
-        result="failed" if failed else "ok",
-        detail={"rounds": rounds, "failed": failed},
-    )
+    rec.journal.soak_finished(wave.index, row, "failed" if failed else "ok", rounds, rec.now(), failed)
     if failed:
         hosts = ", ".join(sorted(failed))
         return f"soak of wave {wave.name} failed on {hosts}: later waves not started"

@@ -31,7 +31,7 @@ from otorchestrator.execution.safety import (
     check_catalog,
     check_window,
 )
-from otorchestrator.execution.soak import soak, soak_plan, unfinished_soaks
+from otorchestrator.execution.soak import soak, soak_plan
 from otorchestrator.execution.vars import host_patches, targets
 from otorchestrator.execution.verdicts import good, why
 from otorchestrator.models.results import HostOutcome, Phase, PhaseResult
@@ -69,7 +69,7 @@ class WaveRunner:
     def execute(self) -> None:
         """Run every wave that has pending hosts, in order, until done or halted."""
         ran_one = False
-        resoak = unfinished_soaks(self.rec)
+        resoak = self.rec.store.unfinished_soaks(self.rec.run_id)
         for wave in self.waves:
             names = [h.name for h in wave.hosts if h.name in self.rec.hosts]
             if not any(self.rec.state(n) is _S.PENDING for n in names):

@@ -16,8 +16,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
+from otorchestrator.store.backfill import AUDIT_FILE, backfill
 from otorchestrator.store.errors import RunNotFound, SchemaError
-from otorchestrator.store.migrations import MIGRATIONS
+from otorchestrator.store.migrations import BACKFILLED_AT, MIGRATIONS
 
 
 def ts(moment: datetime) -> str:
@@ -102,6 +103,8 @@ class Database:
                 for statement in statements:
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            if 0 < current < BACKFILLED_AT:  # an existing store: its control state was in the audit log
+                backfill(conn, self.path.with_name(AUDIT_FILE))
 
     @property
     def schema_version(self) -> int:

@@ -15,13 +15,12 @@ run except through this class.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from otorchestrator.models.results import Phase, PhaseResult
 from otorchestrator.models.run import (
-    AuditEvent,
     AuditKind,
     HostState,
     HostStateRecord,
@@ -29,7 +28,6 @@ from otorchestrator.models.run import (
     RunStatus,
     can_transition,
 )
-from otorchestrator.store.audit import AuditLog
 from otorchestrator.store.errors import (
     AuditError,
     IllegalTransition,
@@ -37,77 +35,31 @@ from otorchestrator.store.errors import (
     RunNotFound,
     StateConflict,
 )
-from otorchestrator.store.state import StateStore
+from otorchestrator.store.journal_base import JournalWaves
 
-# audit kinds the journal writes besides the models' AuditKind (AuditEvent.kind is a free string)
-RUN_REFUSED = "run_refused"
-PATCH_REVERSED = "patch_reversed"
-WAVE_STARTED = "wave_started"
-WAVE_FINISHED = "wave_finished"
-WAVE_HALTED = "wave_halted"
+PATCH_REVERSED = "patch_reversed"  # an audit kind of the journal's (AuditEvent.kind is a free string)
 
 # a host's audit records carry its patches: (patch ids, artifact sha256s), comma-separated in install order
 PatchTags = tuple[str | None, str | None]
 
 
-class RunJournal:
-    """The store and audit log of one run, seen by one operator. Hold the run lock while using it."""
-
-    def __init__(self, store: StateStore, audit: AuditLog, run_id: str, operator: str) -> None:
-        self.store = store
-        self.audit = audit
-        self.run_id = run_id
-        self.operator = operator
-
-    # -- audit-only records ------------------------------------------------------------------------
-
-    def event(
-        self,
-        kind: str,
-        now: datetime,
-        *,
-        host: str | None = None,
-        wave: int | None = None,
-        phase: Phase | None = None,
-        patch_id: str | None = None,
-        artifact_sha256: str | None = None,
-        result: str | None = None,
-        detail: Mapping[str, Any] | None = None,
-    ) -> AuditEvent:
-        """Append one audit event of this run (durable when it returns)."""
-        return self.audit.append(
-            AuditEvent(
-                at=now,
-                operator=self.operator,
-                kind=kind,
-                run_id=self.run_id,
-                host=host,
-                wave=wave,
-                phase=phase,
-                patch_id=patch_id,
-                artifact_sha256=artifact_sha256,
-                result=result,
-                detail=dict(detail or {}),
-            )
-        )
-
-    def refused(self, now: datetime, reason: str, problems: Sequence[str]) -> AuditEvent:
-        """Nothing was started for this run id: only the audit log says why (the store has no record)."""
-        return self.event(
-            RUN_REFUSED, now, result="refused", detail={"reason": reason, "problems": list(problems)}
-        )
+class RunJournal(JournalWaves):
+    """The one writer of one run's facts (its waves and soaks: store/journal_base.py). Hold the run lock
+    while using it."""
 
     # -- the run -----------------------------------------------------------------------------------
 
-    def start_run(self, record: RunRecord, detail: Mapping[str, Any]) -> RunRecord:
-        """Audit run_started (its `detail`), then create the run in the store. Raises `RunExists` before
-        anything is written."""
+    def start_run(
+        self, record: RunRecord, detail: Mapping[str, Any], waves: Iterable[int] | None = None
+    ) -> RunRecord:
+        """Audit run_started (its `detail`), then create the run in the store with the `waves` it starts
+        (what resume reads back). Raises `RunExists` before anything is written."""
         if record.run_id != self.run_id:
             raise ValueError(f"journal of {self.run_id} asked to create {record.run_id}")
         if self._exists():
             raise RunExists(self.run_id)
         self.event(AuditKind.RUN_STARTED, record.started_at, result=record.status.value, detail=detail)
-        return self.store.create_run(record)
+        return self.store.create_run(record, waves)
 
     def resume_run(
         self, now: datetime, detail: Mapping[str, Any], *, reopen: bool, status_detail: str = ""
@@ -332,48 +284,4 @@ class RunJournal:
         )
         return self.store.reverse_installed_patches(
             host, self.run_id, self.run_id, self.operator, now, effective
-        )
-
-    # -- waves ---------------------------------------------------------------------------------------
-
-    def wave_started(
-        self, wave: int, name: str, budget: int, counts_blocked: bool, hosts: Sequence[str], now: datetime
-    ) -> int:
-        """Audit, then store, that a wave starts; returns its row in the waves table."""
-        self.event(
-            WAVE_STARTED,
-            now,
-            wave=wave,
-            result="started",
-            detail={
-                "name": name,
-                "hosts": list(hosts),
-                "failure_budget": budget,
-                "budget_counts_blocked": counts_blocked,
-            },
-        )
-        return self.store.wave_started(self.run_id, wave, name, budget, counts_blocked, now)
-
-    def wave_finished(
-        self, wave: int, row_id: int, outcome: str, reason: str, now: datetime, *, halted: bool
-    ) -> None:
-        """After the wave's last phase: audit wave_finished (wave_halted when `halted`), then the store."""
-        kind = WAVE_HALTED if halted else WAVE_FINISHED
-        self.event(kind, now, wave=wave, result=outcome, detail={"reason": reason} if reason else None)
-        self.store.wave_finished(row_id, now, outcome, reason)
-
-    def wave_refused(
-        self,
-        wave: int,
-        name: str,
-        budget: int,
-        counts_blocked: bool,
-        outcome: str,
-        reason: str,
-        now: datetime,
-    ) -> int:
-        """A wave that a halt (or abort) keeps from starting: audit wave_halted, then the store."""
-        self.event(WAVE_HALTED, now, wave=wave, result=outcome, detail={"reason": reason, "started": False})
-        return self.store.wave_started(
-            self.run_id, wave, name, budget, counts_blocked, None, outcome=outcome, detail=reason
         )

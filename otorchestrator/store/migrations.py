@@ -111,4 +111,23 @@ V4: tuple[str, ...] = (
     "CREATE INDEX waves_run ON waves (run_id, wave, id)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3, V4)
+# control state that lived only in the audit log before (store/backfill.py copies it over once): the waves
+# a run was started with (JSON list; NULL: not known), and each soak of a wave with whether it finished
+V5: tuple[str, ...] = (
+    "ALTER TABLE runs ADD COLUMN waves TEXT",
+    """CREATE TABLE soaks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL REFERENCES runs (run_id),
+        wave INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        outcome TEXT NOT NULL,
+        rounds INTEGER NOT NULL
+    )""",
+    "CREATE INDEX soaks_run ON soaks (run_id, wave, id)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3, V4, V5)
+
+# the version whose tables first hold what store/backfill.py copies from an older store's audit log
+BACKFILLED_AT = 5

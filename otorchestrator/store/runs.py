@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -28,15 +30,25 @@ class RunTable(Database):
 
     # -- runs ------------------------------------------------------------------------------------
 
-    def create_run(self, record: RunRecord) -> RunRecord:
+    def create_run(self, record: RunRecord, waves: Iterable[int] | None = None) -> RunRecord:
+        """`waves`: the waves the run is started with (what `run_waves` answers on resume)."""
+        listed = None if waves is None else json.dumps(sorted(waves))
         with self._tx() as conn:
             if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (record.run_id,)).fetchone():
                 raise RunExists(record.run_id)
             conn.execute(
-                "INSERT INTO runs (run_id, started_at, status, record) VALUES (?, ?, ?, ?)",
-                (record.run_id, ts(record.started_at), record.status.value, record.model_dump_json()),
+                "INSERT INTO runs (run_id, started_at, status, record, waves) VALUES (?, ?, ?, ?, ?)",
+                (record.run_id, ts(record.started_at), record.status.value, record.model_dump_json(), listed),
             )
         return record
+
+    def run_waves(self, run_id: str) -> set[int] | None:
+        """The waves the run was started with (None: not recorded, a run created without them)."""
+        rows = self._query("SELECT waves FROM runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            raise RunNotFound(run_id)
+        listed = rows[0]["waves"]
+        return None if listed is None else {int(i) for i in json.loads(listed)}
 
     def get_run(self, run_id: str) -> RunRecord:
         rows = self._query("SELECT record FROM runs WHERE run_id = ?", (run_id,))

@@ -6,6 +6,7 @@
   it returns, so a transition is on disk before the action it starts), migrations;
 * `runs.py`: runs and the run lock; `host_states.py`: host states and their transitions;
 * `run_records.py`: phase results, task events, waves; `patches.py`: the installed-patch history;
+* `soaks.py`: each soak of a wave and whether it finished;
 * `baselines.py`: scan baselines and the audit chain's head.
 
 Time is always passed in. During a run only the run's journal (store/journal.py, `RunJournal`) writes here.
@@ -18,9 +19,10 @@ from otorchestrator.store.host_states import HostStateTables
 from otorchestrator.store.patches import PatchTable, installed_record
 from otorchestrator.store.run_records import RunRecordTables, TaskEventRecord, WaveRecord
 from otorchestrator.store.runs import RunTable
+from otorchestrator.store.soaks import SoakTable
 
 __all__ = ["StateStore", "TaskEventRecord", "WaveRecord", "installed_record"]
 
 
-class StateStore(RunTable, HostStateTables, RunRecordTables, PatchTable, BaselineTables):
+class StateStore(RunTable, HostStateTables, RunRecordTables, PatchTable, SoakTable, BaselineTables):
     """Safe to share between threads."""

@@ -323,6 +323,22 @@ def test_a_v1_store_is_migrated_and_keeps_its_history(tmp_path: Path) -> None:
         assert store.schema_version == len(MIGRATIONS)
         assert [p.patch_id for p in store.patch_history("h")] == ["P"]
         assert store.task_events("r") == [] and store.waves("r") == []
+        assert store.unfinished_soaks("r") == set()
+
+
+def test_the_waves_a_run_started_with_and_its_unfinished_soaks(store: StateStore) -> None:
+    assert store.run_waves("run-1") is None  # created without them
+    store.create_run(run_record("run-2"), waves=[2, 0])
+    assert store.run_waves("run-2") == {0, 2}
+    with pytest.raises(RunNotFound):
+        store.run_waves("run-x")
+    first = store.soak_started("run-2", 0, at(1))
+    store.soak_finished(first, at(2), "ok", 3)
+    store.soak_started("run-2", 0, at(3))  # soaked again (a resume), then killed
+    done = store.soak_started("run-2", 2, at(4))
+    store.soak_finished(done, at(5), "failed", 1)
+    assert store.unfinished_soaks("run-2") == {0}
+    assert store.unfinished_soaks("run-1") == set()
 
 
 def test_task_events_and_waves(store: StateStore) -> None:
