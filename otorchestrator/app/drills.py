@@ -7,20 +7,30 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from otorchestrator.app.errors import AppError
 from otorchestrator.app.scans import OptionError, catalog_patches, inventory_assets
 from otorchestrator.app.session import Caller, audit_sinks_for
-from otorchestrator.execution.drill import Drill, DrillRefused, DrillReport, DrillSpec, select_drill_hosts
+from otorchestrator.execution.backend import Backend
+from otorchestrator.execution.drill import Drill
+from otorchestrator.execution.drill_models import (
+    DrillMismatch,
+    DrillRefused,
+    DrillReport,
+    DrillSpec,
+    select_drill_hosts,
+)
+from otorchestrator.execution.orphans import orphan_grace_s
 from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.approvals import load_approvals
 from otorchestrator.models.plan import Approval, Plan
 from otorchestrator.reporting.write import write_run_reports
 from otorchestrator.store.audit import AuditLog
-from otorchestrator.store.errors import StoreError
+from otorchestrator.store.errors import RunExists, RunNotFound, StoreError
+from otorchestrator.store.redact import Redactor
 from otorchestrator.store.state import StateStore
 from otorchestrator.trust.drill_approvals import signed_drill_approvals
 from otorchestrator.trust.trustfile import SiteTrust, TrustError, find_trust
@@ -46,6 +56,9 @@ class DrillRequest:
     signed_dir: Path | None = None
     drill_id: str | None = None
     report_dir: Path | None = None
+    # finish the drill `drill_id` that was killed mid-way (same group, patch, inventory and catalog)
+    resume: bool = False
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)  # scrubbed from every record
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,8 @@ def drill(request: DrillRequest, caller: Caller, progress: Callable[[str], None]
     else:  # docs/trust.md: only verified signed drill approvals
         signed = signed_drill_approvals(hosts, trust, request.signed_dir, request.operator, now)
         relevant, consulted, problems = signed.approvals, (signed.consulted,), signed.problems
+    if request.resume and not request.drill_id:
+        raise OptionError("--resume", "--resume needs the --drill-id of the drill to finish")
     drill_id = request.drill_id or f"DRILL-{now:%Y%m%dT%H%M%SZ}"
     spec = DrillSpec(
         drill_id=drill_id,
@@ -149,24 +164,46 @@ def drill(request: DrillRequest, caller: Caller, progress: Callable[[str], None]
         signed_only=trust is not None,
         approval_problems=problems,
         not_applicable=tuple(not_applicable),
+        secret_vars=dict(request.secrets),
     )
     backend = caller.backend(paths)
+    redactor = Redactor(tuple(request.secrets.values()))
     ids = {"drill_id": drill_id}
     try:
         with StateStore(paths.db) as store, store.lock(drill_id, request.operator, now):
             sinks = audit_sinks_for(caller.audit_config, paths, caller.warn)
-            audit = AuditLog(paths.audit, head_store=store, sinks=sinks)
+            audit = AuditLog(paths.audit, redactor=redactor, head_store=store, sinks=sinks)
             try:
-                runner = Drill(backend, store, audit, clock, progress=progress)
-                log.info("drill %s of %s on %d host(s)", drill_id, patch.id, len(hosts), extra=ids)
-                report = runner.run(spec)
+                runner = Drill(backend, store, audit, clock, progress, caller.observer, redactor)
+                if request.resume:
+                    _end_orphans(backend, drill_id, caller.warn)
+                    log.info("drill %s resumed", drill_id, extra=ids)
+                    report = runner.resume(spec)
+                else:
+                    log.info("drill %s of %s on %d host(s)", drill_id, patch.id, len(hosts), extra=ids)
+                    report = runner.run(spec)
             finally:
                 audit.close()
     except DrillRefused as exc:
         log.warning("drill %s refused: %s", drill_id, exc, extra=ids)
         raise AppError(str(exc), ExitCode.REFUSED) from exc
+    except RunExists as exc:
+        raise AppError(
+            f"drill {drill_id} was started before; to finish a drill that was stopped mid-way, run the same "
+            "command with --resume (hosts caught after install are rolled back and compared, never "
+            "installed again)",
+            ExitCode.REFUSED,
+        ) from exc
+    except RunNotFound as exc:
+        raise AppError(f"no drill {drill_id} to resume in {paths.db}", ExitCode.NO_STATE) from exc
+    except DrillMismatch as exc:
+        raise AppError(f"{exc}; nothing was touched", ExitCode.REFUSED) from exc
     except StoreError as exc:
-        raise AppError(str(exc), ExitCode.ERROR) from exc
+        raise AppError(
+            f"{exc}\nthe drill stopped; hosts caught mid-step are finished by the same command with "
+            f"--drill-id {drill_id} --resume",
+            ExitCode.ERROR,
+        ) from exc
     out = request.report_dir or paths.reports
     out.mkdir(parents=True, exist_ok=True)
     drill_json = out / f"drill-{drill_id}.json"
@@ -174,3 +211,15 @@ def drill(request: DrillRequest, caller: Caller, progress: Callable[[str], None]
     written = write_run_reports(paths, drill_id, out, clock.now())
     log.info("drill %s %s", drill_id, "passed" if report.passed else "FAILED", extra=ids)
     return Drilled(report, drill_json, dict(written))
+
+
+def _end_orphans(backend: Backend, drill_id: str, warn: Callable[[str], None]) -> None:
+    """Before a resumed drill acts: the backend ends what the killed drill left running (after a grace,
+    then SIGKILL); refused when something survived."""
+
+    def notify(step: str, left: list[str]) -> None:
+        warn(f"{step} {len(left)} process(es) left by the stopped drill: {', '.join(left)}")
+
+    survivors = backend.end_orphans(drill_id, grace_s=orphan_grace_s(), notify=notify)
+    if survivors:
+        raise AppError(f"processes of the stopped drill survived SIGKILL: {survivors}", ExitCode.ERROR)

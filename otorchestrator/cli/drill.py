@@ -79,6 +79,13 @@ def _print(drilled: drills.Drilled) -> None:
 )  # fmt: skip
 @click.option("--drill-id", default=None, help="Identifier (default: DRILL-<UTC timestamp>).")
 @click.option(
+    "--resume",
+    is_flag=True,
+    help="Finish drill --drill-id that was stopped mid-way (killed, store or audit unavailable): the same "
+    "group, patch, inventory and catalog. Hosts caught before install are drilled again, hosts caught at or "
+    "after install are rolled back and compared (never installed again), finished hosts keep their verdict.",
+)
+@click.option(
     "--report-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -98,6 +105,7 @@ def drill(
     trust_file: Path | None,
     signed_dir: Path | None,
     drill_id: str | None,
+    resume: bool,
     report_dir: Path | None,
     state_dir: Path | None,
     as_json: bool,
@@ -126,16 +134,19 @@ def drill(
         - {kind: drill, subject: nw-sis-01, approved_by: carol (SIS engineer),
            reason: annual proof test, at: "2026-03-01T08:00:00+00:00"}
 
+    A drill stopped mid-way (killed, the store or audit log unavailable) is finished by the same command
+    with --drill-id ID --resume; starting a drill id again without --resume is refused.
+
     Exit 0 when every baseline is restored, 3 when a host's is not (differences listed), 5 when refused
-    (a safety-system host without a valid recorded approval: nothing touched). With --json the drill
-    report (the drill-<id>.json file) is printed on stdout, progress stays on stderr.
+    (a safety-system host without a valid recorded approval, or a drill id used before: nothing touched).
+    With --json the drill report (the drill-<id>.json file) is printed on stdout, progress stays on stderr.
     """
     if approve:
         raise click.UsageError(SELF_APPROVAL_GONE)
     request = drills.DrillRequest(
         group=group, inventory=inventory, patch_id=patch_id, catalog=catalog, operator=operator,
         approval_files=approval_files, plan_path=plan_path, trust_file=trust_file, signed_dir=signed_dir,
-        drill_id=drill_id, report_dir=report_dir,
+        drill_id=drill_id, report_dir=report_dir, resume=resume,
     )  # fmt: skip
     caller = Caller(state_dir=state_dir, backend=make_backend, warn=warn)
     try:

@@ -1,214 +1,81 @@
-"""The rollback drill: prove on real hosts that the way back works.
+"""The rollback drill: prove on real hosts that the way back works, run by the engine's own writers.
 
-Per drill host, one host at a time (a drill never takes two hosts of a group down together):
-scan (baseline) -> diagnostics -> backup -> install -> verify -> FORCED rollback (even when verification
-passed) -> scan -> compare with the pre-drill baseline (packages, config hashes, services, listening ports).
-A host passes when the rollback reported ok and the scans show no difference. Every transition goes to the
-state store and the audit log before the step it starts; the drill is a run in the store (run id = drill id,
-so `otorch report DRILL` renders it), and each host's verdict is an audit event `drill_result` (the evidence
-the compliance report cites). Safety-system hosts are refused unless a recorded approval by someone other than
-the operator releases them (`safety_approvals`).
+Per drill host, one at a time (never two hosts of a group down together): scan (baseline) -> diagnostics ->
+backup -> install -> verify -> FORCED rollback (even when verification passed) -> scan -> compare with the
+baseline (packages, config hashes, services, listening ports): passed when the rollback reported ok and the
+scans show no difference. Every transition (guarded by `expect`), phase start and result, task event and
+audit record goes through a `Recorder` (audit intent, then store; registered secrets scrubbed; the observer
+told); every phase job is built and run by `PhaseJobs` (execution/phasejob.py), as a wave's. The drill is a
+run in the store (run id = drill id: `otorch report DRILL` renders it); each host's verdict is an audit event
+`drill_result` (the compliance report's evidence), written before the host's final transition. A safety-
+system host needs a recorded approval by someone other than the operator (`safety_approvals`).
+
+`Drill.resume` (`otorch drill ... --resume`) finishes a drill killed mid-way, from the store: a host caught
+before install is drilled again (unchanged), one caught at or after install is rolled back from its backup
+and compared with its baseline (never installed twice), a finished host keeps its verdict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+import contextlib
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
-from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from otorchestrator.execution.backend import Backend, HostsInventory, PhaseRequest
-from otorchestrator.execution.inventory import phase_inventory
-from otorchestrator.execution.scan import patch_vars
+from otorchestrator.execution.backend import Backend
+from otorchestrator.execution.drill_models import (
+    APPROVAL_RECORDED,
+    DRILL_REFUSED,
+    DRILL_RESULT,
+    MAX_LISTED,
+    DrillHostResult,
+    DrillMismatch,
+    DrillPhase,
+    DrillRefused,
+    DrillReport,
+    DrillSpec,
+    approval_detail,
+    drill_digest,
+    drill_wave,
+    phase_ok,
+    phase_step,
+    safety_approvals,
+    scan_data,
+)
+from otorchestrator.execution.drill_resume import attempt, record_seconds, settled
+from otorchestrator.execution.observer import Observer
+from otorchestrator.execution.options import RunOptions
+from otorchestrator.execution.phasejob import JobSpec, PhaseJobs
+from otorchestrator.execution.recorder import Recorder
 from otorchestrator.models.asset import Asset
-from otorchestrator.models.catalog import Patch
-from otorchestrator.models.plan import Approval, content_hash
-from otorchestrator.models.results import HostOutcome, Phase, PhaseResult
-from otorchestrator.models.run import AuditEvent, AuditKind, HostState, RunRecord, RunStatus
+from otorchestrator.models.plan import Approval
+from otorchestrator.models.results import Phase, PhaseResult
+from otorchestrator.models.run import HostState, RunRecord, RunStatus
+from otorchestrator.models.waves import Wave
 from otorchestrator.planning.drift import Difference, compare_scans
 from otorchestrator.store.audit import AuditLog
 from otorchestrator.store.clock import Clock
+from otorchestrator.store.errors import StoreError
+from otorchestrator.store.redact import Redactor
 from otorchestrator.store.state import StateStore
 
-DRILL_RESULT = "drill_result"
-DRILL_REFUSED = "drill_refused"
-APPROVAL_RECORDED = "approval_recorded"
-MAX_LISTED = 10  # differences named in the host's state detail (all are in the drill report and audit)
+_S = HostState
 
 
-class DrillRefused(ValueError):
-    """The drill would touch a safety-system asset without a valid recorded approval (nothing was touched).
+@dataclass
+class _Run:
+    """One invocation of a drill: its recorder, its phase jobs, its one-host waves."""
 
-    `missing`: host -> what is missing for it."""
-
-    def __init__(self, missing: Mapping[str, str], signed_only: bool = False) -> None:
-        self.missing = dict(missing)
-        self.hosts = tuple(self.missing)
-        lines = "; ".join(f"{host} is a safety-system asset and {why}" for host, why in self.missing.items())
-        remedy = (
-            "Have an approver of the trust file sign one (`otorch approve drill --asset HOST --approver NAME "
-            "--reason ... --key KEY`; not the operator), or drill another group."
-            if signed_only
-            else "Record the approval (kind drill or asset, subject the host, approved_by someone other than "
-            "the operator, a reason) in an approvals file (--approvals FILE) or the plan (--plan FILE), or "
-            "drill another group."
-        )
-        super().__init__(f"refusing the drill: {lines}; nothing was touched. {remedy}")
-
-
-class DrillPhase(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    phase: Phase
-    ok: bool
-    seconds: float
-    detail: str = ""
-
-
-class DrillHostResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    host: str
-    passed: bool
-    final_state: HostState
-    phases: tuple[DrillPhase, ...] = ()
-    verification_ok: bool | None = None
-    rollback_ok: bool | None = None
-    rollback_seconds: float | None = None
-    differences: tuple[Difference, ...] = ()
-    message: str = ""
-
-
-class DrillReport(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    drill_id: str
-    group: str
-    patch_id: str
-    package: str | None
-    operator: str
-    started_at: datetime
-    finished_at: datetime
-    hosts: tuple[DrillHostResult, ...]
-    not_applicable: tuple[str, ...] = ()
-    approvals: tuple[Approval, ...] = ()
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.hosts) and all(h.passed for h in self.hosts)
-
-
-@dataclass(frozen=True)
-class DrillSpec:
-    drill_id: str
-    group: str
-    patch: Patch
-    assets: tuple[Asset, ...]  # the drill hosts, in drill order
-    inventory: Path
-    operator: str
-    approvals: tuple[Approval, ...] = ()  # recorded approvals (approvals files, the plan)
-    approvals_from: tuple[str, ...] = ()  # where they were read: "approvals FILE", "plan FILE (hash)"
-    # a trust file is in force: `approvals` are the verified signed ones (trust/drill_approvals.py), and
-    # for each safety-system host without one, why no signed approval counts
-    signed_only: bool = False
-    approval_problems: Mapping[str, str] = field(default_factory=dict)
-    not_applicable: tuple[str, ...] = ()
-    phase_timeout_s: int = 1800
-    extravars: Mapping[str, Any] = field(default_factory=dict)
-    # a phase's hosts as data; None: read from `inventory` in-process (execution/inventory.phase_inventory)
-    hosts_inventory: Callable[[Sequence[str]], HostsInventory] | None = None
-
-
-def select_drill_hosts(assets: Sequence[Asset], group: str, patch: Patch) -> tuple[list[Asset], list[str]]:
-    """(drill hosts: members of `group` (or the host named `group`) with the patch's package or product
-    installed, not-applicable members)."""
-    members = [a for a in assets if group in ("all", a.name) or group in a.groups]
-    hosts: list[Asset] = []
-    skipped: list[str] = []
-    for asset in members:
-        if any(_same_product(p.package, p.vendor, p.product, patch) for p in asset.installed_products):
-            hosts.append(asset)
-        else:
-            skipped.append(asset.name)
-    return hosts, skipped
-
-
-def _same_product(package: str | None, vendor: str, product: str, patch: Patch) -> bool:
-    if patch.package and package == patch.package:
-        return True
-    return (vendor, product) == (patch.vendor, patch.product)
-
-
-SAFETY_APPROVAL_KINDS = ("drill", "asset")
-
-
-def _same_person(a: str, b: str) -> bool:
-    return a.strip().casefold() == b.strip().casefold()
-
-
-def _approval_problem(approval: Approval, operator: str, now: datetime) -> str | None:
-    """Why `approval` does not release a safety-system drill (None: it does)."""
-    if not approval.approved_by.strip():
-        return "names no approver"
-    if not approval.reason.strip():
-        return f"by {approval.approved_by} gives no reason"
-    if _same_person(approval.approved_by, operator):
-        return f"is by the operator {operator} (an operator cannot approve their own drill)"
-    expires = getattr(approval, "expires", None)  # only if the approval model carries an expiry
-    if isinstance(expires, datetime) and expires <= now:
-        return f"by {approval.approved_by} expired on {expires:%Y-%m-%d %H:%M}"
-    return None
-
-
-def safety_approvals(
-    assets: Sequence[Asset], approvals: Sequence[Approval], operator: str, now: datetime
-) -> tuple[dict[str, Approval], dict[str, str]]:
-    """(host -> the approval that releases its drill, host -> what is missing) for the safety-system hosts.
-
-    A valid approval: kind drill or asset, subject the host, approved by someone other than the operator,
-    non-blank approver and reason, not expired (when the approval carries an expiry)."""
-    found: dict[str, Approval] = {}
-    missing: dict[str, str] = {}
-    for asset in assets:
-        if not asset.safety_system:
-            continue
-        mine = [a for a in approvals if a.kind in SAFETY_APPROVAL_KINDS and a.subject.strip() == asset.name]
-        problems = [(a, _approval_problem(a, operator, now)) for a in mine]
-        valid = [a for a, why in problems if why is None]
-        if valid:
-            found[asset.name] = valid[-1]
-        elif not mine:
-            missing[asset.name] = (
-                f"no approval is recorded for it (kind drill or asset, subject {asset.name}, "
-                f"by someone other than the operator {operator})"
-            )
-        else:
-            whys = "; ".join(f"the approval {why}" for _, why in problems if why)
-            missing[asset.name] = f"no valid approval is recorded for it: {whys}"
-    return found, missing
-
-
-def unapproved_safety_hosts(
-    assets: Sequence[Asset], approvals: Sequence[Approval], operator: str, now: datetime
-) -> list[str]:
-    return list(safety_approvals(assets, approvals, operator, now)[1])
-
-
-def _brief(result: PhaseResult) -> str:
-    failed = [c.name for c in result.failed_checks]
-    if failed:
-        return ", ".join(failed)
-    if result.outcome is not HostOutcome.OK or not result.ok:
-        return f"{result.outcome.value}: {result.message}".strip(": ")
-    return ""
+    spec: DrillSpec
+    rec: Recorder
+    jobs: PhaseJobs
+    waves: dict[str, Wave]
 
 
 class Drill:
-    """Runs a `DrillSpec` through a `Backend`, recording into `store` and `audit`."""
+    """Runs a `DrillSpec` through a `Backend`, writing through a `Recorder` into `store` and `audit`
+    (secrets of `redactor` scrubbed, default the audit log's; `observer` told every step as for a run)."""
 
     def __init__(
         self,
@@ -217,255 +84,125 @@ class Drill:
         audit: AuditLog,
         clock: Clock,
         progress: Callable[[str], None] | None = None,
+        observer: Observer | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.backend, self.store, self.audit, self.clock = backend, store, audit, clock
         self.progress = progress or (lambda _msg: None)
-
-    # -- recording -------------------------------------------------------------------------------
-
-    def _event(self, spec: DrillSpec, kind: str, **fields: Any) -> AuditEvent:
-        return self.audit.append(
-            AuditEvent(at=self.clock.now(), operator=spec.operator, kind=kind, run_id=spec.drill_id, **fields)
-        )
-
-    def _move(self, spec: DrillSpec, host: str, wave: int, state: HostState, detail: str = "") -> None:
-        self._event(
-            spec,
-            AuditKind.TRANSITION,
-            host=host,
-            wave=wave,
-            result=state.value,
-            detail={"detail": detail} if detail else {},
-        )
-        self.store.transition(spec.drill_id, host, wave, state, detail=detail, now=self.clock.now())
-
-    def _phase(
-        self, spec: DrillSpec, host: str, wave: int, phase: Phase, extra: Mapping[str, Any] | None = None
-    ) -> tuple[PhaseResult, DrillPhase]:
-        self._event(spec, AuditKind.PHASE_STARTED, host=host, wave=wave, phase=phase, patch_id=spec.patch.id)
-        started = self.clock.now()
-        extravars = {
-            **spec.extravars,
-            **patch_vars({host: [spec.patch]}),
-            "otorch_run_id": spec.drill_id,
-            "otorch_phase": phase.value,
-            "otorch_backup_id": f"{spec.drill_id}",
-            **(extra or {}),
-        }
-        outcome = self.backend.run_phase(
-            PhaseRequest(
-                phase=phase,
-                hosts=(host,),
-                inventory=(spec.hosts_inventory or partial(phase_inventory, spec.inventory))((host,)),
-                extravars=extravars,
-                timeout_s=spec.phase_timeout_s,
-                run_id=spec.drill_id,
-                run_label=f"{spec.drill_id}-{host}-{phase.value}",
-            )
-        )
-        finished = self.clock.now()
-        result = outcome.results.get(host) or PhaseResult.model_validate(
-            {
-                "phase": phase,
-                "host": host,
-                "ok": False,
-                "outcome": HostOutcome.NO_RESULT,
-                "message": "no result from the backend",
-            }
-        )
-        self.store.record_phase_result(spec.drill_id, wave, result, started, finished)
-        ok = result.ok and result.outcome is HostOutcome.OK
-        self._event(
-            spec,
-            AuditKind.PHASE_RESULT,
-            host=host,
-            wave=wave,
-            phase=phase,
-            patch_id=spec.patch.id,
-            result="ok" if ok else "failed",
-            detail={"brief": _brief(result)},
-        )
-        seconds = round((finished - started).total_seconds(), 3)
-        self.progress(f"{host}: {phase.value} {'ok' if ok else 'FAILED'} ({seconds:.1f} s)")
-        return result, DrillPhase(phase=phase, ok=ok, seconds=seconds, detail=_brief(result))
-
-    # -- one host --------------------------------------------------------------------------------
-
-    def _host(self, spec: DrillSpec, asset: Asset, wave: int) -> DrillHostResult:
-        host = asset.name
-        phases: list[DrillPhase] = []
-
-        def done(state: HostState, message: str, **kw: Any) -> DrillHostResult:
-            self._move(spec, host, wave, state, message)
-            return DrillHostResult(
-                host=host, passed=False, final_state=state, phases=tuple(phases), message=message, **kw
-            )
-
-        self._move(spec, host, wave, HostState.DIAGNOSING, "drill: baseline scan and diagnostics")
-        before, step = self._phase(spec, host, wave, Phase.SCAN)
-        phases.append(step)
-        if not step.ok:
-            return done(HostState.FAILED, f"baseline scan failed: {step.detail}")
-        self.store.save_baseline(host, before, self.clock.now(), run_id=spec.drill_id)
-        _, step = self._phase(spec, host, wave, Phase.DIAGNOSTICS)
-        phases.append(step)
-        if not step.ok:
-            return done(HostState.BLOCKED, f"diagnostics failed: {step.detail}")
-
-        self._move(spec, host, wave, HostState.BACKING_UP)
-        backup, step = self._phase(spec, host, wave, Phase.BACKUP)
-        phases.append(step)
-        if not step.ok:
-            return done(HostState.FAILED, f"backup failed, host untouched: {step.detail}")
-        backup_id = backup.backup_id or spec.drill_id
-
-        self._move(spec, host, wave, HostState.INSTALLING, f"drill: install {spec.patch.id}")
-        _, step = self._phase(spec, host, wave, Phase.INSTALL)
-        phases.append(step)
-        verification_ok: bool | None = None
-        if step.ok:
-            self._move(spec, host, wave, HostState.VERIFYING)
-            _, step = self._phase(spec, host, wave, Phase.VERIFY)
-            phases.append(step)
-            verification_ok = step.ok
-            why = "verification passed" if step.ok else f"verification failed: {step.detail}"
-        else:
-            why = f"install failed: {step.detail}"
-
-        self._move(spec, host, wave, HostState.ROLLING_BACK, f"drill: forced rollback ({why})")
-        _, rollback = self._phase(spec, host, wave, Phase.ROLLBACK, {"otorch_backup_id": backup_id})
-        phases.append(rollback)
-
-        after, step = self._phase(spec, host, wave, Phase.SCAN)
-        phases.append(step)
-        if step.ok:
-            differences = compare_scans(
-                before.model_dump(mode="json", by_alias=True), after.model_dump(mode="json", by_alias=True)
-            )
-        else:
-            differences = ()
-        passed = rollback.ok and step.ok and not differences
-        if passed:
-            message = f"baseline restored in {rollback.seconds:.1f} s"
-        elif not step.ok:
-            message = f"post-rollback scan failed: {step.detail}"
-        else:
-            shown = "; ".join(d.describe() for d in differences[:MAX_LISTED])
-            more = f"; and {len(differences) - MAX_LISTED} more" if len(differences) > MAX_LISTED else ""
-            parts = (
-                [f"{len(differences)} difference(s) from the baseline: {shown}{more}"] if differences else []
-            )
-            if not rollback.ok:
-                parts.append(f"rollback reported failure: {rollback.detail}")
-            message = "; ".join(parts)
-        final = HostState.ROLLED_BACK if passed else HostState.ROLLBACK_FAILED
-        self._move(spec, host, wave, final, message)
-        return DrillHostResult(
-            host=host,
-            passed=passed,
-            final_state=final,
-            phases=tuple(phases),
-            verification_ok=verification_ok,
-            rollback_ok=rollback.ok,
-            rollback_seconds=rollback.seconds,
-            differences=differences,
-            message=message,
-        )
+        self.observer = observer
+        self.redactor = redactor
 
     # -- the drill -------------------------------------------------------------------------------
 
     def run(self, spec: DrillSpec) -> DrillReport:
         """Raises `DrillRefused` (before touching anything) for a safety-system host without a valid approval
         (see `safety_approvals`)."""
-        approved, refused = safety_approvals(spec.assets, spec.approvals, spec.operator, self.clock.now())
-        refused = {host: spec.approval_problems.get(host, why) for host, why in refused.items()}
-        if refused:
-            self.audit.append(
-                AuditEvent(
-                    at=self.clock.now(),
-                    operator=spec.operator,
-                    kind=DRILL_REFUSED,
-                    run_id=spec.drill_id,
-                    patch_id=spec.patch.id,
-                    result="refused",
-                    detail={
-                        "hosts": list(refused),
-                        "reason": "safety system without a valid approval",
-                        "missing": refused,
-                    },
-                )
-            )
-            raise DrillRefused(refused, spec.signed_only)
+        rec = self._recorder(spec)
+        approved = self._released(rec, spec)
         started = self.clock.now()
-        digest = content_hash(
+        record = RunRecord(
+            run_id=spec.drill_id,
+            operator=spec.operator,
+            waveplan_hash=drill_digest(spec),
+            plan_hash=f"drill:{spec.patch.id}",
+            started_at=started,
+            inventory_path=str(spec.inventory),
+        )
+        rec.journal.start_run(
+            record,
             {
-                "patch": spec.patch.model_dump(mode="json"),
-                "hosts": [a.name for a in spec.assets],
-                "group": spec.group,
-            }
-        )
-        self.store.create_run(
-            RunRecord(
-                run_id=spec.drill_id,
-                operator=spec.operator,
-                waveplan_hash=digest,
-                plan_hash=f"drill:{spec.patch.id}",
-                started_at=started,
-                inventory_path=str(spec.inventory),
-            )
-        )
-        self._event(
-            spec,
-            AuditKind.RUN_STARTED,
-            patch_id=spec.patch.id,
-            artifact_sha256=spec.patch.sha256,
-            detail={
                 "drill": True,
                 "group": spec.group,
+                "patch_id": spec.patch.id,
+                "artifact_sha256": spec.patch.sha256,
                 "hosts": [a.name for a in spec.assets],
                 "not_applicable": list(spec.not_applicable),
             },
         )
-        for host, approval in approved.items():
-            self._event(
-                spec,
-                APPROVAL_RECORDED,
-                host=host,
-                result="approved",
-                detail={
-                    "kind": approval.kind,
-                    "approved_by": approval.approved_by,
-                    "reason": approval.reason,
-                    "approved_at": approval.at.isoformat(),
-                    "consulted": list(spec.approvals_from),
-                },
+        rec.observer.run_started(record, resumed=False)
+        self._approvals(rec, spec, approved)
+        rec.register({a.name: i for i, a in enumerate(spec.assets)})
+        return self._drill(rec, spec, started, approved)
+
+    def resume(self, spec: DrillSpec) -> DrillReport:
+        """Finish a drill that was killed mid-way (the same spec: `DrillMismatch` otherwise, nothing
+        touched; `RunNotFound` for a drill never started). Safety approvals are checked again."""
+        run = self.store.get_run(spec.drill_id)
+        if run.waveplan_hash != drill_digest(spec) or run.plan_hash != f"drill:{spec.patch.id}":
+            raise DrillMismatch(
+                f"{spec.drill_id} drilled other hosts or another patch ({run.plan_hash}); resume it with the "
+                "group, patch, inventory and catalog it was started with"
             )
-        self.store.register_hosts(spec.drill_id, {a.name: i for i, a in enumerate(spec.assets)}, started)
-        results: list[DrillHostResult] = []
-        for wave, asset in enumerate(spec.assets):
-            result = self._host(spec, asset, wave)
-            results.append(result)
-            self._event(
-                spec,
-                DRILL_RESULT,
-                host=asset.name,
-                wave=wave,
+        rec = self._recorder(spec)
+        approved = self._released(rec, spec)
+        detail = {"drill": True, "previous_status": run.status.value}
+        resumed = rec.journal.resume_run(
+            self.clock.now(), detail, reopen=True, status_detail=f"resumed by {spec.operator}"
+        )
+        rec.observer.run_started(resumed, resumed=True)
+        self._approvals(rec, spec, approved)
+        if not rec.hosts:  # killed before its hosts were registered
+            rec.register({a.name: i for i, a in enumerate(spec.assets)})
+        return self._drill(rec, spec, run.started_at, approved)
+
+    def _recorder(self, spec: DrillSpec) -> Recorder:
+        patches = {a.name: (spec.patch,) for a in spec.assets}
+        return Recorder(
+            spec.drill_id, spec.operator, self.store, self.audit, self.clock, self.observer, self.redactor,
+            patches,
+        )  # fmt: skip
+
+    def _released(self, rec: Recorder, spec: DrillSpec) -> dict[str, Approval]:
+        approved, refused = safety_approvals(spec.assets, spec.approvals, spec.operator, self.clock.now())
+        refused = {host: spec.approval_problems.get(host, why) for host, why in refused.items()}
+        if refused:
+            rec.journal.event(
+                DRILL_REFUSED,
+                self.clock.now(),
                 patch_id=spec.patch.id,
-                result="passed" if result.passed else "failed",
+                result="refused",
                 detail={
-                    "drill_id": spec.drill_id,
-                    "rollback_seconds": result.rollback_seconds,
-                    "verification_ok": result.verification_ok,
-                    "differences": [d.describe() for d in result.differences],
-                    "message": result.message,
+                    "hosts": list(refused),
+                    "reason": "safety system without a valid approval",
+                    "missing": refused,
                 },
             )
+            raise DrillRefused(refused, spec.signed_only)
+        return approved
+
+    def _approvals(self, rec: Recorder, spec: DrillSpec, approved: dict[str, Approval]) -> None:
+        for host, approval in approved.items():
+            detail = approval_detail(approval, spec.approvals_from)
+            rec.event(APPROVAL_RECORDED, host=host, result="approved", detail=detail)
+
+    def _drill(
+        self, rec: Recorder, spec: DrillSpec, started: datetime, approved: dict[str, Approval]
+    ) -> DrillReport:
+        options = RunOptions(
+            operator=spec.operator,
+            inventory=spec.inventory,
+            extravars=spec.extravars,
+            secret_vars=spec.secret_vars,
+            phase_timeout_s=spec.phase_timeout_s,
+            hosts_inventory=spec.hosts_inventory,
+            forks=1,
+        )
+        waves = {a.name: drill_wave(spec, i, a, started) for i, a in enumerate(spec.assets)}
+        patches = {spec.patch.id: spec.patch}
+        hostmap = {name: wave.hosts[0] for name, wave in waves.items()}
+        run = _Run(spec, rec, PhaseJobs(self.backend, rec, options, hostmap, patches), waves)
+        try:
+            results = [self._host(run, asset) for asset in spec.assets]
+        except Exception as exc:  # on the record when it still takes it; hosts mid-step wait for --resume
+            detail = rec.clean(f"{type(exc).__name__}: {exc}")[:500]
+            with contextlib.suppress(StoreError, sqlite3.Error):
+                rec.journal.run_status(RunStatus.FAILED, self.clock.now(), detail)
+            raise
         passed = bool(results) and all(r.passed for r in results)
         failed = [r.host for r in results if not r.passed]
         detail = "drill passed: every baseline restored" if passed else f"drill FAILED on {', '.join(failed)}"
         status = RunStatus.COMPLETED if passed else RunStatus.FAILED
-        self.store.set_run_status(spec.drill_id, status, self.clock.now(), detail)
-        self._event(spec, AuditKind.RUN_STATUS, result=status.value, detail={"detail": detail})
+        rec.journal.run_status(status, self.clock.now(), detail)
         return DrillReport(
             drill_id=spec.drill_id,
             group=spec.group,
@@ -478,3 +215,180 @@ class Drill:
             not_applicable=spec.not_applicable,
             approvals=tuple(approved.values()),
         )
+
+    # -- one phase -------------------------------------------------------------------------------
+
+    def _phase(
+        self,
+        run: _Run,
+        host: str,
+        phase: Phase,
+        entering: HostState | None = None,
+        detail: str = "",
+        *,
+        backup_id: str | None = None,
+    ) -> tuple[PhaseResult, DrillPhase]:
+        """Move the host into `entering` (None: it stays), then one phase job of it, built and recorded as a
+        wave's (the result as stored: scrubbed of registered secrets)."""
+        if entering is not None:
+            run.rec.move(host, entering, detail, backup_id=backup_id if entering is _S.INSTALLING else None)
+        extra: dict[str, str | None] | None = None
+        backup_ids: dict[str, str | None] | None = None
+        if phase is Phase.BACKUP:
+            extra = {"otorch_backup_id": run.spec.drill_id}
+        elif phase is Phase.ROLLBACK:
+            extra, backup_ids = {"otorch_backup_id": backup_id}, {host: backup_id}
+        started = self.clock.now()
+        wave = run.waves[host]
+        result = run.jobs.run(wave, JobSpec(phase, (host,), None, backup_ids=backup_ids, extra=extra))[host]
+        seconds = round((self.clock.now() - started).total_seconds(), 3)
+        step = phase_step(result, seconds)
+        self.progress(f"{host}: {phase.value} {'ok' if step.ok else 'FAILED'} ({seconds:.1f} s)")
+        return result, step
+
+    # -- one host --------------------------------------------------------------------------------
+
+    def _host(self, run: _Run, asset: Asset) -> DrillHostResult:
+        """Drill `asset`, or finish what a killed drill left of it (`resume`)."""
+        host = asset.name
+        state = run.rec.state(host)
+        if state is _S.PENDING:
+            return self._drill_host(run, host)
+        tried = attempt(self.store, run.spec.drill_id, host)
+        record = run.rec.hosts[host]
+        if record.state.terminal:
+            return settled(record, tried)
+        if not tried.installing:  # killed before install: the host was not changed; drill it again
+            self._reconcile(run, host, "drill resumed: caught before install, host unchanged")
+            return self._drill_host(run, host)
+        backups = [b for r in tried.results(Phase.BACKUP) if (b := r.backup_id)]
+        backup_id = record.backup_id or (backups[-1] if backups else run.spec.drill_id)
+        scans, verify = tried.results(Phase.SCAN), tried.results(Phase.VERIFY)
+        why = f"drill resumed: caught {record.state.value} after its install began"
+        if Phase.INSTALL not in tried.phases():
+            why += "; the install's result was never recorded (it may not have run)"
+        if record.state not in (_S.INSTALLING, _S.VERIFYING):  # rolling back (or reconciling): again
+            self._reconcile(run, host, why)
+        phases = [phase_step(r.result, record_seconds(r)) for r in tried.records]
+        verification_ok = phase_ok(verify[-1]) if verify else None
+        before = scans[0] if scans else None
+        return self._undo(run, host, backup_id, before, phases, verification_ok, why, note=why)
+
+    @staticmethod
+    def _reconcile(run: _Run, host: str, why: str) -> None:
+        """Found mid-step: `needs_reconcile` first (as the engine's resume marks it), unless already."""
+        if run.rec.state(host) is not _S.NEEDS_RECONCILE:
+            run.rec.move(host, _S.NEEDS_RECONCILE, why)
+
+    def _drill_host(self, run: _Run, host: str) -> DrillHostResult:
+        phases: list[DrillPhase] = []
+
+        def done(state: HostState, message: str) -> DrillHostResult:
+            result = DrillHostResult(
+                host=host, passed=False, final_state=state, phases=tuple(phases), message=message
+            )
+            return self._finish(run, result)
+
+        before, step = self._phase(
+            run, host, Phase.SCAN, _S.DIAGNOSING, "drill: baseline scan and diagnostics"
+        )
+        phases.append(step)
+        if not step.ok:
+            return done(_S.FAILED, f"baseline scan failed: {step.detail}")
+        self.store.save_baseline(host, before, self.clock.now(), run_id=run.spec.drill_id)
+        _, step = self._phase(run, host, Phase.DIAGNOSTICS)
+        phases.append(step)
+        if not step.ok:
+            return done(_S.BLOCKED, f"diagnostics failed: {step.detail}")
+
+        backup, step = self._phase(run, host, Phase.BACKUP, _S.BACKING_UP)
+        phases.append(step)
+        if not step.ok:
+            return done(_S.FAILED, f"backup failed, host untouched: {step.detail}")
+        backup_id = backup.backup_id or run.spec.drill_id
+
+        _, step = self._phase(
+            run, host, Phase.INSTALL, _S.INSTALLING, f"drill: install {run.spec.patch.id}",
+            backup_id=backup_id,
+        )  # fmt: skip
+        phases.append(step)
+        verification_ok: bool | None = None
+        if step.ok:
+            _, step = self._phase(run, host, Phase.VERIFY, _S.VERIFYING)
+            phases.append(step)
+            verification_ok = step.ok
+            why = "verification passed" if step.ok else f"verification failed: {step.detail}"
+        else:
+            why = f"install failed: {step.detail}"
+        return self._undo(run, host, backup_id, before, phases, verification_ok, why)
+
+    def _undo(
+        self,
+        run: _Run,
+        host: str,
+        backup_id: str,
+        before: PhaseResult | None,
+        phases: list[DrillPhase],
+        verification_ok: bool | None,
+        why: str,
+        note: str = "",
+    ) -> DrillHostResult:
+        """The forced rollback from `backup_id`, the scan after it and the comparison with `before`."""
+        _, rollback = self._phase(
+            run, host, Phase.ROLLBACK, _S.ROLLING_BACK, f"drill: forced rollback ({why})", backup_id=backup_id
+        )
+        phases.append(rollback)
+        after, step = self._phase(run, host, Phase.SCAN)
+        phases.append(step)
+        differences: tuple[Difference, ...] = ()
+        if step.ok and before is not None:
+            differences = compare_scans(scan_data(before), scan_data(after))
+        passed = rollback.ok and step.ok and before is not None and not differences
+        if passed:
+            message = f"baseline restored in {rollback.seconds:.1f} s"
+        elif not step.ok:
+            message = f"post-rollback scan failed: {step.detail}"
+        elif before is None:
+            message = "no baseline scan of this drill is recorded: nothing to compare with"
+        else:
+            shown = "; ".join(d.describe() for d in differences[:MAX_LISTED])
+            more = f"; and {len(differences) - MAX_LISTED} more" if len(differences) > MAX_LISTED else ""
+            parts = (
+                [f"{len(differences)} difference(s) from the baseline: {shown}{more}"] if differences else []
+            )
+            if not rollback.ok:
+                parts.append(f"rollback reported failure: {rollback.detail}")
+            message = "; ".join(parts)
+        if note:
+            message += f" ({note})"
+        result = DrillHostResult(
+            host=host,
+            passed=passed,
+            final_state=_S.ROLLED_BACK if passed else _S.ROLLBACK_FAILED,
+            phases=tuple(phases),
+            verification_ok=verification_ok,
+            rollback_ok=rollback.ok,
+            rollback_seconds=rollback.seconds,
+            differences=differences,
+            message=message,
+        )
+        return self._finish(run, result)
+
+    def _finish(self, run: _Run, result: DrillHostResult) -> DrillHostResult:
+        """The host's verdict on the record (`drill_result`), then its final transition: a host in a final
+        state always has its verdict in the audit log."""
+        run.rec.event(
+            DRILL_RESULT,
+            host=result.host,
+            wave=run.waves[result.host].index,
+            result="passed" if result.passed else "failed",
+            detail={
+                "drill_id": run.spec.drill_id,
+                "rollback_seconds": result.rollback_seconds,
+                "verification_ok": result.verification_ok,
+                "differences": [d.describe() for d in result.differences],
+                "message": result.message,
+            },
+        )
+        run.rec.move(result.host, result.final_state, result.message)
+        return result

@@ -10,13 +10,8 @@ import pytest
 from fake_backend import fake_inventory
 
 from otorchestrator.execution.backend import PhaseOutcome, PhaseRequest, RunStatus, TaskEvent
-from otorchestrator.execution.drill import (
-    DRILL_RESULT,
-    Drill,
-    DrillRefused,
-    DrillSpec,
-    select_drill_hosts,
-)
+from otorchestrator.execution.drill import Drill
+from otorchestrator.execution.drill_models import DRILL_RESULT, DrillRefused, DrillSpec, select_drill_hosts
 from otorchestrator.exitcodes import ExitCode
 from otorchestrator.models.asset import Asset, Criticality, InstalledProduct, Role
 from otorchestrator.models.catalog import Patch
@@ -122,6 +117,10 @@ class FakeHosts:
                 }
             )
         return PhaseOutcome(phase=request.phase, status=RunStatus.SUCCESSFUL, rc=0, results=results)
+
+    def end_orphans(self, run_id: str, grace_s: float = 30.0, notify: Any = None) -> list[str]:
+        self.calls.append((run_id, "end_orphans"))
+        return []
 
 
 @pytest.fixture
@@ -389,3 +388,34 @@ def test_drill_records_go_to_the_site_syslog_too(tmp_path: Path, monkeypatch: py
     from otorchestrator.forward.rfc5424 import record_of_line
 
     assert local and [record_of_line(f.decode()) for f in collector.frames] == local
+
+
+def test_cli_drill_killed_mid_install_is_finished_with_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kill -9 while nw-hmi-02 installs: the same command is refused (it says --resume); with --resume the
+    crashed drill's processes are ended first, the host is rolled back and compared, never installed again."""
+    from fake_backend import SimulatedCrash
+
+    class Killed(FakeHosts):
+        def run_phase(self, request: PhaseRequest, on_event: Any = None, cancel: Any = None) -> PhaseOutcome:
+            outcome = super().run_phase(request, on_event, cancel)
+            if request.phase is Phase.INSTALL:
+                raise SimulatedCrash("kill -9 during install")
+            return outcome
+
+    killed = Killed()
+    with pytest.raises(SimulatedCrash):
+        _cli(tmp_path, monkeypatch, killed, "--group", "nw-hmi-02")
+    backend = FakeHosts()
+    backend.state = killed.state  # the same host: 1.1.0 installed
+    again = _cli(tmp_path, monkeypatch, backend, "--group", "nw-hmi-02")
+    assert again.exit_code == ExitCode.REFUSED, again.output
+    assert "--resume" in again.output and backend.calls == []
+    resumed = _cli(tmp_path, monkeypatch, backend, "--group", "nw-hmi-02", "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert "nw-hmi-02      PASSED" in resumed.output and "after its install began" in resumed.output
+    assert backend.calls == [("D1", "end_orphans"), ("nw-hmi-02", "rollback"), ("nw-hmi-02", "scan")]
+    assert backend.state["nw-hmi-02"]["version"] == "1.0.0"
+    with StateStore(tmp_path / "st" / "state.db") as store:
+        assert store.get_run("D1").status is StoreRunStatus.COMPLETED
