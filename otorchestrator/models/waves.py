@@ -7,16 +7,22 @@ except itself and `plan_hash` ties the wave plan to the reviewed plan it was sta
 
 from __future__ import annotations
 
+import hashlib
+import types
+import typing
 from datetime import datetime
-from enum import StrEnum
-from typing import Literal
+from enum import Enum, StrEnum
+from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic.functional_serializers import PlainSerializer, WrapSerializer
+from pydantic_core import PydanticSerializationError
 
 from otorchestrator.collector import collector_paused
 from otorchestrator.models.asset import Asset, Criticality, Role
-from otorchestrator.models.canonical import hash_like, hash_version
-from otorchestrator.models.canonical_stream import model_content_hash
+from otorchestrator.models.canonical import JCS_PREFIX, es_number, hash_like, hash_version
+from otorchestrator.models.canonical_stream import model_content_hash, model_jcs_bytes
 from otorchestrator.models.catalog import Patch
 from otorchestrator.models.plan import Approval, Decision, ExemptionRef
 from otorchestrator.models.policy import WavePolicy
@@ -175,11 +181,11 @@ class WavePlan(BaseModel):
             if self.content_hash and hash_version(self.content_hash) == "legacy":
                 data = self.model_dump(mode="json", exclude={"content_hash"})
                 return hash_like(data, self.content_hash, finite=True)
-            return model_content_hash(self, _UNHASHED)
+            return _content_hash(self)
 
     def sealed(self) -> WavePlan:
         with collector_paused():
-            digest = model_content_hash(self, _UNHASHED)  # = finite_content_hash of the JSON dump
+            digest = _content_hash(self)  # = finite_content_hash of the JSON dump
         return self.model_copy(update={"content_hash": digest})
 
     def asset_map(self) -> dict[str, Asset]:
@@ -195,3 +201,117 @@ class WavePlan(BaseModel):
     @property
     def infeasible(self) -> tuple[Exclusion, ...]:
         return tuple(e for e in self.exclusions if e.infeasible)
+
+
+def _content_hash(plan: WavePlan) -> str:
+    """`model_content_hash(plan, _UNHASHED)`, with the waves written in one pass (`_waves_jcs`); the rest of
+    the plan, and a wave plan that pass does not take, through the generic streamed writer."""
+    plain = type(plan) is WavePlan and not plan.__pydantic_extra__
+    waves = _waves_jcs(plan.waves) if plain else None
+    if waves is None:
+        return model_content_hash(plan, _UNHASHED)
+    head = model_jcs_bytes(plan, _UNHASHED | {"waves"})  # "waves" sorts last: its member closes the text
+    digest = hashlib.sha256(memoryview(head)[:-1])
+    digest.update(b',"waves":')
+    digest.update(waves)
+    digest.update(b"}")
+    return JCS_PREFIX + digest.hexdigest()
+
+
+# -- the waves in one pass -----------------------------------------------------------------------------
+#
+# The generic writer (models/canonical_stream.py) writes a nested model by identity, one pydantic call per
+# object: a 10k-asset wave plan's ~8k hosts, ~15k items and ~17k constraints, all distinct, cost ~50k
+# calls. Here pydantic dumps every wave (without hosts) in one call and every host (with its items,
+# constraints and approval) in another; each float field of a host is respelled as ECMAScript writes it
+# (`es_number`) and orjson writes the whole with sorted keys: the RFC 8785 text of the waves' JSON dump.
+# It holds only while the classes below have floats nowhere but directly in WaveHost and no field whose
+# JSON member names are not field names (`_plain_fields`); otherwise the generic writer runs.
+
+_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+_WAVES_LAST = max(WavePlan.model_fields.keys() - _UNHASHED) == "waves"  # its member closes the text
+_WAVE_ROWS = TypeAdapter(tuple[Wave, ...]).serializer
+_HOST_ROWS = TypeAdapter(tuple[WaveHost, ...]).serializer
+_WITHOUT_HOSTS = {"__all__": {"hosts"}}
+
+
+def _float_fields(cls: type[BaseModel], floats: bool, skip: str = "") -> tuple[str, ...] | None:
+    """The float fields of `cls` but `skip` (allowed only if `floats`), or None where the one pass could
+    differ from the reference text: a float in a nested model, a dict, Any, an alias or a serializer."""
+    decorators = cls.__pydantic_decorators__
+    if decorators.field_serializers or decorators.model_serializers or cls.__pydantic_computed_fields__:
+        return None
+    if cls.model_config.get("extra") == "allow":
+        return None
+    found: list[str] = []
+    for name, info in cls.model_fields.items():
+        if name == skip:
+            continue
+        if info.serialization_alias or info.exclude:
+            return None
+        if any(isinstance(m, (PlainSerializer, WrapSerializer)) for m in info.metadata):
+            return None
+        leaves = _leaves(info.annotation)
+        if leaves is None or (float in leaves and not floats):
+            return None
+        if float in leaves:
+            found.append(name)
+        for leaf in leaves:
+            if issubclass(leaf, BaseModel) and _float_fields(leaf, False) is None:
+                return None
+    return tuple(found)
+
+
+def _leaves(annotation: Any) -> set[type] | None:
+    """The types a value of `annotation` is made of (through unions, `tuple[X, ...]`, `list[X]`), or None
+    for one the one pass does not take (a dict, Any, a fixed-length tuple, a literal of non-strings)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (Union, types.UnionType) or (origin is tuple and len(args) == 2 and args[1] is Ellipsis):
+        parts = [_leaves(a) for a in args if a is not Ellipsis]
+    elif origin is list:
+        parts = [_leaves(args[0])]
+    elif origin is Literal:
+        return {str} if all(isinstance(a, str) for a in args) else None
+    elif isinstance(annotation, type) and (
+        annotation in (str, int, float, bool, type(None), datetime)
+        or issubclass(annotation, (Enum, BaseModel))
+    ):
+        return {annotation}
+    else:
+        return None
+    if any(p is None for p in parts):
+        return None
+    return set().union(*parts)  # type: ignore[arg-type]
+
+
+def _waves_jcs(waves: tuple[Wave, ...]) -> bytes | None:
+    """The RFC 8785 text of the waves' JSON dump, or None where the generic writer must write it."""
+    if _HOST_FLOATS is None or not _ONE_PASS:
+        return None
+    hosts = tuple(h for w in waves for h in w.hosts)
+    try:  # "error": a value that is not its declared type (a float where none is declared) is refused
+        rows = _WAVE_ROWS.to_python(waves, mode="json", exclude=_WITHOUT_HOSTS, warnings="error")
+        host_rows = _HOST_ROWS.to_python(hosts, mode="json", warnings="error")
+    except PydanticSerializationError:
+        return None
+    spelled: dict[float, orjson.Fragment] = {}
+    for name in _HOST_FLOATS:
+        for host in host_rows:
+            value = host[name]
+            if type(value) is float:
+                found = spelled.get(value)
+                if found is None:  # NaN never hits; es_number refuses it, as the generic writer does
+                    found = spelled[value] = orjson.Fragment(es_number(value).encode())
+                host[name] = found
+    done = 0
+    for wave, row in zip(waves, rows, strict=True):
+        row["hosts"] = host_rows[done : done + len(wave.hosts)]
+        done += len(wave.hosts)
+    try:
+        return orjson.dumps(rows, option=_OPTIONS)
+    except orjson.JSONEncodeError:  # an integer beyond 2**53, a lone surrogate: the generic writer says so
+        return None
+
+
+_HOST_FLOATS = _float_fields(WaveHost, True)
+_ONE_PASS = _WAVES_LAST and _float_fields(Wave, False, skip="hosts") is not None
