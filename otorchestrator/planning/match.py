@@ -107,6 +107,24 @@ class ProductMatch:
     near: tuple[NearName, ...] = ()
 
 
+@dataclass(frozen=True)
+class _Named:
+    """A rule that names a product (vendor and variant agree): what a hit through it says, but the version."""
+
+    compiled: CompiledRule
+    head: str  # the hit's `why` up to the installed version
+    tail: str  # and after it
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """The version-independent part of matching one installed (vendor, product), computed once for all of
+    its versions: the rules that name it, and the near names (each kept only where its range may hold)."""
+
+    named: tuple[_Named, ...]
+    near: tuple[NearName, ...]  # in the order reported: vendor aliases first, then families
+
+
 @dataclass
 class AdvisoryIndex:
     by_product: dict[str, list[CompiledRule]] = field(default_factory=dict)
@@ -114,12 +132,19 @@ class AdvisoryIndex:
     contradicted: list[CompiledRule] = field(default_factory=list)
     rules: int = 0
     _cache: dict[tuple[str, str, str], ProductMatch] = field(default_factory=dict, repr=False)
+    _candidates: dict[tuple[str, str], _Candidates] = field(default_factory=dict, repr=False)
 
     def match(self, installed: InstalledProduct) -> ProductMatch:
         key = (installed.vendor, installed.product, installed.version)
         found = self._cache.get(key)
         if found is None:
             found = self._cache[key] = _match(self, *key)
+        return found
+
+    def candidates(self, vendor: str, product: str) -> _Candidates:
+        found = self._candidates.get((vendor, product))
+        if found is None:
+            found = self._candidates[(vendor, product)] = _candidates(self, vendor, product)
         return found
 
 
@@ -172,11 +197,10 @@ def _inside(spec: Spec, version: str) -> bool | None:
     return None if parsed is None else spec.contains(parsed)
 
 
-def _near_names(
-    index: AdvisoryIndex, vendor: str, product: str, version: str, seen: set[int]
-) -> list[NearName]:
+def _near_names(index: AdvisoryIndex, vendor: str, product: str, seen: set[int]) -> list[NearName]:
     """Rules naming this product's family (a word prefix of its name: advisory `ThinManager`, inventory
-    `ThinManager ThinServer`), by a matching vendor, whose range holds (or may hold) the installed version.
+    `ThinManager ThinServer`), by a matching vendor, with vulnerabilities (the caller keeps those whose range
+    holds, or may hold, the installed version).
     The reverse (the advisory names one component of what the inventory names) is not asked: the advisory's
     claim is narrower than the product, and on the real corpus it only adds noise."""
     words = product_key(product, vendor).split()
@@ -185,8 +209,6 @@ def _near_names(
         for compiled in index.by_product.get(near_key, ()):
             rule = compiled.rule
             if id(compiled) in seen or not compiled.vulns or vendor_match(vendor, rule.vendor) is None:
-                continue
-            if _inside(compiled.spec, version) is False:
                 continue
             seen.add(id(compiled))
             out.append(
@@ -199,23 +221,21 @@ def _near_names(
     return out
 
 
-def _match(index: AdvisoryIndex, vendor: str, product: str, version: str) -> ProductMatch:
+def _candidates(index: AdvisoryIndex, vendor: str, product: str) -> _Candidates:
     keys = dict.fromkeys((product_key(product, vendor), product_key(product)))
     candidates = list({id(c): c for key in keys for c in index.by_product.get(key, [])}.values())
-    parsed = parse_version(version)
     variant = product_variant(product)
-    named = False
-    hits: list[Hit] = []
-    review: list[CompiledRule] = []
+    named: list[_Named] = []
     near: list[NearName] = []
     for compiled in candidates:
-        how = vendor_match(vendor, compiled.rule.vendor)
+        rule = compiled.rule
+        how = vendor_match(vendor, rule.vendor)
         if how is None:
-            if compiled.vulns and _inside(compiled.spec, version) is not False:
+            if compiled.vulns:
                 near.append(
                     NearName(
                         compiled,
-                        f"same product name, vendor {compiled.rule.vendor!r} is not {vendor!r} (an alias?): "
+                        f"same product name, vendor {rule.vendor!r} is not {vendor!r} (an alias?): "
                         f"{compiled.entry}; not matched, needs a human look",
                     )
                 )
@@ -223,23 +243,32 @@ def _match(index: AdvisoryIndex, vendor: str, product: str, version: str) -> Pro
         relation = variant_relation(variant, compiled.variant)
         if relation is None:  # a sibling variant's rule: another product
             continue
-        named = True
-        spec = compiled.spec
-        inside = _inside(spec, version)
+        notes = "".join(f"; {n}" for n in (relation, compiled.fix_note) if n)
+        head = f"{compiled.entry}: {how}; product {rule.product!r}; version "
+        named.append(_Named(compiled, head, f" in {compiled.spec.describe()}{notes}"))
+    near += _near_names(index, vendor, product, {id(c) for c in candidates})
+    return _Candidates(tuple(named), tuple(near))
+
+
+def _match(index: AdvisoryIndex, vendor: str, product: str, version: str) -> ProductMatch:
+    found = index.candidates(vendor, product)
+    parsed = parse_version(version)
+    hits: list[Hit] = []
+    review: list[CompiledRule] = []
+    for named in found.named:
+        compiled = named.compiled
+        inside = _inside(compiled.spec, version)
         if inside is None:
             review.append(compiled)
             continue
         if not inside or not compiled.vulns:
             continue
-        rule = compiled.rule
-        notes = "".join(f"; {n}" for n in (relation, compiled.fix_note) if n)
-        why = f"{compiled.entry}: {how}; product {rule.product!r}; version {version} in {spec.describe()}"
-        why += notes
-        advisory = compiled.advisory
+        why = named.head + version + named.tail
+        advisory, rule = compiled.advisory, compiled.rule
         hits += [Hit(c, advisory, rule, vuln, score, why, fix) for c, vuln, score, fix in compiled.effects]
-    near += _near_names(index, vendor, product, version, {id(c) for c in candidates})
+    near = tuple(n for n in found.near if _inside(n.rule.spec, version) is not False)
     note = "" if parsed is not None else f"installed version {version!r} could not be parsed"
-    return ProductMatch(named, tuple(hits), tuple(review), note, tuple(near))
+    return ProductMatch(bool(found.named), tuple(hits), tuple(review), note, near)
 
 
 def _rule_problems(

@@ -283,9 +283,10 @@ def _remediation_text(hits: list[Hit]) -> str:
 @dataclass(frozen=True)
 class _Verdict:
     """The SSVC outcome of an item. It depends on the asset only through the decision point values (exposure,
-    human impact), so it is shared by every asset with those values and the same installed product."""
+    human impact), and on the product only through its covered CVEs' decision points, so it is shared by
+    every asset with those values and every installed product with those CVE sides."""
 
-    top: tuple[str, str, str]  # the deciding CVE's (cve, advisory, product id)
+    top: CveSide  # the deciding CVE's side
     outcome: Decision
     cves: tuple[str, ...]
     reason: str
@@ -295,11 +296,14 @@ class _Verdict:
 
 @dataclass
 class _Memo:
-    """Per-call memos: decision points by (asset profile, CVE rule), verdicts by (values, product)."""
+    """Per-call memos: decision points by (asset profile, CVE side), CVE sides by value, the CVE sides of each
+    installed product, verdicts by (asset values, CVE sides)."""
 
     kev: dict[str, KevEntry]
     asset_sides: dict[tuple[object, ...], AssetSide] = field(default_factory=dict)
     cve_sides: dict[tuple[str, str, str], CveSide] = field(default_factory=dict)
+    shared_sides: dict[tuple[object, ...], CveSide] = field(default_factory=dict)
+    product_sides: dict[object, tuple[tuple[int, ...], list[CveSide]]] = field(default_factory=dict)
     verdicts: dict[tuple[object, ...], _Verdict] = field(default_factory=dict)
     points: dict[tuple[object, ...], tuple[DecisionPoint, ...]] = field(default_factory=dict)
     overlays: dict[tuple[object, ...], _Overlay] = field(default_factory=dict)
@@ -312,30 +316,44 @@ class _Memo:
         side = self.asset_sides.get(profile)
         if side is None:
             side = self.asset_sides[profile] = asset_side(asset)
-        vkey = (side.exposure.value, side.human.value, side.well_being.value, pkey)
+        found_sides = self.product_sides.get(pkey)
+        if found_sides is None:
+            found_sides = self.product_sides[pkey] = self._sides(pp)
+        signature, vulns = found_sides
+        vkey = (side.exposure.value, side.human.value, side.well_being.value, signature)
         found = self.verdicts.get(vkey)
         if found is None:
-            found = self.verdicts[vkey] = self._decide(side, profile, pp)
-        points = self.points.get((profile, found.top))
+            found = self.verdicts[vkey] = self._decide(side, profile, pp, vulns)
+        points = self.points.get((profile, id(found.top)))
         if points is None:
-            points = self.points[(profile, found.top)] = combine(self.cve_sides[found.top], side).points
+            points = self.points[(profile, id(found.top))] = combine(found.top, side).points
         return found, points
 
-    def _decide(self, side: AssetSide, profile: tuple[object, ...], pp: _ProductPlan) -> _Verdict:
+    def _sides(self, pp: _ProductPlan) -> tuple[tuple[int, ...], list[CveSide]]:
+        """The CVE sides of `pp`'s covered CVEs, in its order, each shared with every equal side (the verdict
+        reads nothing else of the product), and their identities: the product's part of a verdict key."""
         vulns: list[CveSide] = []
-        keys: dict[str, tuple[str, str, str]] = {}
         for cve, hit in pp.covered:
-            cve_key = keys[cve] = (cve, hit.advisory.id, hit.rule.product_id)
+            cve_key = (cve, hit.advisory.id, hit.rule.product_id)
             vuln_side = self.cve_sides.get(cve_key)
             if vuln_side is None:
-                vuln_side = self.cve_sides[cve_key] = cve_side(hit, self.kev.get(cve))
+                made = cve_side(hit, self.kev.get(cve))
+                value = (id(made.cve), id(made.exploitation), id(made.automatable), id(made.technical_impact))
+                vuln_side = self.shared_sides.setdefault((*value, made.cvss), made)  # it holds its points
+                self.cve_sides[cve_key] = vuln_side
             vulns.append(vuln_side)
-        top = combine(worst(vulns, side), side)
-        self.points[(profile, keys[top.cve])] = top.points
+        return tuple(id(v) for v in vulns), vulns
+
+    def _decide(
+        self, side: AssetSide, profile: tuple[object, ...], pp: _ProductPlan, vulns: list[CveSide]
+    ) -> _Verdict:
+        chosen = worst(vulns, side)
+        top = combine(chosen, side)
+        self.points[(profile, id(chosen))] = top.points
         cves = tuple(c for c, _ in pp.covered)
         scores = [v.cvss for v in vulns if v.cvss is not None]
         return _Verdict(
-            keys[top.cve],
+            chosen,
             top.outcome,
             cves,
             _ssvc_reason(top, cves),
