@@ -41,11 +41,13 @@ def _ignore(message: str) -> None:
 
 @dataclass(frozen=True)
 class Caller:
-    """Where state lives and the effects the caller owns: the backend, who watches (observer), who answers
-    before a wave (confirm; None: nobody asked), where warnings go, the site audit config, the clock."""
+    """Where state lives and the effects the caller owns: the backend, who watches (observers: progress,
+    live report, ...; `observer` is one more, for callers that have one), who answers before a wave
+    (confirm; None: nobody asked), where warnings go, the site audit config, the clock."""
 
     state_dir: Path | None = None
     backend: Callable[[StatePaths], Backend] = registry_backend
+    observers: Sequence[Observer] = ()
     observer: Observer | None = None
     confirm: Callable[[Wave], bool] | None = None
     warn: Callable[[str], None] = _ignore
@@ -54,6 +56,9 @@ class Caller:
 
     def paths(self) -> StatePaths:
         return StatePaths.resolve(self.state_dir, os.environ)
+
+    def all_observers(self) -> list[Observer]:
+        return [*self.observers, *([self.observer] if self.observer is not None else [])]
 
 
 def audit_sinks_for(given: Path | None, paths: StatePaths, warn: Callable[[str], None]) -> list[AuditSink]:
@@ -95,7 +100,7 @@ def open_session(caller: Caller, secrets: Sequence[str] = ()) -> Iterator[Sessio
     audit = AuditLog(paths.audit, redactor=redactor, head_store=store, sinks=sinks)
     try:
         backend = caller.backend(paths)
-        orchestrator = Orchestrator(backend, store, audit, caller.clock, caller.observer, redactor)
+        orchestrator = Orchestrator(backend, store, audit, caller.clock, caller.all_observers(), redactor)
         yield Session(paths, store, audit, redactor, orchestrator, caller.clock)
     finally:
         audit.close()

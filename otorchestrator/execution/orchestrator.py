@@ -1,6 +1,6 @@
 """The orchestrator: start, resume, roll back and abort runs of a wave plan.
 
-Everything it touches is injected (backend, state store, audit log, clock, observer): no globals, `now`
+Everything it touches is injected (backend, state store, audit log, clock, observers): no globals, `now`
 from the clock. The state machine itself lives in `waverunner.py`; this module is about a run's life:
 safety checks before anything starts, the run lock, the run record, and the final status.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from otorchestrator.execution.backend import Backend
-from otorchestrator.execution.observer import NullObserver, Observer
+from otorchestrator.execution.observer import Observer, Observers
 from otorchestrator.execution.options import ABORTED, RunOptions
 from otorchestrator.execution.preflight import run_space_needs, space_problems
 from otorchestrator.execution.recorder import Recorder
@@ -52,6 +52,7 @@ class RunRefused(OrchestratorError, RuntimeError):
 
 
 AUDIT_SAFETY_OVERRIDE = "safety_override"
+AUDIT_OBSERVER_FAILED = "observer_failed"
 
 
 def new_run_id(now: datetime) -> str:
@@ -72,14 +73,14 @@ class Orchestrator:
         store: StateStore,
         audit: AuditLog,
         clock: Clock,
-        observer: Observer | None = None,
+        observers: Observer | Sequence[Observer] | None = (),
         redactor: Redactor | None = None,
     ) -> None:
         self.backend = backend
         self.store = store
         self.audit = audit
         self.clock = clock
-        self.observer: Observer = observer or NullObserver()
+        self.observer = Observers.of(observers)  # progress, live report, ...: each sees every call
         self.redactor = redactor or audit.redactor
 
     # -- helpers ------------------------------------------------------------------------------------
@@ -131,6 +132,13 @@ class Orchestrator:
     def summary(self, run_id: str) -> RunSummary:
         return RunSummary(self.store.get_run(run_id), tuple(self.store.host_states(run_id).values()))
 
+    def _audit_observer_failures(self, rec: Recorder) -> None:
+        """An observer that failed during the run is on the record (it did not stop the run)."""
+        failures = list(self.observer.failures)
+        self.observer.failures.clear()
+        if failures:
+            rec.event(AUDIT_OBSERVER_FAILED, result="failed", detail={"failures": failures})
+
     def _finish(self, rec: Recorder, runner: WaveRunner) -> RunSummary:
         if runner.aborted:
             status, detail = RunStatus.ABORTED, runner.halt or "aborted by operator"
@@ -138,6 +146,7 @@ class Orchestrator:
             status, detail = RunStatus.HALTED, runner.halt
         else:
             status, detail = RunStatus.COMPLETED, ""
+        self._audit_observer_failures(rec)
         rec.journal.run_status(status, rec.now(), detail)
         return self.summary(rec.run_id)
 

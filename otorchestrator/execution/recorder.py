@@ -1,4 +1,4 @@
-"""Writes every step of a run through the `RunJournal` (audit intent, then store), then tells the observer.
+"""Writes every step of a run through the `RunJournal` (audit intent, then store), then tells the observers.
 
 The orchestrator calls `move` before the action the new state starts, so a crash leaves the store (and
 the audit log) saying what may have been under way. Secrets registered with the redactor are scrubbed
@@ -7,12 +7,12 @@ from everything written here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from otorchestrator.execution.backend import TaskEvent
-from otorchestrator.execution.observer import NullObserver, Observer
+from otorchestrator.execution.observer import Observer, Observers
 from otorchestrator.models.catalog import Patch
 from otorchestrator.models.results import Phase, PhaseResult
 from otorchestrator.models.run import AuditEvent, AuditKind, HostState, HostStateRecord
@@ -42,7 +42,7 @@ class Recorder:
         store: StateStore,
         audit: AuditLog,
         clock: Clock,
-        observer: Observer | None = None,
+        observers: Observer | Sequence[Observer] | None = (),
         redactor: Redactor | None = None,
         patches: Mapping[str, tuple[Patch, ...]] | None = None,
     ) -> None:
@@ -51,7 +51,7 @@ class Recorder:
         self.store = store
         self.audit = audit
         self.clock = clock
-        self.observer: Observer = observer or NullObserver()
+        self.observer = Observers.of(observers)  # every observer of the run; none can stop it
         self.redactor = redactor or audit.redactor
         self.patches = dict(patches or {})  # host -> its patches (for the audit's patch and artifact hash)
         self.journal = RunJournal(store, audit, run_id, operator)

@@ -22,6 +22,7 @@ from typing import Any
 from otorchestrator.models.results import Phase, PhaseResult
 from otorchestrator.models.run import (
     AuditKind,
+    BaselineRecord,
     HostState,
     HostStateRecord,
     RunRecord,
@@ -199,6 +200,11 @@ class RunJournal(JournalWaves):
     ) -> None:
         """One task result as it arrives (store only: names and statuses, no arguments or output)."""
         self.store.record_task_event(self.run_id, wave, host, phase, task, status, changed, now)
+
+    def baseline(self, host: str, scan: PhaseResult | Mapping[str, Any], now: datetime) -> BaselineRecord:
+        """A host's scan saved as its baseline, tagged with this run (store only: the scan's phase result is
+        what the audit carries)."""
+        return self.store.save_baseline(host, scan, now, run_id=self.run_id)
 
     # -- the patch history ---------------------------------------------------------------------------
 

@@ -147,3 +147,10 @@ def test_waves_and_task_events_go_through_the_journal(journal: RunJournal) -> No
     assert _kinds(journal)[-3:] == ["wave_started", "wave_finished", "wave_halted"]
     assert journal.store.host_states("run-1")["a"].state is HostState.PENDING
     assert verify(journal.audit.path, journal.store.audit_head()).ok
+
+
+def test_a_baseline_is_saved_with_the_run_it_came_from(journal: RunJournal) -> None:
+    journal.start_run(_record(), {})
+    journal.baseline("a", {"packages": {"pkg": "1.0"}}, T0)
+    saved = journal.store.latest_baseline("a")
+    assert saved is not None and saved.run_id == "run-1" and saved.data == {"packages": {"pkg": "1.0"}}
