@@ -166,6 +166,37 @@ def test_install_of_eng_suite_fails_and_rollback_recovers_it(runner: LabRunner) 
         lab.reset(*hosts)
 
 
+def test_rollback_from_a_tampered_backup_restores_nothing_and_check_mode_changes_nothing(
+    runner: LabRunner,
+) -> None:
+    """A dry run of the rollback of a patched host passes and changes nothing; a backup whose archive no
+    longer matches its manifest is never restored from: the host stays patched, the baseline checks say so."""
+    lab, host, pkg = runner.lab, "nw-hist-01", "nwc-historian"
+    hosts = {host: [patch_entry(lab, pkg)]}
+    try:
+        assert runner.run(Phase.BACKUP, hosts, otorch_backup_id="itest-bk-4").results[host].ok
+        assert runner.run(Phase.INSTALL, hosts).results[host].ok
+        dry = runner.run(Phase.ROLLBACK, hosts, check_mode=True, otorch_backup_id="itest-bk-4").results[host]
+        assert dry.ok and dry.versions_after == {pkg: "1.1.0"}, dry.failed_checks
+        assert next(c for c in dry.checks if c.name == f"version:{pkg}").detail == "check mode: not restored"
+        assert dpkg_status(lab, host, pkg) == "ii 1.1.0"
+        archive = runner.state / "backups" / "itest-bk-4" / f"{host}.tar.gz"
+        data = bytearray(archive.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        archive.write_bytes(bytes(data))
+        bad = runner.run(Phase.ROLLBACK, hosts, otorch_backup_id="itest-bk-4").results[host]
+        assert not bad.ok and bad.outcome == HostOutcome.FAILED
+        step = next(c for c in bad.checks if c.name == "rollback_step")
+        assert step.value == "Refuse to restore from an unverified backup"
+        assert f"backup itest-bk-4 of {host} does not verify" in step.detail
+        assert {"backup_verified", "rollback_step", f"version:{pkg}"} <= names(bad)
+        assert "backup_extracted" not in {c.name for c in bad.checks}
+        assert bad.versions_before == {pkg: "1.0.0"} and bad.versions_after == {pkg: "1.1.0"}
+        assert dpkg_status(lab, host, pkg) == "ii 1.1.0"
+    finally:
+        lab.reset(*hosts)
+
+
 PUSH_DIR = "/var/cache/otorch/debs"  # ot_patch_remote_dir
 
 
