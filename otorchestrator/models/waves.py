@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import types
 import typing
-from datetime import datetime
+from datetime import date, datetime, time
 from enum import Enum, StrEnum
 from typing import Any, Literal, Union
 
@@ -204,34 +204,37 @@ class WavePlan(BaseModel):
 
 
 def _content_hash(plan: WavePlan) -> str:
-    """`model_content_hash(plan, _UNHASHED)`, with the waves written in one pass (`_waves_jcs`); the rest of
-    the plan, and a wave plan that pass does not take, through the generic streamed writer."""
-    plain = type(plan) is WavePlan and not plan.__pydantic_extra__
-    waves = _waves_jcs(plan.waves) if plain else None
-    if waves is None:
+    """`model_content_hash(plan, _UNHASHED)`, with the assets and the waves written in one pass each
+    (`_rows_jcs`); the other members, and a wave plan that pass does not take, through the generic writer."""
+    texts = _one_pass(plan) if type(plan) is WavePlan and not plan.__pydantic_extra__ else None
+    if texts is None:
         return model_content_hash(plan, _UNHASHED)
-    head = model_jcs_bytes(plan, _UNHASHED | {"waves"})  # "waves" sorts last: its member closes the text
-    digest = hashlib.sha256(memoryview(head)[:-1])
+    assets, waves = texts
+    rest = model_jcs_bytes(plan, _UNHASHED | {"assets", "waves"})  # "assets" sorts first, "waves" last
+    digest = hashlib.sha256(b'{"assets":')
+    digest.update(assets)
+    digest.update(b",")
+    digest.update(memoryview(rest)[1:-1])
     digest.update(b',"waves":')
     digest.update(waves)
     digest.update(b"}")
     return JCS_PREFIX + digest.hexdigest()
 
 
-# -- the waves in one pass -----------------------------------------------------------------------------
+# -- the assets and the waves in one pass ----------------------------------------------------------------
 #
 # The generic writer (models/canonical_stream.py) writes a nested model by identity, one pydantic call per
-# object: a 10k-asset wave plan's ~8k hosts, ~15k items and ~17k constraints, all distinct, cost ~50k
-# calls. Here pydantic dumps every wave (without hosts) in one call and every host (with its items,
-# constraints and approval) in another; each float field of a host is respelled as ECMAScript writes it
-# (`es_number`) and orjson writes the whole with sorted keys: the RFC 8785 text of the waves' JSON dump.
-# It holds only while the classes below have floats nowhere but directly in WaveHost and no field whose
-# JSON member names are not field names (`_plain_fields`); otherwise the generic writer runs.
+# object: a 10k-asset wave plan's ~8k hosts, ~15k items and ~17k constraints, all distinct, and the assets'
+# operating systems, cost ~60k calls. Here pydantic dumps all assets in one call, every wave (without its
+# hosts) in one and every host (with its items, constraints and approval) in one; each float field of an
+# asset or a host is respelled as ECMAScript writes it (`es_number`) and orjson writes the rows with sorted
+# keys: the RFC 8785 text of their JSON dump. It holds only while those classes have floats nowhere but in
+# their own fields and no member names but field names (`_float_fields`); otherwise the generic writer runs.
 
 _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
-_WAVES_LAST = max(WavePlan.model_fields.keys() - _UNHASHED) == "waves"  # its member closes the text
 _WAVE_ROWS = TypeAdapter(tuple[Wave, ...]).serializer
 _HOST_ROWS = TypeAdapter(tuple[WaveHost, ...]).serializer
+_ASSET_ROWS = TypeAdapter(tuple[Asset, ...]).serializer
 _WITHOUT_HOSTS = {"__all__": {"hosts"}}
 
 
@@ -271,9 +274,9 @@ def _leaves(annotation: Any) -> set[type] | None:
     elif origin is list:
         parts = [_leaves(args[0])]
     elif origin is Literal:
-        return {str} if all(isinstance(a, str) for a in args) else None
+        return {str} if all(type(a) in (str, int, bool) for a in args) else None
     elif isinstance(annotation, type) and (
-        annotation in (str, int, float, bool, type(None), datetime)
+        annotation in (str, int, float, bool, type(None), datetime, date, time)
         or issubclass(annotation, (Enum, BaseModel))
     ):
         return {annotation}
@@ -284,34 +287,44 @@ def _leaves(annotation: Any) -> set[type] | None:
     return set().union(*parts)  # type: ignore[arg-type]
 
 
-def _waves_jcs(waves: tuple[Wave, ...]) -> bytes | None:
-    """The RFC 8785 text of the waves' JSON dump, or None where the generic writer must write it."""
-    if _HOST_FLOATS is None or not _ONE_PASS:
+def _one_pass(plan: WavePlan) -> tuple[bytes, bytes] | None:
+    """The RFC 8785 texts of the assets' and the waves' JSON dumps, or None (the generic writer's turn)."""
+    if _ASSET_FLOATS is None or _HOST_FLOATS is None or not _ONE_PASS:
         return None
+    waves = plan.waves
     hosts = tuple(h for w in waves for h in w.hosts)
     try:  # "error": a value that is not its declared type (a float where none is declared) is refused
+        assets = _ASSET_ROWS.to_python(plan.assets, mode="json", warnings="error")
         rows = _WAVE_ROWS.to_python(waves, mode="json", exclude=_WITHOUT_HOSTS, warnings="error")
         host_rows = _HOST_ROWS.to_python(hosts, mode="json", warnings="error")
     except PydanticSerializationError:
         return None
     spelled: dict[float, orjson.Fragment] = {}
-    for name in _HOST_FLOATS:
-        for host in host_rows:
-            value = host[name]
-            if type(value) is float:
-                found = spelled.get(value)
-                if found is None:  # NaN never hits; es_number refuses it, as the generic writer does
-                    found = spelled[value] = orjson.Fragment(es_number(value).encode())
-                host[name] = found
+    for dumped, names in ((assets, _ASSET_FLOATS), (host_rows, _HOST_FLOATS)):
+        for name in names:
+            for row in dumped:
+                value = row[name]
+                if type(value) is float:
+                    found = spelled.get(value)
+                    if found is None:  # NaN never hits; es_number refuses it, as the generic writer does
+                        found = spelled[value] = orjson.Fragment(es_number(value).encode())
+                    row[name] = found
     done = 0
     for wave, row in zip(waves, rows, strict=True):
         row["hosts"] = host_rows[done : done + len(wave.hosts)]
         done += len(wave.hosts)
     try:
-        return orjson.dumps(rows, option=_OPTIONS)
+        return orjson.dumps(assets, option=_OPTIONS), orjson.dumps(rows, option=_OPTIONS)
     except orjson.JSONEncodeError:  # an integer beyond 2**53, a lone surrogate: the generic writer says so
         return None
 
 
+_NAMES = sorted(WavePlan.model_fields.keys() - _UNHASHED)
+_ASSET_FLOATS = _float_fields(Asset, True)
 _HOST_FLOATS = _float_fields(WaveHost, True)
-_ONE_PASS = _WAVES_LAST and _float_fields(Wave, False, skip="hosts") is not None
+_ONE_PASS = (
+    _NAMES[0] == "assets"
+    and _NAMES[-1] == "waves"
+    and len(_NAMES) > 2
+    and _float_fields(Wave, False, skip="hosts") is not None
+)

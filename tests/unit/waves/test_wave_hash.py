@@ -1,6 +1,7 @@
-"""The wave plan's content hash (models/waves.py writes the waves in one pass) is the RFC 8785 hash of its
-JSON dump: the same as the generic streamed writer's and the rfc8785 reference's, on staged plans and on
-hosts whose texts and floats are drawn at random; where the one pass could differ it is not taken."""
+"""The wave plan's content hash (models/waves.py writes assets and waves in one pass each) is the RFC 8785
+hash of its JSON dump: the same as the generic streamed writer's and the rfc8785 reference's, on staged plans
+and on hosts and assets whose texts and floats are drawn at random; where the one pass could differ it is
+not taken."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from otorchestrator.models import waves as waves_module
+from otorchestrator.models.asset import AnyTimeWindow, OneOffWindow, RecurringWindow
 from otorchestrator.models.canonical_stream import model_content_hash
 from otorchestrator.models.policy import WavePolicy
 from otorchestrator.models.waves import Rule, WavePlan
@@ -32,7 +34,9 @@ def reference(wave_plan: WavePlan) -> str:
 
 def test_a_staged_plan_hashes_as_its_json_dump() -> None:
     assert PLANT.waves and any(h.purdue_level % 1 for w in PLANT.waves for h in w.hosts)
-    assert waves_module._waves_jcs(PLANT.waves) is not None  # the one pass is taken
+    kinds = {type(w).__name__ for a in PLANT.assets for w in a.maintenance_windows}
+    assert kinds == {"RecurringWindow", "AnyTimeWindow"}
+    assert waves_module._one_pass(PLANT) is not None  # the one pass is taken
     assert PLANT.content_hash == model_content_hash(PLANT, UNHASHED) == reference(PLANT)
     assert PLANT.compute_hash() == PLANT.content_hash
 
@@ -66,7 +70,16 @@ def test_drawn_hosts_hash_as_the_reference(
     changed = wave.model_copy(
         update={"hosts": (first, *wave.hosts[1:]), "slot_start": when, "failure_budget": budget}
     )
-    wave_plan = PLANT.model_copy(update={"waves": (*PLANT.waves[:-1], changed)})
+    windows = (
+        RecurringWindow(days=("mon",), start=when.timetz(), duration_minutes=90, timezone="Europe/Berlin"),
+        OneOffWindow(start=when, end=when + timedelta(minutes=budget % 997 + 1)),
+        AnyTimeWindow(any_time=True),
+    )
+    update = {"purdue_level": -purdue, "site": reason, "maintenance_windows": windows}
+    asset = PLANT.assets[0].model_copy(update=update)
+    wave_plan = PLANT.model_copy(
+        update={"waves": (*PLANT.waves[:-1], changed), "assets": (asset, *PLANT.assets[1:])}
+    )
     assert wave_plan.compute_hash() == model_content_hash(wave_plan, UNHASHED) == reference(wave_plan)
 
 
@@ -75,7 +88,7 @@ def test_a_value_that_is_not_its_declared_type_goes_the_generic_way() -> None:
     host = PLANT.waves[0].hosts[0].model_copy(update={"duration_minutes": 12.5})  # not validated
     wave = PLANT.waves[0].model_copy(update={"hosts": (host,)})
     wave_plan = PLANT.model_copy(update={"waves": (wave,)})
-    assert waves_module._waves_jcs(wave_plan.waves) is None
+    assert waves_module._one_pass(wave_plan) is None
     assert wave_plan.compute_hash() == model_content_hash(wave_plan, UNHASHED) == reference(wave_plan)
 
 
