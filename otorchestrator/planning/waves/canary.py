@@ -36,7 +36,21 @@ def combination(cand: Candidate, item: PlanItem, cover: tuple[CanaryKey, ...]) -
 
 
 def combinations(cand: Candidate, cover: tuple[CanaryKey, ...]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(combination(cand, item, cover) for item in cand.items))
+    """`combination` of each item, once each, in item order (the host's parts written once)."""
+    if CanaryKey.PATCH not in cover:
+        return (combination(cand, cand.items[0], cover),)
+    asset = cand.asset
+    parts: dict[CanaryKey, str] = {
+        CanaryKey.ROLE: asset.role,
+        CanaryKey.OS: f"{asset.os.family} {asset.os.version}".strip(),
+        CanaryKey.ZONE: asset.zone,
+        CanaryKey.SITE: asset.site,
+    }
+    texts: list[str] = []
+    for item in cand.items:
+        parts[CanaryKey.PATCH] = item.patch_id
+        texts.append("/".join([parts[key] for key in cover]))
+    return tuple(dict.fromkeys(texts))
 
 
 def choose_canaries(

@@ -143,7 +143,9 @@ def triage(plan: Plan, policy: WavePolicy, start: datetime, limit: datetime) -> 
             exclusions.append(Left(item.asset, item.patch_id, Rule.DECISION, reason, False, item.exemption))
 
     approvals = _asset_approvals(plan, policy)
-    timelines: dict[tuple[MaintenanceWindow, ...], Timeline] = {}
+    timelines: dict[int, Timeline] = {}  # by the identity of the windows tuple (assets often share one)
+    same: dict[tuple[MaintenanceWindow, ...], Timeline] = {}
+    fits: dict[tuple[int, timedelta], bool] = {}  # (timeline, need) -> a window holds it before the horizon
     candidates: dict[str, Candidate] = {}
     holds: dict[str, Hold] = {}
     out: dict[str, tuple[Rule, str]] = {}  # host -> why it is not in this rollout at all
@@ -167,16 +169,23 @@ def triage(plan: Plan, policy: WavePolicy, start: datetime, limit: datetime) -> 
             )
             continue
         windows = asset.maintenance_windows
-        found = timelines.get(windows)
+        found = timelines.get(id(windows))
         if found is None:
-            found = timelines[windows] = timeline(windows, start, limit)
+            found = same.get(windows)
+            if found is None:
+                found = same[windows] = timeline(windows, start, limit)
+            timelines[id(windows)] = found
         cand = Candidate(asset, items, item_patches, duration, rollback, approval, found)
-        if cand.timeline.next_fit(start, cand.need, limit) is None:
+        key = (id(found), cand.need)
+        fits_once = fits.get(key)
+        if fits_once is None:
+            fits_once = fits[key] = found.next_fit(start, cand.need, limit) is not None
+        if not fits_once:
             out[name] = (Rule.WINDOW, no_window_text(asset, duration, rollback, start, limit))
             continue
         candidates[name] = cand
 
-    _resolve_dependencies(plan, with_items, candidates, holds, out)
+    _resolve_dependencies(assets, with_items, candidates, holds, out)
     for name, (rule, reason) in out.items():
         for item in included.get(name, []):
             exclusions.append(Left(name, item.patch_id, rule, reason, rule is not Rule.DECISION))
@@ -187,7 +196,7 @@ def triage(plan: Plan, policy: WavePolicy, start: datetime, limit: datetime) -> 
 
 
 def _resolve_dependencies(
-    plan: Plan,
+    assets: dict[str, Asset],
     with_items: set[str],
     candidates: dict[str, Candidate],
     holds: dict[str, Hold],
@@ -198,10 +207,12 @@ def _resolve_dependencies(
     held, and hosts in a cycle are left out. A dependency with nothing to deploy in this rollout (no plan
     item, or every item exempt, blocked or deferred) is not waited for, as it does not change; the
     placement says so. Mutates the arguments."""
-    assets = plan.asset_map()
     idle = {n for n, (rule, _) in out.items() if rule is Rule.DECISION}  # nothing to deploy
     deps: dict[str, list[str]] = {}
     for n in with_items:
+        if not assets[n].depends_on:
+            deps[n] = []
+            continue
         declared = [d for d in dict.fromkeys(assets[n].depends_on) if d != n]
         deps[n] = [d for d in declared if d in with_items and d not in idle]
         if n in candidates:
