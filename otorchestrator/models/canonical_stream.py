@@ -115,8 +115,8 @@ def _admits_float(annotation: Any) -> bool:
 
 class _Field:
     """A nested field of a plain class: how its value is written, and the texts written so far by the
-    identity of the value (kept only while values repeat: a field whose values are all distinct, such as
-    a host's installed products, stops being cached after a few hundred)."""
+    identity of the value (kept only while values repeat: a field where under 1 lookup in 8 finds its value,
+    such as a host's installed products, stops being cached after a chunk or so)."""
 
     def __init__(self, cls: type[BaseModel], name: str) -> None:
         annotation = cls.model_fields[name].annotation
@@ -124,12 +124,14 @@ class _Field:
         self.element = _element_class(annotation)  # tuple[C, ...]: each element through the model cache
         self.model = _model_class(annotation)  # C | None
         self.cache: dict[int, tuple[bytes, orjson.Fragment]] = {}
+        self.lookups = 0
         self.misses = 0
         self.caching = True
 
-    def missed(self) -> None:
-        self.misses += 1
-        if self.misses == 512 and len(self.cache) > 448:  # under 1 hit in 8 lookups: stop caching
+    def looked(self, lookups: int) -> None:
+        """`lookups` more values were looked up (`misses` counts those not found)."""
+        self.lookups += lookups
+        if self.lookups >= 512 and self.misses * 8 > self.lookups * 7:  # under 1 hit in 8: stop caching
             self.caching = False
             self.cache.clear()
 
@@ -194,6 +196,8 @@ class _Writer:
                 if found is None:
                     found = self.value(obj, field, value)
                 row[name] = found[1]
+            if field.caching:
+                field.looked(len(objects))
         try:
             return orjson.dumps(dumped, option=_OPTIONS)
         except orjson.JSONEncodeError as exc:  # an integer beyond 2**53
@@ -205,7 +209,7 @@ class _Writer:
         found = (text, orjson.Fragment(text))
         if field.caching:
             field.cache[id(value)] = found
-            field.missed()
+            field.misses += 1
         return found
 
     def _value_bytes(self, owner: BaseModel, field: _Field, value: Any) -> bytes:

@@ -26,13 +26,21 @@ def trusted(cls: type[M], **values: Any) -> M:
     return trusted_fields(cls, values)
 
 
-def trusted_fields(cls: type[M], values: dict[str, Any]) -> M:
-    """`trusted(cls, **values)` that keeps `values` itself as the model's fields (the caller gives it up)."""
-    obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def trusted_fields(cls: type[M], values: dict[str, Any], names: set[str] | None = None) -> M:
+    """`trusted(cls, **values)` that keeps `values` itself as the model's fields (the caller gives it up).
+
+    `names`: the set of `values`' keys, shared by every model the caller builds with it (frozen classes
+    only: pydantic changes the fields-set of a model only through setting an attribute; `model_copy` copies
+    it first)."""
+    obj = _new(cls)
+    _set(obj, "__dict__", values)
+    _set(obj, "__pydantic_fields_set__", set(values) if names is None else names)
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
     return obj
 
 

@@ -58,7 +58,7 @@ class CompiledRule:
         return tuple(out)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hit:
     """One CVE affecting one installed product through one advisory rule."""
 
@@ -90,7 +90,7 @@ def fix_lines(vuln: Vulnerability) -> dict[str, list[str]]:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NearName:
     """A rule that may name this installed product but not certainly: a human decides."""
 
@@ -98,7 +98,7 @@ class NearName:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProductMatch:
     named: bool  # some advisory rule names this vendor/product (whatever the version)
     hits: tuple[Hit, ...] = ()
@@ -107,7 +107,7 @@ class ProductMatch:
     near: tuple[NearName, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Named:
     """A rule that names a product (vendor and variant agree): what a hit through it says, but the version."""
 
@@ -116,7 +116,7 @@ class _Named:
     tail: str  # and after it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Candidates:
     """The version-independent part of matching one installed (vendor, product), computed once for all of
     its versions: the rules that name it, and the near names (each kept only where its range may hold)."""

@@ -129,7 +129,7 @@ def _ref(exemption: Exemption, now: datetime) -> ExemptionRef:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Overlay:
     decision: Decision
     reasons: tuple[str, ...]
@@ -199,7 +199,7 @@ def _overlay(
     return _Overlay(decision, tuple(reasons), ref, override)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _ProductPlan:
     """Everything about one distinct installed product (vendor, product, version), computed once."""
 
@@ -229,11 +229,8 @@ def _plan_product(index: AdvisoryIndex, patches: _Patches, installed: InstalledP
     match = index.match(installed)
     reviewed = tuple((c.advisory.id, c.rule.product_id) for c in match.needs_review)
     version = parse_version(installed.version)
-    base = _ProductPlan(
-        named=match.named, unparsed=version is None and bool(match.hits), reviewed=reviewed, near=match.near
-    )
     if not match.hits:
-        return base
+        return _ProductPlan(named=match.named, unparsed=False, reviewed=reviewed, near=match.near)
     by_cve: dict[str, list[Hit]] = defaultdict(list)
     for hit in match.hits:
         by_cve[hit.cve].append(hit)
@@ -244,7 +241,7 @@ def _plan_product(index: AdvisoryIndex, patches: _Patches, installed: InstalledP
     missing_hits = [h for c in missing for h in by_cve[c]]
     return _ProductPlan(
         named=match.named,
-        unparsed=base.unparsed,
+        unparsed=version is None,
         reviewed=reviewed,
         patch=chosen[0] if chosen else None,
         covered=tuple((c, by_cve[c][0]) for c in covered),
@@ -280,7 +277,7 @@ def _remediation_text(hits: list[Hit]) -> str:
     return " | ".join(list(seen)[:3])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Verdict:
     """The SSVC outcome of an item. It depends on the asset only through the decision point values (exposure,
     human impact), and on the product only through its covered CVEs' decision points, so it is shared by
@@ -392,6 +389,7 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
     counts: Counter[tuple[str, str, str]] = Counter()  # assets per installed product
     findings: dict[tuple[str, str, str], dict[str, object]] = {}  # an unpatched finding, less its asset
     names: dict[tuple[str, str, str], str] = {}  # "vendor / product"
+    finding_names: set[str] | None = None
     for asset in assets:
         profile = (asset.purdue_level, asset.zone, asset.criticality, asset.safety_system)
         # the overlay depends on the asset only through exemptions and approvals naming it, and `need`
@@ -410,7 +408,9 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
                 names[pkey] = f"{installed.vendor} / {installed.product}"
             counts[pkey] += 1
             if pp.missing:
-                unpatched.append(trusted_fields(UnpatchedFinding, {"asset": asset.name, **findings[pkey]}))
+                finding = {"asset": asset.name, **findings[pkey]}
+                finding_names = finding_names or set(finding)  # one set for every finding (frozen class)
+                unpatched.append(trusted_fields(UnpatchedFinding, finding, finding_names))
             if pp.patch is None:
                 continue
             patch = pp.patch
@@ -454,9 +454,10 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
             rows.append((sort_key, values))
     rows.sort(key=lambda row: row[0])  # stable: equal keys keep inventory order
     ranked = []
+    item_names = set(rows[0][1]) if rows else None  # one set for every item (frozen class)
     for n, (_, values) in enumerate(rows, start=1):
         values["priority_rank"] = n
-        ranked.append(trusted_fields(PlanItem, values))
+        ranked.append(trusted_fields(PlanItem, values, item_names))
     used = {i.patch_id for i in ranked}
     reviewed = {r for pp in products.values() for r in pp.reviewed}
     through = {t for pp in products.values() for t in pp.through}

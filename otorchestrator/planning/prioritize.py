@@ -125,7 +125,7 @@ def mission_impact(asset: Asset) -> DecisionPoint:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CveDecision:
     cve: str
     outcome: Decision
@@ -133,7 +133,7 @@ class CveDecision:
     cvss: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CveSide:
     """Decision points that depend on the vulnerability only."""
 
@@ -144,7 +144,7 @@ class CveSide:
     cvss: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AssetSide:
     """Decision points that depend on the asset only."""
 

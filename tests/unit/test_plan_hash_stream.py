@@ -215,3 +215,24 @@ def test_many_distinct_nested_values() -> None:
     )
     forest = Forest(trees=trees)
     assert model_jcs_bytes(forest) == expected(forest)
+
+
+@pytest.mark.parametrize(("every", "caching"), [(2, True), (10, False)])
+def test_the_identity_cache_stops_only_where_values_rarely_repeat(every: int, caching: bool) -> None:
+    # one value in `every` is a shared one: half of them repeat (kept: main's writer stopped caching after
+    # 512 misses whatever the hits), one in ten (under 1 in 8: stops); the text is the reference either way
+    shared = (Leaf(text="shared", score=0.5),)
+    trees = tuple(  # not validated: validation would copy the shared tuple
+        Tree.model_construct(
+            name=f"t{i}", level=2.0, leaves=shared if i % every == 0 else (Leaf(text=f"l{i}", score=i * 0.1),)
+        )
+        for i in range(canonical_stream.CHUNK * 4)
+    )
+    writer = canonical_stream._Writer()
+    shape = writer.shape(Tree)
+    text = b",".join(
+        writer.rows(shape, trees[start : start + canonical_stream.CHUNK])[1:-1]
+        for start in range(0, len(trees), canonical_stream.CHUNK)
+    )
+    assert next(f for f in shape.nested if f.name == "leaves").caching is caching
+    assert b"[" + text + b"]" == jcs_bytes([t.model_dump(mode="json") for t in trees])
