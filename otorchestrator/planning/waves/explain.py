@@ -131,11 +131,18 @@ class Explainer:
         texts: list[str] = []
         ready = s.start
         if late:
-            ready = max(g[0] for g in late)
-            tied = sorted(g for g in late if g[0] == ready)
-            chain.extend(_constraint(g[2], ready, (g[3],) if g[3] else ()) for g in tied)
+            if len(late) == 1:
+                tied = late
+                ready = late[0][0]
+            else:
+                ready = max([g[0] for g in late])
+                tied = sorted([g for g in late if g[0] == ready])
+            utc = _utc(ready)
+            for g in tied:
+                chain.append(Chained(g[2], utc, (g[3],) if g[3] else ()))
             texts.append(self.phrase(s, host, tied, zone))
-            also = self.cobound(s, host, wave, [g for g in gates if g not in tied])
+            rest = [g for g in gates if g not in tied] if len(gates) > len(tied) else []
+            also = self.cobound(s, host, wave, rest)
             if also is not None:
                 chain.append(_constraint(also[0], ready))
                 texts[-1] += f" (and {also[1]})"
@@ -160,13 +167,15 @@ class Explainer:
         else:
             host.rule = Rule.CANARY if host.canary else Rule.RISK_ORDER
         host.constraints = tuple(chain)
-        named = {n for c in chain for n in c.hosts}
-        others = [n for n in host.waits_for if n not in named]
         notes = [self.describe(host), "; then ".join(texts)]
-        if others:
-            notes.append("also after " + ", ".join(f"{n} ({s.waves[s.hosts[n].wave].name})" for n in others))
+        if host.waits_for:
+            named = {n for c in chain for n in c.hosts}
+            others = [n for n in host.waits_for if n not in named]
+            if others:
+                waited = ", ".join([f"{n} ({s.waves[s.hosts[n].wave].name})" for n in others])
+                notes.append("also after " + waited)
         notes.extend(cand.not_waited)
-        host.reason = "; ".join(n for n in notes if n)
+        host.reason = "; ".join([n for n in notes if n])
 
     def no_fit(self, s: _Scheduler, host: Slotted, moment: datetime) -> str:
         cand = host.cand
@@ -180,7 +189,12 @@ class Explainer:
 
 
 def _constraint(rule: Rule, when: datetime, hosts: tuple[str, ...] = ()) -> Chained:
-    return Chained(rule, when.astimezone(UTC), hosts)
+    return Chained(rule, _utc(when), hosts)
+
+
+def _utc(when: datetime) -> datetime:
+    """`when` in UTC (itself when it is already: the staging times are)."""
+    return when if when.tzinfo is UTC else when.astimezone(UTC)
 
 
 class Chained(NamedTuple):

@@ -315,16 +315,18 @@ class _Scheduler:
         for host in wave.hosts:
             group = host.cand.asset.redundancy_group
             before = [self.group_last[group][0]] if group and group in self.group_last else []
-            gates = [g for g in host.gates if self.hosts[g].state == PLACED]  # not a dropped canary
-            host.previous = before[0] if before else None
-            host.waits_for = tuple(dict.fromkeys((*gates, *host.cand.deps, *before)))
+            if host.gates or host.cand.deps or before:
+                gates = [g for g in host.gates if self.hosts[g].state == PLACED]  # not a dropped canary
+                host.previous = before[0] if before else None
+                host.waits_for = tuple(dict.fromkeys((*gates, *host.cand.deps, *before)))
             self.explain(self, host, wave)
         for host in wave.hosts:
             group = host.cand.asset.redundancy_group
             if group:
                 self.group_last[group] = (host.name, wave.index)
-            for name in (*host.dependents, *host.gated):
-                self.release(self.hosts[name], phase)
+            if host.dependents or host.gated:
+                for name in (*host.dependents, *host.gated):
+                    self.release(self.hosts[name], phase)
 
 
 def urgent_closure(candidates: dict[str, Candidate]) -> set[str]:
@@ -368,7 +370,7 @@ def schedule(
         # an urgent host waits for its combinations' canaries (a canary gap has none: its first host goes
         # alone, but nothing waits for it, so a late window of that host cannot push others out)
         waited = [pilot[c] for c in mine if c in pilot] if is_urgent else []
-        gates = tuple(g for g in dict.fromkeys(waited) if g != name)
+        gates = tuple(g for g in dict.fromkeys(waited) if g != name) if waited else ()
         # fill order: canaries of urgent combinations, urgent hosts, then the rest; each in ascending risk
         first = 0 if name in canaries and any(c in urgent_combos for c in mine) else 1 if is_urgent else LATER
         approved = cand.approval.at if cand.approval is not None and cand.approval.at > start else None

@@ -66,12 +66,13 @@ def _stage(plan: Plan, policy: WavePolicy, now: datetime, inventory: str | None)
     tri = triage(plan, policy, start, limit)
 
     risks = {name: risk_key(cand, policy.risk_order) for name, cand in tri.candidates.items()}
+    tiers_of = {name: key[: policy.tier_keys] for name, key in risks.items()}
 
     def risk(cand: Candidate) -> tuple[float, ...]:
         return risks[cand.asset.name]
 
     def tier(cand: Candidate) -> tuple[float, ...]:
-        return risk(cand)[: policy.tier_keys]
+        return tiers_of[cand.asset.name]
 
     urgent = urgent_closure(tri.candidates)
     choice = choose_canaries(tri.candidates, policy, risk, urgent)
@@ -122,7 +123,10 @@ def _stage(plan: Plan, policy: WavePolicy, now: datetime, inventory: str | None)
     )
     waves = [_wave(draft, choice, policy) for draft in result.waves]
     placed = {h.name for w in result.waves for h in w.hosts}
-    used_patches = {i.patch_id for w in result.waves for h in w.hosts for i in h.cand.items}
+    used_patches: set[str] = set()
+    for draft in result.waves:
+        for host in draft.hosts:
+            used_patches.update([i.patch_id for i in host.cand.items])
     wave_plan = WavePlan.model_validate(
         {
             "created_at": now,
@@ -205,8 +209,10 @@ def _exclusions(plan: Plan, tri: Triage, result: Schedule) -> list[dict[str, Any
         for name, (rule, reason) in result.dropped.items()
         for item in tri.candidates[name].items
     ]
-    rank = {(i.asset, i.patch_id): n for n, i in enumerate(plan.items)}
-    everything = sorted([*tri.exclusions, *dropped], key=lambda e: rank.get((e.asset, e.patch_id), -1))
+    everything = tri.exclusions  # in plan order (triage sorts them)
+    if dropped:
+        rank = {(i.asset, i.patch_id): n for n, i in enumerate(plan.items)}
+        everything = sorted([*everything, *dropped], key=lambda e: rank.get((e.asset, e.patch_id), -1))
     return [e._asdict() for e in everything]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import NamedTuple
 
 from otorchestrator.models.asset import Asset, Criticality, MaintenanceWindow
@@ -81,15 +82,20 @@ def risk_key(cand: Candidate, order: tuple[RiskKey, ...]) -> tuple[float, ...]:
 
 
 def _decision_reason(item: PlanItem, policy: WavePolicy) -> str:
-    why = "; ".join(item.reasons)
     if item.decision is Decision.EXEMPT and item.exemption is not None:
         ex = item.exemption
         controls = ", ".join(ex.compensating_controls) or "none listed"
         return f"exempt by {ex.id} ({ex.reason}; compensating controls: {controls})"
     if item.decision is Decision.BLOCKED:
+        why = "; ".join(item.reasons)
         return f"blocked by the plan: {why}" if why else "blocked by the plan"
-    allowed = ", ".join(d.value for d in policy.include_decisions)
-    return f"plan decision '{item.decision.value}' is not in the policy's include_decisions ({allowed})"
+    return _not_included(item.decision, policy.include_decisions)
+
+
+@lru_cache(maxsize=64)
+def _not_included(decision: Decision, included: tuple[Decision, ...]) -> str:
+    allowed = ", ".join(d.value for d in included)
+    return f"plan decision '{decision.value}' is not in the policy's include_decisions ({allowed})"
 
 
 def _asset_approvals(plan: Plan, policy: WavePolicy) -> dict[str, Approval]:
@@ -151,12 +157,21 @@ def triage(plan: Plan, policy: WavePolicy, start: datetime, limit: datetime) -> 
     out: dict[str, tuple[Rule, str]] = {}  # host -> why it is not in this rollout at all
     for name in with_items - included.keys():
         out[name] = (Rule.DECISION, "none of its items is deployable in this rollout")
+    minutes = {pid: (p.expected_duration_minutes, p.rollback_minutes) for pid, p in patches.items()}
+    overhead = policy.host_overhead_minutes
+    approving: dict[tuple[Criticality, bool], bool] = {}  # (criticality, safety system) -> needs approval
     for name, items in included.items():
         asset = assets[name]
         item_patches = [patches[i.patch_id] for i in items]
-        duration = sum(p.expected_duration_minutes for p in item_patches) + policy.host_overhead_minutes
-        rollback = sum(p.rollback_minutes for p in item_patches)
-        needs_approval = policy.needs_approval(asset.criticality, asset.safety_system)
+        duration, rollback = overhead, 0
+        for item in items:
+            expected, back = minutes[item.patch_id]
+            duration += expected
+            rollback += back
+        risk = (asset.criticality, asset.safety_system)
+        needs_approval = approving.get(risk)
+        if needs_approval is None:
+            needs_approval = approving[risk] = policy.needs_approval(*risk)
         approval = approvals.get(name) if needs_approval else None
         if needs_approval and approval is None:
             what = "safety system" if asset.safety_system else f"criticality {asset.criticality.value}"
