@@ -17,6 +17,7 @@ from otorchestrator.app.session import Caller, audit_sinks_for
 from otorchestrator.execution.backend import Backend
 from otorchestrator.execution.drill import Drill
 from otorchestrator.execution.drill_models import (
+    DRILL_PLAN_PREFIX,
     DrillMismatch,
     DrillRefused,
     DrillReport,
@@ -27,6 +28,7 @@ from otorchestrator.execution.orphans import orphan_grace_s
 from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.approvals import load_approvals
 from otorchestrator.models.plan import Approval, Plan
+from otorchestrator.models.run import RunRecord
 from otorchestrator.reporting.write import write_run_reports
 from otorchestrator.store.audit import AuditLog
 from otorchestrator.store.errors import RunExists, RunNotFound, StoreError
@@ -174,7 +176,7 @@ def drill(request: DrillRequest, caller: Caller, progress: Callable[[str], None]
             sinks = audit_sinks_for(caller.audit_config, paths, caller.warn)
             audit = AuditLog(paths.audit, redactor=redactor, head_store=store, sinks=sinks)
             try:
-                runner = Drill(backend, store, audit, clock, progress, caller.observer, redactor)
+                runner = Drill(backend, store, audit, clock, progress, caller.all_observers(), redactor)
                 if request.resume:
                     _end_orphans(backend, drill_id, caller.warn)
                     log.info("drill %s resumed", drill_id, extra=ids)
@@ -223,3 +225,17 @@ def _end_orphans(backend: Backend, drill_id: str, warn: Callable[[str], None]) -
     survivors = backend.end_orphans(drill_id, grace_s=orphan_grace_s(), notify=notify)
     if survivors:
         raise AppError(f"processes of the stopped drill survived SIGKILL: {survivors}", ExitCode.ERROR)
+
+
+def resume_hint(run: RunRecord) -> str | None:
+    """What `otorch resume` says when given a drill's id (None: `run` is not a drill): a drill is finished
+    by `otorch drill --resume`, which re-reads its group, patch and hosts."""
+    if not run.plan_hash.startswith(DRILL_PLAN_PREFIX):
+        return None
+    patch = run.plan_hash.removeprefix(DRILL_PLAN_PREFIX)
+    return (
+        f"{run.run_id} is a rollback drill ({run.status.value}), not a rollout: finish it with `otorch drill "
+        f"--drill-id {run.run_id} --resume --patch {patch} --group GROUP --inventory "
+        f"{run.inventory_path or 'INVENTORY'} --catalog CATALOG --operator NAME` (the group and catalog it "
+        "was started with): hosts caught after install are rolled back and compared, never installed again"
+    )

@@ -1,6 +1,6 @@
 """`scan`: hosts scanned (read-only, execution/scan.py) and each complete scan recorded as the host's
-baseline, with an audit record `baseline_recorded` for it. `otorch scan` and the demo call it; `otorch drill`
-shares the catalog and inventory reading here."""
+baseline through the scan's journal (store/journal.py: the audit record `baseline_recorded`, then the
+store). `otorch scan` and the demo call it; `otorch drill` shares the catalog and inventory reading here."""
 
 from __future__ import annotations
 
@@ -11,19 +11,22 @@ from pathlib import Path
 
 from otorchestrator.app.errors import AppError
 from otorchestrator.app.session import Caller, audit_sinks_for
-from otorchestrator.execution.scan import applicable_patches, run_scan, save_baselines
+from otorchestrator.execution.scan import BASELINE_RECORDED as BASELINE_RECORDED  # what `otorch scan` audits
+from otorchestrator.execution.scan import applicable_patches, record_baselines, run_scan
 from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.catalog import load_catalog_strict
 from otorchestrator.intake.inventory import load_inventory
 from otorchestrator.intake.patterns import HostPatternError, select_hosts
 from otorchestrator.models.asset import Asset
 from otorchestrator.models.catalog import Patch
-from otorchestrator.models.run import AuditEvent, BaselineRecord
+from otorchestrator.models.results import PhaseResult
+from otorchestrator.models.run import BaselineRecord
 from otorchestrator.planning.drift import listening_ports, scan_values
 from otorchestrator.store.audit import AuditLog
+from otorchestrator.store.journal import RunJournal
+from otorchestrator.store.redact import Redactor
 from otorchestrator.store.state import StateStore
 
-BASELINE_RECORDED = "baseline_recorded"
 log = logging.getLogger(__name__)
 
 
@@ -97,43 +100,53 @@ class Scanned:
 
 
 def scan(
-    inventory: Path, operator: str, caller: Caller, *, limit: str | None = None, catalog: Path | None = None
+    inventory: Path,
+    operator: str,
+    caller: Caller,
+    *,
+    limit: str | None = None,
+    catalog: Path | None = None,
+    secrets: Sequence[str] = (),
+    scan_id: str | None = None,
 ) -> Scanned:
     """Scan the hosts `limit` selects (default: every OT asset), hashing the config files of their catalog
-    patches, and record each complete scan as the host's baseline; an incomplete one keeps the earlier
-    baseline and is listed in `not_recorded`."""
+    patches, and record each complete scan as the host's baseline through the journal of the scan (id
+    `scan_id`, default SCAN-<UTC time>: the baselines' and audit records' run id, what the backend's orphan
+    clean-up is given); an incomplete one keeps the earlier baseline and is listed in `not_recorded`.
+    `secrets` are scrubbed from the results before anything is written."""
     paths = caller.paths().ensure()
     assets = limit_assets(inventory_assets(inventory), limit)
     if not assets:
         raise AppError("no host to scan: --limit selects none of the inventory's OT assets", usage=True)
-    log.info("scanning %d host(s)", len(assets), extra={"hosts": [a.name for a in assets]})
+    scan_id = scan_id or f"SCAN-{caller.clock.now():%Y%m%dT%H%M%SZ}"
+    log.info("scanning %d host(s)", len(assets), extra={"hosts": [a.name for a in assets], "scan": scan_id})
     patches = catalog_patches(catalog)
+    redactor = Redactor(secrets)
     outcome = run_scan(
         caller.backend(paths),
         inventory,
         [a.name for a in assets],
         caller.clock,
         patches_by_host={a.name: applicable_patches(a, patches) for a in assets},
+        run_id=scan_id,
+        run_label=scan_id,
+        redactor=redactor,
     )
     with StateStore(paths.db) as store:
         sinks = audit_sinks_for(caller.audit_config, paths, caller.warn)
-        audit = AuditLog(paths.audit, head_store=store, sinks=sinks)
+        audit = AuditLog(paths.audit, redactor=redactor, head_store=store, sinks=sinks)
         try:
-            saved, failed = save_baselines(store, outcome)
-            recorded = {host: Recorded.of(record) for host, record in saved.items()}
-            for host, done in recorded.items():
-                audit.append(
-                    AuditEvent(
-                        at=done.record.at,
-                        operator=operator,
-                        kind=BASELINE_RECORDED,
-                        host=host,
-                        result="ok",
-                        detail={"packages": len(done.packages), "ports": sorted(done.listening)},
-                    )
-                )
+            journal = RunJournal(store, audit, scan_id, operator)
+            saved, failed = record_baselines(journal, outcome, _baseline_detail)
         finally:
             audit.close()
+    recorded = {host: Recorded.of(record) for host, record in saved.items()}
     for host, why in failed.items():
         log.warning("baseline of %s not recorded: %s", host, why, extra={"host": host})
     return Scanned(recorded, failed)
+
+
+def _baseline_detail(result: PhaseResult) -> dict[str, object]:
+    """The audit detail of `baseline_recorded`: how many packages, which ports listen."""
+    values = scan_values(result.model_dump(mode="json", by_alias=True))
+    return {"packages": len(values.get("packages") or {}), "ports": sorted(listening_ports(values))}

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from otorchestrator.execution.backend import Backend
 from otorchestrator.execution.drill_models import (
     APPROVAL_RECORDED,
+    DRILL_PLAN_PREFIX,
     DRILL_REFUSED,
     DRILL_RESULT,
     MAX_LISTED,
@@ -43,7 +44,13 @@ from otorchestrator.execution.drill_models import (
     safety_approvals,
     scan_data,
 )
-from otorchestrator.execution.drill_resume import attempt, record_seconds, settled
+from otorchestrator.execution.drill_resume import (
+    at_target,
+    attempt,
+    install_proven,
+    record_seconds,
+    settled,
+)
 from otorchestrator.execution.observer import Observer
 from otorchestrator.execution.options import RunOptions
 from otorchestrator.execution.phasejob import JobSpec, PhaseJobs
@@ -75,7 +82,7 @@ class _Run:
 
 class Drill:
     """Runs a `DrillSpec` through a `Backend`, writing through a `Recorder` into `store` and `audit`
-    (secrets of `redactor` scrubbed, default the audit log's; `observer` told every step as for a run)."""
+    (secrets of `redactor` scrubbed, default the audit log's; `observers` told every step as for a run)."""
 
     def __init__(
         self,
@@ -84,12 +91,12 @@ class Drill:
         audit: AuditLog,
         clock: Clock,
         progress: Callable[[str], None] | None = None,
-        observer: Observer | None = None,
+        observers: Observer | Sequence[Observer] | None = (),
         redactor: Redactor | None = None,
     ) -> None:
         self.backend, self.store, self.audit, self.clock = backend, store, audit, clock
         self.progress = progress or (lambda _msg: None)
-        self.observer = observer
+        self.observers = observers
         self.redactor = redactor
 
     # -- the drill -------------------------------------------------------------------------------
@@ -104,7 +111,7 @@ class Drill:
             run_id=spec.drill_id,
             operator=spec.operator,
             waveplan_hash=drill_digest(spec),
-            plan_hash=f"drill:{spec.patch.id}",
+            plan_hash=f"{DRILL_PLAN_PREFIX}{spec.patch.id}",
             started_at=started,
             inventory_path=str(spec.inventory),
         )
@@ -128,7 +135,7 @@ class Drill:
         """Finish a drill that was killed mid-way (the same spec: `DrillMismatch` otherwise, nothing
         touched; `RunNotFound` for a drill never started). Safety approvals are checked again."""
         run = self.store.get_run(spec.drill_id)
-        if run.waveplan_hash != drill_digest(spec) or run.plan_hash != f"drill:{spec.patch.id}":
+        if run.waveplan_hash != drill_digest(spec) or run.plan_hash != f"{DRILL_PLAN_PREFIX}{spec.patch.id}":
             raise DrillMismatch(
                 f"{spec.drill_id} drilled other hosts or another patch ({run.plan_hash}); resume it with the "
                 "group, patch, inventory and catalog it was started with"
@@ -148,7 +155,7 @@ class Drill:
     def _recorder(self, spec: DrillSpec) -> Recorder:
         patches = {a.name: (spec.patch,) for a in spec.assets}
         return Recorder(
-            spec.drill_id, spec.operator, self.store, self.audit, self.clock, self.observer, self.redactor,
+            spec.drill_id, spec.operator, self.store, self.audit, self.clock, self.observers, self.redactor,
             patches,
         )  # fmt: skip
 
@@ -156,16 +163,13 @@ class Drill:
         approved, refused = safety_approvals(spec.assets, spec.approvals, spec.operator, self.clock.now())
         refused = {host: spec.approval_problems.get(host, why) for host, why in refused.items()}
         if refused:
+            detail = {
+                "hosts": list(refused),
+                "reason": "safety system without a valid approval",
+                "missing": refused,
+            }
             rec.journal.event(
-                DRILL_REFUSED,
-                self.clock.now(),
-                patch_id=spec.patch.id,
-                result="refused",
-                detail={
-                    "hosts": list(refused),
-                    "reason": "safety system without a valid approval",
-                    "missing": refused,
-                },
+                DRILL_REFUSED, self.clock.now(), patch_id=spec.patch.id, result="refused", detail=detail
             )
             raise DrillRefused(refused, spec.signed_only)
         return approved
@@ -257,7 +261,7 @@ class Drill:
         tried = attempt(self.store, run.spec.drill_id, host)
         record = run.rec.hosts[host]
         if record.state.terminal:
-            return settled(record, tried)
+            return settled(record, tried, run.spec.patch)
         if not tried.installing:  # killed before install: the host was not changed; drill it again
             self._reconcile(run, host, "drill resumed: caught before install, host unchanged")
             return self._drill_host(run, host)
@@ -265,14 +269,19 @@ class Drill:
         backup_id = record.backup_id or (backups[-1] if backups else run.spec.drill_id)
         scans, verify = tried.results(Phase.SCAN), tried.results(Phase.VERIFY)
         why = f"drill resumed: caught {record.state.value} after its install began"
-        if Phase.INSTALL not in tried.phases():
-            why += "; the install's result was never recorded (it may not have run)"
+        phases = [phase_step(r.result, record_seconds(r)) for r in tried.records]
+        unproven = not install_proven(tried, run.spec.patch)
+        if unproven and not tried.rolling_back:  # probe (read-only): did the install run?
+            probe, step = self._phase(run, host, Phase.SCAN)
+            phases.append(step)
+            unproven = not at_target(probe, run.spec.patch)
+        if unproven:
+            why += "; its result was never recorded and no scan found the patch installed"
         if record.state not in (_S.INSTALLING, _S.VERIFYING):  # rolling back (or reconciling): again
             self._reconcile(run, host, why)
-        phases = [phase_step(r.result, record_seconds(r)) for r in tried.records]
         verification_ok = phase_ok(verify[-1]) if verify else None
         before = scans[0] if scans else None
-        return self._undo(run, host, backup_id, before, phases, verification_ok, why, note=why)
+        return self._undo(run, host, backup_id, before, phases, verification_ok, why, why, unproven)
 
     @staticmethod
     def _reconcile(run: _Run, host: str, why: str) -> None:
@@ -295,7 +304,7 @@ class Drill:
         phases.append(step)
         if not step.ok:
             return done(_S.FAILED, f"baseline scan failed: {step.detail}")
-        self.store.save_baseline(host, before, self.clock.now(), run_id=run.spec.drill_id)
+        run.rec.journal.baseline(host, before, self.clock.now())
         _, step = self._phase(run, host, Phase.DIAGNOSTICS)
         phases.append(step)
         if not step.ok:
@@ -332,8 +341,10 @@ class Drill:
         verification_ok: bool | None,
         why: str,
         note: str = "",
+        unproven: bool = False,
     ) -> DrillHostResult:
-        """The forced rollback from `backup_id`, the scan after it and the comparison with `before`."""
+        """The forced rollback from `backup_id`, the scan after it and the comparison with `before`
+        (`unproven`: the install may not have run, so a restored baseline proves nothing: inconclusive)."""
         _, rollback = self._phase(
             run, host, Phase.ROLLBACK, _S.ROLLING_BACK, f"drill: forced rollback ({why})", backup_id=backup_id
         )
@@ -343,8 +354,10 @@ class Drill:
         differences: tuple[Difference, ...] = ()
         if step.ok and before is not None:
             differences = compare_scans(scan_data(before), scan_data(after))
-        passed = rollback.ok and step.ok and before is not None and not differences
-        if passed:
+        restored = rollback.ok and step.ok and before is not None and not differences
+        if restored and unproven:
+            message = "baseline restored, but the drill is inconclusive: drill the host again"
+        elif restored:
             message = f"baseline restored in {rollback.seconds:.1f} s"
         elif not step.ok:
             message = f"post-rollback scan failed: {step.detail}"
@@ -363,8 +376,9 @@ class Drill:
             message += f" ({note})"
         result = DrillHostResult(
             host=host,
-            passed=passed,
-            final_state=_S.ROLLED_BACK if passed else _S.ROLLBACK_FAILED,
+            passed=restored and not unproven,
+            inconclusive=restored and unproven,
+            final_state=_S.ROLLED_BACK if restored else _S.ROLLBACK_FAILED,
             phases=tuple(phases),
             verification_ok=verification_ok,
             rollback_ok=rollback.ok,
@@ -377,18 +391,8 @@ class Drill:
     def _finish(self, run: _Run, result: DrillHostResult) -> DrillHostResult:
         """The host's verdict on the record (`drill_result`), then its final transition: a host in a final
         state always has its verdict in the audit log."""
-        run.rec.event(
-            DRILL_RESULT,
-            host=result.host,
-            wave=run.waves[result.host].index,
-            result="passed" if result.passed else "failed",
-            detail={
-                "drill_id": run.spec.drill_id,
-                "rollback_seconds": result.rollback_seconds,
-                "verification_ok": result.verification_ok,
-                "differences": [d.describe() for d in result.differences],
-                "message": result.message,
-            },
-        )
+        detail = result.evidence(run.spec.drill_id)
+        wave = run.waves[result.host].index
+        run.rec.event(DRILL_RESULT, host=result.host, wave=wave, result=result.verdict, detail=detail)
         run.rec.move(result.host, result.final_state, result.message)
         return result

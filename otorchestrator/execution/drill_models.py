@@ -23,6 +23,7 @@ from otorchestrator.planning.drift import Difference
 DRILL_RESULT = "drill_result"
 DRILL_REFUSED = "drill_refused"
 APPROVAL_RECORDED = "approval_recorded"
+DRILL_PLAN_PREFIX = "drill:"  # a drill's run record: plan_hash = "drill:<patch id>"
 MAX_LISTED = 10  # differences named in the host's state detail (all are in the drill report and audit)
 
 
@@ -67,6 +68,24 @@ class DrillHostResult(BaseModel):
     rollback_seconds: float | None = None
     differences: tuple[Difference, ...] = ()
     message: str = ""
+    # restored, but nothing proven: a resumed drill whose install result was never recorded (killed
+    # between the move to installing and the install's result); not passed, drill again
+    inconclusive: bool = False
+
+    @property
+    def verdict(self) -> str:
+        """The `drill_result` audit record's result: passed, inconclusive or failed."""
+        return "passed" if self.passed else "inconclusive" if self.inconclusive else "failed"
+
+    def evidence(self, drill_id: str) -> dict[str, Any]:
+        """The `drill_result` audit record's detail (what the compliance report cites)."""
+        return {
+            "drill_id": drill_id,
+            "rollback_seconds": self.rollback_seconds,
+            "verification_ok": self.verification_ok,
+            "differences": [d.describe() for d in self.differences],
+            "message": self.message,
+        }
 
 
 class DrillReport(BaseModel):

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from otorchestrator.execution.drill_models import DrillHostResult, phase_ok, phase_step, scan_data
+from otorchestrator.models.catalog import Patch
 from otorchestrator.models.results import Phase, PhaseResult
 from otorchestrator.models.run import HostState, HostStateRecord, PhaseResultRecord, Transition
-from otorchestrator.planning.drift import Difference, compare_scans
+from otorchestrator.planning.drift import Difference, compare_scans, scan_values
 from otorchestrator.store.state import StateStore
 
 
@@ -24,11 +25,40 @@ class Attempt:
         """The host was moved to installing: the install may have run (it is never run again)."""
         return any(t.to_state is HostState.INSTALLING for t in self.transitions)
 
+    @property
+    def rolling_back(self) -> bool:
+        """The host was moved to rolling back: a scan now would not tell whether the install ran."""
+        return any(t.to_state is HostState.ROLLING_BACK for t in self.transitions)
+
     def results(self, phase: Phase) -> list[PhaseResult]:
         return [r.result for r in self.records if r.result.phase is phase]
 
     def phases(self) -> list[Phase]:
         return [r.result.phase for r in self.records]
+
+
+def at_target(scan: PhaseResult, patch: Patch) -> bool:
+    """The scan shows the patch's package at its target version (the install ran)."""
+    packages = scan_values(scan_data(scan)).get("packages") or {}
+    return bool(patch.package) and phase_ok(scan) and packages.get(patch.package) == patch.target_version
+
+
+def install_proven(tried: Attempt, patch: Patch) -> bool:
+    """The attempt's install is known to have run: its result is recorded, or a probe scan after the
+    backup (a resumed drill's, before its rollback) found the patch installed."""
+    phases = tried.phases()
+    if Phase.INSTALL in phases:
+        return True
+    if Phase.BACKUP not in phases:
+        return False
+    after_backup = tried.records[len(phases) - phases[::-1].index(Phase.BACKUP) :]
+    probes = []
+    for r in after_backup:
+        if r.result.phase is Phase.ROLLBACK:
+            break
+        if r.result.phase is Phase.SCAN:
+            probes.append(r.result)
+    return any(at_target(p, patch) for p in probes)
 
 
 def record_seconds(record: PhaseResultRecord) -> float:
@@ -48,7 +78,7 @@ def attempt(store: StateStore, drill_id: str, host: str) -> Attempt:
     )
 
 
-def settled(record: HostStateRecord, tried: Attempt) -> DrillHostResult:
+def settled(record: HostStateRecord, tried: Attempt, patch: Patch) -> DrillHostResult:
     """The verdict of a host a killed drill had finished (its `drill_result` is on the record already)."""
     scans = tried.results(Phase.SCAN)
     rollbacks = [r for r in tried.records if r.result.phase is Phase.ROLLBACK]
@@ -56,9 +86,12 @@ def settled(record: HostStateRecord, tried: Attempt) -> DrillHostResult:
     differences: tuple[Difference, ...] = ()
     if rollbacks and len(scans) > 1 and phase_ok(scans[0]) and phase_ok(scans[-1]):
         differences = compare_scans(scan_data(scans[0]), scan_data(scans[-1]))
+    unproven = bool(rollbacks) and not install_proven(tried, patch)  # see DrillHostResult.inconclusive
+    restored = record.state is HostState.ROLLED_BACK
     return DrillHostResult(
         host=record.host,
-        passed=record.state is HostState.ROLLED_BACK,
+        passed=restored and not unproven,
+        inconclusive=restored and unproven,
         final_state=record.state,
         phases=tuple(phase_step(r.result, record_seconds(r)) for r in tried.records),
         verification_ok=phase_ok(verify[-1]) if verify else None,

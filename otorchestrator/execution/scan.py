@@ -5,7 +5,7 @@ rollback drill (before and after)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +19,11 @@ from otorchestrator.models.results import HostOutcome, Phase, PhaseResult
 from otorchestrator.models.run import BaselineRecord
 from otorchestrator.planning.drift import Difference, compare_scans
 from otorchestrator.store.clock import Clock
+from otorchestrator.store.journal import RunJournal
+from otorchestrator.store.redact import Redactor
 from otorchestrator.store.state import StateStore
+
+BASELINE_RECORDED = "baseline_recorded"  # audit kind: a scan became the host's baseline
 
 
 def patch_vars(patches_by_host: Mapping[str, Sequence[Patch]]) -> dict[str, Any]:
@@ -59,7 +63,12 @@ def run_scan(
     patches_by_host: Mapping[str, Sequence[Patch]] | None = None,
     run_label: str = "scan",
     timeout_s: int = 900,
+    run_id: str = "",
+    redactor: Redactor | None = None,
 ) -> ScanOutcome:
+    """One read-only scan phase of `hosts`. `run_id`: the scan's id, handed to the backend (what its
+    `end_orphans` is given); `redactor`: its registered secrets are scrubbed from every result before
+    anything else sees them (baselines, audit records, drift reports)."""
     started = clock.now()
     outcome = backend.run_phase(
         PhaseRequest(
@@ -68,25 +77,56 @@ def run_scan(
             inventory=phase_inventory(inventory, hosts),
             extravars=patch_vars(patches_by_host or {}),
             timeout_s=timeout_s,
+            run_id=run_id,
             run_label=run_label,
         )
     )
-    return ScanOutcome(started_at=started, finished_at=clock.now(), results=dict(outcome.results))
+    results = dict(outcome.results)
+    if redactor is not None:
+        results = {h: _scrubbed(redactor, r) for h, r in results.items()}
+    return ScanOutcome(started_at=started, finished_at=clock.now(), results=results)
+
+
+def _scrubbed(redactor: Redactor, result: PhaseResult) -> PhaseResult:
+    data, _ = redactor.scrub(result.model_dump(mode="json", by_alias=True))
+    return PhaseResult.model_validate(data)
+
+
+def not_recorded(scan: ScanOutcome) -> dict[str, str]:
+    """host -> why its scan is not a baseline (incomplete)."""
+    out: dict[str, str] = {}
+    for host, result in sorted(scan.results.items()):
+        if not scan.ok(host):
+            failed = ", ".join(c.name for c in result.failed_checks) or result.message or result.outcome.value
+            out[host] = f"scan {result.outcome.value}: {failed}"
+    return out
 
 
 def save_baselines(
     store: StateStore, scan: ScanOutcome, run_id: str | None = None
 ) -> tuple[dict[str, BaselineRecord], dict[str, str]]:
-    """Save every complete scan as its host's baseline; (saved, host -> why not saved)."""
+    """Save every complete scan as its host's baseline; (saved, host -> why not saved). The store alone:
+    `record_baselines` writes each through a run's journal, audit record first."""
+    saved = {
+        host: store.save_baseline(host, result, scan.finished_at, run_id=run_id)
+        for host, result in sorted(scan.results.items())
+        if scan.ok(host)
+    }
+    return saved, not_recorded(scan)
+
+
+def record_baselines(
+    journal: RunJournal, scan: ScanOutcome, detail: Callable[[PhaseResult], Mapping[str, Any]]
+) -> tuple[dict[str, BaselineRecord], dict[str, str]]:
+    """Every complete scan recorded as its host's baseline through `journal` (audit `baseline_recorded`
+    with `detail(result)`, then the store, under the journal's run id); (recorded, host -> why not)."""
     saved: dict[str, BaselineRecord] = {}
-    skipped: dict[str, str] = {}
     for host, result in sorted(scan.results.items()):
         if scan.ok(host):
-            saved[host] = store.save_baseline(host, result, scan.finished_at, run_id=run_id)
-        else:
-            failed = ", ".join(c.name for c in result.failed_checks) or result.message or result.outcome.value
-            skipped[host] = f"scan {result.outcome.value}: {failed}"
-    return saved, skipped
+            at = scan.finished_at
+            journal.event(BASELINE_RECORDED, at, host=host, result="ok", detail=detail(result))
+            saved[host] = journal.baseline(host, result, at)
+    return saved, not_recorded(scan)
 
 
 @dataclass(frozen=True)

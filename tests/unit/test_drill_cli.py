@@ -415,7 +415,16 @@ def test_cli_drill_killed_mid_install_is_finished_with_resume(
     resumed = _cli(tmp_path, monkeypatch, backend, "--group", "nw-hmi-02", "--resume")
     assert resumed.exit_code == 0, resumed.output
     assert "nw-hmi-02      PASSED" in resumed.output and "after its install began" in resumed.output
-    assert backend.calls == [("D1", "end_orphans"), ("nw-hmi-02", "rollback"), ("nw-hmi-02", "scan")]
+    # orphans ended; a probe scan (the install's result was never recorded: it finds 1.1.0, so the install
+    # ran and the drill proves something); the forced rollback; the scan compared with the baseline
+    probe = [("nw-hmi-02", "scan"), ("nw-hmi-02", "rollback"), ("nw-hmi-02", "scan")]
+    assert backend.calls == [("D1", "end_orphans"), *probe]
     assert backend.state["nw-hmi-02"]["version"] == "1.0.0"
     with StateStore(tmp_path / "st" / "state.db") as store:
-        assert store.get_run("D1").status is StoreRunStatus.COMPLETED
+        record = store.get_run("D1")
+    assert record.status is StoreRunStatus.COMPLETED
+    from otorchestrator.app.drills import resume_hint
+
+    hint = resume_hint(record)  # what `otorch resume D1` says: a drill is finished by `otorch drill`
+    assert hint is not None and "otorch drill --drill-id D1 --resume --patch NWC-P-2026-0106" in hint
+    assert resume_hint(record.model_copy(update={"plan_hash": "sha256:" + "1" * 64})) is None
