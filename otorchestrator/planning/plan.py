@@ -78,7 +78,7 @@ class _Patches:
             (product_key(installed.product, installed.vendor), product_key(installed.product))
         )
         for patch, fixed in (e for key in keys for e in self.by_product.get(key, [])):
-            if patch in out:
+            if any(p is patch for p in out):  # the same entry under both keys (pydantic's == is slow)
                 continue
             if vendor_match(installed.vendor, patch.vendor) is None:
                 continue
@@ -297,36 +297,46 @@ class _Memo:
     installed product, verdicts by (asset values, CVE sides)."""
 
     kev: dict[str, KevEntry]
-    asset_sides: dict[tuple[object, ...], AssetSide] = field(default_factory=dict)
+    asset_sides: dict[tuple[object, ...], tuple[AssetSide, tuple[str, str, str]]] = field(
+        default_factory=dict
+    )
     cve_sides: dict[tuple[str, str, str], CveSide] = field(default_factory=dict)
     shared_sides: dict[tuple[object, ...], CveSide] = field(default_factory=dict)
-    product_sides: dict[object, tuple[tuple[int, ...], list[CveSide]]] = field(default_factory=dict)
     verdicts: dict[tuple[object, ...], _Verdict] = field(default_factory=dict)
     points: dict[tuple[object, ...], tuple[DecisionPoint, ...]] = field(default_factory=dict)
     overlays: dict[tuple[object, ...], _Overlay] = field(default_factory=dict)
     reasons: dict[tuple[int, int], tuple[_Verdict, _Overlay, tuple[str, ...]]] = field(default_factory=dict)
 
+    def side(self, asset: Asset, profile: tuple[object, ...]) -> tuple[AssetSide, tuple[str, str, str]]:
+        """The asset side of `asset` (whose profile is `profile`) and the values a verdict reads of it."""
+        found = self.asset_sides.get(profile)
+        if found is None:
+            side = asset_side(asset)
+            found = self.asset_sides[profile] = (
+                side,
+                (side.exposure.value, side.human.value, side.well_being.value),
+            )
+        return found
+
     def verdict(
-        self, asset: Asset, profile: tuple[object, ...], pkey: object, pp: _ProductPlan
+        self,
+        side: tuple[AssetSide, tuple[str, str, str]],
+        profile: tuple[object, ...],
+        product: tuple[_ProductPlan, tuple[int, ...], list[CveSide]],
     ) -> tuple[_Verdict, tuple[DecisionPoint, ...]]:
-        """The verdict for `pp` on `asset`, and the deciding CVE's decision points (the explanation)."""
-        side = self.asset_sides.get(profile)
-        if side is None:
-            side = self.asset_sides[profile] = asset_side(asset)
-        found_sides = self.product_sides.get(pkey)
-        if found_sides is None:
-            found_sides = self.product_sides[pkey] = self._sides(pp)
-        signature, vulns = found_sides
-        vkey = (side.exposure.value, side.human.value, side.well_being.value, signature)
+        """The verdict for a product (its plan, `sides`) on an asset (`side`, its profile), and the deciding
+        CVE's decision points (the explanation)."""
+        vkey = (side[1], product[1])
         found = self.verdicts.get(vkey)
         if found is None:
-            found = self.verdicts[vkey] = self._decide(side, profile, pp, vulns)
-        points = self.points.get((profile, id(found.top)))
+            found = self.verdicts[vkey] = self._decide(side[0], profile, product[0], product[2])
+        pkey = (profile, id(found.top))
+        points = self.points.get(pkey)
         if points is None:
-            points = self.points[(profile, id(found.top))] = combine(found.top, side).points
+            points = self.points[pkey] = combine(found.top, side[0]).points
         return found, points
 
-    def _sides(self, pp: _ProductPlan) -> tuple[tuple[int, ...], list[CveSide]]:
+    def sides(self, pp: _ProductPlan) -> tuple[tuple[int, ...], list[CveSide]]:
         """The CVE sides of `pp`'s covered CVEs, in its order, each shared with every equal side (the verdict
         reads nothing else of the product), and their identities: the product's part of a verdict key."""
         vulns: list[CveSide] = []
@@ -386,6 +396,7 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
     unpatched: list[UnpatchedFinding] = []
     assets = tuple(sorted(inputs.inventory.assets, key=lambda a: a.name))
     products: dict[tuple[str, str, str], _ProductPlan] = {}
+    sided: dict[tuple[str, str, str], tuple[_ProductPlan, tuple[int, ...], list[CveSide]]] = {}
     counts: Counter[tuple[str, str, str]] = Counter()  # assets per installed product
     findings: dict[tuple[str, str, str], dict[str, object]] = {}  # an unpatched finding, less its asset
     names: dict[tuple[str, str, str], str] = {}  # "vendor / product"
@@ -398,6 +409,7 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
         )
         need = _needs_asset_approval(asset)
         rank = -asset.criticality.rank
+        side = memo.side(asset, profile)
         for installed in asset.installed_products:
             pkey = (installed.vendor, installed.product, installed.version)
             pp = products.get(pkey)
@@ -405,6 +417,8 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
                 pp = products[pkey] = _plan_product(index, patches, installed)
                 if pp.missing:
                     findings[pkey] = _finding(pkey, pp)
+                if pp.patch is not None:
+                    sided[pkey] = (pp, *memo.sides(pp))
                 names[pkey] = f"{installed.vendor} / {installed.product}"
             counts[pkey] += 1
             if pp.missing:
@@ -414,7 +428,7 @@ def _build_plan(inputs: PlanInputs, now: datetime, index: AdvisoryIndex | None) 
             if pp.patch is None:
                 continue
             patch = pp.patch
-            verdict, points = memo.verdict(asset, profile, pkey, pp)
+            verdict, points = memo.verdict(side, profile, sided[pkey])
             outcome = verdict.outcome
             okey = (id(patch), outcome, need)
             overlay = memo.overlays.get(okey) if general else None

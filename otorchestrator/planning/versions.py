@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from otorchestrator.planning.debver import deb_key
@@ -182,9 +182,18 @@ class Spec:
             return True
         if self.kind is SpecKind.UNINTERPRETABLE:
             return None
-        return vers_contains(self.constraints, version)
+        return _contains(self.constraints, self._ranges, version)
+
+    @cached_property
+    def _ranges(self) -> tuple[Constraint, ...]:
+        """The range constraints sorted by version, once per spec (asked for every installed version)."""
+        return _ranges(self.constraints)
 
     def describe(self) -> str:
+        return self._described
+
+    @cached_property
+    def _described(self) -> str:
         if self.kind is SpecKind.ALL:
             return "all versions"
         if self.kind is SpecKind.UNINTERPRETABLE:
@@ -201,13 +210,21 @@ class Spec:
 
 def vers_contains(constraints: tuple[Constraint, ...], version: Version) -> bool:
     """The univers `vers:` containment algorithm over constraints sorted by version."""
+    return _contains(constraints, _ranges(constraints), version)
+
+
+def _ranges(constraints: tuple[Constraint, ...]) -> tuple[Constraint, ...]:
+    return tuple(sorted((c for c in constraints if c.op not in ("=", "!=")), key=lambda c: c.version))
+
+
+def _contains(constraints: tuple[Constraint, ...], ranges: tuple[Constraint, ...], version: Version) -> bool:
+    """`vers_contains`, with `ranges` = `_ranges(constraints)` given."""
     for c in constraints:
         if c.version == version:
             if c.op in ("=", "<=", ">="):
                 return True
             if c.op == "!=":
                 return False
-    ranges = sorted((c for c in constraints if c.op not in ("=", "!=")), key=lambda c: c.version)
     if not ranges:
         return False
     if len(ranges) == 1:
