@@ -214,6 +214,7 @@ class Orchestrator:
                 "check_mode": options.check_mode,
                 "artifact_check": options.artifact_digests is not None,
                 "waves": [w.index for w in waves],
+                "forks": options.forks,
                 "previous_lock_holder": lock.previous.describe() if lock.previous else None,
             }
             try:  # audited, then stored: a failure of either leaves no run in the store
@@ -259,6 +260,7 @@ class Orchestrator:
                     {
                         "previous_status": run.status.value,
                         "reconcile_only": reconcile_only,
+                        "forks": options.forks,
                         "previous_lock_holder": lock.previous.describe() if lock.previous else None,
                     },
                     reopen=not reconcile_only,

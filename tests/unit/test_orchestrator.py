@@ -784,3 +784,13 @@ def test_crash_inside_every_phase_call_of_flowing_hosts_then_resume(tmp_path: Pa
         store.close()
         e.backend.crash_on_call = None
         _assert_recovered(e, e.resume("run-crash", forks=4))
+
+
+def test_the_forks_of_a_run_and_of_its_resume_are_audited(env: Any) -> None:
+    e = env(make_plan([["a"], ["b"]]))
+    halted = e.run(run_id="run-f", forks=3, confirm=lambda wave: wave.index == 0)
+    assert halted.run.status is RunStatus.HALTED  # wave 1 declined: resume goes on with it
+    e.resume("run-f", forks=7)
+    started = [ev for ev in e.audit_events() if ev.kind == AuditKind.RUN_STARTED]
+    resumed = [ev for ev in e.audit_events() if ev.kind == AuditKind.RUN_RESUMED]
+    assert [ev.detail["forks"] for ev in started] == [3] and [ev.detail["forks"] for ev in resumed] == [7]
