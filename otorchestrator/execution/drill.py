@@ -43,6 +43,7 @@ from otorchestrator.execution.drill_models import (
     phase_step,
     safety_approvals,
     scan_data,
+    started_detail,
 )
 from otorchestrator.execution.drill_resume import (
     at_target,
@@ -52,7 +53,7 @@ from otorchestrator.execution.drill_resume import (
     settled,
 )
 from otorchestrator.execution.observer import Observer
-from otorchestrator.execution.options import RunOptions
+from otorchestrator.execution.options import HALTED, RunOptions
 from otorchestrator.execution.phasejob import JobSpec, PhaseJobs
 from otorchestrator.execution.recorder import Recorder
 from otorchestrator.models.asset import Asset
@@ -108,24 +109,11 @@ class Drill:
         approved = self._released(rec, spec)
         started = self.clock.now()
         record = RunRecord(
-            run_id=spec.drill_id,
-            operator=spec.operator,
-            waveplan_hash=drill_digest(spec),
-            plan_hash=f"{DRILL_PLAN_PREFIX}{spec.patch.id}",
-            started_at=started,
+            run_id=spec.drill_id, operator=spec.operator, waveplan_hash=drill_digest(spec),
+            plan_hash=f"{DRILL_PLAN_PREFIX}{spec.patch.id}", started_at=started,
             inventory_path=str(spec.inventory),
-        )
-        rec.journal.start_run(
-            record,
-            {
-                "drill": True,
-                "group": spec.group,
-                "patch_id": spec.patch.id,
-                "artifact_sha256": spec.patch.sha256,
-                "hosts": [a.name for a in spec.assets],
-                "not_applicable": list(spec.not_applicable),
-            },
-        )
+        )  # fmt: skip
+        rec.journal.start_run(record, started_detail(spec))
         rec.observer.run_started(record, resumed=False)
         self._approvals(rec, spec, approved)
         rec.register({a.name: i for i, a in enumerate(spec.assets)})
@@ -196,7 +184,9 @@ class Drill:
         hostmap = {name: wave.hosts[0] for name, wave in waves.items()}
         run = _Run(spec, rec, PhaseJobs(self.backend, rec, options, hostmap, patches), waves)
         try:
-            results = [self._host(run, asset) for asset in spec.assets]
+            results: list[DrillHostResult] = []
+            for asset in spec.assets:
+                results.append(self._next(run, asset, results))
         except Exception as exc:  # on the record when it still takes it; hosts mid-step wait for --resume
             detail = rec.clean(f"{type(exc).__name__}: {exc}")[:500]
             with contextlib.suppress(StoreError, sqlite3.Error):
@@ -251,6 +241,16 @@ class Drill:
         return result, step
 
     # -- one host --------------------------------------------------------------------------------
+
+    def _next(self, run: _Run, asset: Asset, done: Sequence[DrillHostResult]) -> DrillHostResult:
+        """Drill the next host, unless an earlier one was left changed (not restored): then it is skipped,
+        never a second member of the group down while the first is (the drill's failure budget is 0)."""
+        broken = [r.host for r in done if r.final_state is _S.ROLLBACK_FAILED]
+        if not broken or run.rec.state(asset.name) is not _S.PENDING:
+            return self._host(run, asset)
+        why = f"{HALTED}{', '.join(broken)} not restored to its baseline (rollback_failed); not drilled"
+        run.rec.move(asset.name, _S.SKIPPED, why)
+        return DrillHostResult(host=asset.name, passed=False, final_state=_S.SKIPPED, message=why)
 
     def _host(self, run: _Run, asset: Asset) -> DrillHostResult:
         """Drill `asset`, or finish what a killed drill left of it (`resume`)."""

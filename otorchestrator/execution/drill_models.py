@@ -275,3 +275,15 @@ def approval_detail(approval: Approval, consulted: Sequence[str]) -> dict[str, A
         "approved_at": approval.at.isoformat(),
         "consulted": list(consulted),
     }
+
+
+def started_detail(spec: DrillSpec) -> dict[str, Any]:
+    """The audit detail of the drill's `run_started`."""
+    return {
+        "drill": True,
+        "group": spec.group,
+        "patch_id": spec.patch.id,
+        "artifact_sha256": spec.patch.sha256,
+        "hosts": [a.name for a in spec.assets],
+        "not_applicable": list(spec.not_applicable),
+    }

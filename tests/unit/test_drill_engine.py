@@ -144,8 +144,8 @@ class Env:
         """The drill over the audit log that holds the redactor (the app gives the Drill the same one)."""
         store = store or StateStore(self.paths.db)
         audit = AuditLog(self.paths.audit, head_store=store, redactor=self.redactor)
-        more = {"observers": [observer]} if observer is not None else {}
-        return Drill(self.backend, store, audit, self.clock, **more), store
+        observers = [observer] if observer is not None else []
+        return Drill(self.backend, store, audit, self.clock, observers=observers), store
 
 
 def _dump(db: Path) -> str:
@@ -221,6 +221,33 @@ def test_the_observer_sees_every_move_and_task(tmp_path: Path) -> None:
         S.ROLLED_BACK,
     ]
     assert len(seen.tasks) == 7
+
+
+def test_a_host_left_changed_halts_the_drill_before_the_next_host(tmp_path: Path) -> None:
+    """h1's rollback fails (still at 1.1.0): h2 is not drilled while h1 is down (skipped, halted)."""
+    e = Env(tmp_path)
+    real = e.backend.run_phase
+
+    def stuck(request: PhaseRequest, on_event: Any = None, cancel: Any = None) -> PhaseOutcome:
+        outcome = real(request, on_event, cancel)
+        if request.phase is Phase.ROLLBACK:
+            e.backend.hosts["h1"].version = "1.1.0"
+            failed = outcome.results["h1"].model_copy(update={"ok": False, "message": "dpkg refused"})
+            return outcome.model_copy(update={"results": {"h1": failed}})
+        return outcome
+
+    e.backend.run_phase = stuck  # type: ignore[method-assign]
+    runner, store = e.drill()
+    report = runner.run(spec("h1", "h2"))
+    assert [(h.host, h.final_state, h.passed) for h in report.hosts] == [
+        ("h1", S.ROLLBACK_FAILED, False),
+        ("h2", S.SKIPPED, False),
+    ]
+    assert "h1 not restored" in report.hosts[1].message and not report.passed
+    assert [h for h, _ in e.backend.calls] == ["h1"] * 7
+    verdicts = [(ev.host, ev.result) for _, ev in read_events(e.paths.audit) if ev.kind == DRILL_RESULT]
+    assert verdicts == [("h1", "failed")]  # h2 was not drilled: no verdict for it
+    assert store.get_run("DRILL-E1").status is StoreRunStatus.FAILED
 
 
 # -- killed at every boundary, then resumed ----------------------------------------------------------------
