@@ -17,7 +17,7 @@ from typing import Any, Literal, Union
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.functional_serializers import PlainSerializer, WrapSerializer
-from pydantic_core import PydanticSerializationError
+from pydantic_core import PydanticSerializationError, SchemaSerializer
 
 from otorchestrator.collector import collector_paused
 from otorchestrator.models.asset import Asset, Criticality, Role
@@ -226,12 +226,16 @@ def _content_hash(plan: WavePlan) -> str:
 # The generic writer (models/canonical_stream.py) writes a nested model by identity, one pydantic call per
 # object: a 10k-asset wave plan's ~8k hosts, ~15k items and ~17k constraints, all distinct, and the assets'
 # operating systems, cost ~60k calls. Here pydantic dumps all assets in one call, every wave (without its
-# hosts) in one and every host (with its items, constraints and approval) in one; each float field of an
-# asset or a host is respelled as ECMAScript writes it (`es_number`) and orjson writes the rows with sorted
-# keys: the RFC 8785 text of their JSON dump. It holds only while those classes have floats nowhere but in
-# their own fields and no member names but field names (`_float_fields`); otherwise the generic writer runs.
+# hosts) in one and every host (with its items, constraints and approval) in one, in python mode: enum
+# members are left for orjson (which writes their values, as the JSON mode does, without a Python call
+# each) and each distinct datetime, date or time is written once by pydantic's own JSON serializer
+# (`_Moments`, orjson's default). Each float field of an asset or a host is respelled as ECMAScript writes it
+# (`es_number`) and orjson writes the rows with sorted keys: the RFC 8785 text of their JSON dump. It holds
+# only while those classes have floats nowhere but in their own fields, enums of strings and no member names
+# but field names (`_float_fields`); otherwise the generic writer runs.
 
-_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER | orjson.OPT_PASSTHROUGH_DATETIME
+_MOMENT_ROWS: dict[type, SchemaSerializer] = {k: TypeAdapter(k).serializer for k in (datetime, date, time)}
 _WAVE_ROWS = TypeAdapter(tuple[Wave, ...]).serializer
 _HOST_ROWS = TypeAdapter(tuple[WaveHost, ...]).serializer
 _ASSET_ROWS = TypeAdapter(tuple[Asset, ...]).serializer
@@ -275,9 +279,11 @@ def _leaves(annotation: Any) -> set[type] | None:
         parts = [_leaves(args[0])]
     elif origin is Literal:
         return {str} if all(type(a) in (str, int, bool) for a in args) else None
+    elif isinstance(annotation, type) and issubclass(annotation, Enum):  # orjson writes a member's value
+        return {annotation} if all(type(m.value) is str for m in annotation) else None
     elif isinstance(annotation, type) and (
         annotation in (str, int, float, bool, type(None), datetime, date, time)
-        or issubclass(annotation, (Enum, BaseModel))
+        or issubclass(annotation, BaseModel)
     ):
         return {annotation}
     else:
@@ -294,9 +300,9 @@ def _one_pass(plan: WavePlan) -> tuple[bytes, bytes] | None:
     waves = plan.waves
     hosts = tuple(h for w in waves for h in w.hosts)
     try:  # "error": a value that is not its declared type (a float where none is declared) is refused
-        assets = _ASSET_ROWS.to_python(plan.assets, mode="json", warnings="error")
-        rows = _WAVE_ROWS.to_python(waves, mode="json", exclude=_WITHOUT_HOSTS, warnings="error")
-        host_rows = _HOST_ROWS.to_python(hosts, mode="json", warnings="error")
+        assets = _ASSET_ROWS.to_python(plan.assets, warnings="error")
+        rows = _WAVE_ROWS.to_python(waves, exclude=_WITHOUT_HOSTS, warnings="error")
+        host_rows = _HOST_ROWS.to_python(hosts, warnings="error")
     except PydanticSerializationError:
         return None
     spelled: dict[float, orjson.Fragment] = {}
@@ -313,10 +319,30 @@ def _one_pass(plan: WavePlan) -> tuple[bytes, bytes] | None:
     for wave, row in zip(waves, rows, strict=True):
         row["hosts"] = host_rows[done : done + len(wave.hosts)]
         done += len(wave.hosts)
+    moment = _Moments()
     try:
-        return orjson.dumps(assets, option=_OPTIONS), orjson.dumps(rows, option=_OPTIONS)
+        return orjson.dumps(assets, moment, _OPTIONS), orjson.dumps(rows, moment, _OPTIONS)
     except orjson.JSONEncodeError:  # an integer beyond 2**53, a lone surrogate: the generic writer says so
         return None
+
+
+class _Moments:
+    """orjson's `default` for datetimes, dates and times: pydantic's JSON text of each, written once per
+    distinct value (equal, same zone object and fold: the same text)."""
+
+    def __init__(self) -> None:
+        self.texts: dict[tuple[object, ...], str] = {}
+
+    def __call__(self, value: object) -> str:
+        kind = type(value)
+        key = (kind, value, getattr(value, "tzinfo", None), getattr(value, "fold", 0))
+        text = self.texts.get(key)
+        if text is None:
+            writer = _MOMENT_ROWS.get(kind)
+            if writer is None:  # orjson then refuses the text: the generic writer's turn
+                raise TypeError(f"{kind.__name__} is not a datetime, date or time")
+            text = self.texts[key] = writer.to_python(value, mode="json")
+        return text
 
 
 _NAMES = sorted(WavePlan.model_fields.keys() - _UNHASHED)
