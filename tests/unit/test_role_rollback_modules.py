@@ -271,3 +271,20 @@ def test_bad_inputs_and_a_missing_manifest_fail_before_any_directory_is_made(
     gone = source(args, monkeypatch)
     assert gone["failed"] and gone["step"] == "Copy the stored archive into the extraction directory"
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_an_archive_tar_cannot_read_fails_at_the_extraction_with_tars_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = store(tmp_path)
+    base = tmp_path / "store" / "bk-1" / "nw-gw-01"
+    garbage = b"not a gzip stream\n"
+    base.with_suffix(".tar.gz").write_bytes(garbage)  # the manifest says these bytes, so they verify
+    m = json.loads(Path(str(base) + ".json").read_text())
+    m["archive_sha256"] = hashlib.sha256(garbage).hexdigest()
+    Path(str(base) + ".json").write_text(json.dumps(m))
+    out = source(args, monkeypatch)
+    assert out["failed"] and out["step"] == "Extract the verified archive" and out["rc"] != 0
+    assert [(c["name"], c["ok"]) for c in out["checks"]] == [("backup_verified", True)]
+    assert "gzip" in out["stderr"]
+    assert list((tmp_path / "tmp").iterdir()) == []
