@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +11,9 @@ from otorchestrator.models.results import Phase
 from otorchestrator.models.run import HostState, HostStateRecord, Transition, can_transition
 from otorchestrator.store.database import Database, ts
 from otorchestrator.store.errors import IllegalTransition, StateConflict
+
+# called with the host's current state once a move is validated, before it is written
+BeforeWrite = Callable[[HostState | None], None]
 
 # the phase a state belongs to, when the caller does not name one
 _STATE_PHASE: dict[HostState, Phase] = {
@@ -30,6 +33,16 @@ _ATTEMPT_FIELD: dict[HostState, str] = {
 }
 
 
+def _for_host(before_write: Callable[[str], None] | None, host: str) -> BeforeWrite | None:
+    if before_write is None:
+        return None
+
+    def call(_current: HostState | None) -> None:
+        before_write(host)
+
+    return call
+
+
 class HostStateTables(Database):
     def transition(
         self,
@@ -45,13 +58,16 @@ class HostStateTables(Database):
         backup_id: str | None = None,
         versions_before: Mapping[str, str] | None = None,
         versions_after: Mapping[str, str] | None = None,
+        before_write: BeforeWrite | None = None,
     ) -> HostStateRecord:
         """Move `host` to `to_state`: validated with `can_transition`, written with its transition row in
         one transaction, durable when this returns.
 
         `expect`: the states the caller believes the host is in (None = not yet in the run); anything
         else raises `StateConflict`. `phase` defaults to the state's own phase, else the previous one.
-        `backup_id` / `versions_*` update the host record when given.
+        `backup_id` / `versions_*` update the host record when given. `before_write(current)`: called
+        inside the transaction once the move is validated, before its rows are written (the journal's
+        audit intent); if it raises, nothing is written.
         Raises `RunNotFound`, `IllegalTransition`, `StateConflict`.
         """
         with self._tx() as conn:
@@ -68,6 +84,7 @@ class HostStateTables(Database):
                 backup_id,
                 versions_before,
                 versions_after,
+                before_write,
             )
 
     def register_hosts(
@@ -77,9 +94,19 @@ class HostStateTables(Database):
         now: datetime,
         state: HostState = HostState.PENDING,
         detail: str = "",
+        before_write: Callable[[str], None] | None = None,
     ) -> list[HostStateRecord]:
-        """Add hosts (host -> wave) to a run in their initial state, all in one transaction."""
+        """Add hosts (host -> wave) to a run in their initial state, all in one transaction
+        (`before_write(host)`: as for `transition`, before each host's rows)."""
         with self._tx() as conn:
+            self._require_run(conn, run_id)
+            marks = ", ".join("?" for _ in hosts)
+            known = hosts and conn.execute(
+                f"SELECT host, state FROM host_states WHERE run_id = ? AND host IN ({marks})",
+                (run_id, *hosts),
+            ).fetchone()
+            if known:  # before any host's before_write: all or nothing, audit included
+                raise StateConflict(run_id, known["host"], "(new)", HostState(known["state"]))
             return [
                 self._transition(
                     conn,
@@ -94,6 +121,7 @@ class HostStateTables(Database):
                     None,
                     None,
                     None,
+                    _for_host(before_write, host),
                 )
                 for host, wave in hosts.items()
             ]
@@ -112,6 +140,7 @@ class HostStateTables(Database):
         backup_id: str | None,
         versions_before: Mapping[str, str] | None,
         versions_after: Mapping[str, str] | None,
+        before_write: BeforeWrite | None = None,
     ) -> HostStateRecord:
         at = ts(now)
         self._require_run(conn, run_id)
@@ -125,6 +154,8 @@ class HostStateTables(Database):
             raise StateConflict(run_id, host, expected, current)
         if not can_transition(current, to_state):
             raise IllegalTransition(run_id, host, current, to_state)
+        if before_write is not None:
+            before_write(current)
         effective_phase = phase or _STATE_PHASE.get(to_state) or (old.phase if old else None)
         update: dict[str, Any] = {
             "wave": wave,

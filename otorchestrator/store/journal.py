@@ -27,14 +27,11 @@ from otorchestrator.models.run import (
     HostStateRecord,
     RunRecord,
     RunStatus,
-    can_transition,
 )
 from otorchestrator.store.errors import (
     AuditError,
-    IllegalTransition,
     RunExists,
     RunNotFound,
-    StateConflict,
 )
 from otorchestrator.store.journal_base import JournalWaves
 
@@ -100,25 +97,24 @@ class RunJournal(JournalWaves):
     def register_hosts(
         self, hosts: Mapping[str, int], now: datetime, tags: Mapping[str, PatchTags] | None = None
     ) -> list[HostStateRecord]:
-        """Add the run's hosts (host -> wave) as pending: every intent audited, then one store transaction
-        (all or none). `tags`: host -> its audit records' patch fields."""
-        current = self.store.host_states(self.run_id)
-        known = [h for h in hosts if h in current]
-        if known:
-            raise StateConflict(self.run_id, known[0], "(new)", current[known[0]].state)
-        for host, wave in hosts.items():
+        """Add the run's hosts (host -> wave) as pending in one store transaction (all or none); each host's
+        intent is audited once it is validated (new in the run), before its rows are written. `tags`:
+        host -> its audit records' patch fields."""
+
+        def audit(host: str) -> None:
             patch_id, artifact_sha256 = (tags or {}).get(host, (None, None))
             self.event(
                 AuditKind.TRANSITION,
                 now,
                 host=host,
-                wave=wave,
+                wave=hosts[host],
                 patch_id=patch_id,
                 artifact_sha256=artifact_sha256,
                 result=HostState.PENDING.value,
                 detail={"from": None, "message": ""},
             )
-        return self.store.register_hosts(self.run_id, hosts, now)
+
+        return self.store.register_hosts(self.run_id, hosts, now, before_write=audit)
 
     def transition(
         self,
@@ -137,26 +133,28 @@ class RunJournal(JournalWaves):
         artifact_sha256: str | None = None,
         audit_detail: Mapping[str, Any] | None = None,
     ) -> HostStateRecord:
-        """Check, audit, then store a host transition. Raises `IllegalTransition` / `StateConflict` before
-        anything is written."""
-        old = self.store.host_state(self.run_id, host)
-        current = old.state if old else None
-        allowed = None if expect is None else frozenset(expect)
-        if allowed is not None and current not in allowed:
-            raise StateConflict(self.run_id, host, ", ".join(sorted(map(str, allowed))), current)
-        if not can_transition(current, to_state):
-            raise IllegalTransition(self.run_id, host, current, to_state)
-        self.event(
-            AuditKind.TRANSITION,
-            now,
-            host=host,
-            wave=wave,
-            phase=phase,
-            patch_id=patch_id,
-            artifact_sha256=artifact_sha256,
-            result=to_state.value,
-            detail={"from": current.value if current else None, "message": detail, **(audit_detail or {})},
-        )
+        """Validate, audit, then store a host transition, in one store transaction: validated once (the
+        host's state as the store has it, `expect`, `can_transition`), then the audit intent appended
+        (fsynced), then the rows written. Raises `IllegalTransition` / `StateConflict` before anything is
+        written; if the audit append fails, the store is not written."""
+
+        def audit(current: HostState | None) -> None:
+            self.event(
+                AuditKind.TRANSITION,
+                now,
+                host=host,
+                wave=wave,
+                phase=phase,
+                patch_id=patch_id,
+                artifact_sha256=artifact_sha256,
+                result=to_state.value,
+                detail={
+                    "from": current.value if current else None,
+                    "message": detail,
+                    **(audit_detail or {}),
+                },
+            )
+
         return self.store.transition(
             self.run_id,
             host,
@@ -165,10 +163,11 @@ class RunJournal(JournalWaves):
             phase,
             detail,
             now=now,
-            expect=[current],
+            expect=expect,
             backup_id=backup_id,
             versions_before=versions_before,
             versions_after=versions_after,
+            before_write=audit,
         )
 
     # -- what phases leave -------------------------------------------------------------------------

@@ -44,7 +44,23 @@ class JournalBase:
         result: str | None = None,
         detail: Mapping[str, Any] | None = None,
     ) -> AuditEvent:
-        """Append one audit event of this run (durable when it returns)."""
+        """Append one audit event of this run (durable when it returns). The store's lock is taken first
+        (a transition holds it already): store, then audit log, for every journal write."""
+        with self.store.locked():
+            return self._append(kind, now, host, wave, phase, patch_id, artifact_sha256, result, detail)
+
+    def _append(
+        self,
+        kind: str,
+        now: datetime,
+        host: str | None,
+        wave: int | None,
+        phase: Phase | None,
+        patch_id: str | None,
+        artifact_sha256: str | None,
+        result: str | None,
+        detail: Mapping[str, Any] | None,
+    ) -> AuditEvent:
         return self.audit.append(
             AuditEvent(
                 at=now,

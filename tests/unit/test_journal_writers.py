@@ -7,6 +7,7 @@ import ast
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,3 +155,30 @@ def test_a_baseline_is_saved_with_the_run_it_came_from(journal: RunJournal) -> N
     journal.baseline("a", {"packages": {"pkg": "1.0"}}, T0)
     saved = journal.store.latest_baseline("a")
     assert saved is not None and saved.run_id == "run-1" and saved.data == {"packages": {"pkg": "1.0"}}
+
+
+def test_a_transition_is_validated_once_in_the_store_transaction_that_writes_it(
+    journal: RunJournal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from otorchestrator.models import run as run_models
+    from otorchestrator.store import host_states
+    from otorchestrator.store import journal as journal_module
+
+    checks: list[tuple[Any, Any]] = []
+
+    def counted(current: Any, to: Any) -> bool:
+        checks.append((current, to))
+        return run_models.can_transition(current, to)
+
+    monkeypatch.setattr(host_states, "can_transition", counted)
+    monkeypatch.setattr(journal_module, "can_transition", counted, raising=False)  # main checked here too
+    journal.start_run(_record(), {})
+    journal.register_hosts({"a": 0}, T0)
+    checks.clear()
+    journal.transition("a", 0, HostState.DIAGNOSING, now=T0, expect=[HostState.PENDING])
+    assert checks == [(HostState.PENDING, HostState.DIAGNOSING)]
+    ((_, event),) = [x for x in read_events(journal.audit.path) if x[1].result == "diagnosing"]
+    assert event.detail["from"] == "pending"  # the audit names the state the store validated against
+    with pytest.raises(StateConflict):
+        journal.transition("a", 0, HostState.BACKING_UP, now=T0, expect=[HostState.PENDING])
+    assert [e.result for _, e in read_events(journal.audit.path)][-1] == "diagnosing"  # nothing audited
