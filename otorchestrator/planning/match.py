@@ -33,8 +33,11 @@ class CompiledRule:
     vulns: tuple[Vulnerability, ...]  # vulnerabilities that list this product id as affected
     variant: frozenset[str] = frozenset()
     fix_note: str = ""  # the advisory's fixed version contradicts this rule's range (fixcheck)
-    # fix lines per product id, by id() of the vulnerability: one dict per advisory, filled as rules ask
-    fixes: dict[int, dict[str, list[str]]] = field(default_factory=dict, compare=False, repr=False)
+    # fix lines and best scores per product id, by id() of the vulnerability: one dict per advisory, filled
+    # as rules ask
+    fixes: dict[int, tuple[dict[str, list[str]], _Scores]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @cached_property
     def entry(self) -> str:
@@ -51,10 +54,12 @@ class CompiledRule:
         out = []
         for v in self.vulns:
             if v.cve:
-                lines = fixes.get(id(v))
-                if lines is None:
-                    lines = fixes[id(v)] = fix_lines(v)
-                out.append((v.cve, v, _score_for(v, pid), " | ".join(dict.fromkeys(lines.get(pid, ())))))
+                facts = fixes.get(id(v))
+                if facts is None:
+                    facts = fixes[id(v)] = (fix_lines(v), _score_table(v))
+                lines, scores = facts
+                fix = " | ".join(dict.fromkeys(lines.get(pid, ())))
+                out.append((v.cve, v, _score_for(v, scores, pid), fix))
         return tuple(out)
 
 
@@ -148,13 +153,33 @@ class AdvisoryIndex:
         return found
 
 
-def _score_for(vuln: Vulnerability, product_id: str) -> Score | None:
-    scored = [
-        s for s in vuln.scores if s.base_score is not None and (not s.products or product_id in s.products)
-    ]
-    if not scored:
-        return vuln.max_score()
-    return max(scored, key=lambda s: (s.base_score or 0.0, s.vector or ""))
+# per product id (None: the scores that name no product): the best score's key, its position, the score
+_Scores = dict[str | None, tuple[tuple[float, str], int, Score]]
+
+
+def _score_table(vuln: Vulnerability) -> _Scores:
+    """One pass over a vulnerability's scores for all of its products: per product id, the first score of
+    the highest (base score, vector) that names it; under None the same of the scores naming no product."""
+    best: _Scores = {}
+    for position, score in enumerate(vuln.scores):
+        if score.base_score is None:
+            continue
+        key = (score.base_score or 0.0, score.vector or "")
+        for pid in score.products or (None,):
+            found = best.get(pid)
+            if found is None or key > found[0]:
+                best[pid] = (key, position, score)
+    return best
+
+
+def _score_for(vuln: Vulnerability, scores: _Scores, product_id: str) -> Score | None:
+    """The first score of the highest (base score, vector) among those naming `product_id` or no product
+    (`scores` = `_score_table(vuln)`); the vulnerability's best score when there is none."""
+    general, own = scores.get(None), scores.get(product_id)
+    if general is None or own is None:
+        chosen = general or own
+        return vuln.max_score() if chosen is None else chosen[2]
+    return general[2] if (general[0], -general[1]) > (own[0], -own[1]) else own[2]
 
 
 def build_index(advisories: tuple[Advisory, ...]) -> AdvisoryIndex:
@@ -168,7 +193,7 @@ def build_index(advisories: tuple[Advisory, ...]) -> AdvisoryIndex:
                 if pid not in fixed and vuln.cve:
                     affecting[pid].append(vuln)
         notes = fix_notes(advisory, (r for r in advisory.products if r.product_id in affecting))
-        fixes: dict[int, dict[str, list[str]]] = {}
+        fixes: dict[int, tuple[dict[str, list[str]], _Scores]] = {}
         for rule in advisory.products:
             compiled = CompiledRule(
                 advisory,

@@ -3,10 +3,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from otorchestrator.intake.csaf import load_advisories
+from otorchestrator.models.advisory import Score, Vulnerability
 from otorchestrator.models.asset import InstalledProduct
-from otorchestrator.planning.match import build_index
+from otorchestrator.planning.match import _score_for, _score_table, build_index
 from otorchestrator.planning.names import product_key, vendor_aliases, vendor_key, vendor_match
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "csaf"
@@ -85,3 +88,24 @@ def test_uninterpretable_rule_needs_review_not_silence(index) -> None:
 
 def test_unknown_product_is_not_named(index) -> None:
     assert not index.match(InstalledProduct(vendor="Nobody", product="Nothing", version="1")).named
+
+
+SCORES = st.builds(
+    Score,
+    version=st.just("3.1"),
+    base_score=st.none() | st.sampled_from([0.0, 5.0, 9.8]),
+    vector=st.none() | st.sampled_from(["AV:N", "AV:L"]),
+    products=st.lists(st.sampled_from(["P1", "P2", "P3"]), max_size=2).map(tuple),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SCORES, max_size=6), st.sampled_from(["P1", "P2", "P4"]))
+def test_the_score_table_picks_what_a_scan_of_the_scores_picks(scores: list[Score], pid: str) -> None:
+    # the first of the highest (base score, vector) among the scores naming the product or none; else the
+    # vulnerability's best: the same object, ties included
+    vuln = Vulnerability(cve="CVE-2024-0001", scores=tuple(scores))
+    scored = [s for s in vuln.scores if s.base_score is not None and (not s.products or pid in s.products)]
+    best = max(scored, key=lambda s: (s.base_score or 0.0, s.vector or "")) if scored else None
+    expected = best if scored else vuln.max_score()
+    assert _score_for(vuln, _score_table(vuln), pid) is expected
