@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from otorchestrator.app.aborts import clear_abort, request_abort, run_dir
+from otorchestrator.app.drills import resume_hint
 from otorchestrator.app.errors import AppError
 from otorchestrator.app.run_request import (
     RunRequest,
@@ -116,6 +117,9 @@ def resume(run_id: str, request: RunRequest, caller: Caller) -> RunOutcome:
     flag of an earlier `abort` is cleared first."""
     with open_session(caller, tuple(request.secrets.values())) as s:
         record = _run_record(s, run_id)
+        hint = resume_hint(record)  # a drill is finished by `otorch drill --resume`
+        if hint:
+            raise AppError(hint, ExitCode.REFUSED)
         if not record.waveplan_path or not Path(record.waveplan_path).is_file():
             raise AppError(
                 f"run {run_id}: its wave plan copy is missing ({record.waveplan_path})", ExitCode.REFUSED

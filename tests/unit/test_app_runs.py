@@ -146,3 +146,26 @@ def test_a_lock_held_by_another_run_is_refused(lab: dict[str, Any]) -> None:
     ):
         runs.start_run(lab["waves"], request, _caller(lab))
     assert refused.value.code is ExitCode.REFUSED and "operator dave, run run-x" in str(refused.value)
+
+
+def test_resume_of_a_drill_id_names_otorch_drill_resume(lab: dict[str, Any]) -> None:
+    from otorchestrator.app.drills import DRILL_PLAN_PREFIX
+    from otorchestrator.models.run import RunRecord as Record
+
+    paths = StatePaths(lab["state"]).ensure()
+    with StateStore(paths.db) as store:
+        store.create_run(
+            Record(
+                run_id="drill-1",
+                operator="alice",
+                waveplan_hash="sha256:" + "d" * 64,
+                plan_hash=f"{DRILL_PLAN_PREFIX}P-a",
+                started_at=SystemClock().now(),
+                inventory_path=str(lab["inv"]),
+            )
+        )
+    with pytest.raises(AppError) as refused:
+        runs.resume("drill-1", RunRequest(operator="alice"), _caller(lab))
+    assert refused.value.code is ExitCode.REFUSED
+    assert "otorch drill --drill-id drill-1 --resume --patch P-a" in str(refused.value)
+    assert "wave plan copy is missing" not in str(refused.value)
