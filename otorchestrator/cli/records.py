@@ -8,35 +8,24 @@ from pathlib import Path
 
 import click
 
-from otorchestrator.app import clock
+from otorchestrator.app import AppError, clock, drifts
+from otorchestrator.app.session import Caller
 from otorchestrator.cli._shared import (
     default_operator,
     inventory_option,
-    limit_assets,
     limit_option,
     load_assets,
     make_backend,
     resolve_paths,
-    site_audit_sinks,
     state_dir_option,
+    warn,
 )
-from otorchestrator.cli.scan import BASELINE_RECORDED, catalog_patches
-from otorchestrator.execution.scan import (
-    HostDrift,
-    applicable_patches,
-    drift_against_baselines,
-    run_scan,
-    save_baselines,
-)
+from otorchestrator.cli.scan import option_errors
+from otorchestrator.execution.scan import HostDrift
 from otorchestrator.exitcodes import ExitCode, exit_codes_help
-from otorchestrator.models.run import AuditEvent
 from otorchestrator.reporting.records import AssetRecords, attempt_line, load_asset_records
 from otorchestrator.reporting.sources import load_plan
-from otorchestrator.store.audit import AuditLog
 from otorchestrator.store.errors import StoreError
-from otorchestrator.store.state import StateStore
-
-DRIFT_CHECKED = "drift_checked"
 
 
 def _as_json(drifts: list[HostDrift]) -> str:
@@ -92,48 +81,15 @@ def drift(
       otorch drift -i inventories/lab --limit 'role_hmi' --json out/drift.json
       otorch drift -i inventories/lab --limit nw-hmi-02 --accept   # after review: the new baseline
     """
-    paths = resolve_paths(state_dir)
-    assets = limit_assets(load_assets(inventory), limit)
-    if not assets:
-        raise click.ClickException("no host to check")
-    patches = catalog_patches(catalog)
-    outcome = run_scan(
-        make_backend(paths),
-        inventory,
-        [a.name for a in assets],
-        clock.CLOCK,
-        patches_by_host={a.name: applicable_patches(a, patches) for a in assets},
-        run_label="drift",
-    )
     who = operator or default_operator()
-    with StateStore(paths.db) as store:
-        audit = AuditLog(paths.audit, head_store=store, sinks=site_audit_sinks(paths))
-        drifts = drift_against_baselines(store, outcome)
-        for d in drifts:
-            audit.append(
-                AuditEvent(
-                    at=outcome.finished_at,
-                    operator=who,
-                    kind=DRIFT_CHECKED,
-                    host=d.host,
-                    result="error" if d.error else ("drift" if d.drifted else "clean"),
-                    detail={"differences": [x.describe() for x in d.differences], "error": d.error},
-                )
-            )
-        if accept:
-            saved, _ = save_baselines(store, outcome)
-            for host, record in saved.items():
-                audit.append(
-                    AuditEvent(
-                        at=record.at,
-                        operator=who,
-                        kind=BASELINE_RECORDED,
-                        host=host,
-                        result="ok",
-                        detail={"accepted_drift": True},
-                    )
-                )
-    for d in drifts:
+    try:
+        drifted = drifts.check_drift(
+            inventory, who, Caller(state_dir=state_dir, backend=make_backend, warn=warn),
+            limit=limit, catalog=catalog, accept=accept,
+        )  # fmt: skip
+    except AppError as exc:
+        raise option_errors(exc) from exc
+    for d in drifted.drifts:
         since = f" (baseline {d.baseline.at:%Y-%m-%d %H:%M} UTC)" if d.baseline else ""
         if d.error:
             click.echo(f"{d.host}: NOT CHECKED: {d.error}")
@@ -144,10 +100,10 @@ def drift(
         else:
             click.echo(f"{d.host}: no drift{since}")
     if json_out is not None:
-        json_out.write_text(_as_json(drifts) + "\n", encoding="utf-8")
+        json_out.write_text(_as_json(drifted.drifts) + "\n", encoding="utf-8")
     if accept:
         click.echo("new scans recorded as baselines")
-    if any(d.error or d.drifted for d in drifts):
+    if drifted.changed:
         raise SystemExit(ExitCode.CHANGED)
 
 

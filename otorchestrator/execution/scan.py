@@ -102,19 +102,6 @@ def not_recorded(scan: ScanOutcome) -> dict[str, str]:
     return out
 
 
-def save_baselines(
-    store: StateStore, scan: ScanOutcome, run_id: str | None = None
-) -> tuple[dict[str, BaselineRecord], dict[str, str]]:
-    """Save every complete scan as its host's baseline; (saved, host -> why not saved). The store alone:
-    `record_baselines` writes each through a run's journal, audit record first."""
-    saved = {
-        host: store.save_baseline(host, result, scan.finished_at, run_id=run_id)
-        for host, result in sorted(scan.results.items())
-        if scan.ok(host)
-    }
-    return saved, not_recorded(scan)
-
-
 def record_baselines(
     journal: RunJournal, scan: ScanOutcome, detail: Callable[[PhaseResult], Mapping[str, Any]]
 ) -> tuple[dict[str, BaselineRecord], dict[str, str]]:
