@@ -9,7 +9,6 @@ import click
 from otorchestrator.app import AppError, scans
 from otorchestrator.app.session import Caller
 from otorchestrator.cli._shared import (
-    CommandError,
     click_error,
     default_operator,
     emit_json,
@@ -21,17 +20,6 @@ from otorchestrator.cli._shared import (
     warn,
 )
 from otorchestrator.exitcodes import ExitCode, exit_codes_help
-from otorchestrator.models.catalog import Patch
-
-BASELINE_RECORDED = scans.BASELINE_RECORDED  # `otorch drift --accept` (cli/records.py) records it too
-
-
-def catalog_patches(catalog: Path | None) -> list[Patch]:
-    """The catalog's patches for `otorch drift` (cli/records.py): an unusable catalog exits INPUT_INVALID."""
-    try:
-        return scans.catalog_patches(catalog)
-    except AppError as exc:
-        raise CommandError(exc.message, exc.code) from exc
 
 
 def option_errors(exc: AppError) -> click.ClickException:
