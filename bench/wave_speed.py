@@ -3,7 +3,8 @@
 (a) round 1's phase playbooks run AWX-style (bench/baseline: one job per phase, linear strategy, default
     ssh without pipelining, a fresh ControlPath per job);
 (b) `otorch run` on a one-wave plan (the real run path: CLI, engine, ansible-runner, the project's
-    ansible.cfg);
+    ansible.cfg), with the baseline's forks (`--forks 20`: bench/baseline/ansible.cfg; the engine's
+    default of 10 hosts in their chain at once would make 24 hosts a different wave from (a)'s);
 (c) the same with the engine's Mitogen opt-in, when `otorch run --help` offers one (else "not available").
 
 Interleaved (the order of a, b, c rotates with each repetition) and repeated in one run; every host is
@@ -376,9 +377,11 @@ def run_bench(
     meta = {
         "started": datetime.now().astimezone().isoformat(timespec="seconds"), "sizes": list(sizes),
         "reps": reps, "lab": lab.cfg.name, "inventory": str(lab.inventory), "cpus": os.cpu_count(),
+        "forks": harness.baseline_forks(),
     }  # fmt: skip
     print(f"lab {lab.cfg.name!r}, inventory {lab.inventory}; sizes {list(sizes)}, {reps} rep(s); "
-          f"variants: {', '.join(v for v in VARIANTS if not available[v])}")  # fmt: skip
+          f"variants: {', '.join(v for v in VARIANTS if not available[v])}; "
+          f"forks {harness.baseline_forks()} on every side")  # fmt: skip
     samples: list[Sample] = []
     with tempfile.TemporaryDirectory(prefix="otwave-") as tmp:
         for size in sizes:

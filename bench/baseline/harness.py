@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+BASELINE_CFG = Path(__file__).resolve().parent / "ansible.cfg"
 CLEAN_PACKAGES = ("nwc-scada-server", "nwc-historian", "nwc-hmi-runtime", "nwc-drill-agent")
 BLOCKING_KNOBS = ("nearly_full_disk",)  # its diagnostics block the host: not a clean upgrade
 
@@ -157,10 +158,21 @@ def engine_problem(done: Any) -> str:
     return "" if done.returncode == 0 and not bad else f"otorch run rc {done.returncode}: {'; '.join(bad)}"
 
 
+def baseline_forks(cfg: Path = BASELINE_CFG) -> int:
+    """The baseline job template's forks (its ansible.cfg): what the engine is given too (`--forks`)."""
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read(cfg)
+    return parser.getint("defaults", "forks")
+
+
 def otorch_run_cmd(lab: Lab, plan_file: Path, state_dir: Path, extra: Sequence[str] = ()) -> list[str]:
-    """`otorch run` of a plan on this lab: state in `state_dir`, the lab's catalog and repository."""
+    """`otorch run` of a plan on this lab: state in `state_dir`, the lab's catalog and repository, the
+    baseline's forks (the engine's default, 10, would hold 24 hosts to 10 chains at once while the baseline
+    and the plain side run 20 hosts a task)."""
     return [
         *otorch_cmd(), "run", str(plan_file), "--operator", "bench", "--yes", "--json",
         "--state-dir", str(state_dir), "-i", str(lab.inventory), "--catalog", str(lab.catalog),
-        "--artifacts", str(lab.cfg.repo_dir / "main"), *extra,
+        "--artifacts", str(lab.cfg.repo_dir / "main"), "--forks", str(baseline_forks()), *extra,
     ]  # fmt: skip

@@ -155,3 +155,16 @@ def test_overhead_wave_inventory_and_gap() -> None:
     assert wo.inter_wave_gap(results, ["a", "b"], ["c"]) == pytest.approx(0.5)
     assert wo.inter_wave_gap(results, ["a"], ["z"]) is None
     assert wo.median_range([1.0, 3.0, 2.0]) == "2.000 [1.000-3.000]"
+
+
+def test_the_engine_runs_with_the_baselines_forks(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    assert harness.baseline_forks() == 20  # bench/baseline/ansible.cfg, the AWX job template's
+    cfg = tmp_path / "ansible.cfg"
+    cfg.write_text("[defaults]\nforks = 7\n")
+    assert harness.baseline_forks(cfg) == 7
+    lab = SimpleNamespace(inventory=tmp_path / "inv", catalog=tmp_path / "c.yml",
+                          cfg=SimpleNamespace(repo_dir=tmp_path / "repo"))  # fmt: skip
+    cmd = harness.otorch_run_cmd(lab, tmp_path / "w.json", tmp_path / "state", ["--transport", "mitogen"])
+    assert cmd[cmd.index("--forks") + 1] == "20" and cmd[-2:] == ["--transport", "mitogen"]
