@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 import secrets
 import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,6 @@ from otorchestrator.execution.ansible import (
     AnsibleRunnerBackend,
     TaskTimeouts,
     feed_event,
-    job_inventory,
     new_private_dir,
     runner_status,
 )
@@ -64,25 +62,13 @@ from otorchestrator.execution.events import FailureTracker, phase_results
 from otorchestrator.execution.reconcile import NOT_STARTED
 from otorchestrator.models.results import HostOutcome, PhaseResult
 from otorchestrator.nodes import inventory as ninv
-from otorchestrator.nodes import push, ssh
+from otorchestrator.nodes import jobfiles, push, ssh
 from otorchestrator.nodes.bootstrap import venv_of
 from otorchestrator.nodes.config import Node, NodesConfig, load_nodes, nodes_file
-from otorchestrator.nodes.jobdirs import job_dir, sweep_command
+from otorchestrator.nodes.jobdirs import LiveJobs, job_dir, sweep_command
 from otorchestrator.resources import ansible_content
 
-COLLECTIONS = ("ansible.utils",)  # what the roles use beyond ansible.builtin (ansible.utils.keep_keys)
 _ORDER = [RunStatus.SUCCESSFUL, RunStatus.CANCELED, RunStatus.TIMEOUT, RunStatus.FAILED]
-_CFG = """[defaults]
-roles_path = roles
-collections_path = collections
-host_key_checking = False
-retry_files_enabled = False
-interpreter_python = auto_silent
-timeout = 20
-[ssh_connection]
-pipelining = True
-ssh_args = -o ControlMaster=auto -o ControlPersist=60s -o ServerAliveInterval=15
-"""
 
 
 class NodesBackend:
@@ -103,6 +89,7 @@ class NodesBackend:
         self._direct: AnsibleRunnerBackend | None = None
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
+        self._live = LiveJobs()
         self.content = ansible_content()
 
     # ---------------------------------------------------------------- public
@@ -169,24 +156,38 @@ class NodesBackend:
         on_event: Callable[[TaskEvent], None],
         cancel: Callable[[], bool] | None,
     ) -> PhaseOutcome:
+        wdir = job_dir(node.work_dir, request.run_id, secrets.token_hex(8))
+        with self._live.holding(wdir) as live:  # the sweep keeps this run's other jobs in flight
+            return self._zone_job(config, node, hosts, request, on_event, cancel, wdir, live)
+
+    def _zone_job(
+        self,
+        config: NodesConfig,
+        node: Node,
+        hosts: list[str],
+        request: PhaseRequest,
+        on_event: Callable[[TaskEvent], None],
+        cancel: Callable[[], bool] | None,
+        wdir: str,
+        live: list[str],
+    ) -> PhaseOutcome:
         phase = request.phase
         try:  # the sweep is the reachability check too (nodes/jobdirs.py)
             ssh.run(
                 config,
                 node,
-                sweep_command(node.work_dir, request.run_id),
+                sweep_command(node.work_dir, request.run_id, keep=live),
                 timeout=node.connect_timeout_s + 10,
             )
         except ssh.NodeUnreachable as exc:
             why = f"execution node {node.name} unreachable: {exc}"
             res = {h: _lost(request, h, why, started=False) for h in hosts}
             return _outcome(request, RunStatus.FAILED, res)
-        wdir = job_dir(node.work_dir, request.run_id, secrets.token_hex(8))
         pdd = self._private_dir(request, node)
         assert isinstance(request.inventory, HostsInventory)  # checked by run_phase
-        key = self._build(pdd, hosts, request.inventory)
+        key = jobfiles.build(self.content, pdd, hosts, request.inventory)
         store = f"{wdir}/artifacts/run/backups"
-        self._seed_backups(pdd, hosts, request.extravars)
+        jobfiles.seed_backups(self._backup_dir, pdd, hosts, request.extravars)
         extravars = {**dict(request.extravars), **dict(request.secret_vars), "otorch_backup_store_dir": store}
         if push.ship(phase, hosts, request.extravars, request.inventory, pdd / "job" / "project") is not None:
             extravars["otorch_artifact_dir"] = f"{wdir}/project/{push.SUBDIR}"  # shipped in the job
@@ -302,7 +303,7 @@ class NodesBackend:
             self._clean_remote(config, node, wdir)
             return _outcome(request, RunStatus.FAILED, {h: _lost(request, h, problem) for h in hosts})
         status = runner_status(state.get("status"))
-        self._collect_backups(pdd, hosts)
+        jobfiles.collect_backups(self._backup_dir, pdd, hosts)
         results = timeouts.apply(phase_results(phase, hosts, tracker, status))
         return PhaseOutcome(
             phase=phase, status=status, rc=rc, results=results, artifact_dir=pdd / "job" / "artifacts" / "run"
@@ -323,61 +324,6 @@ class NodesBackend:
     def _private_dir(self, request: PhaseRequest, node: Node) -> Path:
         return new_private_dir(self.runs_dir, request, self._counter, suffix=node.name)
 
-    def _build(self, pdd: Path, hosts: list[str], inventory: HostsInventory) -> str | None:
-        """The job directory (``pdd/job``: project + inventory); returns the zone hosts' SSH key text."""
-        job = pdd / "job"
-        project = job / "project"
-        shutil.copytree(self.content.playbooks_dir, project / "playbooks")
-        shutil.copytree(self.content.roles_dir, project / "roles")
-        for fqcn in COLLECTIONS:
-            found = _collection(fqcn, self.content.root)
-            if found is not None:
-                shutil.copytree(
-                    found, project / "collections" / "ansible_collections" / Path(*fqcn.split("."))
-                )
-        (project / "ansible.cfg").write_text(_CFG, encoding="utf-8")
-        keys: set[str] = set()
-        hostvars: dict[str, Any] = {}
-        for h in hosts:
-            hv = dict(inventory.hosts[h])  # {{ inventory_dir }} already the source's (execution/inventory.py)
-            key = hv.pop("ansible_ssh_private_key_file", None) or hv.pop("ansible_private_key_file", None)
-            if key:
-                keys.add(str(key))
-            args = str(hv.get("ansible_ssh_common_args", ""))
-            hv["ansible_ssh_common_args"] = args.replace("-o IdentitiesOnly=yes", "").strip()
-            hostvars[h] = hv
-        if len(keys) > 1:
-            raise ValueError(f"hosts {', '.join(hosts)} use different SSH keys: one key per zone job")
-        (job / "inventory").mkdir(parents=True)
-        target = job / "inventory" / "hosts.json"
-        target.write_text(json.dumps(job_inventory(inventory, hosts, hostvars), sort_keys=True))
-        target.chmod(0o600)
-        return Path(next(iter(keys))).read_text(encoding="utf-8") if keys else None
-
-    def _seed_backups(self, pdd: Path, hosts: list[str], extravars: Mapping[str, Any]) -> None:
-        """The backups a rollback (or backup_verify) of these hosts reads go to the node inside the job."""
-        ids = extravars.get("otorch_backup_ids") or {}
-        for host in hosts:
-            bid = ids.get(host) if isinstance(ids, Mapping) else None
-            if not bid:
-                continue
-            for suffix in (".tar.gz", ".json"):
-                src = self._backup_dir / str(bid) / f"{host}{suffix}"
-                if src.is_file():
-                    dest = pdd / "job" / "artifacts" / "run" / "backups" / str(bid) / src.name
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(src, dest)
-
-    def _collect_backups(self, pdd: Path, hosts: list[str]) -> None:
-        """Backups made on the node (they came back with the artifacts) into the controller's store."""
-        back = pdd / "job" / "artifacts" / "run" / "backups"
-        for path in back.glob("*/*") if back.is_dir() else ():
-            host = path.name.removesuffix(".tar.gz").removesuffix(".json")
-            if host in hosts and path.is_file() and not path.is_symlink():
-                dest = self._backup_dir / path.parent.name / path.name
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, dest)
-
     def _clean_remote(self, config: NodesConfig, node: Node, wdir: str) -> None:
         """Remove the job's directory on the node and kill what is left of the job (best effort: what a node
         that does not answer keeps is swept before the next job on it, nodes/jobdirs.py)."""
@@ -393,15 +339,6 @@ class NodesBackend:
         """The direct jobs' orphans (the local backend's); what a run left on a node is ended by the sweep
         before the run's next job there (a resumed run's first probe), nodes/jobdirs.py."""
         return self._direct_backend().end_orphans(run_id, grace_s, notify)
-
-
-def _collection(fqcn: str, root: Path) -> Path | None:
-    paths = [*os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep), str(root / ".collections")]
-    for base in paths:
-        candidate = Path(base) / "ansible_collections" / Path(*fqcn.split("."))
-        if base and candidate.is_dir():
-            return candidate
-    return None
 
 
 def _lost(
