@@ -14,7 +14,8 @@ every run (`otorch lab reset`, untimed). Alike on both sides:
   used to share ~/.ansible/cp across phases and runs).
 
 Prints per repetition: wall time, controller CPU seconds (user+sys of every process the bench waited for:
-RUSAGE_CHILDREN deltas; detached ssh masters are not counted on either side), the load average, the paired
+RUSAGE_CHILDREN deltas; detached ssh masters are not counted on either side), the lab hosts' CPU seconds
+(their containers' `podman stats` cpu_time before and after), the load average, the paired
 ratio otorch/plain, and otorch's gap between waves (wave 0's last task end to wave 1's first task start, from
 its job events); then the medians with ranges. Targets: ratio <= 1.10, gap < 1 s. Print only, no asserts.
 
@@ -166,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lab = harness.Lab.start(count)
     chosen = harness.wave_hosts(lab.hosts, count)
     names = [n for n, _ in chosen]
+    containers = [lab.cfg.container(n) for n in names]
     print(f"lab {lab.cfg.name!r}, inventory {lab.inventory}; hosts: {', '.join(names)}; reps: {reps}")
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="otoverhead-") as tmp:
@@ -180,12 +182,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 lab.reset(names)
                 work = Path(tmp) / f"{rep}-{side}"
                 work.mkdir()
+                before = harness.podman_usage(containers)
                 load, t0, c0 = load_now(), time.monotonic(), cpu_now()
                 if side == "plain":
                     problem = run_plain(lab, plan, work)
                 else:
                     problem, row["gap_s"] = run_otorch(lab, plan, work)
                 row[side] = {"wall_s": time.monotonic() - t0, "cpu_s": cpu_now() - c0, "load1": load[0]}
+                row[side]["lab_cpu_s"] = harness.lab_cpu(before, harness.podman_usage(containers))
                 if problem:
                     row["problems"].append(f"{side}: {problem}")
             row["ratio"] = row["otorch"]["wall_s"] / row["plain"]["wall_s"]
@@ -194,8 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             gap = f"{row['gap_s']:.3f}s" if row.get("gap_s") is not None else "n/a"
             print(
                 f"rep {rep + 1} ({row['first']} first): plain {row['plain']['wall_s']:.1f}s CPU "
-                f"{row['plain']['cpu_s']:.1f}s load {row['plain']['load1']:.2f} | otorch "
-                f"{row['otorch']['wall_s']:.1f}s CPU {row['otorch']['cpu_s']:.1f}s load "
+                f"{row['plain']['cpu_s']:.1f}s lab CPU {row['plain']['lab_cpu_s']:.1f}s load "
+                f"{row['plain']['load1']:.2f} | otorch {row['otorch']['wall_s']:.1f}s CPU "
+                f"{row['otorch']['cpu_s']:.1f}s lab CPU {row['otorch']['lab_cpu_s']:.1f}s load "
                 f"{row['otorch']['load1']:.2f} | ratio {row['ratio']:.3f} CPU ratio {row['cpu_ratio']:.3f}"
                 f" | gap between waves {gap}",
                 flush=True,

@@ -14,10 +14,12 @@ hosts take clean upgrades only (nwc-scada-server, nwc-historian, nwc-hmi-runtime
 
 Per size and variant: wall time median [min-max], controller CPU seconds (user+sys of every process the
 bench waited for: RUSAGE_CHILDREN deltas; ssh ControlPersist masters detach and are not counted on either
-side), tasks per host per phase (task results in the job events, skipped included), and per phase the time
-a host waited for others (its own next phase's first task start minus its own last task end in the phase;
-for the last phase: the wave's last task end minus its own). The load average is printed with every
-figure: on a shared machine the figures are under load. Targets (issue 12; print only, no asserts):
+side), the lab hosts' CPU seconds (the wave's containers, `podman stats` cpu_time before and after: they
+run on the same cores), tasks per host per phase (task results in the job events, skipped included), and
+per phase the time a host waited for others (its own next phase's first task start minus its own last task
+end in the phase; for the last phase: the wave's last task end minus its own). The load average is printed
+with every figure: on a shared machine the figures are under load. Before the first wave it prints the lab
+hosts' memory and CPU share per host (`podman stats`, idle). Targets (issue 12; print only, no asserts):
 (b) >= 3x faster than (a) on 4 and 8 hosts, (b) <= 30 s for 4 hosts when idle, (b) 24 hosts <= 2.5x of 4.
 
     python bench/wave_speed.py                      # sizes 1,4,8,24, 3 repetitions (about 1.5 h)
@@ -48,6 +50,7 @@ ROLE_PHASE = {
     "ot_patch": "install",
     "ot_verify": "verify",
 }
+IDLE_SAMPLE_S = 10.0  # the lab hosts' idle CPU share: two podman stats this far apart, before the first wave
 RESULT_EVENTS = {"runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable"}
 
 
@@ -146,6 +149,7 @@ class Sample:
     ok: bool
     wall_s: float = 0.0
     cpu_s: float = 0.0
+    lab_cpu_s: float = 0.0  # the wave's lab hosts (containers), CPU seconds during the wave
     load: tuple[float, float, float] = (0.0, 0.0, 0.0)  # 1, 5, 15 min, when the wave started
     tasks: dict[str, float] = field(default_factory=dict)  # phase -> task results per host
     waits: dict[str, float] = field(default_factory=dict)  # phase -> mean wait per host
@@ -234,7 +238,8 @@ def _phase_text(values: Mapping[str, float], digits: int = 1) -> str:
 def table(samples: Sequence[Sample], available: Mapping[str, str]) -> str:
     """The result table: one row per size and variant; `available`: variant -> why not (empty: it ran)."""
     head = (
-        f"{'hosts':>5}  {'variant':<24} {'wall s median [range]':<22} {'CPU s':<18} {'load1':<9} "
+        f"{'hosts':>5}  {'variant':<24} {'wall s median [range]':<22} {'CPU s':<18} {'lab CPU s':<10} "
+        f"{'load1':<9} "
         f"{'tasks/host (d b i v = sum)':<28} waited s per phase, mean/max (d b i v)"
     )
     rows = [head, "-" * len(head)]
@@ -250,8 +255,8 @@ def table(samples: Sequence[Sample], available: Mapping[str, str]) -> str:
                 rows.append(f"{size:>5}  {label:<24} no valid repetition ({len(bad)} failed)")
                 continue
             wall, cpu = stat([s.wall_s for s in ok]), stat([s.cpu_s for s in ok])
-            load = stat([s.load[0] for s in ok])
-            assert wall and cpu and load
+            load, lab_cpu = stat([s.load[0] for s in ok]), stat([s.lab_cpu_s for s in ok])
+            assert wall and cpu and load and lab_cpu
             tasks = {p: statistics.median([s.tasks.get(p, 0) for s in ok]) for p in PHASES}
             waits = {p: statistics.median([s.waits.get(p, 0) for s in ok]) for p in PHASES}
             waits_max = {p: max(s.waits_max.get(p, 0) for s in ok) for p in PHASES}
@@ -259,7 +264,8 @@ def table(samples: Sequence[Sample], available: Mapping[str, str]) -> str:
             wait_text = " ".join(f"{waits[p]:.1f}/{waits_max[p]:.1f}" for p in PHASES)
             note = f"  ({len(bad)} failed rep(s) left out)" if bad else ""
             rows.append(
-                f"{size:>5}  {label:<24} {wall.text():<22} {cpu.text():<18} {load.text('', 1):<9} "
+                f"{size:>5}  {label:<24} {wall.text():<22} {cpu.text():<18} {lab_cpu.text('', 1):<10} "
+                f"{load.text('', 1):<9} "
                 f"{task_text:<28} {wait_text}{note}"
             )
         x = speedup(samples, size)
@@ -278,9 +284,11 @@ def to_json(
         for variant in VARIANTS:
             ok = valid(samples, size, variant)
             wall, cpu = stat([s.wall_s for s in ok]), stat([s.cpu_s for s in ok])
+            lab_cpu = stat([s.lab_cpu_s for s in ok])
             summary.append({
                 "size": size, "variant": variant, "valid": len(ok),
                 "wall_s": asdict(wall) if wall else None, "cpu_s": asdict(cpu) if cpu else None,
+                "lab_cpu_s": asdict(lab_cpu) if lab_cpu else None,
             })  # fmt: skip
     return {
         **meta, "available": dict(available), "samples": [asdict(s) for s in samples], "summary": summary,
@@ -360,6 +368,7 @@ def run_bench(
 ) -> tuple[list[Sample], dict[str, str], dict[str, Any]]:
     import subprocess
     import tempfile
+    import time
 
     from baseline import harness
 
@@ -382,6 +391,12 @@ def run_bench(
     print(f"lab {lab.cfg.name!r}, inventory {lab.inventory}; sizes {list(sizes)}, {reps} rep(s); "
           f"variants: {', '.join(v for v in VARIANTS if not available[v])}; "
           f"forks {harness.baseline_forks()} on every side")  # fmt: skip
+    every = [lab.cfg.container(n) for n in lab.hosts]
+    first, t_first = harness.podman_usage(every), time.monotonic()
+    time.sleep(IDLE_SAMPLE_S)
+    then = harness.podman_usage(every)
+    print(harness.lab_cost_text(first, then, time.monotonic() - t_first))
+    meta["lab_hosts"] = {n: asdict(u) for n, u in then.items()}
     samples: list[Sample] = []
     with tempfile.TemporaryDirectory(prefix="otwave-") as tmp:
         for size in sizes:
@@ -391,15 +406,19 @@ def run_bench(
                     lab.reset([n for n, _ in chosen])
                     work = Path(tmp) / f"{size}-{rep}-{variant}"
                     work.mkdir()
+                    containers = [lab.cfg.container(n) for n, _ in chosen]
+                    before = harness.podman_usage(containers)
                     if variant == "a":
                         sample = run_baseline(lab, chosen, work)
                     else:
                         sample = run_engine(lab, chosen, work, (mitogen or []) if variant == "c" else [])
+                    sample.lab_cpu_s = harness.lab_cpu(before, harness.podman_usage(containers))
                     sample.variant, sample.rep = variant, rep
                     samples.append(sample)
                     status = "ok" if sample.ok else f"FAILED: {sample.problem[:300]}"
                     print(f"{size:>3} hosts rep {rep + 1} {LABELS[variant]:<24} {sample.wall_s:7.1f} s "
-                          f"CPU {sample.cpu_s:6.1f} s load {sample.load[0]:.2f} tasks/host "
+                          f"CPU {sample.cpu_s:6.1f} s lab CPU {sample.lab_cpu_s:6.1f} s "
+                          f"load {sample.load[0]:.2f} tasks/host "
                           f"{sum(sample.tasks.values()):.0f}: {status}", flush=True)  # fmt: skip
         lab.reset([n for n, _ in harness.wave_hosts(lab.hosts, max(sizes))])
     return samples, available, meta

@@ -1,12 +1,14 @@
 """The lab side both wave benches share (bench/wave_speed.py, bench/wave_overhead.py): which hosts, the lab
 they run on (started and reset by the bench itself), a one-wave plan, `otorch run` as a process, and the
-ansible-runner job events every variant leaves behind.
+ansible-runner job events every variant leaves behind, and what the lab hosts cost (`podman stats`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import statistics
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -176,3 +178,71 @@ def otorch_run_cmd(lab: Lab, plan_file: Path, state_dir: Path, extra: Sequence[s
         "--state-dir", str(state_dir), "-i", str(lab.inventory), "--catalog", str(lab.catalog),
         "--artifacts", str(lab.cfg.repo_dir / "main"), "--forks", str(baseline_forks()), *extra,
     ]  # fmt: skip
+
+
+# -- what the lab hosts cost: podman stats of their containers
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
+_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kMGT]?i?B)")
+_UNIT_MB = {"B": 1e-6, "kB": 1e-3, "KiB": 1.024e-3, "MB": 1.0, "MiB": 1.048576, "GB": 1e3, "GiB": 1073.741824}
+
+
+def duration_s(text: str) -> float:
+    """A Go duration as podman prints cpu_time ("1m2.5s", "725.5ms", "3µs") in seconds."""
+    return sum(float(n) * _UNIT_S[u] for n, u in _DURATION.findall(text))
+
+
+def size_mb(text: str) -> float:
+    """The first size of a podman mem_usage ("15.7MB / 25.28GB") in MB."""
+    found = _SIZE.search(text)
+    return float(found.group(1)) * _UNIT_MB.get(found.group(2), 0.0) if found else 0.0
+
+
+@dataclass(frozen=True)
+class HostUsage:
+    cpu_s: float  # CPU seconds since the container started
+    mem_mb: float
+
+
+def host_usage(stats: Sequence[Mapping[str, Any]]) -> dict[str, HostUsage]:
+    """container name -> its usage, from `podman stats --no-stream --format json`."""
+    return {
+        str(row["name"]): HostUsage(
+            duration_s(str(row.get("cpu_time", ""))), size_mb(str(row.get("mem_usage", "")))
+        )
+        for row in stats
+    }
+
+
+def lab_cost_text(first: Mapping[str, HostUsage], then: Mapping[str, HostUsage], seconds: float) -> str:
+    """One line: the lab hosts' memory (`then`) and CPU share over the `seconds` between two samples,
+    median and max per host."""
+    names = [n for n in then if n in first]
+    if not names or seconds <= 0:
+        return "lab hosts: no podman stats"
+    mem = [then[n].mem_mb for n in names]
+    cpu = [100 * max(0.0, then[n].cpu_s - first[n].cpu_s) / seconds for n in names]
+    return (
+        f"lab hosts: {len(names)}, memory per host {statistics.median(mem):.1f} MB median, {max(mem):.1f} "
+        f"MB max ({sum(mem):.0f} MB in all); CPU per host {statistics.median(cpu):.2f}% median, "
+        f"{max(cpu):.2f}% max of one core (podman stats, {seconds:.0f} s before the first wave)"
+    )
+
+
+def podman_usage(containers: Sequence[str]) -> dict[str, HostUsage]:
+    """`podman stats --no-stream` of these containers ({} when podman cannot say)."""
+    import subprocess
+
+    done = subprocess.run(
+        ["podman", "stats", "--no-stream", "--format", "json", *containers],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    try:
+        return host_usage(json.loads(done.stdout)) if done.returncode == 0 else {}
+    except ValueError:
+        return {}
+
+
+def lab_cpu(before: Mapping[str, HostUsage], after: Mapping[str, HostUsage]) -> float:
+    """CPU seconds the containers used between two `podman_usage` calls (a recreated one: from zero)."""
+    return sum(max(0.0, a.cpu_s - (before[n].cpu_s if n in before else 0.0)) for n, a in after.items())

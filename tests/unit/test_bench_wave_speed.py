@@ -168,3 +168,34 @@ def test_the_engine_runs_with_the_baselines_forks(tmp_path: Path) -> None:
                           cfg=SimpleNamespace(repo_dir=tmp_path / "repo"))  # fmt: skip
     cmd = harness.otorch_run_cmd(lab, tmp_path / "w.json", tmp_path / "state", ["--transport", "mitogen"])
     assert cmd[cmd.index("--forks") + 1] == "20" and cmd[-2:] == ["--transport", "mitogen"]
+
+
+def test_podman_stats_parsed_into_cpu_seconds_and_memory() -> None:
+    assert harness.duration_s("1.1489954s") == pytest.approx(1.1489954)
+    assert harness.duration_s("725.511843ms") == pytest.approx(0.725511843)
+    assert harness.duration_s("1m2.5s") == pytest.approx(62.5)
+    assert harness.duration_s("1h0m3µs") == pytest.approx(3600.000003)
+    assert harness.size_mb("15.7MB / 25.28GB") == pytest.approx(15.7)
+    assert harness.size_mb("512kB / 25.28GB") == pytest.approx(0.512)
+    assert harness.size_mb("1.5GiB / 25.28GB") == pytest.approx(1610.612736)
+    rows = [{"name": "lab-a", "cpu_time": "2s", "mem_usage": "20MB / 1GB"},
+            {"name": "lab-b", "cpu_time": "500ms", "mem_usage": "30MB / 1GB"}]  # fmt: skip
+    first = harness.host_usage(rows)
+    assert first["lab-b"] == harness.HostUsage(cpu_s=0.5, mem_mb=30.0)
+    then = {"lab-a": harness.HostUsage(3.0, 22.0), "lab-b": harness.HostUsage(0.6, 30.0),
+            "lab-new": harness.HostUsage(4.0, 25.0)}  # fmt: skip
+    # a wave's lab CPU: deltas; a host recreated in between counts from zero
+    assert harness.lab_cpu(first, then) == pytest.approx(1.0 + 0.1 + 4.0)
+    text = harness.lab_cost_text(first, then, 10.0)
+    assert text.startswith("lab hosts: 2, memory per host 26.0 MB median, 30.0 MB max (52 MB in all)")
+    assert "CPU per host 5.50% median, 10.00% max of one core" in text
+    assert harness.lab_cost_text({}, then, 10.0) == "lab hosts: no podman stats"
+
+
+def test_table_shows_the_lab_hosts_cpu() -> None:
+    samples = [sample(4, "b", 30), sample(4, "b", 40)]
+    samples[0].lab_cpu_s, samples[1].lab_cpu_s = 12.0, 14.0
+    lines = ws.table(samples, {"a": "", "b": "", "c": "no opt-in"}).splitlines()
+    assert "lab CPU s" in lines[0] and "13.0 [12.0-14.0]" in lines[3]
+    summary = ws.to_json(samples, {}, {})["summary"]
+    assert next(r for r in summary if r["variant"] == "b")["lab_cpu_s"]["median"] == 13.0
