@@ -72,7 +72,7 @@ def caller(
     """The CLI's side of a call: its state dir, the registry's backend, the progress display, the wave
     prompt, warnings on stderr."""
     return Caller(
-        state_dir=state_dir, backend=make_backend, observer=observer, confirm=ask_before_wave(yes),
+        state_dir=state_dir, backend=make_backend, observers=(observer,), confirm=ask_before_wave(yes),
         warn=warn, audit_config=audit_config,
     )  # fmt: skip
 
