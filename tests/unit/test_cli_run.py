@@ -250,6 +250,9 @@ def test_resume_takes_forks(setup: dict[str, Any]) -> None:
     assert resumed.exit_code == 3, resumed.output
     assert {call.hosts for call in s["backend"].calls} >= {("b",), ("gw",)}
     assert _widest_job(s["backend"]) == 1
+    trail = [e for _, e in read_events(s["state"] / "audit.jsonl")]
+    forks = {e.kind: e.detail["forks"] for e in trail if e.kind in ("run_started", "run_resumed")}
+    assert forks == {"run_started": 10, "run_resumed": 1}  # the default, then --forks 1
 
 
 @pytest.mark.parametrize("value", ["0", "257", "-3", "four"])
