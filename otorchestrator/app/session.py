@@ -42,13 +42,12 @@ def _ignore(message: str) -> None:
 @dataclass(frozen=True)
 class Caller:
     """Where state lives and the effects the caller owns: the backend, who watches (observers: progress,
-    live report, ...; `observer` is one more, for callers that have one), who answers before a wave
+    live report, ...), who answers before a wave
     (confirm; None: nobody asked), where warnings go, the site audit config, the clock."""
 
     state_dir: Path | None = None
     backend: Callable[[StatePaths], Backend] = registry_backend
     observers: Sequence[Observer] = ()
-    observer: Observer | None = None
     confirm: Callable[[Wave], bool] | None = None
     warn: Callable[[str], None] = _ignore
     audit_config: Path | None = None
@@ -58,7 +57,7 @@ class Caller:
         return StatePaths.resolve(self.state_dir, os.environ)
 
     def all_observers(self) -> list[Observer]:
-        return [*self.observers, *([self.observer] if self.observer is not None else [])]
+        return list(self.observers)
 
 
 def audit_sinks_for(given: Path | None, paths: StatePaths, warn: Callable[[str], None]) -> list[AuditSink]:

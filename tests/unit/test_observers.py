@@ -98,8 +98,7 @@ def test_the_session_hands_every_observer_of_the_caller_to_the_run(
     caller = Caller(
         state_dir=tmp_path / "state",
         backend=lambda paths: backend,
-        observers=[progress, report],
-        observer=extra,
+        observers=[progress, report, extra],
     )
     outcome = runs.start_run(waves, RunRequest(operator="alice", inventory=inventory), caller)
     assert outcome.summary.run.status is RunStatus.COMPLETED
