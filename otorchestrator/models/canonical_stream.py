@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime, time
 from enum import Enum
 from typing import Any, Literal, Union
@@ -238,9 +238,13 @@ def _scalar(value: Any) -> bytes:
         raise CanonicalJSONError(str(exc)) from exc
 
 
-def model_jcs_pieces(model: BaseModel, exclude: frozenset[str] = frozenset()) -> Iterator[bytes]:
+def model_jcs_pieces(
+    model: BaseModel, exclude: frozenset[str] = frozenset(), given: Mapping[str, bytes] | None = None
+) -> Iterator[bytes]:
     """The RFC 8785 text of `model.model_dump(mode="json", exclude=exclude)`, in pieces (module text).
-    The model's floats must be finite (a plan's and a wave plan's float fields refuse NaN and infinity)."""
+    The model's floats must be finite (a plan's and a wave plan's float fields refuse NaN and infinity).
+    `given`: members whose text the caller wrote already (models/canonical_onepass.py), put in as is."""
+    given = given or {}
     cls = type(model)
     if not _plain(cls) or model.__pydantic_extra__:
         yield finite_jcs_bytes(model.model_dump(mode="json", exclude=set(exclude)))
@@ -251,6 +255,9 @@ def model_jcs_pieces(model: BaseModel, exclude: frozenset[str] = frozenset()) ->
     scalars = model.model_dump(mode="json", include={n for n in names if n in shape.scalars})
     for index, name in enumerate(names):
         yield (b"{" if index == 0 else b",") + orjson.dumps(name) + b":"
+        if name in given:
+            yield given[name]
+            continue
         if name in shape.scalars:
             value = scalars[name]
             if isinstance(value, list):  # a tuple of strings
@@ -273,13 +280,17 @@ def model_jcs_pieces(model: BaseModel, exclude: frozenset[str] = frozenset()) ->
     yield b"}" if names else b"{}"
 
 
-def model_jcs_bytes(model: BaseModel, exclude: frozenset[str] = frozenset()) -> bytes:
-    return b"".join(model_jcs_pieces(model, exclude))
+def model_jcs_bytes(
+    model: BaseModel, exclude: frozenset[str] = frozenset(), given: Mapping[str, bytes] | None = None
+) -> bytes:
+    return b"".join(model_jcs_pieces(model, exclude, given))
 
 
-def model_content_hash(model: BaseModel, exclude: frozenset[str] = frozenset()) -> str:
+def model_content_hash(
+    model: BaseModel, exclude: frozenset[str] = frozenset(), given: Mapping[str, bytes] | None = None
+) -> str:
     """`finite_content_hash(model.model_dump(mode="json", exclude=exclude))`, without the dump."""
     digest = hashlib.sha256()
-    for piece in model_jcs_pieces(model, exclude):
+    for piece in model_jcs_pieces(model, exclude, given):
         digest.update(piece)
     return JCS_PREFIX + digest.hexdigest()

@@ -7,22 +7,18 @@ except itself and `plan_hash` ties the wave plan to the reviewed plan it was sta
 
 from __future__ import annotations
 
-import hashlib
-import types
-import typing
-from datetime import date, datetime, time
-from enum import Enum, StrEnum
-from typing import Any, Literal, Union
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from pydantic.functional_serializers import PlainSerializer, WrapSerializer
-from pydantic_core import PydanticSerializationError, SchemaSerializer
+from pydantic import BaseModel, ConfigDict, Field
 
 from otorchestrator.collector import collector_paused
 from otorchestrator.models.asset import Asset, Criticality, Role
-from otorchestrator.models.canonical import JCS_PREFIX, es_number, hash_like, hash_version
-from otorchestrator.models.canonical_stream import model_content_hash, model_jcs_bytes
+from otorchestrator.models.canonical import hash_like, hash_version
+from otorchestrator.models.canonical_onepass import Moments, Rows, write
+from otorchestrator.models.canonical_stream import model_content_hash
 from otorchestrator.models.catalog import Patch
 from otorchestrator.models.plan import Approval, Decision, ExemptionRef
 from otorchestrator.models.policy import WavePolicy
@@ -205,152 +201,40 @@ class WavePlan(BaseModel):
 
 def _content_hash(plan: WavePlan) -> str:
     """`model_content_hash(plan, _UNHASHED)`, with the assets and the waves written in one pass each
-    (`_rows_jcs`); the other members, and a wave plan that pass does not take, through the generic writer."""
-    texts = _one_pass(plan) if type(plan) is WavePlan and not plan.__pydantic_extra__ else None
-    if texts is None:
-        return model_content_hash(plan, _UNHASHED)
-    assets, waves = texts
-    rest = model_jcs_bytes(plan, _UNHASHED | {"assets", "waves"})  # "assets" sorts first, "waves" last
-    digest = hashlib.sha256(b'{"assets":')
-    digest.update(assets)
-    digest.update(b",")
-    digest.update(memoryview(rest)[1:-1])
-    digest.update(b',"waves":')
-    digest.update(waves)
-    digest.update(b"}")
-    return JCS_PREFIX + digest.hexdigest()
+    (models/canonical_onepass.py); the other members, and a list that pass does not take, through the
+    generic writer."""
+    given = _one_pass(plan) if type(plan) is WavePlan and not plan.__pydantic_extra__ else None
+    return model_content_hash(plan, _UNHASHED, given)
 
 
-# -- the assets and the waves in one pass ----------------------------------------------------------------
+# -- the assets and the waves in one pass (models/canonical_onepass.py) ---------------------------------
 #
-# The generic writer (models/canonical_stream.py) writes a nested model by identity, one pydantic call per
-# object: a 10k-asset wave plan's ~8k hosts, ~15k items and ~17k constraints, all distinct, and the assets'
-# operating systems, cost ~60k calls. Here pydantic dumps all assets in one call, every wave (without its
-# hosts) in one and every host (with its items, constraints and approval) in one, in python mode: enum
-# members are left for orjson (which writes their values, as the JSON mode does, without a Python call
-# each) and each distinct datetime, date or time is written once by pydantic's own JSON serializer
-# (`_Moments`, orjson's default). Each float field of an asset or a host is respelled as ECMAScript writes it
-# (`es_number`) and orjson writes the rows with sorted keys: the RFC 8785 text of their JSON dump. It holds
-# only while those classes have floats nowhere but in their own fields, enums of strings and no member names
-# but field names (`_float_fields`); otherwise the generic writer runs.
+# The assets' operating systems, a 10k-asset wave plan's ~8k hosts, ~15k items and ~17k constraints, all
+# distinct, cost the generic writer ~60k pydantic calls. Here all assets are dumped in one call, every wave
+# (without its hosts) in one and every host (with its items, constraints and approval) in one.
 
-_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER | orjson.OPT_PASSTHROUGH_DATETIME
-_MOMENT_ROWS: dict[type, SchemaSerializer] = {k: TypeAdapter(k).serializer for k in (datetime, date, time)}
-_WAVE_ROWS = TypeAdapter(tuple[Wave, ...]).serializer
-_HOST_ROWS = TypeAdapter(tuple[WaveHost, ...]).serializer
-_ASSET_ROWS = TypeAdapter(tuple[Asset, ...]).serializer
+_ASSET_ROWS = Rows(Asset)
+_WAVE_ROWS = Rows(Wave, skip="hosts")
+_HOST_ROWS = Rows(WaveHost)
 _WITHOUT_HOSTS = {"__all__": {"hosts"}}
 
 
-def _float_fields(cls: type[BaseModel], floats: bool, skip: str = "") -> tuple[str, ...] | None:
-    """The float fields of `cls` but `skip` (allowed only if `floats`), or None where the one pass could
-    differ from the reference text: a float in a nested model, a dict, Any, an alias or a serializer."""
-    decorators = cls.__pydantic_decorators__
-    if decorators.field_serializers or decorators.model_serializers or cls.__pydantic_computed_fields__:
-        return None
-    if cls.model_config.get("extra") == "allow":
-        return None
-    found: list[str] = []
-    for name, info in cls.model_fields.items():
-        if name == skip:
-            continue
-        if info.serialization_alias or info.exclude:
-            return None
-        if any(isinstance(m, (PlainSerializer, WrapSerializer)) for m in info.metadata):
-            return None
-        leaves = _leaves(info.annotation)
-        if leaves is None or (float in leaves and not floats):
-            return None
-        if float in leaves:
-            found.append(name)
-        for leaf in leaves:
-            if issubclass(leaf, BaseModel) and _float_fields(leaf, False) is None:
-                return None
-    return tuple(found)
-
-
-def _leaves(annotation: Any) -> set[type] | None:
-    """The types a value of `annotation` is made of (through unions, `tuple[X, ...]`, `list[X]`), or None
-    for one the one pass does not take (a dict, Any, a fixed-length tuple, a literal of non-strings)."""
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin in (Union, types.UnionType) or (origin is tuple and len(args) == 2 and args[1] is Ellipsis):
-        parts = [_leaves(a) for a in args if a is not Ellipsis]
-    elif origin is list:
-        parts = [_leaves(args[0])]
-    elif origin is Literal:
-        return {str} if all(type(a) in (str, int, bool) for a in args) else None
-    elif isinstance(annotation, type) and issubclass(annotation, Enum):  # orjson writes a member's value
-        return {annotation} if all(type(m.value) is str for m in annotation) else None
-    elif isinstance(annotation, type) and (
-        annotation in (str, int, float, bool, type(None), datetime, date, time)
-        or issubclass(annotation, BaseModel)
-    ):
-        return {annotation}
-    else:
-        return None
-    if any(p is None for p in parts):
-        return None
-    return set().union(*parts)  # type: ignore[arg-type]
-
-
-def _one_pass(plan: WavePlan) -> tuple[bytes, bytes] | None:
+def _one_pass(plan: WavePlan) -> dict[str, bytes] | None:
     """The RFC 8785 texts of the assets' and the waves' JSON dumps, or None (the generic writer's turn)."""
-    if _ASSET_FLOATS is None or _HOST_FLOATS is None or not _ONE_PASS:
-        return None
     waves = plan.waves
     hosts = tuple(h for w in waves for h in w.hosts)
-    try:  # "error": a value that is not its declared type (a float where none is declared) is refused
-        assets = _ASSET_ROWS.to_python(plan.assets, warnings="error")
-        rows = _WAVE_ROWS.to_python(waves, exclude=_WITHOUT_HOSTS, warnings="error")
-        host_rows = _HOST_ROWS.to_python(hosts, warnings="error")
-    except PydanticSerializationError:
-        return None
     spelled: dict[float, orjson.Fragment] = {}
-    for dumped, names in ((assets, _ASSET_FLOATS), (host_rows, _HOST_FLOATS)):
-        for name in names:
-            for row in dumped:
-                value = row[name]
-                if type(value) is float:
-                    found = spelled.get(value)
-                    if found is None:  # NaN never hits; es_number refuses it, as the generic writer does
-                        found = spelled[value] = orjson.Fragment(es_number(value).encode())
-                    row[name] = found
+    assets = _ASSET_ROWS.dump(plan.assets, spelled)
+    rows = _WAVE_ROWS.dump(waves, spelled, exclude=_WITHOUT_HOSTS)
+    host_rows = _HOST_ROWS.dump(hosts, spelled)
+    if assets is None or rows is None or host_rows is None:
+        return None
     done = 0
     for wave, row in zip(waves, rows, strict=True):
         row["hosts"] = host_rows[done : done + len(wave.hosts)]
         done += len(wave.hosts)
-    moment = _Moments()
-    try:
-        return orjson.dumps(assets, moment, _OPTIONS), orjson.dumps(rows, moment, _OPTIONS)
-    except orjson.JSONEncodeError:  # an integer beyond 2**53, a lone surrogate: the generic writer says so
+    moments = Moments()
+    assets_text, waves_text = write(assets, moments), write(rows, moments)
+    if assets_text is None or waves_text is None:
         return None
-
-
-class _Moments:
-    """orjson's `default` for datetimes, dates and times: pydantic's JSON text of each, written once per
-    distinct value (equal, same zone object and fold: the same text)."""
-
-    def __init__(self) -> None:
-        self.texts: dict[tuple[object, ...], str] = {}
-
-    def __call__(self, value: object) -> str:
-        kind = type(value)
-        key = (kind, value, getattr(value, "tzinfo", None), getattr(value, "fold", 0))
-        text = self.texts.get(key)
-        if text is None:
-            writer = _MOMENT_ROWS.get(kind)
-            if writer is None:  # orjson then refuses the text: the generic writer's turn
-                raise TypeError(f"{kind.__name__} is not a datetime, date or time")
-            text = self.texts[key] = writer.to_python(value, mode="json")
-        return text
-
-
-_NAMES = sorted(WavePlan.model_fields.keys() - _UNHASHED)
-_ASSET_FLOATS = _float_fields(Asset, True)
-_HOST_FLOATS = _float_fields(WaveHost, True)
-_ONE_PASS = (
-    _NAMES[0] == "assets"
-    and _NAMES[-1] == "waves"
-    and len(_NAMES) > 2
-    and _float_fields(Wave, False, skip="hosts") is not None
-)
+    return {"assets": assets_text, "waves": waves_text}

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from otorchestrator.models import canonical_onepass as onepass
 from otorchestrator.models import waves as waves_module
 from otorchestrator.models.asset import AnyTimeWindow, OneOffWindow, RecurringWindow
 from otorchestrator.models.canonical_stream import model_content_hash
@@ -125,10 +126,8 @@ class WithIntEnum(BaseModel):
 
 
 def test_the_one_pass_is_refused_where_it_could_differ() -> None:
-    assert waves_module._float_fields(WithNestedFloat, True) is None  # a float below the host level
-    assert waves_module._float_fields(WithDict, True) is None  # member names that are not field names
-    assert (
-        waves_module._float_fields(WithIntEnum, True) is None
-    )  # orjson writes only string enums as pydantic
-    assert waves_module._float_fields(Nested, False) is None
-    assert waves_module._float_fields(Nested, True) == ("score",)
+    assert onepass.float_fields(WithNestedFloat, True) is None  # a float below the host level
+    assert onepass.float_fields(WithDict, True) is None  # member names that are not field names
+    assert onepass.float_fields(WithIntEnum, True) is None  # orjson writes only string enums as pydantic
+    assert onepass.float_fields(Nested, False) is None
+    assert onepass.float_fields(Nested, True) == ("score",)
