@@ -17,7 +17,7 @@ import pytest
 from otorchestrator.models.asset import InstalledProduct
 from otorchestrator.models.catalog import Catalog, Patch, Qualification
 from otorchestrator.planning.debver import compare_deb, deb_key, split_deb
-from otorchestrator.planning.plan import _Patches
+from otorchestrator.planning.product_plan import _Patches
 from otorchestrator.planning.versions import SpecKind, parse_deb, parse_spec, parse_version
 
 DPKG = shutil.which("dpkg")
