@@ -441,33 +441,45 @@ def test_worker_killed_mid_install_then_resume_reprobes_through_the_node(
     re-probes it through the node and decides from what it finds; the package is never installed twice."""
     import time
 
-    zoned_lab.ensure_baseline("nw-hmi-01")
     plan_file = tmp_path / "waves.json"
     plan_file.write_text(_waveplan(zoned_lab, ["nw-hmi-01"]))
     otorch = str(Path(sys.executable).parent / "otorch")
-    state = str(tmp_path / "state")
-    common = ["--yes", "--json", "--operator", "it-ops", "--state-dir", state]
     env = {**os.environ, "OTORCH_BACKEND": "nodes"}
-    proc = subprocess.Popen(
-        [otorch, "run", str(plan_file), *common, "-i", str(zoned_lab.inventory),
-         "--artifacts", str(zoned_lab.cfg.repo_dir / "main")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
-    killed = False
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        started = list((tmp_path / "state" / "runner").glob("*-install-*-node-cell-a"))
-        busy = zoned_lab.sh("node-cell-a", "pgrep -f '[a]nsible-playbook' || true").stdout.strip()
-        if started and busy:
-            zoned_lab.sh("node-cell-a", "pkill -KILL -f '[a]nsible-runner worker' || true")
-            killed = True
-            break
-        time.sleep(0.2)
-    out, err = proc.communicate(timeout=300)
-    assert killed, "the install phase was never seen on the node"
-    assert out.strip(), err[-1500:]
-    (host,) = json.loads(out)["hosts"]
-    assert proc.returncode == 6, err[-1500:]
+    # The kill must land while the install runs. An install takes about a second, so on a busy machine the
+    # kill can come after the job's result was streamed: that run succeeded (the worker had nothing left to
+    # lose) and is not this scenario. Such an attempt is noted and the scenario started again from the
+    # baseline, at most three times; a run that was killed mid-install is checked in full.
+    missed: list[str] = []
+    for attempt in range(3):
+        zoned_lab.ensure_baseline("nw-hmi-01")
+        upgrades_before = _upgrades(zoned_lab)
+        state_dir = tmp_path / f"state{attempt}"
+        state = str(state_dir)
+        common = ["--yes", "--json", "--operator", "it-ops", "--state-dir", state]
+        proc = subprocess.Popen(
+            [otorch, "run", str(plan_file), *common, "-i", str(zoned_lab.inventory),
+             "--artifacts", str(zoned_lab.cfg.repo_dir / "main")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        killed = False
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            started = list((state_dir / "runner").glob("*-install-*-node-cell-a"))
+            busy = zoned_lab.sh("node-cell-a", "pgrep -f '[a]nsible-playbook' || true").stdout.strip()
+            if started and busy:
+                zoned_lab.sh("node-cell-a", "pkill -KILL -f '[a]nsible-runner worker' || true")
+                killed = True
+                break
+            time.sleep(0.2)
+        out, err = proc.communicate(timeout=300)
+        assert killed, "the install phase was never seen on the node"
+        assert out.strip(), err[-1500:]
+        (host,) = json.loads(out)["hosts"]
+        if proc.returncode == 0 and host["state"] == "succeeded":
+            missed.append(f"attempt {attempt + 1}: the kill came after the install's result")
+            continue
+        break
+    assert proc.returncode == 6, (missed, err[-1500:])
     assert host["state"] == "needs_reconcile" and "node-cell-a" in host["detail"], (host, err[-2000:])
     run_id = json.loads(out)["run"]["run_id"]
     resumed = subprocess.run(
@@ -480,13 +492,16 @@ def test_worker_killed_mid_install_then_resume_reprobes_through_the_node(
     assert resumed.stdout.strip().startswith("{"), resumed.stderr[-1500:]
     (after,) = json.loads(resumed.stdout)["hosts"]
     assert after["state"] in ("succeeded", "rolled_back"), (after["detail"], resumed.stderr[-2000:])
-    probes = list((tmp_path / "state" / "runner").glob("*-probe-*-node-cell-a"))
+    probes = list((state_dir / "runner").glob("*-probe-*-node-cell-a"))
     assert probes, "the re-probe did not go through node-cell-a"
-    upgrades = zoned_lab.sh(
-        "nw-hmi-01", "grep -c ' upgrade nwc-hmi-runtime' /var/log/dpkg.log || true"
-    ).stdout
-    assert int(upgrades.strip() or 0) <= 1  # never installed twice
+    assert _upgrades(zoned_lab) - upgrades_before <= 1  # never installed twice
     zoned_lab.reset("nw-hmi-01")
+
+
+def _upgrades(lab: LabHandle) -> int:
+    """How many times dpkg has upgraded nwc-hmi-runtime on nw-hmi-01 (its dpkg.log)."""
+    out = lab.sh("nw-hmi-01", "grep -c ' upgrade nwc-hmi-runtime' /var/log/dpkg.log || true").stdout
+    return int(out.strip() or 0)
 
 
 def test_push_mode_ships_the_artifact_in_the_job_and_installs_through_the_node(
