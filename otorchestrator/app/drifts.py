@@ -10,20 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from otorchestrator.app.errors import AppError
-from otorchestrator.app.scans import catalog_patches, inventory_assets, limit_assets
-from otorchestrator.app.session import Caller, audit_sinks_for
-from otorchestrator.execution.scan import (
-    HostDrift,
-    applicable_patches,
-    drift_against_baselines,
-    record_baselines,
-    run_scan,
-)
+from otorchestrator.app.scans import inventory_assets, limit_assets, scan_assets, scan_journal
+from otorchestrator.app.session import Caller
+from otorchestrator.execution.scan import HostDrift, drift_against_baselines, record_baselines
 from otorchestrator.models.results import PhaseResult
-from otorchestrator.store.audit import AuditLog
-from otorchestrator.store.journal import RunJournal
 from otorchestrator.store.redact import Redactor
-from otorchestrator.store.state import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -71,36 +62,20 @@ def check_drift(
         len(assets),
         extra={"hosts": [a.name for a in assets], "run": drift_id},
     )
-    patches = catalog_patches(catalog)
     redactor = Redactor(secrets)
-    outcome = run_scan(
-        caller.backend(paths),
-        inventory,
-        [a.name for a in assets],
-        caller.clock,
-        patches_by_host={a.name: applicable_patches(a, patches) for a in assets},
-        run_id=drift_id,
-        run_label=drift_id,
-        redactor=redactor,
-    )
-    with StateStore(paths.db) as store:
-        sinks = audit_sinks_for(caller.audit_config, paths, caller.warn)
-        audit = AuditLog(paths.audit, redactor=redactor, head_store=store, sinks=sinks)
-        try:
-            journal = RunJournal(store, audit, drift_id, operator)
-            drifts = drift_against_baselines(store, outcome)  # before any accepted scan replaces a baseline
-            for d in drifts:
-                journal.event(
-                    DRIFT_CHECKED,
-                    outcome.finished_at,
-                    host=d.host,
-                    result="error" if d.error else ("drift" if d.drifted else "clean"),
-                    detail={"differences": [x.describe() for x in d.differences], "error": d.error},
-                )
-            if accept:
-                record_baselines(journal, outcome, _accepted)
-        finally:
-            audit.close()
+    outcome = scan_assets(assets, inventory, catalog, caller, paths, drift_id, redactor)
+    with scan_journal(caller, paths, drift_id, operator, redactor) as (store, journal):
+        drifts = drift_against_baselines(store, outcome)  # before any accepted scan replaces a baseline
+        for d in drifts:
+            journal.event(
+                DRIFT_CHECKED,
+                outcome.finished_at,
+                host=d.host,
+                result="error" if d.error else ("drift" if d.drifted else "clean"),
+                detail={"differences": [x.describe() for x in d.differences], "error": d.error},
+            )
+        if accept:
+            record_baselines(journal, outcome, _accepted)
     return Drifted(drift_id, drifts, accept)
 
 

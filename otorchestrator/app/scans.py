@@ -5,14 +5,15 @@ store). `otorch scan` and the demo call it; `otorch drill` shares the catalog an
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from otorchestrator.app.errors import AppError
 from otorchestrator.app.session import Caller, audit_sinks_for
 from otorchestrator.execution.scan import BASELINE_RECORDED as BASELINE_RECORDED  # what `otorch scan` audits
-from otorchestrator.execution.scan import applicable_patches, record_baselines, run_scan
+from otorchestrator.execution.scan import ScanOutcome, applicable_patches, record_baselines, run_scan
 from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.catalog import load_catalog_strict
 from otorchestrator.intake.inventory import load_inventory
@@ -24,6 +25,7 @@ from otorchestrator.models.run import BaselineRecord
 from otorchestrator.planning.drift import listening_ports, scan_values
 from otorchestrator.store.audit import AuditLog
 from otorchestrator.store.journal import RunJournal
+from otorchestrator.store.paths import StatePaths
 from otorchestrator.store.redact import Redactor
 from otorchestrator.store.state import StateStore
 
@@ -120,30 +122,54 @@ def scan(
         raise AppError("no host to scan: --limit selects none of the inventory's OT assets", usage=True)
     scan_id = scan_id or f"SCAN-{caller.clock.now():%Y%m%dT%H%M%SZ}"
     log.info("scanning %d host(s)", len(assets), extra={"hosts": [a.name for a in assets], "scan": scan_id})
-    patches = catalog_patches(catalog)
     redactor = Redactor(secrets)
-    outcome = run_scan(
+    outcome = scan_assets(assets, inventory, catalog, caller, paths, scan_id, redactor)
+    with scan_journal(caller, paths, scan_id, operator, redactor) as (_, journal):
+        saved, failed = record_baselines(journal, outcome, _baseline_detail)
+    recorded = {host: Recorded.of(record) for host, record in saved.items()}
+    for host, why in failed.items():
+        log.warning("baseline of %s not recorded: %s", host, why, extra={"host": host})
+    return Scanned(recorded, failed)
+
+
+def scan_assets(
+    assets: Sequence[Asset],
+    inventory: Path,
+    catalog: Path | None,
+    caller: Caller,
+    paths: StatePaths,
+    run_id: str,
+    redactor: Redactor,
+) -> ScanOutcome:
+    """The read-only scan of `assets` under `run_id` (the backend's run id and label), hashing the config
+    files of their catalog patches; results scrubbed by `redactor`. Shared by `scan` and
+    `drifts.check_drift`."""
+    patches = catalog_patches(catalog)
+    return run_scan(
         caller.backend(paths),
         inventory,
         [a.name for a in assets],
         caller.clock,
         patches_by_host={a.name: applicable_patches(a, patches) for a in assets},
-        run_id=scan_id,
-        run_label=scan_id,
+        run_id=run_id,
+        run_label=run_id,
         redactor=redactor,
     )
+
+
+@contextmanager
+def scan_journal(
+    caller: Caller, paths: StatePaths, run_id: str, operator: str, redactor: Redactor
+) -> Iterator[tuple[StateStore, RunJournal]]:
+    """The store and the journal of one scan's id (audit with the site's sinks and `redactor`), the audit
+    log closed on the way out. Shared by `scan` and `drifts.check_drift`."""
     with StateStore(paths.db) as store:
         sinks = audit_sinks_for(caller.audit_config, paths, caller.warn)
         audit = AuditLog(paths.audit, redactor=redactor, head_store=store, sinks=sinks)
         try:
-            journal = RunJournal(store, audit, scan_id, operator)
-            saved, failed = record_baselines(journal, outcome, _baseline_detail)
+            yield store, RunJournal(store, audit, run_id, operator)
         finally:
             audit.close()
-    recorded = {host: Recorded.of(record) for host, record in saved.items()}
-    for host, why in failed.items():
-        log.warning("baseline of %s not recorded: %s", host, why, extra={"host": host})
-    return Scanned(recorded, failed)
 
 
 def _baseline_detail(result: PhaseResult) -> dict[str, object]:
