@@ -223,6 +223,8 @@ def test_syslog_lost_mid_run_halts_with_audit_unavailable_then_resume_finishes(
         assert status["run"]["status"] == "halted" and "audit unavailable" in status["run"]["status_detail"]
         assert status["hosts"][0]["state"] == "diagnosing"  # never moved on without its audit record
         assert version_of(lab, host) == "1.0.0"  # not installed
+        named = int(err.split("audit record seq ")[1].split(" ")[0])  # the record it could not forward
+        first_run = len((state / "audit.jsonl").read_text().splitlines())  # its last record: the halt
 
         second = loopback.start(tmp_path / "syslog-2")
         try:
@@ -236,12 +238,15 @@ def test_syslog_lost_mid_run_halts_with_audit_unavailable_then_resume_finishes(
             both = tmp_path / "siem.log"  # what the SIEM holds from both servers
             both.write_text(first.copy.read_text() + second.copy.read_text())
             check = otorch("audit", "verify", "--state-dir", str(state), "--against", str(both))
-            # the record that could not be forwarded (and the halt written after it) are the copy's gap
+            # the copy's gap: the record that could not be forwarded and the halt written after it, and before
+            # them any record TCP took while rsyslogd was going down (sent, never written: TCP has no
+            # acknowledgement; seen in CI on 8c00c99 as seqs 7-9); one run of seqs ending with the first run
             assert check.returncode == 10, check.stdout + check.stderr
             gaps = [line for line in check.stdout.splitlines() if "not_in_copy" in line]
-            assert 1 <= len(gaps) <= 2 and all("a gap in the copy" in g for g in gaps), check.stdout
+            assert gaps and all("a gap in the copy" in g for g in gaps), check.stdout
             assert "store: 1 run(s)" in check.stdout and "match the audit log" in check.stdout
             missing = [int(g.split("seq ")[1].split(":")[0]) for g in gaps]
+            assert missing == list(range(min(missing), first_run + 1)) and named in missing, (missing, named)
             held = len(second.copy.read_text().splitlines())
             # the operator closes the gap: the missing records sent again
             sent = otorch(
