@@ -1,5 +1,6 @@
-"""The pure parts of bench/wave_speed.py and bench/wave_overhead.py: job events -> per-host phase spans,
-waits, task counts, the result table, ratios and targets, host choice. No lab, no clock."""
+"""The pure parts of bench/wave_speed.py (with bench/wave_events.py, bench/wave_results.py) and
+bench/wave_overhead.py: job events -> per-host phase spans, waits, task counts, the result table, ratios
+and targets, host choice. No lab, no clock."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
+import wave_events as we  # noqa: E402
 import wave_overhead as wo  # noqa: E402
+import wave_results as wr  # noqa: E402
 import wave_speed as ws  # noqa: E402
 from baseline import harness  # noqa: E402
 
@@ -50,7 +53,7 @@ def lockstep() -> list[dict]:
 
 
 def test_task_results_keep_one_result_per_host_and_task() -> None:
-    found = ws.task_results(lockstep())
+    found = we.task_results(lockstep())
     assert len(found) == 6  # the task start and the item event are not task results
     assert {(r.host, r.phase) for r in found} == {("a", "diagnostics"), ("b", "diagnostics"),
                                                   ("a", "install"), ("b", "install")}  # fmt: skip
@@ -58,31 +61,31 @@ def test_task_results_keep_one_result_per_host_and_task() -> None:
 
 
 def test_event_phase_from_playbook_else_role_path() -> None:
-    assert ws.event_phase({"playbook": "/p/backup.yml"}) == "backup"
+    assert we.event_phase({"playbook": "/p/backup.yml"}) == "backup"
     assert (
-        ws.event_phase({"playbook": "/p/wave.yml", "task_path": "/r/ot_patch/tasks/main.yml:3"}) == "install"
+        we.event_phase({"playbook": "/p/wave.yml", "task_path": "/r/ot_patch/tasks/main.yml:3"}) == "install"
     )
-    assert ws.event_phase({"playbook": "/p/wave.yml", "task_path": "/r/other/tasks/main.yml:3"}) is None
+    assert we.event_phase({"playbook": "/p/wave.yml", "task_path": "/r/other/tasks/main.yml:3"}) is None
 
 
 def test_lockstep_waits_and_tasks() -> None:
-    spans = ws.phase_spans(ws.task_results(lockstep()))
-    assert spans["a"]["diagnostics"] == ws.Span(T0, T0 + 10, 2)
-    waits = ws.phase_waits(spans)
+    spans = we.phase_spans(we.task_results(lockstep()))
+    assert spans["a"]["diagnostics"] == we.Span(T0, T0 + 10, 2)
+    waits = we.phase_waits(spans)
     assert waits["diagnostics"] == pytest.approx([12.0, 2.0])  # a waited for b, b for the next playbook
     assert waits["install"] == pytest.approx([5.0, 0.0])  # the last phase: until the wave's last task end
-    assert ws.tasks_per_host(spans) == {"diagnostics": 2.0, "install": 1.0}
+    assert we.tasks_per_host(spans) == {"diagnostics": 2.0, "install": 1.0}
 
 
 def test_flowing_hosts_do_not_wait() -> None:
     events = [result("a", "diagnostics", 0, 4), result("a", "install", 4, 9),
               result("b", "diagnostics", 0, 8), result("b", "install", 8, 9)]  # fmt: skip
-    waits = ws.phase_waits(ws.phase_spans(ws.task_results(events)))
+    waits = we.phase_waits(we.phase_spans(we.task_results(events)))
     assert waits == {"diagnostics": [0.0, 0.0], "install": [0.0, 0.0]}
 
 
-def sample(size: int, variant: str, wall: float, ok: bool = True, load: float = 0.5) -> ws.Sample:
-    return ws.Sample(
+def sample(size: int, variant: str, wall: float, ok: bool = True, load: float = 0.5) -> wr.Sample:
+    return wr.Sample(
         size=size, variant=variant, rep=0, ok=ok, wall_s=wall, cpu_s=wall / 4, load=(load, load, load),
         tasks={"diagnostics": 27.0}, waits={"diagnostics": 1.5},
     )  # fmt: skip
@@ -91,31 +94,31 @@ def sample(size: int, variant: str, wall: float, ok: bool = True, load: float = 
 def test_speedup_is_the_ratio_of_medians_of_valid_samples() -> None:
     samples = [sample(4, "a", 90), sample(4, "a", 100), sample(4, "a", 300),
                sample(4, "b", 30), sample(4, "b", 20), sample(4, "b", 1, ok=False)]  # fmt: skip
-    assert ws.speedup(samples, 4) == pytest.approx(100 / 25)
-    assert ws.speedup(samples, 8) is None
-    assert ws.speedup(samples, 4, fast="c") is None
+    assert wr.speedup(samples, 4) == pytest.approx(100 / 25)
+    assert wr.speedup(samples, 8) is None
+    assert wr.speedup(samples, 4, fast="c") is None
 
 
 def test_targets_met_missed_and_not_measured() -> None:
     samples = [sample(4, "a", 90), sample(4, "b", 29, load=3.0), sample(8, "a", 100), sample(8, "b", 50),
                sample(24, "b", 80)]  # fmt: skip
-    lines = ws.targets(samples)
+    lines = wr.targets(samples)
     assert lines[0].startswith("(b) >= 3x faster than (a) at 4 hosts: 3.10x: met")
     assert lines[1].endswith("2.00x: MISSED")
     assert "29.0s (load 3.0-3.0: not idle): met" in lines[2]
     assert lines[3].endswith("2.76x: MISSED")
-    assert ws.targets([])[0].endswith("not measured")
+    assert wr.targets([])[0].endswith("not measured")
 
 
 def test_table_rows() -> None:
     samples = [sample(4, "a", 90), sample(4, "a", 110), sample(4, "b", 30), sample(4, "b", 9, ok=False)]
-    text = ws.table(samples, {"a": "", "b": "", "c": "no opt-in"})
+    text = wr.table(samples, {"a": "", "b": "", "c": "no opt-in"})
     lines = text.splitlines()
     assert "100.0s [90.0-110.0]" in lines[2] and "25.0s [22.5-27.5]" in lines[2]
     assert "(1 failed rep(s) left out)" in lines[3] and "30.0s" in lines[3]
     assert "not available: no opt-in" in lines[4]
     assert "(a)/(b) 3.33x" in lines[5]
-    assert ws.to_json(samples, {"c": "no opt-in"}, {})["speedup_a_over_b"]["4"] == pytest.approx(100 / 30)
+    assert wr.to_json(samples, {"c": "no opt-in"}, {})["speedup_a_over_b"]["4"] == pytest.approx(100 / 30)
 
 
 def test_rotation_interleaves_and_mitogen_detection() -> None:
@@ -150,7 +153,7 @@ def test_overhead_wave_inventory_and_gap() -> None:
     inv = wo.wave_inventory(listing, ["a", "b"], "/inv")
     assert inv == {"all": {"hosts": {"a": {"key": "/inv/k", "n": [1]}, "b": {}},
                            "children": {"g": {"hosts": {"a": None}}}}}  # fmt: skip
-    results = ws.task_results([result("a", "verify", 0, 10), result("b", "verify", 0, 12),
+    results = we.task_results([result("a", "verify", 0, 10), result("b", "verify", 0, 12),
                                result("c", "diagnostics", 12.5, 14)])  # fmt: skip
     assert wo.inter_wave_gap(results, ["a", "b"], ["c"]) == pytest.approx(0.5)
     assert wo.inter_wave_gap(results, ["a"], ["z"]) is None
@@ -195,7 +198,7 @@ def test_podman_stats_parsed_into_cpu_seconds_and_memory() -> None:
 def test_table_shows_the_lab_hosts_cpu() -> None:
     samples = [sample(4, "b", 30), sample(4, "b", 40)]
     samples[0].lab_cpu_s, samples[1].lab_cpu_s = 12.0, 14.0
-    lines = ws.table(samples, {"a": "", "b": "", "c": "no opt-in"}).splitlines()
+    lines = wr.table(samples, {"a": "", "b": "", "c": "no opt-in"}).splitlines()
     assert "lab CPU s" in lines[0] and "13.0 [12.0-14.0]" in lines[3]
-    summary = ws.to_json(samples, {}, {})["summary"]
+    summary = wr.to_json(samples, {}, {})["summary"]
     assert next(r for r in summary if r["variant"] == "b")["lab_cpu_s"]["median"] == 13.0
