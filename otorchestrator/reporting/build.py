@@ -1,7 +1,7 @@
 """Build the run report from store records (pure: `now` and the sources are passed in).
 
-The compliance report and the CVE evidence are built in `reporting.compliance`; all report models are in
-`reporting.models` and re-exported here.
+The compliance report and the CVE evidence are built in `reporting.compliance`; the report models are in
+`reporting.models` (run) and `reporting.compliance_models`, and the reports re-exported here.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from otorchestrator.models.run import HostState, HostStateRecord, PhaseResultRec
 from otorchestrator.models.waves import Exclusion, WaveHost, WavePlan
 from otorchestrator.reporting import host_evidence
 from otorchestrator.reporting.compliance import build_compliance_report, build_cve_evidence
+from otorchestrator.reporting.compliance_models import ComplianceReport, CveEvidence
 from otorchestrator.reporting.host_facts import host_cves, patch_targets, version_changes
 from otorchestrator.reporting.models import (
     AuditSummary,
-    ComplianceReport,
-    CveEvidence,
     EvidenceSection,
     FailedCheck,
     FailureEntry,

@@ -24,8 +24,7 @@ from otorchestrator.models.policy import ComplianceDeadlines
 from otorchestrator.models.run import AuditEvent, BaselineRecord, InstalledPatchRecord
 from otorchestrator.planning.versions import compare, parse_version
 from otorchestrator.reporting.attempts import Attempt, AttemptOutcome, asset_attempts
-from otorchestrator.reporting.evidence import audit_break, build_cve_evidence
-from otorchestrator.reporting.models import (
+from otorchestrator.reporting.compliance_models import (
     AssetCompliance,
     AttemptRef,
     ComplianceReport,
@@ -37,6 +36,7 @@ from otorchestrator.reporting.models import (
     PatchStatus,
     RollbackTest,
 )
+from otorchestrator.reporting.evidence import audit_break, build_cve_evidence
 from otorchestrator.reporting.redact import ReportRedactor
 from otorchestrator.reporting.sources import ComplianceSources
 

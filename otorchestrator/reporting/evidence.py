@@ -10,7 +10,7 @@ from otorchestrator.models.plan import PlanItem
 from otorchestrator.models.results import Phase
 from otorchestrator.models.run import AuditEvent
 from otorchestrator.reporting.attempts import Attempt, AttemptOutcome, asset_attempts
-from otorchestrator.reporting.models import CveEvidence, EvidenceStep
+from otorchestrator.reporting.compliance_models import CveEvidence, EvidenceStep
 from otorchestrator.reporting.redact import ReportRedactor
 from otorchestrator.reporting.sources import ComplianceSources, RunHistory
 from otorchestrator.store.audit import AuditVerification

@@ -14,7 +14,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from otorchestrator.models.results import Phase
-from otorchestrator.reporting.models import ComplianceReport, HostRow, RunReport
+from otorchestrator.reporting.compliance_models import ComplianceReport
+from otorchestrator.reporting.models import HostRow, RunReport
 from otorchestrator.reporting.timeline_svg import render_timeline_svg
 
 PHASE_ORDER: tuple[Phase, ...] = (

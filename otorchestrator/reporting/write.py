@@ -7,7 +7,8 @@ from datetime import datetime
 from pathlib import Path
 
 from otorchestrator.reporting.build import build_run_report
-from otorchestrator.reporting.models import ComplianceReport, RunReport
+from otorchestrator.reporting.compliance_models import ComplianceReport
+from otorchestrator.reporting.models import RunReport
 from otorchestrator.reporting.redact import ReportRedactor
 from otorchestrator.reporting.render import (
     render_compliance_html,

@@ -18,7 +18,8 @@ from otorchestrator.models.results import Phase
 from otorchestrator.models.run import HostState
 from otorchestrator.reporting import write_run_reports
 from otorchestrator.reporting.build import build_compliance_report, build_run_report
-from otorchestrator.reporting.models import FlagLevel, PatchStatus, RunReport
+from otorchestrator.reporting.compliance_models import FlagLevel, PatchStatus
+from otorchestrator.reporting.models import RunReport
 from otorchestrator.reporting.redact import ReportRedactor
 from otorchestrator.reporting.render import (
     junit_schema_path,
