@@ -1,7 +1,7 @@
 """The compliance report per asset and the evidence chain per CVE (pure: `now` and sources passed in).
 
-Flags follow the shape of NERC CIP-007-6 R2 (patch management), as a site would apply it to its own
-assets (see docs/reports.md):
+Flags (made in `reporting.compliance_flags`) follow the shape of NERC CIP-007-6 R2 (patch management), as
+a site would apply it to its own assets (see docs/reports.md):
 - R2.2: patches are evaluated for applicability at least once every `evaluation_days` (35) days;
 - R2.3: within `evaluation_days` of an evaluation, each applicable patch is applied, or a dated
   mitigation plan exists (here: an exemption with compensating controls, an approver and an expiry);
@@ -24,13 +24,12 @@ from otorchestrator.models.policy import ComplianceDeadlines
 from otorchestrator.models.run import AuditEvent, BaselineRecord, InstalledPatchRecord
 from otorchestrator.planning.versions import compare, parse_version
 from otorchestrator.reporting.attempts import Attempt, AttemptOutcome, asset_attempts
+from otorchestrator.reporting.compliance_flags import _baseline_flags, _evaluation_flags, _patch_flags
 from otorchestrator.reporting.compliance_models import (
     AssetCompliance,
     AttemptRef,
     ComplianceReport,
     ExemptionInfo,
-    Flag,
-    FlagLevel,
     InstalledInfo,
     PatchLine,
     PatchStatus,
@@ -41,11 +40,6 @@ from otorchestrator.reporting.redact import ReportRedactor
 from otorchestrator.reporting.sources import ComplianceSources
 
 EVALUATION_DAYS = 35
-SOON_DAYS = 7
-R22 = "CIP-007 R2.2 (style)"
-R23 = "CIP-007 R2.3 (style)"
-R24 = "CIP-007 R2.4 (style)"
-BASELINE_RULE = "CIP-010 R1 (style)"
 
 
 def _days(since: datetime, now: datetime) -> int:
@@ -173,132 +167,6 @@ def _days_left(due: datetime, now: datetime) -> int:
     """Whole days left (0: due today); negative once the clock ran out."""
     seconds = (due - now).total_seconds()
     return int(seconds // 86400)
-
-
-def _evaluation_flags(evaluated: datetime | None, days: int | None, evaluation_days: int) -> list[Flag]:
-    if evaluated is None or days is None:
-        return [
-            Flag(
-                code="NO_EVALUATION",
-                rule=R22,
-                level=FlagLevel.VIOLATION,
-                message="no patch evaluation (plan) covers this asset",
-            )
-        ]
-    if days > evaluation_days:
-        return [
-            Flag(
-                code="EVALUATION_OVERDUE",
-                rule=R22,
-                level=FlagLevel.VIOLATION,
-                message=f"last evaluation {days} days ago (limit {evaluation_days})",
-            )
-        ]
-    if days > evaluation_days - SOON_DAYS:
-        return [
-            Flag(
-                code="EVALUATION_DUE_SOON",
-                rule=R22,
-                level=FlagLevel.WARNING,
-                message=f"next evaluation due in {evaluation_days - days} days",
-            )
-        ]
-    return []
-
-
-def _patch_flags(line: PatchLine, now: datetime) -> list[Flag]:
-    flags: list[Flag] = []
-    pid = line.patch_id
-    if line.exemption is not None and line.status is PatchStatus.EXEMPT:
-        ex = line.exemption
-        controls = "; ".join(ex.compensating_controls) or "none recorded"
-        if ex.expired:
-            flags.append(
-                Flag(
-                    code="MITIGATION_PLAN_EXPIRED",
-                    rule=R24,
-                    level=FlagLevel.VIOLATION,
-                    message=f"{pid}: exemption {ex.id} expired on {ex.expires:%Y-%m-%d}: "
-                    "apply the patch or renew",
-                    subject=pid,
-                )
-            )
-        else:
-            soon = ex.days_left < SOON_DAYS
-            flags.append(
-                Flag(
-                    code="MITIGATION_PLAN_EXPIRES_SOON" if soon else "MITIGATION_PLAN",
-                    rule=R24,
-                    level=FlagLevel.WARNING if soon else FlagLevel.INFO,
-                    message=f"{pid}: exempt under {ex.id} (approved by {ex.approver}), expires "
-                    f"{ex.expires:%Y-%m-%d} ({ex.days_left} days left); controls: {controls}",
-                    subject=pid,
-                )
-            )
-    for attempt in line.attempts:
-        if attempt.outcome == AttemptOutcome.INSTALLED.value:
-            continue
-        where = f"run {attempt.run_id}" + (f", {attempt.wave}" if attempt.wave else "")
-        rolled = attempt.outcome in (AttemptOutcome.ROLLED_BACK.value, AttemptOutcome.REVERSED.value)
-        flags.append(
-            Flag(
-                code="ATTEMPT_ROLLED_BACK" if rolled else "ATTEMPT_FAILED",
-                rule=R23,
-                level=FlagLevel.WARNING,
-                message=f"{pid}: attempted in {where} at {attempt.at:%Y-%m-%d %H:%M} UTC, "
-                f"{attempt.outcome.replace('_', ' ')}: {attempt.reason}",
-                subject=pid,
-            )
-        )
-    if line.due is not None and line.days_left is not None:
-        kev = f"; KEV due date {line.kev_due:%Y-%m-%d}" if line.kev_due else ""
-        state = line.status.value.replace("_", " ")
-        if line.days_left < 0:
-            flags.append(
-                Flag(
-                    code="DEADLINE_PASSED",
-                    rule=R23,
-                    level=FlagLevel.VIOLATION,
-                    message=f"{pid}: {state}; due {line.due:%Y-%m-%d} ({line.due_rule}){kev}, "
-                    f"{-line.days_left} days ago: neither applied nor covered by a dated mitigation plan",
-                    subject=pid,
-                )
-            )
-        else:
-            soon = line.days_left < SOON_DAYS
-            flags.append(
-                Flag(
-                    code="DUE_SOON" if soon else "CLOCK_RUNNING",
-                    rule=R23,
-                    level=FlagLevel.WARNING if soon else FlagLevel.INFO,
-                    message=f"{pid}: {state}; due {line.due:%Y-%m-%d} ({line.due_rule}){kev}, "
-                    f"{line.days_left} days left",
-                    subject=pid,
-                )
-            )
-    return flags
-
-
-def _baseline_flags(age: int | None, evaluation_days: int) -> list[Flag]:
-    if age is None:
-        return [
-            Flag(
-                code="NO_BASELINE",
-                rule=BASELINE_RULE,
-                level=FlagLevel.WARNING,
-                message="no baseline recorded: run `otorch scan`",
-            )
-        ]
-    if age > evaluation_days:
-        return [
-            Flag(
-                code="BASELINE_STALE",
-                rule=BASELINE_RULE,
-                level=FlagLevel.WARNING,
-                message=f"baseline is {age} days old",
-            )
-        ]
-    return []
 
 
 @dataclass(frozen=True)
