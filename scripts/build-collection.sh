@@ -18,17 +18,18 @@ cp collection/galaxy.yml collection/README.md LICENSE CHANGELOG.md "$stage/"
 cp -r collection/meta "$stage/meta"
 cp -r roles "$stage/roles"
 find "$stage/roles" \( -name __pycache__ -o -name '*.retry' \) -prune -exec rm -rf {} +
-# collection roles get no role plugin dirs: the roles' library/ modules and ot_common's module_utils become the
-# collection's plugins (imports and task actions rewritten to otorchestrator.ot.*)
-mkdir -p "$stage/plugins/modules" "$stage/plugins/module_utils"
-mods=$(cd roles && ls */library/*.py 2>/dev/null | xargs -rn1 basename | sed 's/\.py$//' | paste -sd'|')
+# collection roles get no role plugin dirs: the roles' library/ modules, ot_common's module_utils and its
+# action_plugins become the collection's plugins (imports and task actions rewritten to otorchestrator.ot.*)
+mkdir -p "$stage/plugins/modules" "$stage/plugins/module_utils" "$stage/plugins/action"
+mods=$(cd roles && ls */library/*.py */action_plugins/*.py 2>/dev/null | xargs -rn1 basename | sed 's/\.py$//' | paste -sd'|')
 for m in roles/*/library/*.py; do
   [[ -e $m ]] || continue
   sed -E "s/^from ansible\.module_utils\.otorch_probe import/from ansible_collections.$fqcn.plugins.module_utils.otorch_probe import/" \
     "$m" > "$stage/plugins/modules/$(basename "$m")"
 done
 cp roles/ot_common/module_utils/*.py "$stage/plugins/module_utils/"
-rm -rf "$stage"/roles/*/library "$stage"/roles/*/module_utils
+cp roles/ot_common/action_plugins/*.py "$stage/plugins/action/"
+rm -rf "$stage"/roles/*/library "$stage"/roles/*/module_utils "$stage"/roles/*/action_plugins
 if [[ -n $mods ]]; then
   find "$stage/roles" -name '*.yml' -exec sed -E -i "s/^([[:space:]]*-?[[:space:]]*)($mods):[[:space:]]*\$/\1$fqcn.\2:/" {} +
 fi
