@@ -61,7 +61,8 @@ class Host:
         if argv[0] == "apt-get":
             return self.update
         if argv[0] == "apt-cache":
-            return 0, fixture("madison_hmi.txt").replace("nwc-hmi-runtime", argv[-1]), ""
+            asked = argv[argv.index("madison") + 1 :]
+            return 0, "".join(fixture("madison_hmi.txt").replace("nwc-hmi-runtime", p) for p in asked), ""
         raise AssertionError(argv)
 
     def diagnose(self, p: dict[str, Any], **over: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -171,6 +172,40 @@ def test_lock_check_names_the_held_files(tmp_path: Any) -> None:
     assert (c["ok"], c["value"], c["detail"]) == (False, [str(lock)], "")
     recorded = fixture("proc_locks.txt")
     assert D.lock_check([str(lock)], recorded, [])["ok"] is (inode not in {1311, 786451, 2118})
+
+
+def test_one_madison_for_every_package_read_per_package() -> None:
+    recorded = D.parse_madison(fixture("madison_several_hmi.txt"))
+    assert recorded == {
+        "nwc-hmi-runtime": ["1.1.0", "1.0.0"],
+        "nwc-drill-agent": ["1.1.0", "1.0.0"],
+        "nwc-historian": ["1.1.0", "1.0.0"],
+    }
+    host = Host()
+    two = [entry(), entry("nwc-hmi-runtime"), entry("nwc-historian", target_version="9.9")]
+    checks, values = host.diagnose(params(two))
+    madison = [a for a in host.calls if a[0] == "apt-cache"]
+    assert len(madison) == 1 and madison[0][-3:] == ["madison", "nwc-historian", "nwc-hmi-runtime"]
+    assert values["repo_available"] == {
+        "nwc-historian": ["1.1.0", "1.0.0"],
+        "nwc-hmi-runtime": ["1.1.0", "1.0.0"],
+    }
+    targets = [(c["name"], c["ok"]) for c in checks if c["name"].startswith("target_available:")]
+    assert targets == [
+        ("target_available:nwc-historian", True),
+        ("target_available:nwc-hmi-runtime", True),
+        ("target_available:nwc-historian", False),
+    ]
+
+
+def test_a_package_the_repository_does_not_offer_has_no_versions() -> None:
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        if argv[0] == "apt-get":
+            return 0, fixture("apt_update_nwc.txt"), ""
+        return 0, fixture("madison_several_hmi.txt"), "N: Unable to locate package nosuch"
+
+    repo = D.repo_state(run, "sources.list.d/nwc.list", ["nosuch", "nwc-drill-agent"], exists=lambda p: True)
+    assert repo["available"] == {"nosuch": [], "nwc-drill-agent": ["1.1.0", "1.0.0"]}
 
 
 def test_a_bad_repository_signature_fails_repo_signature() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.server
 import os
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -184,6 +185,19 @@ def test_a_port_that_listens_passes(gateway: Gateway, monkeypatch: pytest.Monkey
         patch = {"package": "nwc-gateway", "target_version": "1.1.0", "ports": [port, port]}
         out = run_module(V, {"patches": [patch], "port_timeout": 1}, monkeypatch)
     assert out["checks"][1:] == [V.check(f"port_listening:{port}", True, "listening", "listening", "")]
+
+
+def test_the_url_library_is_imported_only_for_an_http_check(
+    gateway: Gateway, web: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ansible.module_utils.urls costs ~0.1 s of the host's CPU to import: a run without an HTTP check skips it
+    urls = "ansible.module_utils.urls"
+    monkeypatch.delitem(sys.modules, urls, raising=False)
+    extra = [{"name": "f", "command": "/bin/false"}]
+    out = run_module(V, {"patches": [entry(ports=[])], "extra_checks": extra}, monkeypatch)
+    assert out["checks"][-1]["name"] == "extra:f" and urls not in sys.modules
+    out = run_module(V, {"patches": [], "extra_checks": [{"name": "web", "url": web + "/gone"}]}, monkeypatch)
+    assert out["checks"][-1]["value"] == 404 and urls in sys.modules
 
 
 def test_a_failing_dpkg_query_ends_the_checks_with_verify_probe() -> None:

@@ -46,9 +46,9 @@ from ansible.module_utils.otorch_probe import (
     ProbeError,
     canonical,
     check,
-    dpkg_host_problem,
     dpkg_state,
     file_info,
+    host_runs,
     listening_tcp_ports,
     service_states,
     sha256_file,
@@ -140,12 +140,9 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    problem = dpkg_host_problem(module.get_bin_path)
-    if problem:
-        module.fail_json(msg=problem, checks=[check("os_supported", False, "not dpkg", "Debian", problem)])
+    run, _run_user = host_runs(module)
     if not ID_PATTERN.match(p["backup_id"]) or not os.path.isabs(p["store_dir"]):
         module.fail_json(msg="ot_backup_store_dir (absolute) and ot_backup_id ([A-Za-z0-9._-]+) are required")
-    run = lambda argv: module.run_command(argv, environ_update={"LC_ALL": "C"})  # noqa: E731
     packages = list(dict.fromkeys(x for x in p["packages"] if x))
     files = list(dict.fromkeys(p["files"]))
     services = list(dict.fromkeys(p["services"]))

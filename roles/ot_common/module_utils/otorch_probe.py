@@ -249,12 +249,6 @@ def existing_parent(path, exists=os.path.exists):
     return path or "/"
 
 
-def free_mb(path, statvfs=os.statvfs):
-    """Free MiB for unprivileged writers (f_bavail, as df's 'Available') on the filesystem holding ``path``."""
-    st = statvfs(path)
-    return (st.f_bavail * st.f_frsize) // MIB
-
-
 def parse_meminfo_available_mb(text):
     for line in text.splitlines():
         if line.startswith("MemAvailable:"):
@@ -331,6 +325,33 @@ def dpkg_host_problem(which):
         return "not a dpkg-based host (no %s): the otorchestrator roles support Debian/dpkg Linux hosts only" % (
             ", ".join(missing))
     return None
+
+
+def host_runs(module, environ_update=None):
+    """(run, run_user) of an AnsibleModule on a dpkg-based host; on any other host the module fails with the check
+    os_supported. ``run(argv)`` reads the host (C locale and ``environ_update``); ``run_user(argv)`` runs a
+    catalog's or an operator's command as the command module would (the module's environment; a program that does
+    not exist answers rc = errno and no output)."""
+    problem = dpkg_host_problem(module.get_bin_path)
+    if problem:
+        module.fail_json(msg=problem, checks=[check("os_supported", False, "not dpkg", "Debian", problem)])
+    env = dict(environ_update or {}, LC_ALL="C")
+
+    def run(argv):
+        return module.run_command(argv, environ_update=env)
+
+    def run_user(argv):
+        try:
+            return module.run_command(argv, handle_exceptions=False)
+        except OSError as exc:
+            return exc.errno, "", ""
+
+    return run, run_user
+
+
+def output_detail(out, err):
+    """What a role recorded of a command: stdout and stderr (as the command module strips them), 200 chars."""
+    return ("%s %s" % (out.rstrip("\r\n"), err.rstrip("\r\n")))[:200].strip()
 
 
 class ProbeError(Exception):

@@ -44,11 +44,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.otorch_probe import (
     ProbeError,
     check,
-    dpkg_host_problem,
     dpkg_rows,
     excerpt,
     existing_parent,
-    free_mb,
+    host_runs,
     mount_of,
     package_manager_pids,
     parse_dpkg_files,
@@ -134,8 +133,13 @@ def lock_check(lock_files, locks_text, pids, inode_of=lambda f: os.stat(f).st_in
 
 
 def parse_madison(stdout):
-    """The versions ``apt-cache madison`` lists (first seen first)."""
-    return [line.split("|")[1].strip() for line in stdout.splitlines() if line.count("|") >= 2]
+    """{package: [versions, first seen first]} of what ``apt-cache madison PACKAGE...`` lists."""
+    available = {}
+    for line in stdout.splitlines():
+        fields = line.split("|")
+        if len(fields) >= 3:
+            available.setdefault(fields[0].strip(), []).append(fields[1].strip())
+    return available
 
 
 def repo_errors(lines):
@@ -164,10 +168,9 @@ def repo_state(run, sourcelist, packages, exists=os.path.exists, chown=shutil.ch
         path = sourcelist if sourcelist.startswith("/") else os.path.join("/etc/apt", sourcelist)
         rc, out, err = run(["apt-get"] + opts + ["update"])
         errors, other = repo_errors((out + err).splitlines())
-        available = {}
-        for package in packages:
-            _rc, mad, _err = run(["apt-cache"] + opts + ["madison", package])
-            available[package] = parse_madison(mad)
+        asked = list(dict.fromkeys(packages))
+        offered = parse_madison(run(["apt-cache"] + opts + ["madison"] + asked)[1]) if asked else {}
+        available = dict((package, offered.get(package, [])) for package in packages)
         return {"sourcelist": path, "update_rc": rc, "errors": (errors or other)[:4], "available": available,
                 "signature_ok": rc == 0 and not errors and exists(path)}
     finally:
@@ -248,11 +251,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    problem = dpkg_host_problem(module.get_bin_path)
-    if problem:
-        module.fail_json(msg=problem, checks=[check("os_supported", False, "not dpkg", "Debian", problem)])
-    env = {"LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
-    run = lambda argv: module.run_command(argv, environ_update=env)  # noqa: E731
+    run, _run_user = host_runs(module, {"DEBIAN_FRONTEND": "noninteractive"})
     checks, values = diagnose(
         module.params, run, lambda names: service_states(run, names),
         meminfo=lambda: read_text("/proc/meminfo"), mountinfo=lambda: read_text("/proc/self/mountinfo"),

@@ -41,11 +41,12 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.otorch_probe import (
     ProbeError,
     check,
-    dpkg_host_problem,
     dpkg_state,
     excerpt,
+    host_runs,
     listening_tcp_ports,
     now_of,
+    output_detail,
     service_states,
     sha256_file,
     wait_port,
@@ -118,11 +119,6 @@ def port_checks(ports, timeout, check_mode, wait=wait_port):
     return checks
 
 
-def output_detail(out, err):
-    """What the role recorded of a command: stdout and stderr (as the command module strips them), 200 chars."""
-    return ("%s %s" % (out.rstrip("\r\n"), err.rstrip("\r\n")))[:200].strip()
-
-
 def baseline(manifest, patches, run, run_user, states_of, check_mode, port_timeout=10, check_new_listeners=True,
              wait=wait_port, sha=file_sha):
     """(checks, versions, values) of the host after a restore; a probe that fails ends the checks with
@@ -168,19 +164,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    problem = dpkg_host_problem(module.get_bin_path)
-    if problem:
-        module.fail_json(msg=problem, checks=[check("os_supported", False, "not dpkg", "Debian", problem)])
-
-    def run(argv):
-        return module.run_command(argv, environ_update={"LC_ALL": "C"})
-
-    def run_user(argv):
-        try:
-            return module.run_command(argv, handle_exceptions=False)
-        except OSError as exc:  # as the command module reports a program that does not exist: rc errno, no output
-            return exc.errno, "", ""
-
+    run, run_user = host_runs(module)
     manifest = p["manifest"]
     if p["mode"] == "plan":
         try:

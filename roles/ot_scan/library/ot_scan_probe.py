@@ -39,8 +39,8 @@ from ansible.module_utils.otorch_probe import (
     DPKG_FORMAT,
     ProbeError,
     check,
-    dpkg_host_problem,
     excerpt,
+    host_runs,
     parse_dpkg_rows,
     parse_sysv_status_all,
     read_text,
@@ -219,10 +219,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    problem = dpkg_host_problem(module.get_bin_path)
-    if problem:
-        module.fail_json(msg=problem, checks=[check("os_supported", False, "not dpkg", "Debian", problem)])
-    run = lambda argv: module.run_command(argv, environ_update={"LC_ALL": "C"})  # noqa: E731
+    run, _run_user = host_runs(module)
     checks, values = scan(
         module.params, run, lambda: os_facts_of(module),
         lambda: all_services(run, module.get_bin_path, is_systemd_managed(module)),

@@ -37,10 +37,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.otorch_probe import (
     ProbeError,
     check,
-    dpkg_host_problem,
     dpkg_state,
     excerpt,
+    host_runs,
     now_of,
+    output_detail,
     service_states,
     wait_port,
 )
@@ -70,11 +71,6 @@ def port_checks(ports, timeout, wait=wait_port):
         detail = "" if up else "Timeout when waiting for 127.0.0.1:%s" % port
         checks.append(check("port_listening:%s" % port, up, "listening" if up else "closed", "listening", detail))
     return checks
-
-
-def output_detail(out, err):
-    """What the role recorded of a command: stdout and stderr (as the command module strips them), 200 chars."""
-    return ("%s %s" % (out.rstrip("\r\n"), err.rstrip("\r\n")))[:200].strip()
 
 
 def command_checks(items, run):
@@ -133,9 +129,9 @@ def verify(p, run, states_of, check_mode, wait=wait_port, fetch=None, run_user=N
 
 
 def fetch_with(module):
-    from ansible.module_utils.urls import fetch_url
-
     def fetch(url, timeout):
+        from ansible.module_utils.urls import fetch_url  # only for an HTTP check: its import costs ~0.1 s
+
         _response, info = fetch_url(module, url, method="GET", timeout=timeout)
         return int(info.get("status", -1)), info.get("msg", "")
 
@@ -152,19 +148,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    problem = dpkg_host_problem(module.get_bin_path)
-    if problem:
-        module.fail_json(msg=problem, checks=[check("os_supported", False, "not dpkg", "Debian", problem)])
-
-    def run(argv):
-        return module.run_command(argv, environ_update={"LC_ALL": "C"})
-
-    def run_user(argv):
-        try:
-            return module.run_command(argv, handle_exceptions=False)
-        except OSError as exc:  # as the command module reports a program that does not exist: rc errno, no output
-            return exc.errno, "", ""
-
+    run, run_user = host_runs(module)
     checks, versions = verify(module.params, run, lambda names: service_states(run, names), module.check_mode,
                               fetch=fetch_with(module), run_user=run_user)
     module.exit_json(changed=False, checks=checks, versions=versions)
