@@ -4,15 +4,19 @@ Per run: a fresh private_data_dir (``<runs_dir>/<run_label>-<phase>-<n>``); an i
 request's `HostsInventory` (the hosts and their variables, read in-process: execution/inventory.py);
 ``suppress_env_files=True``; secrets in a 0600 JSON file on /dev/shm (RAM, no disk fallback:
 `secretfiles.py`), removed after the run and swept at startup if a killed orchestrator left it (never in
-the private_data_dir, on the command line or in the env ansible-runner writes to artifacts/command); a
-per-run ssh ControlPath dir; afterwards a sweep of every process of the run (each carries
-``OTORCH_RUN_TOKEN`` in its environment, ssh ControlPersist masters included). Every process also carries
-``OTORCH_RUN_ID``: `end_orphans(run_id)` finds what a crashed run left by it. A task ended by the per-task
-timeout makes its host `timed_out`.
+the private_data_dir, on the command line or in the env ansible-runner writes to artifacts/command); one
+ssh ControlPath dir per run, kept across the run's jobs (a host's connection is opened once, not once per
+phase: each new connection cost ~0.24 s and a key exchange on both ends, measured on the lab; a job outside a
+run, run_id "", gets its own, closed after it, as the lab tests reset hosts between jobs); after each job a
+sweep of every process of that job (each carries ``OTORCH_RUN_TOKEN`` in its environment) except the run's
+ssh ControlPersist masters, which `close()` ends (called at process exit; they also end after their
+ControlPersist idle time). Every process also carries ``OTORCH_RUN_ID``: `end_orphans(run_id)` finds what a
+crashed run left by it, masters included. A task ended by the per-task timeout makes its host `timed_out`.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import json
@@ -24,6 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -91,6 +96,9 @@ class AnsibleRunnerBackend:
         self.shm_dir = shm_dir or SHM_DIR
         # secret files left by an orchestrator killed with -9 (their owner is dead): gone before we start
         self.swept_secret_files = sweep_stale_secret_files(self.shm_dir)
+        self._control_dirs: dict[str, Path] = {}  # run id -> its ssh ControlPath dir (kept masters)
+        self._control_lock = threading.Lock()
+        atexit.register(self.close)
 
     # ---------------------------------------------------------------- public
     def run_phase(
@@ -104,7 +112,9 @@ class AnsibleRunnerBackend:
             raise ValueError(f"backend ansible-runner cannot resolve the inventory reference {ref!r}")
         pdd = self._private_dir(request)
         token = secrets.token_hex(12)
-        cp_dir = Path(tempfile.mkdtemp(prefix="otcp-"))
+        # a run's jobs share its masters; a job outside a run (run_id "") gets its own, closed after it
+        kept = bool(request.run_id)
+        cp_dir = self._control_dir(request.run_id) if kept else Path(tempfile.mkdtemp(prefix="otcp-"))
         env = self._env(request, token, cp_dir)
         (pdd / "inventory").mkdir(parents=True)
         inventory = pdd / "inventory" / "hosts.json"
@@ -150,7 +160,10 @@ class AnsibleRunnerBackend:
         finally:
             if secret_file is not None:
                 secret_file.unlink(missing_ok=True)
-            self._sweep(token, cp_dir)
+            self._sweep(token, cp_dir if kept else None)
+            if not kept:
+                _close_masters(cp_dir)
+                shutil.rmtree(cp_dir, ignore_errors=True)
         results = timeouts.apply(phase_results(request.phase, request.hosts, tracker, status))
         return PhaseOutcome(
             phase=request.phase, status=status, rc=rc, results=results, artifact_dir=pdd / "artifacts" / "run"
@@ -160,7 +173,23 @@ class AnsibleRunnerBackend:
         """After a crash: end the processes of `run_id`'s jobs (grace, SIGTERM, SIGKILL); the survivors."""
         return end_run_processes(run_id, grace_s=grace_s, notify=notify)
 
+    def close(self) -> None:
+        """End the ssh masters this backend kept for its runs' connections and remove their directories."""
+        with self._control_lock:
+            dirs, self._control_dirs = list(self._control_dirs.values()), {}
+        for cp_dir in dirs:
+            _close_masters(cp_dir)
+            shutil.rmtree(cp_dir, ignore_errors=True)
+
     # --------------------------------------------------------------- helpers
+    def _control_dir(self, run_id: str) -> Path:
+        """The run's ssh ControlPath directory (0700, made on its first job): its jobs share the masters."""
+        with self._control_lock:
+            cp_dir = self._control_dirs.get(run_id)
+            if cp_dir is None or not cp_dir.is_dir():
+                cp_dir = self._control_dirs[run_id] = Path(tempfile.mkdtemp(prefix="otcp-"))
+            return cp_dir
+
     def _private_dir(self, request: PhaseRequest) -> Path:
         return new_private_dir(self.runs_dir, request, self._counter)
 
@@ -195,26 +224,43 @@ class AnsibleRunnerBackend:
             return None
         return write_secret_file(secret_vars, self.shm_dir)
 
-    def _sweep(self, token: str, cp_dir: Path) -> None:
-        """Close ssh masters and kill every process of this run that outlived it."""
-        for sock in cp_dir.iterdir() if cp_dir.is_dir() else ():
-            subprocess.run(
-                ["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "otorch-run"],
-                capture_output=True,
-                timeout=10,
-                check=False,
-            )
-        for sig in (signal.SIGTERM, signal.SIGKILL):
+    def _sweep(self, token: str, cp_dir: Path | None) -> None:
+        """Kill every process of this job that outlived it, except the run's ssh masters in `cp_dir`."""
+
+        def leftovers() -> list[int]:
             pids = processes_with_env(TOKEN_ENV, token)
+            return [p for p in pids if cp_dir is None or not is_master_of(p, cp_dir)]
+
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            pids = leftovers()
             if not pids:
                 break
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
             deadline = time.monotonic() + 3
-            while time.monotonic() < deadline and processes_with_env(TOKEN_ENV, token):
+            while time.monotonic() < deadline and leftovers():
                 time.sleep(0.1)
-        shutil.rmtree(cp_dir, ignore_errors=True)
+
+
+def is_master_of(pid: int, cp_dir: Path, proc: Path = Path("/proc")) -> bool:
+    """`pid` is an ssh ControlPersist master of a socket in `cp_dir` (its title: ``ssh: <socket> [mux]``)."""
+    try:
+        title = (proc / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return title.startswith(f"ssh: {cp_dir}/") and title.rstrip().endswith("[mux]")
+
+
+def _close_masters(cp_dir: Path) -> None:
+    for sock in cp_dir.iterdir() if cp_dir.is_dir() else ():
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(
+                ["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "otorch-run"],
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
 
 
 @dataclass

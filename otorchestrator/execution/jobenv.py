@@ -25,7 +25,7 @@ RUN_OVERRIDES = (
     "ANSIBLE_ROLES_PATH",  # the project's roles first, then the site's roles_path
     "ANSIBLE_COLLECTIONS_PATH",  # the project's collections first, then the site's collections_path
     "ANSIBLE_TASK_TIMEOUT",  # the policy's per-task timeout
-    "ANSIBLE_SSH_CONTROL_PATH_DIR",  # a ControlPath dir per run (its ssh masters are swept afterwards)
+    "ANSIBLE_SSH_CONTROL_PATH_DIR",  # a ControlPath dir per run, kept across its jobs (execution/ansible.py)
     "ANSIBLE_RETRY_FILES_ENABLED",  # no .retry files beside the playbooks
     "ANSIBLE_CHECK_MODE_MARKERS",  # check-mode runs say so in their output
 )

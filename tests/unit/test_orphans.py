@@ -101,3 +101,25 @@ def test_grace_from_the_environment() -> None:
         orphan_grace_s({"OTORCH_ORPHAN_GRACE_S": "soon"})
     with pytest.raises(ValueError, match=">= 0"):
         orphan_grace_s({"OTORCH_ORPHAN_GRACE_S": "-1"})
+
+
+def _proc_with(tmp_path: Path, pid: int, cmdline: bytes) -> Path:
+    proc = tmp_path / "proc"
+    (proc / str(pid)).mkdir(parents=True)
+    (proc / str(pid) / "cmdline").write_bytes(cmdline)
+    return proc
+
+
+def test_a_kept_ssh_master_of_the_run_is_told_from_other_processes(tmp_path: Path) -> None:
+    """The job sweep spares the run's ControlPersist masters (title `ssh: <socket> [mux]`) and only those."""
+    from otorchestrator.execution.ansible import is_master_of
+
+    cp = tmp_path / "otcp-abc"
+    master = _proc_with(tmp_path, 10, f"ssh: {cp}/4f1e2d [mux]".encode() + b"\0" * 8)
+    assert is_master_of(10, cp, master)
+    assert not is_master_of(10, tmp_path / "otcp-other", master)  # another run's master
+    client = _proc_with(tmp_path / "c", 11, b"ssh\0-o\0ControlPath=" + str(cp).encode() + b"/4f1e2d\0host\0")
+    assert not is_master_of(11, cp, client)  # a client still running a command is swept
+    playbook = _proc_with(tmp_path / "p", 12, f"ansible-playbook ssh: {cp}/x [mux]".encode())
+    assert not is_master_of(12, cp, playbook)
+    assert not is_master_of(13, cp, master)  # gone
