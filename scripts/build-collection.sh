@@ -18,8 +18,8 @@ cp collection/galaxy.yml collection/README.md LICENSE CHANGELOG.md "$stage/"
 cp -r collection/meta "$stage/meta"
 cp -r roles "$stage/roles"
 find "$stage/roles" \( -name __pycache__ -o -name '*.retry' \) -prune -exec rm -rf {} +
-# collection roles get no role plugin dirs: the roles' library/ modules, ot_common's module_utils and its
-# action_plugins become the collection's plugins (imports and task actions rewritten to otorchestrator.ot.*)
+# collection roles get no role plugin dirs: the roles' library/ modules and action_plugins/ and ot_common's
+# module_utils become the collection's plugins (imports and task actions rewritten to otorchestrator.ot.*)
 mkdir -p "$stage/plugins/modules" "$stage/plugins/module_utils" "$stage/plugins/action"
 mods=$(cd roles && ls */library/*.py */action_plugins/*.py 2>/dev/null | xargs -rn1 basename | sed 's/\.py$//' | paste -sd'|')
 for m in roles/*/library/*.py; do
@@ -28,7 +28,10 @@ for m in roles/*/library/*.py; do
     "$m" > "$stage/plugins/modules/$(basename "$m")"
 done
 cp roles/ot_common/module_utils/*.py "$stage/plugins/module_utils/"
-cp roles/ot_common/action_plugins/*.py "$stage/plugins/action/"
+for a in roles/*/action_plugins/*.py; do  # collection roles load no role plugin dirs: every role's actions go here
+  [[ -e $a ]] || continue
+  cp "$a" "$stage/plugins/action/"
+done
 rm -rf "$stage"/roles/*/library "$stage"/roles/*/module_utils "$stage"/roles/*/action_plugins
 if [[ -n $mods ]]; then
   find "$stage/roles" -name '*.yml' -exec sed -E -i "s/^([[:space:]]*-?[[:space:]]*)($mods):[[:space:]]*\$/\1$fqcn.\2:/" {} +
