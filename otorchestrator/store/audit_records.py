@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
 
 from otorchestrator.models.canonical import (
     JCS_PREFIX,
@@ -19,6 +20,9 @@ from otorchestrator.models.canonical import (
     jcs,
     legacy_canonical_json,
 )
+
+if TYPE_CHECKING:  # run_records -> database -> backfill -> audit_verify -> here
+    from otorchestrator.store.run_records import TaskEventRecord
 
 CHAIN_FIELDS = ("seq", "prev_hash", "hash")
 
@@ -32,6 +36,15 @@ def event_hash(prev_hash: str, body: Mapping[str, Any], version: str = "jcs") ->
     """The hash of a record: `body` is the record without its "hash" field (it includes prev_hash)."""
     digest = hashlib.sha256((prev_hash + record_text(body, version)).encode()).hexdigest()
     return ("sha256:" if version == "legacy" else JCS_PREFIX) + digest
+
+
+def task_events_digest(rows: Sequence[TaskEventRecord]) -> dict[str, Any]:
+    """What a phase-result audit record carries of its host's task events in the run so far, as stored:
+    `count` and `digest` = "jcs-sha256:" + sha256(jcs([[phase, task, status, changed, at], ...])) over
+    the rows in stored order (`at` in UTC, as the store writes it). Written by the journal, recomputed by
+    the store cross-check (crosscheck.py)."""
+    body = [[r.phase.value, r.task, r.status, r.changed, r.at.astimezone(UTC).isoformat()] for r in rows]
+    return {"count": len(body), "digest": JCS_PREFIX + hashlib.sha256(jcs(body).encode()).hexdigest()}
 
 
 def split_lines(raw: bytes) -> tuple[list[bytes], bytes | None]:

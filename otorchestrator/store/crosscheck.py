@@ -6,6 +6,14 @@ has and the other lacks is reported with its seq (audit) or its place in the sto
 (or an unavailable audit) leaves legitimately, the last transition intent of a host that the store never
 committed, is a note; everything else is a problem. A rewritten or dropped record whose chain was
 recomputed shows up here, because the store still tells the other story.
+
+Task events are in the store only; each phase-result audit record carries the count and digest of its
+host's task events of the run as they were stored then (store/audit_records.py task_events_digest). They
+are recomputed from the store's rows: the first record whose digest no longer matches names the host and
+the job (the phase result at that seq) whose events were edited, added or deleted. Events stored after a
+host's last audited phase result are a note while the run may still cover them (not finished, the host
+caught mid-step, or that phase result never audited); in a finished run with the host at rest they are a
+problem (added). A run whose phase results carry no digest was written before digests: a note.
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from otorchestrator.models.run import AuditEvent, AuditKind
+from otorchestrator.store.audit_records import task_events_digest
+from otorchestrator.store.run_records import TaskEventRecord
 from otorchestrator.store.state import StateStore
 
 
@@ -24,12 +34,14 @@ class StoreMismatch:
     run_id: str
     host: str
     side: str  # "audit" (only in the audit log) | "store" (only in the store)
-    what: str  # transition | phase_result | run
-    seq: int | None  # the audit record, when it is on the audit side
+    what: str  # transition | phase_result | run | task_events (the store's differ from the audit's digest)
+    seq: int | None  # the audit record, when it is on the audit side (task_events: the digest's record)
     detail: str
 
     def describe(self) -> str:
         where = f"seq {self.seq}" if self.seq is not None else "store"
+        if self.what == "task_events":
+            return f"{where}: run {self.run_id} host {self.host}: {self.detail}"
         missing = "store" if self.side == "audit" else "audit log"
         return (
             f"{where}: run {self.run_id} host {self.host}: {self.what} {self.detail} missing in the {missing}"
@@ -79,19 +91,25 @@ def _uncommitted(m: StoreMismatch, audit: Sequence[tuple[Key, int]], current: st
     return current == start
 
 
+def _named(events: Sequence[TaskEventRecord], most: int = 3) -> list[str]:
+    names = [f"{e.phase.value} {e.task!r} {e.status}" for e in events[:most]]
+    return names + ([f"{len(events) - most} more"] if len(events) > most else [])
+
+
 def _show(what: str, key: Key) -> str:
     if what == "transition":
         return f"{key[0] or '(new)'} -> {key[1]} (wave {key[2]})"
     return f"{key[0]} {'ok' if key[1] else 'failed'} ({key[2]}, wave {key[3]})"
 
 
-def _audit_sides(
-    events: Iterable[AuditEvent],
-) -> tuple[
-    dict[tuple[str, str], list[tuple[Key, int]]], dict[tuple[str, str], list[tuple[Key, int]]], set[str]
-]:
-    transitions: dict[tuple[str, str], list[tuple[Key, int]]] = {}
-    results: dict[tuple[str, str], list[tuple[Key, int]]] = {}
+Sides = dict[tuple[str, str], list[tuple[Key, int]]]
+
+
+def _audit_sides(events: Iterable[AuditEvent]) -> tuple[Sides, Sides, Sides, set[str]]:
+    """Per (run, host): the audited transitions, phase results and task-event digests, and the runs."""
+    transitions: Sides = {}
+    results: Sides = {}
+    digests: Sides = {}
     runs: set[str] = set()
     for e in events:
         if e.run_id is None:
@@ -106,12 +124,41 @@ def _audit_sides(
             phase = e.phase.value if e.phase else None
             key = (phase, e.result == "ok", e.detail.get("outcome"), e.wave)
             results.setdefault((e.run_id, e.host), []).append((key, e.seq))
-    return transitions, results, runs
+            digest = e.detail.get("task_events")
+            if isinstance(digest, dict):
+                item = (phase, digest.get("count"), digest.get("digest"))
+                digests.setdefault((e.run_id, e.host), []).append((item, e.seq))
+    return transitions, results, digests, runs
+
+
+def _task_events(
+    run_id: str, host: str, audited: Sequence[tuple[Key, int]], stored: Sequence[TaskEventRecord]
+) -> tuple[list[StoreMismatch], int]:
+    """The host's stored task events against each digest its phase-result records carry, in order: the
+    first record that no longer matches (a cumulative digest: every later one fails with it); and how
+    many stored events the last record covers."""
+    covered = 0
+    for n, ((phase, count, digest), seq) in enumerate(audited):
+        if not isinstance(count, int) or task_events_digest(stored[:count]) != {
+            "count": count,
+            "digest": digest,
+        }:
+            job = f"{covered + 1}..{count}" if isinstance(count, int) and count > covered else "none"
+            later = len(audited) - n - 1
+            detail = (
+                f"task events of its {phase} job (events {job} of the host, {len(stored)} stored) do not "
+                f"match the digest of its phase result: the audit counted {count} through this job; a task "
+                "event was edited, added or deleted in the store"
+                + (f" ({later} later digest(s) of the host fail with it)" if later else "")
+            )
+            return [StoreMismatch(run_id, host, "store", "task_events", seq, detail)], covered
+        covered = max(covered, count)
+    return [], covered
 
 
 def cross_check(events: Sequence[AuditEvent], store: StateStore) -> CrossCheck:
     """Compare the audit `events` (all of the log) with the store's transitions and phase results."""
-    audit_t, audit_r, audit_runs = _audit_sides(events)
+    audit_t, audit_r, audit_d, audit_runs = _audit_sides(events)
     problems: list[StoreMismatch] = []
     notes: list[str] = []
     store_runs = {r.run_id for r in store.list_runs()}
@@ -132,6 +179,17 @@ def cross_check(events: Sequence[AuditEvent], store: StateStore) -> CrossCheck:
             {h for (rid, h) in [*audit_t, *audit_r] if rid == run_id} | set(store_t) | set(store_r)
         )
         states = store.host_states(run_id)
+        stored_events: dict[str, list[TaskEventRecord]] = {}
+        for te in store.task_events(run_id):
+            stored_events.setdefault(te.host, []).append(te)
+        dated = any(rid == run_id for rid, _ in audit_d)
+        if stored_events and not dated:
+            notes.append(
+                f"run {run_id}: its phase results carry no task-event digest (written before they did): "
+                f"its {sum(map(len, stored_events.values()))} stored task events are not checked"
+            )
+        finished = store.get_run(run_id).status.final
+        hosts = sorted(set(hosts) | set(stored_events))
         for host in hosts:
             a_t, s_t = audit_t.get((run_id, host), []), store_t.get(host, [])
             n_transitions += len(s_t)
@@ -158,7 +216,30 @@ def cross_check(events: Sequence[AuditEvent], store: StateStore) -> CrossCheck:
                     f"run {run_id} host {host}: phase result {last.detail} was stored but not audited "
                     "(the run stopped between the two writes)"
                 )
+                unaudited = True
+            else:
+                unaudited = False
             problems += found
+            if dated:
+                at_rest = host in states and states[host].state.terminal
+                stored = stored_events.get(host, [])
+                found, covered = _task_events(run_id, host, audit_d.get((run_id, host), []), stored)
+                problems += found
+                if not found and len(stored) > covered:
+                    extra = len(stored) - covered
+                    what = (
+                        f"{extra} task event(s) stored after the host's last audited phase result "
+                        f"(events {covered + 1}..{len(stored)}: {', '.join(_named(stored[covered:]))})"
+                    )
+                    if finished and at_rest and not unaudited:
+                        problems.append(
+                            StoreMismatch(run_id, host, "store", "task_events", None, what + ": added")
+                        )
+                    else:
+                        notes.append(
+                            f"run {run_id} host {host}: {what} are not covered by the audit yet (the run "
+                            "stopped during the host's job, or has not finished)"
+                        )
     missing_runs = sorted(audit_runs - store_runs)
     for what, side in (("transition", audit_t), ("phase_result", audit_r)):
         for (run_id, host), items in sorted(side.items()):

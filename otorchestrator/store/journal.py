@@ -6,7 +6,10 @@ checked against the store, appended (fsynced) to the audit log as the intent, th
 only then may the caller start the action. A crash between the two writes leaves the store at the previous
 state, so the action had not started: resuming from the store is correct, and the audit shows the intent.
 A phase result is the record of something that already happened: stored first, then audited.
-Task events are evidence, not facts the audit carries: they go to the store only, and never fail the run.
+Task events go to the store only, as they arrive (one audit record per task would be a write and an fsync
+per task), and never fail the run; each phase-result audit record carries the count and digest of its
+host's task events of the run so far, as stored (store/audit_records.py task_events_digest), so the audit
+vouches for them and `otorch audit verify` finds one edited, added or deleted (store/crosscheck.py).
 
 Control decisions (was this install recorded, did this soak finish, which waves did the run start) read
 the store, never the audit file. Nothing outside the store package writes the store or the audit log of a
@@ -28,6 +31,7 @@ from otorchestrator.models.run import (
     RunRecord,
     RunStatus,
 )
+from otorchestrator.store.audit_records import task_events_digest
 from otorchestrator.store.errors import (
     AuditError,
     RunExists,
@@ -175,8 +179,11 @@ class RunJournal(JournalWaves):
     def phase_result(
         self, wave: int, result: PhaseResult, started_at: datetime, finished_at: datetime
     ) -> None:
-        """Store a phase result and audit its verdict (failed check names, not raw values)."""
+        """Store a phase result and audit its verdict (failed check names, not raw values) with the digest
+        of the host's task events of this run as stored now: this job's and every earlier one's, those
+        of a job a crash cut short included."""
         self.store.record_phase_result(self.run_id, wave, result, started_at, finished_at)
+        events = task_events_digest(self.store.task_events(self.run_id, result.host))
         self.event(
             AuditKind.PHASE_RESULT,
             finished_at,
@@ -191,13 +198,15 @@ class RunJournal(JournalWaves):
                 "backup_id": result.backup_id,
                 "versions_before": result.versions_before,
                 "versions_after": result.versions_after,
+                "task_events": events,
             },
         )
 
     def task_event(
         self, wave: int, host: str, phase: Phase, task: str, status: str, changed: bool, now: datetime
     ) -> None:
-        """One task result as it arrives (store only: names and statuses, no arguments or output)."""
+        """One task result as it arrives (store only: names and statuses, no arguments or output; the
+        host's next phase-result audit record carries its digest)."""
         self.store.record_task_event(self.run_id, wave, host, phase, task, status, changed, now)
 
     def baseline(self, host: str, scan: PhaseResult | Mapping[str, Any], now: datetime) -> BaselineRecord:
