@@ -17,6 +17,7 @@ from otorchestrator.cli._shared import (
     trust_option,
     warn,
 )
+from otorchestrator.cli.run import read_secrets
 from otorchestrator.cli.scan import option_errors
 from otorchestrator.exitcodes import ExitCode, exit_codes_help
 
@@ -86,6 +87,11 @@ def _print(drilled: drills.Drilled) -> None:
     "after install are rolled back and compared (never installed again), finished hosts keep their verdict.",
 )
 @click.option(
+    "--secret-var", "secret_vars", multiple=True, metavar="NAME",
+    help="As for `otorch run`: pass variable NAME to the drill's playbooks from env var NAME (or a hidden "
+    "prompt); never in logs, artifacts, the store or the audit log (repeatable).",
+)  # fmt: skip
+@click.option(
     "--report-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -106,6 +112,7 @@ def drill(
     signed_dir: Path | None,
     drill_id: str | None,
     resume: bool,
+    secret_vars: tuple[str, ...],
     report_dir: Path | None,
     state_dir: Path | None,
     as_json: bool,
@@ -128,6 +135,9 @@ def drill(
         --patch NWC-P-2026-0103 --operator alice --approvals drill-approvals.yml
       otorch drill --group role_hmi -i inventories/lab --catalog inventories/lab/catalog.yml \\
         --patch NWC-P-2026-0106 --operator alice --json | jq '.hosts[].rollback_seconds'
+      REPO_TOKEN=... otorch drill --group role_hmi -i inventories/lab \\
+        --catalog inventories/lab/catalog.yml --patch NWC-P-2026-0106 --operator alice \\
+        --secret-var REPO_TOKEN
     \b
     drill-approvals.yml:
       approvals:
@@ -137,19 +147,25 @@ def drill(
     A drill stopped mid-way (killed, the store or audit log unavailable) is finished by the same command
     with --drill-id ID --resume; starting a drill id again without --resume is refused.
 
+    --secret-var NAME (as for `otorch run`): the playbooks get variable NAME, read from the environment
+    variable NAME (removed from the environment once read) or a hidden prompt; handed on through a file in
+    RAM (/dev/shm, refused without one), scrubbed from every log line, artifact, store row, audit record
+    and report. Give it again with --resume.
+
     Exit 0 when every baseline is restored, 3 when a host's is not (differences listed), 5 when refused
     (a safety-system host without a valid recorded approval, or a drill id used before: nothing touched).
     With --json the drill report (the drill-<id>.json file) is printed on stdout, progress stays on stderr.
     """
     if approve:
         raise click.UsageError(SELF_APPROVAL_GONE)
-    request = drills.DrillRequest(
-        group=group, inventory=inventory, patch_id=patch_id, catalog=catalog, operator=operator,
-        approval_files=approval_files, plan_path=plan_path, trust_file=trust_file, signed_dir=signed_dir,
-        drill_id=drill_id, report_dir=report_dir, resume=resume,
-    )  # fmt: skip
     caller = Caller(state_dir=state_dir, backend=make_backend, warn=warn)
     try:
+        secrets = read_secrets(secret_vars)  # refused (no RAM filesystem) before anything is read
+        request = drills.DrillRequest(
+            group=group, inventory=inventory, patch_id=patch_id, catalog=catalog, operator=operator,
+            approval_files=approval_files, plan_path=plan_path, trust_file=trust_file,
+            signed_dir=signed_dir, drill_id=drill_id, report_dir=report_dir, resume=resume, secrets=secrets,
+        )  # fmt: skip
         drilled = drills.drill(request, caller, progress=lambda m: click.echo(f"  {m}", err=True))
     except AppError as exc:
         raise option_errors(exc) from exc
