@@ -12,6 +12,7 @@ from pathlib import Path
 
 from otorchestrator.app.errors import AppError
 from otorchestrator.app.session import Caller, audit_sinks_for
+from otorchestrator.execution.options import RunOptions
 from otorchestrator.execution.scan import BASELINE_RECORDED as BASELINE_RECORDED  # what `otorch scan` audits
 from otorchestrator.execution.scan import ScanOutcome, applicable_patches, record_baselines, run_scan
 from otorchestrator.exitcodes import ExitCode
@@ -147,7 +148,7 @@ def scan_assets(
     patches = catalog_patches(catalog)
     return run_scan(
         caller.backend(paths),
-        inventory,
+        RunOptions(operator="", inventory=inventory),  # the request's inventory; its defaults otherwise
         [a.name for a in assets],
         caller.clock,
         patches_by_host={a.name: applicable_patches(a, patches) for a in assets},

@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from otorchestrator.execution.backend import Backend, PhaseRequest
-from otorchestrator.execution.inventory import phase_inventory
+from otorchestrator.execution.backend import Backend, TaskEvent
+from otorchestrator.execution.options import RunOptions
+from otorchestrator.execution.requests import scan_request
 from otorchestrator.models.asset import Asset
 from otorchestrator.models.catalog import Patch
-from otorchestrator.models.results import HostOutcome, Phase, PhaseResult
+from otorchestrator.models.results import HostOutcome, PhaseResult
 from otorchestrator.models.run import BaselineRecord
 from otorchestrator.planning.drift import Difference, compare_scans
 from otorchestrator.store.clock import Clock
@@ -24,16 +24,6 @@ from otorchestrator.store.redact import Redactor
 from otorchestrator.store.state import StateStore
 
 BASELINE_RECORDED = "baseline_recorded"  # audit kind: a scan became the host's baseline
-
-
-def patch_vars(patches_by_host: Mapping[str, Sequence[Patch]]) -> dict[str, Any]:
-    """`otorch_patches`: host -> catalog entries (contracts.md section 4), as every phase playbook reads."""
-    return {
-        "otorch_patches": {
-            host: [p.model_dump(mode="json", exclude_none=True) for p in patches]
-            for host, patches in patches_by_host.items()
-        }
-    }
 
 
 def applicable_patches(asset: Asset, patches: Sequence[Patch]) -> list[Patch]:
@@ -56,31 +46,26 @@ class ScanOutcome:
 
 def run_scan(
     backend: Backend,
-    inventory: Path,
+    options: RunOptions,
     hosts: Sequence[str],
     clock: Clock,
     *,
     patches_by_host: Mapping[str, Sequence[Patch]] | None = None,
     run_label: str = "scan",
-    timeout_s: int = 900,
     run_id: str = "",
     redactor: Redactor | None = None,
+    on_event: Callable[[TaskEvent], None] | None = None,
 ) -> ScanOutcome:
-    """One read-only scan phase of `hosts`. `run_id`: the scan's id, handed to the backend (what its
-    `end_orphans` is given); `redactor`: its registered secrets are scrubbed from every result before
-    anything else sees them (baselines, audit records, drift reports)."""
+    """One read-only scan phase of `hosts`, its request built as a wave's (execution/requests.py
+    scan_request: `options`' inventory, extra vars, timeouts and transport). `run_id`: the scan's id, handed
+    to the backend (what its `end_orphans` is given); `redactor`: its registered secrets are scrubbed from
+    every result before anything else sees them (baselines, audit records, drift reports); `on_event`: each
+    task event as it arrives."""
     started = clock.now()
-    outcome = backend.run_phase(
-        PhaseRequest(
-            phase=Phase.SCAN,
-            hosts=tuple(hosts),
-            inventory=phase_inventory(inventory, hosts),
-            extravars=patch_vars(patches_by_host or {}),
-            timeout_s=timeout_s,
-            run_id=run_id,
-            run_label=run_label,
-        )
+    request = scan_request(
+        options, {h: (patches_by_host or {}).get(h, ()) for h in hosts}, run_id=run_id, label=run_label
     )
+    outcome = backend.run_phase(request, on_event=on_event)
     results = dict(outcome.results)
     if redactor is not None:
         results = {h: _scrubbed(redactor, r) for h, r in results.items()}
