@@ -1,11 +1,9 @@
-"""ot_backup's modules run in-process (roles/ot_backup/library): the snapshot on the host
-(one baseline per backup id, archive written aside, check mode writes nothing)
-and the store's verification on the controller."""
+"""ot_backup's module run in-process (roles/ot_backup/library): the snapshot on the host
+(one baseline per backup id, archive written aside, check mode writes nothing). The store's side, an action
+plugin, is tested in test_role_backup_store.py."""
 
 from __future__ import annotations
 
-import functools
-import gzip
 import json
 import tarfile
 from pathlib import Path
@@ -15,7 +13,6 @@ import pytest
 from role_modules import fixture, module, probe, run_module
 
 SNAP = module("ot_backup", "ot_backup_snapshot")
-STORE = module("ot_backup", "ot_backup_store")
 
 
 @pytest.fixture
@@ -30,7 +27,8 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     }
     monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, argv, **kw: answers[argv[0]])
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: "/usr/bin/" + name)
-    monkeypatch.setattr(SNAP, "service_states", functools.partial(probe().service_states, systemd=False))
+    sysv = probe().parse_sysv_status_all(fixture("service_status_all_hmi.txt"))
+    monkeypatch.setattr(SNAP, "service_states", lambda run, names: {n: sysv.get(n, "absent") for n in names})
     conf = tmp_path / "etc" / "nwc.conf"
     conf.parent.mkdir()
     conf.write_text("port=9103\n")
@@ -121,84 +119,3 @@ def test_check_mode_and_bad_inputs_write_nothing(
     refused = snap(host, monkeypatch)
     assert refused["failed"] and refused["checks"][0]["name"] == "os_supported"
     assert not Path(host["remote_dir"]).exists()
-
-
-def _stored(
-    host: dict[str, Any], mp: pytest.MonkeyPatch, tmp_path: Path
-) -> tuple[dict[str, Any], Path, Path]:
-    out = snap(host, mp)
-    local = tmp_path / "store" / "bk-1" / "nw-hmi-02.tar.gz"
-    local.parent.mkdir(parents=True)
-    local.write_bytes(Path(out["archive"]).read_bytes())
-    return out, local, local.with_suffix("").with_suffix(".json")
-
-
-def test_store_verifies_the_fetched_archive_and_writes_the_manifest(
-    host: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    out, local, manifest_path = _stored(host, monkeypatch, tmp_path)
-    args = {
-        "archive": str(local),
-        "manifest_path": str(manifest_path),
-        "manifest": out["manifest"],
-        "remote_archive": out["archive"],
-        "remote_sha256": out["archive_sha256"],
-    }
-    res = run_module(STORE, args, monkeypatch)
-    assert [(c["name"], c["ok"]) for c in res["checks"]] == [
-        ("archive_created", True),
-        ("checksum_verified", True),
-        ("archive_readable", True),
-    ]
-    written = json.loads(manifest_path.read_text())
-    assert written["archive"] == "nw-hmi-02.tar.gz" and written["archive_sha256"] == out["archive_sha256"]
-    assert oct(manifest_path.stat().st_mode & 0o777) == "0o600"
-    v = res["values"]
-    assert (
-        v["config_sha256"][str(host["conf"])]
-        == out["manifest"]["config_files"][str(host["conf"])]["checksum"]
-    )
-    assert v["config_sha256"][host["files"][1]] is None and v["archive_sha256"] == out["archive_sha256"]
-    assert not run_module(STORE, args, monkeypatch)["changed"]  # idempotent
-    verified = run_module(
-        STORE,
-        {"mode": "verify", "store_dir": str(tmp_path / "store"), "backup_id": "bk-1", "host": "nw-hmi-02"},
-        monkeypatch,
-    )
-    assert all(c["ok"] for c in verified["checks"]) and verified["values"]["verify_only"]
-
-
-def test_store_detects_a_corrupted_or_missing_archive(
-    host: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    out, local, manifest_path = _stored(host, monkeypatch, tmp_path)
-    args = {
-        "archive": str(local),
-        "manifest_path": str(manifest_path),
-        "manifest": out["manifest"],
-        "remote_archive": out["archive"],
-        "remote_sha256": out["archive_sha256"],
-    }
-    run_module(STORE, args, monkeypatch)
-    data = bytearray(local.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    local.write_bytes(bytes(data))
-    res = {c["name"]: c for c in run_module(STORE, args, monkeypatch)["checks"]}
-    assert not res["checksum_verified"]["ok"] and not res["archive_readable"]["ok"]
-    verify = {
-        "mode": "verify",
-        "store_dir": str(tmp_path / "store"),
-        "backup_id": "bk-1",
-        "host": "nw-hmi-02",
-    }
-    bad = {c["name"]: c for c in run_module(STORE, verify, monkeypatch)["checks"]}
-    assert not bad["checksum_verified"]["ok"] and not bad["archive_readable"]["ok"]
-    # an archive missing a backed-up file is not readable as a backup
-    with tarfile.open(local, "w:gz") as tar:
-        tar.add(str(manifest_path), arcname="manifest.json")
-    gz = {c["name"]: c for c in run_module(STORE, args, monkeypatch)["checks"]}
-    assert not gz["archive_readable"]["ok"] and gz["archive_readable"]["detail"].startswith("missing: ")
-    with gzip.open(local) as g:
-        assert g.read(1)
-    missing = run_module(STORE, dict(verify, backup_id="nope"), monkeypatch)
-    assert [(c["name"], c["ok"]) for c in missing["checks"]] == [("backup_present", False)]
