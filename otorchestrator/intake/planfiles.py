@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
@@ -23,6 +23,7 @@ from otorchestrator.models.waves import WavePlan
 __all__ = ["PlanFileError", "file_kind", "load_plan", "load_wave_plan"]
 
 _MOST = 5  # validation problems shown before "... and N more"
+_Sealed = TypeVar("_Sealed", Plan, WavePlan)
 
 
 class PlanFileError(ValueError):
@@ -88,39 +89,46 @@ def _wrong_kind(path: Path, wanted: str, data: Any) -> PlanFileError:
 
 def load_plan(path: Path) -> Plan:
     """The sealed plan in `path`; refused unless its content hash matches its content."""
-    data = _read(path)
-    if file_kind(data) != "plan":
-        raise _wrong_kind(path, "plan", data)
-    try:
-        plan = Plan.model_validate(data)
-    except ValidationError as exc:
-        raise PlanFileError(f"{path}: not a usable plan: {_summary(exc)}") from exc
-    if not plan.content_hash:
-        raise PlanFileError(f"{path}: the plan has no content_hash; create it with `otorch plan`")
-    actual = plan.compute_hash()
-    if actual != plan.content_hash:
-        raise PlanFileError(
-            f"{path}: the plan was changed after it was sealed (recorded {plan.content_hash}, content hashes "
-            f"to {actual}); refusing to stage it. Re-create and review it with `otorch plan`."
-        )
-    return plan
+    return _load_sealed(
+        path,
+        Plan,
+        "plan",
+        create="`otorch plan`",
+        sealed="sealed",
+        refusal="refusing to stage it. Re-create and review it with `otorch plan`.",
+    )
 
 
 def load_wave_plan(path: Path) -> WavePlan:
     """The sealed wave plan in `path`; refused unless its content hash matches its content."""
+    return _load_sealed(
+        path,
+        WavePlan,
+        "wave plan",
+        create="`otorch waves -o`",
+        sealed="staged",
+        refusal="refusing it. Stage the plan again with `otorch waves`.",
+    )
+
+
+def _load_sealed(
+    path: Path, model: type[_Sealed], kind: str, *, create: str, sealed: str, refusal: str
+) -> _Sealed:
+    """The `kind` file in `path` as `model`: refused when it is another kind, not usable, has no content hash
+    (`create`: the command that makes one) or was changed after it was `sealed` (`refusal`: what to do)."""
     data = _read(path)
-    if file_kind(data) != "wave plan":
-        raise _wrong_kind(path, "wave plan", data)
+    if file_kind(data) != kind:
+        raise _wrong_kind(path, kind, data)
     try:
-        wave_plan = WavePlan.model_validate(data)
+        loaded = model.model_validate(data)
     except ValidationError as exc:
-        raise PlanFileError(f"{path}: not a usable wave plan: {_summary(exc)}") from exc
-    if not wave_plan.content_hash:
-        raise PlanFileError(f"{path}: the wave plan has no content_hash; create it with `otorch waves -o`")
-    actual = wave_plan.compute_hash()
-    if actual != wave_plan.content_hash:
+        raise PlanFileError(f"{path}: not a usable {kind}: {_summary(exc)}") from exc
+    if not loaded.content_hash:
+        raise PlanFileError(f"{path}: the {kind} has no content_hash; create it with {create}")
+    actual = loaded.compute_hash()
+    if actual != loaded.content_hash:
         raise PlanFileError(
-            f"{path}: the wave plan was changed after it was staged (recorded {wave_plan.content_hash}, "
-            f"content hashes to {actual}); refusing it. Stage the plan again with `otorch waves`."
+            f"{path}: the {kind} was changed after it was {sealed} (recorded {loaded.content_hash}, "
+            f"content hashes to {actual}); {refusal}"
         )
-    return wave_plan
+    return loaded
