@@ -8,6 +8,7 @@ artifact_data is parsed by otorchestrator.execution.events as the orchestrator d
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -205,7 +206,11 @@ def test_a_playbook_run_reports_every_host_to_artifact_data(tmp_path: Path) -> N
         private_data_dir=str(tmp_path / "pdd"),
         playbook=str(tmp_path / "report.yml"),
         inventory=str(tmp_path / "hosts"),
-        envvars={"ANSIBLE_ROLES_PATH": str(ROOT / "roles"), "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
+        envvars={  # the venv's ansible-playbook, as the backend runs it (execution/ansible.py), env.sh or not
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        },
         event_handler=lambda event: tracker.feed(event) or True,
         suppress_env_files=True,
         quiet=True,
