@@ -2,10 +2,10 @@
 
 Where the roles' results arrive (measured with ansible-core 2.19 / ansible-runner 2.4): ansible-runner's
 ``playbook_on_stats`` event carries ``event_data.artifact_data = stats.custom['_run']``, i.e. ONLY the
-``set_stats`` data with ``per_host: false``. Data set with ``per_host: true`` never reaches the event.
-The roles therefore report twice: ``otorch_result`` (per_host: true, contracts.md section 5) and
-``otorch_results`` (per_host: false, aggregate: true) = ``{inventory_hostname: otorch_result}``,
-which is what is read here.
+custom stats with ``per_host: false``; ``per_host: true`` data never reaches the event. Every role therefore
+reports once, through ot_common's action plugin ``otorch_report`` (roles/ot_common/action_plugins/):
+``otorch_results`` (per_host: false, aggregate: true) = ``{inventory_hostname: otorch_result}``
+(contracts.md section 5), which is what is read here.
 """
 
 from __future__ import annotations
