@@ -88,3 +88,184 @@ def test_a_non_dpkg_host_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: None)
     out = run_module(STATE, {"patches": [entry()], "when": "before"}, monkeypatch)
     assert out["failed"] and out["checks"][0]["name"] == "os_supported"
+
+
+# --- recorded on the lab (labpatch, 2026-12-03): apt-get update of a repository signed by another key,
+# and the ansible_failed_result of the install steps that fail (ansible.builtin.apt; the keys the module
+# reads) ---
+
+ROGUE_UPDATE = (
+    100,
+    "Get:1 file:/srv/nwc-rogue ./ InRelease [1268 B]\n"
+    "Get:1 file:/srv/nwc-rogue ./ InRelease [1268 B]\n"
+    "Err:1 file:/srv/nwc-rogue ./ InRelease\n"
+    "  The following signatures couldn't be verified because the public key is not available: NO_PUBKEY"
+    " 9D42341F89020DCA\n"
+    "Reading package lists...\n",
+    "W: GPG error: file:/srv/nwc-rogue ./ InRelease: The following signatures couldn't be verified because"
+    " the public key is not available: NO_PUBKEY 9D42341F89020DCA\n"
+    "E: The repository 'file:/srv/nwc-rogue ./ InRelease' is not signed.\n",
+)
+_ENG_SUITE_ERR = (
+    "nwc-eng-suite: migrating project database to schema 7 ...\n"
+    "nwc-eng-suite: ERROR: schema migration failed (license server unreachable); package left unconfigured\n"
+    "dpkg: error processing package nwc-eng-suite ({action}):\n"
+    " installed nwc-eng-suite package post-installation script subprocess returned error exit status 1\n"
+    "Errors were encountered while processing:\n"
+    " nwc-eng-suite\n"
+)
+_DEBCONF = "debconf: delaying package configuration, since apt-utils is not installed\n"
+_APT_ERR = (
+    _DEBCONF
+    + _ENG_SUITE_ERR.format(action="--configure")
+    + "E: Sub-process /usr/bin/dpkg returned an error code (1)\n"
+)
+# apt name=[nwc-eng-suite=1.1.0, nwc-drill-agent=1.1.0] on nw-ews-01: one transaction, eng-suite's
+# postinst exits 1
+APT_ENG_SUITE_FAILED = {
+    "failed": True,
+    "msg": '\'/usr/bin/apt-get -y -o "Dpkg::Options::=--force-confdef"'
+    ' -o "Dpkg::Options::=--force-confold" -o DPkg::Lock::Timeout=60       install'
+    " 'nwc-eng-suite=1.1.0' 'nwc-drill-agent=1.1.0' --allow-downgrades'"
+    " failed: " + _APT_ERR,
+    "rc": 100,
+    "stderr": _APT_ERR,
+    "stdout": "Reading package lists...\nBuilding dependency tree...\nReading state information...\n"
+    "The following packages will be upgraded:\n  nwc-drill-agent nwc-eng-suite\n"
+    "2 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n"
+    "Need to get 0 B/8870 B of archives.\n"
+    "After this operation, 4096 B of additional disk space will be used.\n"
+    "Get:1 file:/srv/nwc-repo ./ nwc-drill-agent 1.1.0 [4558 B]\n"
+    "Get:2 file:/srv/nwc-repo ./ nwc-eng-suite 1.1.0 [4312 B]\n"
+    "(Reading database ... 8344 files and directories currently installed.)\n"
+    "Preparing to unpack .../nwc-drill-agent_1.1.0_all.deb ...\nStopped NWC Drill Agent\n"
+    "Unpacking nwc-drill-agent (1.1.0) over (1.0.0) ...\n"
+    "Preparing to unpack ..././nwc-eng-suite_1.1.0_all.deb ...\nStopped NWC Engineering Suite\n"
+    "Unpacking nwc-eng-suite (1.1.0) over (1.0.0) ...\nSetting up nwc-drill-agent (1.1.0) ...\n"
+    "Installing new version of config file /etc/nwc/nwc-drill-agent.conf ...\n"
+    "Installing new version of config file /etc/init.d/nwc-drill-agent ...\n"
+    "Stopped NWC Drill Agent\nStarted NWC Drill Agent\nSetting up nwc-eng-suite (1.1.0) ...\n"
+    "Installing new version of config file /etc/nwc/nwc-eng-suite.conf ...\n"
+    "Installing new version of config file /etc/init.d/nwc-eng-suite ...\n",
+}
+# apt name=[nwc-drill-agent=9.9.9, ...]: refused before anything is installed
+APT_NO_CANDIDATE = {"failed": True, "msg": "no available installation candidate for nwc-drill-agent=9.9.9"}
+# push mode: apt deb= in a loop, the drill agent installs, eng-suite's postinst exits 1
+PUSH_ENG_SUITE_FAILED = {
+    "failed": True,
+    "msg": "One or more items failed",
+    "results": [
+        {
+            "failed": False,
+            "item": "nwc-drill-agent_1.1.0_all.deb",
+            "stderr": "",
+            "stdout": "Setting up nwc-drill-agent (1.1.0) ...\nStarted NWC Drill Agent\n",
+        },
+        {
+            "failed": True,
+            "item": "nwc-eng-suite_1.1.0_all.deb",
+            "msg": "dpkg --force-confdef --force-confold -i /tmp/nwc-eng-suite_1.1.0_all.deb failed",
+            "stderr": _ENG_SUITE_ERR.format(action="--install"),
+            "stdout": "(Reading database ... 8345 files and directories currently installed.)\n"
+            "Preparing to unpack .../nwc-eng-suite_1.1.0_all.deb ...\nStopped NWC Engineering Suite\n"
+            "Unpacking nwc-eng-suite (1.1.0) over (1.0.0) ...\nSetting up nwc-eng-suite (1.1.0) ...\n",
+        },
+    ],
+}
+REFRESH = [
+    "apt-get",
+    "-q",
+    "-o",
+    "Dir::Etc::sourcelist=sources.list.d/nwc.list",
+    "-o",
+    "Dir::Etc::sourceparts=-",
+    "-o",
+    "APT::Get::List-Cleanup=0",
+    "-o",
+    "APT::Update::Error-Mode=any",
+    "update",
+]
+
+
+def test_before_reads_the_versions_then_refreshes_only_the_patch_repository(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lists = (0, "Reading package lists...\n", "")
+    calls = fake_host(monkeypatch, {"dpkg-query": (0, DPKG, ""), "apt-get": lists})
+    args = {"patches": [entry()], "when": "before", "refresh_sourcelist": "sources.list.d/nwc.list"}
+    out = run_module(STATE, args, monkeypatch)
+    assert out["versions"] == {"nwc-hmi-runtime": "1.1.0", "nwc-gateway": "1.0.0"} and out["checks"] == []
+    assert [c[0] for c in calls] == ["dpkg-query", "apt-get"]  # the versions are read before anything changes
+    assert calls[1] == REFRESH
+    calls.clear()
+    assert run_module(STATE, args, monkeypatch, check_mode=True)["checks"] == []
+    assert [c[0] for c in calls] == ["dpkg-query"]  # check mode refreshes nothing
+    calls.clear()
+    assert run_module(STATE, dict(args, refresh_sourcelist=""), monkeypatch)["checks"] == []  # push mode
+    assert [c[0] for c in calls] == ["dpkg-query"]
+
+
+def test_a_failed_refresh_is_the_install_step_and_keeps_the_versions(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_host(monkeypatch, {"dpkg-query": (0, DPKG, ""), "apt-get": ROGUE_UPDATE})
+    args = {"patches": [entry()], "when": "before", "refresh_sourcelist": "/tmp/otorch-rogue.list"}
+    out = run_module(STATE, args, monkeypatch)
+    assert "failed" not in out and out["versions"] == {"nwc-hmi-runtime": "1.1.0", "nwc-gateway": "1.0.0"}
+    (step,) = out["checks"]
+    assert (step["name"], step["ok"], step["value"]) == (
+        "install_step",
+        False,
+        "Refresh only the patch repository's package lists",
+    )
+    assert step["detail"].startswith("apt-get update failed (rc=100): W: GPG error: file:/srv/nwc-rogue")
+    assert "is not signed" in step["detail"] and "NO_PUBKEY 9D42341F89020DCA" in step["detail"]
+    assert len(step["detail"]) <= 600
+
+
+def test_a_failed_apt_transaction_names_the_package_dpkg_could_not_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dpkg = "nwc-eng-suite\t1.1.0\tiF \nnwc-drill-agent\t1.1.0\tii \n"
+    fake_host(monkeypatch, {"dpkg-query": (0, dpkg, "")})
+    task = "Install the exact target versions from the signed repository (one apt transaction)"
+    args = {
+        "patches": [entry("nwc-eng-suite", reboot_required=True), entry("nwc-drill-agent")],
+        "when": "after",
+        "failed_step": {"task": task, "result": APT_ENG_SUITE_FAILED},
+    }
+    out = run_module(STATE, args, monkeypatch)
+    assert [(c["name"], c["ok"], c["value"]) for c in out["checks"]] == [
+        ("install_step", False, task),
+        ("installed:nwc-eng-suite", False, "1.1.0 (iF)"),
+        ("installed:nwc-drill-agent", True, "1.1.0 (ii)"),
+    ]
+    detail = out["checks"][0]["detail"]
+    assert detail.startswith(
+        "dpkg could not install: nwc-eng-suite (--configure: installed nwc-eng-suite package"
+        " post-installation script subprocess returned error exit status 1). '/usr/bin/apt-get -y"
+    )
+    assert "install 'nwc-eng-suite=1.1.0' 'nwc-drill-agent=1.1.0'" in detail and "debconf" not in detail
+    assert "ERROR: schema migration failed" in detail and len(detail) <= 600
+    assert out["reboot_needed"] is False
+
+
+def test_the_install_step_of_a_refused_version_and_of_a_failed_push_loop() -> None:
+    step = STATE.failed_step_check("Install the exact target versions", APT_NO_CANDIDATE)
+    assert step == {
+        "name": "install_step",
+        "ok": False,
+        "value": "Install the exact target versions",
+        "threshold": None,
+        "detail": "no available installation candidate for nwc-drill-agent=9.9.9",
+    }
+    push = STATE.failed_step_check("Install the pushed packages", PUSH_ENG_SUITE_FAILED)["detail"]
+    assert push.startswith(
+        "dpkg could not install: nwc-eng-suite (--install: installed nwc-eng-suite package"
+        " post-installation script subprocess returned error exit status 1). dpkg --force-confdef"
+        " --force-confold -i /tmp/nwc-eng-suite_1.1.0_all.deb failed nwc-eng-suite: migrating project"
+    )
+    assert "drill-agent" not in push  # the item that installed is not reported
+    assert STATE.dpkg_failures("Errors were encountered while processing:\n a\n b\nE: x\n") == [
+        ("a", "", ""),
+        ("b", "", ""),
+    ]
+    assert STATE.failed_step_check("", None)["detail"] == ""
