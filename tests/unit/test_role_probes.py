@@ -55,11 +55,14 @@ def test_service_states_sysv_and_systemd() -> None:
     }
 
     def run(argv: list[str]) -> tuple[int, str, str]:
-        return (
-            (0, fixture("systemctl_show.txt"), "")
-            if argv[0] == "systemctl"
-            else (0, fixture("service_status_all_hmi.txt"), "")
-        )
+        assert argv[0] == "systemctl", argv
+        return 0, fixture("systemctl_show.txt"), ""
+
+    asked: list[tuple[list[str], str]] = []
+
+    def sysv(names: list[str], environ: dict[str, str]) -> dict[str, str]:
+        asked.append((names, environ["LC_ALL"]))
+        return {n: s for n, s in sysv_recorded.items() if n in names}
 
     names = ["nwc-hmi-runtime", "nwc-gateway", "nosuch"]
     assert P.service_states(run, names, systemd=True) == {
@@ -67,11 +70,74 @@ def test_service_states_sysv_and_systemd() -> None:
         "nwc-gateway": "stopped",
         "nosuch": "absent",
     }
-    assert P.service_states(run, names, systemd=False) == {
+    sysv_recorded = P.parse_sysv_status_all(fixture("service_status_all_hmi.txt"))
+    assert P.service_states(run, [*names, "nwc-hmi-runtime.service"], systemd=False, sysv=sysv) == {
         "nwc-hmi-runtime": "running",
         "nwc-gateway": "absent",
         "nosuch": "absent",
+        "nwc-hmi-runtime.service": "running",
     }
+    assert asked == [(names, "C")]  # each script once, in the C locale as before
+
+
+def recorded_sysv_status(name: str) -> dict[str, tuple[int, str]]:
+    """{script: (rc, output)} of a fixture of `### <script> rc=<n>` sections (each script's `status`)."""
+    out: dict[str, tuple[int, str]] = {}
+    for section in fixture(name).split("### ")[1:]:
+        head, _, body = section.partition("\n")
+        script, rc = head.rsplit(" rc=", 1)
+        out[script] = (int(rc), body)
+    return out
+
+
+def test_each_scripts_status_is_worded_as_service_status_all_words_it() -> None:
+    # both recorded on nw-hmi-02 at once: every /etc/init.d script's `status`, and `service --status-all`
+    recorded = recorded_sysv_status("sysv_status_hmi.txt")
+    words = {script: P.parse_sysv_status(rc, out) for script, (rc, out) in recorded.items()}
+    assert words == {**P.parse_sysv_status_all(fixture("service_status_all_hmi.txt")), "hwclock.sh": None}
+    assert words["procps"] == "stopped" and recorded["procps"] == (0, "")  # exit 0 but silent: '[ - ]'
+    assert P.parse_sysv_status(0, "\n\n") == "stopped" and P.parse_sysv_status(3, "USAGE: x") is None
+
+
+def waits_for(me: str, other: str) -> str:
+    wait = f"i=0; until [ -e {other}.up ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i+1)); done"
+    return f"touch {me}.up; {wait}; [ -e {other}.up ] && echo up"
+
+
+def test_sysv_states_ask_only_the_named_scripts_all_at_once_as_service_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    initd = tmp_path / "init.d"
+    initd.mkdir()
+    scripts = {
+        "running": 'echo "running (pid 1)"',
+        "silent": "exit 0",
+        "dead": 'echo "not running"; exit 3',
+        "usage": 'echo "Usage: usage {start|stop}" >&2; exit 1',
+        # service(8) runs the script in /etc/init.d with only the locale, PATH and TERM of its environment
+        "env": f'[ -z "$OTORCH_SECRET" ] && [ "$LC_ALL" = C ] && [ "$PWD" = {initd} ] && echo ok',
+        # each one waits (up to 10 s) for the other to have started: both run only when asked at once
+        "a": waits_for("a", "b"),
+        "b": waits_for("b", "a"),
+        "README": "echo skipped",
+        "noexec": "echo never",
+    }
+    for name, body in scripts.items():
+        path = initd / name
+        path.write_text(f"#!/bin/sh\ncase $1 in status) {body} ;; *) exit 2 ;; esac\n")
+        path.chmod(0o644 if name == "noexec" else 0o755)
+    environ = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "OTORCH_SECRET": "x"}
+    names = [*scripts, "nosuch", "../init.d/running", ".hidden"]
+    assert P.sysv_states(names, environ, initd=str(initd)) == {
+        "running": "running",
+        "silent": "stopped",
+        "dead": "stopped",
+        "env": "running",
+        "a": "running",
+        "b": "running",
+    }
+    assert P.sysv_script("README", str(initd)) is None and P.sysv_script("x.dpkg-old", str(initd)) is None
+    assert P.run_at_once([["/nonexistent/tool"]])[0][0] == 126
 
 
 def test_mounts_memory_and_locks() -> None:

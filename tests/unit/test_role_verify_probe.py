@@ -5,8 +5,8 @@ recorded them."""
 
 from __future__ import annotations
 
+import functools
 import http.server
-import os
 import socket
 import sys
 import threading
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from role_modules import fixture, module, run_module
+from role_modules import fixture, module, probe, run_module
 
 V = module("ot_verify", "ot_verify_probe")
 # what the task chain recorded of the health command: stdout and stderr as the command module strips them
@@ -45,8 +45,6 @@ class Gateway:
         self.calls.append(argv)
         if argv[:2] == ["dpkg-query", "-W"]:
             return 1, fixture("dpkg_query_gw.txt"), "dpkg-query: no packages found matching nosuch"
-        if argv == ["service", "--status-all"]:
-            return 0, fixture("service_status_all_gw.txt"), ""
         if argv[:3] == ["timeout", "15", "/usr/bin/nwc-gateway-health"]:
             out, err = fixture("health_gw.txt").split("--- stderr\n")
             return 1, out, err
@@ -71,8 +69,10 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> Gateway:
 
     monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: "/usr/bin/" + name)
-    isdir = os.path.isdir  # the lab's hosts run no systemd: services are read with `service --status-all`
-    monkeypatch.setattr(os.path, "isdir", lambda p: False if p == "/run/systemd/system" else isdir(p))
+    # the lab's hosts run no systemd: the SysV scripts answer as `service --status-all` recorded them
+    recorded = probe().parse_sysv_status_all(fixture("service_status_all_gw.txt"))
+    sysv = functools.partial(probe().service_states, systemd=False, sysv=lambda names, environ: recorded)
+    monkeypatch.setattr(V, "service_states", sysv)
     return host
 
 
