@@ -74,6 +74,7 @@ class FakeHosts:
         self.verify_fails = verify_fails or set()
         self.state: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, str]] = []
+        self.requests: list[PhaseRequest] = []  # every request, as the engine handed it over
 
     def _host(self, host: str) -> dict[str, Any]:
         return self.state.setdefault(host, {"version": "1.0.0", "ports": {22, 9106}})
@@ -84,6 +85,7 @@ class FakeHosts:
         on_event: Callable[[TaskEvent], None] | None = None,
         cancel: Callable[[], bool] | None = None,
     ) -> PhaseOutcome:
+        self.requests.append(request)
         results = {}
         for host in request.hosts:
             self.calls.append((host, request.phase.value))

@@ -24,12 +24,7 @@ NAME = "otorch_drill_pw"
 class Leaky(FakeHosts):
     """Hands the secret back in every place a playbook could: a task name, a result's message and values."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests: list[PhaseRequest] = []
-
     def run_phase(self, request: PhaseRequest, on_event: Any = None, cancel: Any = None) -> PhaseOutcome:
-        self.requests.append(request)
         for host in request.hosts:
             if on_event is not None:
                 on_event(TaskEvent(host=host, phase=request.phase, task=f"echo {CANARY}", status="ok"))

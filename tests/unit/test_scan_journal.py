@@ -24,12 +24,7 @@ SECRET = "s3cr3t-scan-canary-91"
 class Leaky(FakeHosts):
     """Every scan result carries SECRET (a message and a value), as a task that printed it would."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests: list[PhaseRequest] = []
-
     def run_phase(self, request: PhaseRequest, on_event: Any = None, cancel: Any = None) -> PhaseOutcome:
-        self.requests.append(request)
         outcome = super().run_phase(request, on_event, cancel)
         results = {
             h: r.model_copy(

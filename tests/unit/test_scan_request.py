@@ -25,12 +25,7 @@ LAB = Path(__file__).parents[2] / "inventories" / "lab"
 
 
 class Recording(FakeHosts):
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests: list[PhaseRequest] = []
-
     def run_phase(self, request: PhaseRequest, on_event: Any = None, cancel: Any = None) -> PhaseOutcome:
-        self.requests.append(request)
         for host in request.hosts:
             if on_event is not None:
                 on_event(TaskEvent(host=host, phase=request.phase, task="Scan the host", status="ok"))
