@@ -162,8 +162,7 @@ class AnsibleRunnerBackend:
                 secret_file.unlink(missing_ok=True)
             self._sweep(token, cp_dir if kept else None)
             if not kept:
-                _close_masters(cp_dir)
-                shutil.rmtree(cp_dir, ignore_errors=True)
+                _end_control_dir(cp_dir)
         results = timeouts.apply(phase_results(request.phase, request.hosts, tracker, status))
         return PhaseOutcome(
             phase=request.phase, status=status, rc=rc, results=results, artifact_dir=pdd / "artifacts" / "run"
@@ -178,8 +177,7 @@ class AnsibleRunnerBackend:
         with self._control_lock:
             dirs, self._control_dirs = list(self._control_dirs.values()), {}
         for cp_dir in dirs:
-            _close_masters(cp_dir)
-            shutil.rmtree(cp_dir, ignore_errors=True)
+            _end_control_dir(cp_dir)
 
     # --------------------------------------------------------------- helpers
     def _control_dir(self, run_id: str) -> Path:
@@ -252,7 +250,8 @@ def is_master_of(pid: int, cp_dir: Path, proc: Path = Path("/proc")) -> bool:
     return title.startswith(f"ssh: {cp_dir}/") and title.rstrip().endswith("[mux]")
 
 
-def _close_masters(cp_dir: Path) -> None:
+def _end_control_dir(cp_dir: Path) -> None:
+    """Tell the ssh master of every socket in `cp_dir` to exit, then remove the directory."""
     for sock in cp_dir.iterdir() if cp_dir.is_dir() else ():
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             subprocess.run(
@@ -261,6 +260,7 @@ def _close_masters(cp_dir: Path) -> None:
                 timeout=10,
                 check=False,
             )
+    shutil.rmtree(cp_dir, ignore_errors=True)
 
 
 @dataclass
