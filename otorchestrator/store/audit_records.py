@@ -10,19 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from otorchestrator.models.canonical import (
     JCS_PREFIX,
     CanonicalJSONError,
     hash_version,
     jcs,
+    jcs_bytes,
     legacy_canonical_json,
 )
-
-if TYPE_CHECKING:  # run_records -> database -> backfill -> audit_verify -> here
-    from otorchestrator.store.run_records import TaskEventRecord
+from otorchestrator.models.results import Phase
 
 CHAIN_FIELDS = ("seq", "prev_hash", "hash")
 
@@ -38,13 +37,61 @@ def event_hash(prev_hash: str, body: Mapping[str, Any], version: str = "jcs") ->
     return ("sha256:" if version == "legacy" else JCS_PREFIX) + digest
 
 
-def task_events_digest(rows: Sequence[TaskEventRecord]) -> dict[str, Any]:
+class TaskEventRow(Protocol):
+    """What a task-event digest reads of a stored event (a run's `TaskEventRecord`, a scan's too)."""
+
+    @property
+    def phase(self) -> Phase: ...
+    @property
+    def task(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def changed(self) -> bool: ...
+    @property
+    def at(self) -> datetime: ...
+
+
+class TaskEventsDigests:
+    """The task-event digest of each prefix of one host's stored events, in one pass: each event's text is
+    hashed once, into a running SHA-256 of the JCS array (`[` + the rows joined by `,` + `]`, what
+    `jcs(rows)` is), and a prefix's digest is a copy of it closed with `]`. Asked for counts in ascending
+    order (the cumulative digests of a host's phase results, in seq order), the whole host costs one pass
+    over its events; a smaller count than the last starts again from the first event."""
+
+    def __init__(self, rows: Sequence[TaskEventRow]) -> None:
+        self._rows = rows
+        self._restart()
+
+    def _restart(self) -> None:
+        self._hash = hashlib.sha256(b"[")
+        self._fed = 0
+
+    def upto(self, count: int) -> dict[str, Any]:
+        """`task_events_digest(rows[:count])`; `count` from 0 to the number of rows (ValueError)."""
+        if not 0 <= count <= len(self._rows):
+            raise ValueError(f"{count} is not a prefix length of {len(self._rows)} task events")
+        if count < self._fed:
+            self._restart()
+        for row in self._rows[self._fed : count]:
+            self._hash.update(b"," if self._fed else b"")
+            self._hash.update(jcs_bytes(_row(row)))
+            self._fed += 1
+        closed = self._hash.copy()
+        closed.update(b"]")
+        return {"count": count, "digest": JCS_PREFIX + closed.hexdigest()}
+
+
+def _row(r: TaskEventRow) -> list[Any]:
+    return [r.phase.value, r.task, r.status, r.changed, r.at.astimezone(UTC).isoformat()]
+
+
+def task_events_digest(rows: Sequence[TaskEventRow]) -> dict[str, Any]:
     """What a phase-result audit record carries of its host's task events in the run so far, as stored:
     `count` and `digest` = "jcs-sha256:" + sha256(jcs([[phase, task, status, changed, at], ...])) over
     the rows in stored order (`at` in UTC, as the store writes it). Written by the journal, recomputed by
-    the store cross-check (crosscheck.py)."""
-    body = [[r.phase.value, r.task, r.status, r.changed, r.at.astimezone(UTC).isoformat()] for r in rows]
-    return {"count": len(body), "digest": JCS_PREFIX + hashlib.sha256(jcs(body).encode()).hexdigest()}
+    the store cross-check (crosscheck.py, one pass per host through `TaskEventsDigests`)."""
+    return TaskEventsDigests(rows).upto(len(rows))
 
 
 def split_lines(raw: bytes) -> tuple[list[bytes], bytes | None]:

@@ -24,7 +24,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from otorchestrator.models.run import AuditEvent, AuditKind
-from otorchestrator.store.audit_records import task_events_digest
+from otorchestrator.store.audit_records import TaskEventsDigests
 from otorchestrator.store.run_records import TaskEventRecord
 from otorchestrator.store.state import StateStore
 
@@ -134,15 +134,17 @@ def _audit_sides(events: Iterable[AuditEvent]) -> tuple[Sides, Sides, Sides, set
 def _task_events(
     run_id: str, host: str, audited: Sequence[tuple[Key, int]], stored: Sequence[TaskEventRecord]
 ) -> tuple[list[StoreMismatch], int]:
-    """The host's stored task events against each digest its phase-result records carry, in order: the
-    first record that no longer matches (a cumulative digest: every later one fails with it); and how
-    many stored events the last record covers."""
+    """The host's stored task events against each digest its phase-result records carry, in seq order, in
+    one pass over the events: the first record that no longer matches (a cumulative digest: every later
+    one fails with it); and how many stored events the last record covers."""
     covered = 0
+    digests = TaskEventsDigests(stored)  # one pass: the counts grow with seq
     for n, ((phase, count, digest), seq) in enumerate(audited):
-        if not isinstance(count, int) or task_events_digest(stored[:count]) != {
-            "count": count,
-            "digest": digest,
-        }:
+        if (
+            not isinstance(count, int)
+            or not 0 <= count <= len(stored)
+            or digests.upto(count) != {"count": count, "digest": digest}
+        ):
             job = f"{covered + 1}..{count}" if isinstance(count, int) and count > covered else "none"
             later = len(audited) - n - 1
             detail = (
