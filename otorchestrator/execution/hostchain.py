@@ -3,7 +3,16 @@
 Every host has its own chain (diagnostics -> backup -> install -> verify [-> rollback]), run as backend jobs
 on a pool of `forks` workers. Hosts ready for the same phase at the same moment (the admitted hosts' first
 diagnostics; hosts whose jobs ended in the same pass and go on to the same phase) go as one job of several
-hosts (a micro-batch: one ansible-playbook start instead of one per host); a job of k hosts takes k forks.
+hosts (a micro-batch: one ansible-playbook start instead of one per host).
+
+`forks` bounds the hosts inside a backend job at once: a job of k hosts takes k forks for its duration, a
+host between two of its phases holds none. When jobs end, their forks go first to the hosts of those jobs
+that go on (to rollback, verify, install or backup: in the same pass, so they never need more forks than
+their own jobs freed), and only the forks left to hosts not started yet: a host starts on a fork freed by
+a chain that ended (or never taken). A host that passed a phase therefore never waits for a fork, and
+hosts that go in step (one job per phase) keep their forks from diagnostics to verify: with forks 20, a
+wave's hosts 21-24 start when hosts 1-20 ended their chains.
+
 A backend that runs each zone's share of a job apart and returns when every zone is done (the nodes
 backend: `one_zone_per_job = True`) gets jobs of one zone each, so a slow zone never holds another.
 A host moves on as soon as its own job ended; a host in another job never waits for it. The engine itself
@@ -13,7 +22,7 @@ steps. Workers only run the backend call, so the Recorder, the StateStore and th
 written from two threads. Each host's phase time is its own: from its first to its last task event in the
 job (execution/phasejob.py's `EventTimes`), not the job's.
 
-Bounded by `forks` (hosts in their chain at once), the failure budget and the operator's abort (checked
+Bounded by `forks` (hosts inside a job at once), the failure budget and the operator's abort (checked
 for each host before it starts, before its backup and before its install, once every host of the ended
 jobs is settled: once spent, no host starts a new install; hosts mid-step finish that step and are settled;
 installed hosts verify and roll back), the window (re-checked for each host just before its install) and
@@ -192,7 +201,8 @@ class HostFlow:
         return sum(len(job.hosts) for job in self._running.values())
 
     def _start_hosts(self, submit: Callable[[Job], None]) -> None:
-        """Start pending hosts whose dependencies succeeded, as many as forks are free, in one job."""
+        """Start pending hosts whose dependencies succeeded, as many as forks are free once the hosts that
+        go on took theirs (`_next`, in the same pass), in one job."""
         pending = [h for h in self.members if self.rec.state(h.name) is _S.PENDING]
         free = self.forks - self._busy()
         if not pending or free <= 0:
@@ -225,8 +235,9 @@ class HostFlow:
 
     def _fair(self, ready: Sequence[WaveHost], free: int, starting: Sequence[str]) -> list[WaveHost]:
         """The ready hosts to admit into `free` forks (`starting`: admitted, not yet submitted). A host
-        keeps its fork through its whole chain, so for a backend whose zones run apart (`one_zone_per_job`)
-        a zone may hold at most its share of the forks (forks // zones with hosts running or ready) while
+        that goes on takes its next phase's fork before a host starts, so it keeps a fork through its whole
+        chain; for a backend whose zones run apart (`one_zone_per_job`) a zone may hold at most its share
+        of the forks (forks // zones with hosts running or ready) while
         another zone has a ready host: a slow zone's hosts, first in the wave, do not take every fork from
         the other zones; forks still free after the shares go round robin to any zone. Other backends:
         wave order."""
