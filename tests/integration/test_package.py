@@ -146,3 +146,7 @@ def test_the_orchestrator_runs_diagnostics_from_the_installed_collection(
     }
     assert any("/ansible_collections/otorchestrator/ot/roles/ot_diagnostics/tasks/" in p for p in role_tasks)
     assert not any(str(ROOT / "roles") in p for p in role_tasks)
+    # the collection's action plugin ran the module's code without AnsiballZ (module_utils found by import)
+    oks = [e["event_data"] for e in events if e.get("event") == "runner_on_ok"]
+    probe = [d["res"] for d in oks if d.get("task_action", "").endswith("probe")]
+    assert [r.get("otorch_ran") for r in probe] == ["direct"], probe

@@ -60,6 +60,19 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
 STORE_ONLY_KEYS = ("archive", "archive_sha256")
 
 
+# the one spec: AnsibleModule's here, and the controller's check on the direct path (ot_common/action_plugins)
+ARGUMENT_SPEC = {
+    "backup_id": {"type": "str", "required": True},
+    "host": {"type": "str", "required": True},
+    "remote_dir": {"type": "path", "required": True},
+    "packages": {"type": "list", "elements": "str", "default": []},
+    "files": {"type": "list", "elements": "path", "default": []},
+    "services": {"type": "list", "elements": "str", "default": []},
+    "store_manifest": {"type": "raw"},
+    "store_dir": {"type": "str", "required": True},
+}
+
+
 def build_manifest(backup_id, host, packages, files, services, state, infos, service_state, ports):
     """The manifest (schema 1): the same keys and values the role's Jinja used to build."""
     return {
@@ -127,16 +140,7 @@ def write_archive(archive, manifest_path, files):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            backup_id=dict(type="str", required=True),
-            host=dict(type="str", required=True),
-            remote_dir=dict(type="path", required=True),
-            packages=dict(type="list", elements="str", default=[]),
-            files=dict(type="list", elements="path", default=[]),
-            services=dict(type="list", elements="str", default=[]),
-            store_manifest=dict(type="raw"),
-            store_dir=dict(type="str", required=True),
-        ),
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     p = module.params

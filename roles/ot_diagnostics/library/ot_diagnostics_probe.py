@@ -65,6 +65,20 @@ REBOOT_FLAG = "/var/run/reboot-required"
 # --- disk -------------------------------------------------------------------------------------------------
 
 
+# the one spec: AnsibleModule's here, and the controller's check on the direct path (ot_common/action_plugins)
+ARGUMENT_SPEC = {
+    "patches": {"type": "list", "elements": "dict", "default": []},
+    "default_required_free_mb": {"type": "dict", "required": True},
+    "default_install_root_free_mb": {"type": "int", "required": True},
+    "min_memory_mb": {"type": "int", "required": True},
+    "check_repo": {"type": "bool", "required": True},
+    "repo_sourcelist": {"type": "str", "required": True},
+    "fail_on_pending_reboot": {"type": "bool", "required": True},
+    "lock_files": {"type": "list", "elements": "path", "required": True},
+    "extra_services": {"type": "list", "elements": "str", "default": []},
+}
+
+
 def disk_needs(patches, default_need):
     """([(path, MiB)] in the order the catalog names them, [packages without a declared need])."""
     needs, defaulted = [], []
@@ -238,17 +252,7 @@ def diagnose(p, run, states_of, meminfo, mountinfo, locks, pids, free_of=df_free
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            patches=dict(type="list", elements="dict", default=[]),
-            default_required_free_mb=dict(type="dict", required=True),
-            default_install_root_free_mb=dict(type="int", required=True),
-            min_memory_mb=dict(type="int", required=True),
-            check_repo=dict(type="bool", required=True),
-            repo_sourcelist=dict(type="str", required=True),
-            fail_on_pending_reboot=dict(type="bool", required=True),
-            lock_files=dict(type="list", elements="path", required=True),
-            extra_services=dict(type="list", elements="str", default=[]),
-        ),
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     run, _run_user = host_runs(module, {"DEBIAN_FRONTEND": "noninteractive"})

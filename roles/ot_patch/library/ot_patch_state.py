@@ -55,6 +55,17 @@ _DEBCONF = re.compile(r"debconf: delaying package configuration[^\n]*\n?")
 _DPKG_ERROR = re.compile(r"^dpkg: error processing (?:package|archive) (\S+) \((--[a-z-]+)\):\n\s*(.*)$", re.M)
 
 
+# the one spec: AnsibleModule's here, and the controller's check on the direct path (ot_common/action_plugins)
+ARGUMENT_SPEC = {
+    "patches": {"type": "list", "elements": "dict", "default": []},
+    "when": {"type": "str", "choices": ["before", "after"], "required": True},
+    "refresh_sourcelist": {"type": "str", "default": ""},
+    "reboot_allowed": {"type": "bool", "default": True},
+    "install_failed": {"type": "bool", "default": False},
+    "failed_step": {"type": "dict"},
+}
+
+
 def refresh_argv(sourcelist):
     """apt-get update of the patch repository's source list only (the other lists are kept)."""
     return ["apt-get", "-q", "-o", "Dir::Etc::sourcelist=" + sourcelist, "-o", "Dir::Etc::sourceparts=-",
@@ -140,14 +151,7 @@ def after(pkgs, state, check_mode, reboot_allowed, install_failed, flag_exists):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            patches=dict(type="list", elements="dict", default=[]),
-            when=dict(type="str", choices=["before", "after"], required=True),
-            refresh_sourcelist=dict(type="str", default=""),
-            reboot_allowed=dict(type="bool", default=True),
-            install_failed=dict(type="bool", default=False),
-            failed_step=dict(type="dict"),
-        ),
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     p = module.params

@@ -56,6 +56,16 @@ CONFIG_DETAIL = "sha256 now (value) against the backup (threshold)"
 NEW_LISTENERS_DETAIL = "TCP ports listening now that did not at backup time"
 
 
+# the one spec: AnsibleModule's here, and the controller's check on the direct path (ot_common/action_plugins)
+ARGUMENT_SPEC = {
+    "mode": {"type": "str", "choices": ["plan", "baseline"], "required": True},
+    "manifest": {"type": "dict", "required": True},
+    "patches": {"type": "list", "elements": "dict", "default": []},
+    "port_timeout": {"type": "int", "default": 10},
+    "check_new_listeners": {"type": "bool", "default": True},
+}
+
+
 def plan(packages, state):
     """(restore, remove) as [{key, value}] in the manifest's order."""
     restore = [{"key": name, "value": version} for name, version in packages.items()
@@ -154,13 +164,7 @@ def baseline(manifest, patches, run, run_user, states_of, check_mode, port_timeo
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            mode=dict(type="str", choices=["plan", "baseline"], required=True),
-            manifest=dict(type="dict", required=True),
-            patches=dict(type="list", elements="dict", default=[]),
-            port_timeout=dict(type="int", default=10),
-            check_new_listeners=dict(type="bool", default=True),
-        ),
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     p = module.params

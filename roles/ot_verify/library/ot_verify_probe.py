@@ -50,6 +50,15 @@ CHECK_MODE_NOTE = ("check mode: the install was simulated, so the installed vers
                    "be the target")
 
 
+# the one spec: AnsibleModule's here, and the controller's check on the direct path (ot_common/action_plugins)
+ARGUMENT_SPEC = {
+    "patches": {"type": "list", "elements": "dict", "default": []},
+    "port_timeout": {"type": "int", "default": 5},
+    "health_timeout": {"type": "int", "default": 15},
+    "extra_checks": {"type": "list", "elements": "dict", "default": []},
+}
+
+
 def version_checks(pkgs, state, check_mode):
     """(version checks, {package: version or None}) of the patches naming a package."""
     checks, versions = [], {}
@@ -128,29 +137,32 @@ def verify(p, run, states_of, check_mode, wait=wait_port, fetch=None, run_user=N
     return checks, versions
 
 
-def fetch_with(module):
-    def fetch(url, timeout):
-        from ansible.module_utils.urls import fetch_url  # only for an HTTP check: its import costs ~0.1 s
+def http_get(url, timeout, urlopen=None):
+    """(status, msg) of a GET of ``url`` as fetch_url's info words them (status -1 when nothing answered), with
+    the standard library only: the module also runs without AnsiballZ (ot_common/action_plugins/_otorch_direct.py),
+    where no ansible-core module_utils exist. Redirects are followed and certificates verified, as fetch_url's
+    defaults."""
+    import urllib.error
+    import urllib.request
 
-        _response, info = fetch_url(module, url, method="GET", timeout=timeout)
-        return int(info.get("status", -1)), info.get("msg", "")
-
-    return fetch
+    try:
+        with (urlopen or urllib.request.urlopen)(url, timeout=timeout) as response:
+            body = response.read()
+            return int(response.status), "OK (%s bytes)" % len(body)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), "HTTP Error %s: %s" % (exc.code, exc.reason)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return -1, "Request failed: %s" % (exc,)
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            patches=dict(type="list", elements="dict", default=[]),
-            port_timeout=dict(type="int", default=5),
-            health_timeout=dict(type="int", default=15),
-            extra_checks=dict(type="list", elements="dict", default=[]),
-        ),
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     run, run_user = host_runs(module)
     checks, versions = verify(module.params, run, lambda names: service_states(run, names), module.check_mode,
-                              fetch=fetch_with(module), run_user=run_user)
+                              fetch=http_get, run_user=run_user)
     module.exit_json(changed=False, checks=checks, versions=versions)
 
 
