@@ -1,9 +1,12 @@
-"""`scan`: hosts scanned (read-only, execution/scan.py) and each complete scan recorded as the host's
-baseline through the scan's journal (store/journal.py: the audit record `baseline_recorded`, then the
-store). `otorch scan` and the demo call it; `otorch drill` shares the catalog and inventory reading here."""
+"""`scan`: hosts scanned (read-only, execution/scan.py) through the scan's journal (store/journal_scan.py:
+scan_started, its task events into the store, each host's scan_result with their digest, scan_finished)
+and each complete scan recorded as the host's baseline through it (the audit record `baseline_recorded`,
+then the store). `otorch scan` and the demo call it; `otorch drill` shares the catalog and inventory
+reading here."""
 
 from __future__ import annotations
 
+import getpass
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,7 +17,7 @@ from otorchestrator.app.errors import AppError
 from otorchestrator.app.session import Caller, audit_sinks_for
 from otorchestrator.execution.options import RunOptions
 from otorchestrator.execution.scan import BASELINE_RECORDED as BASELINE_RECORDED  # what `otorch scan` audits
-from otorchestrator.execution.scan import ScanOutcome, applicable_patches, record_baselines, run_scan
+from otorchestrator.execution.scan import ScanOutcome, applicable_patches, journaled_scan, record_baselines
 from otorchestrator.exitcodes import ExitCode
 from otorchestrator.intake.catalog import load_catalog_strict
 from otorchestrator.intake.inventory import load_inventory
@@ -25,7 +28,7 @@ from otorchestrator.models.results import PhaseResult
 from otorchestrator.models.run import BaselineRecord
 from otorchestrator.planning.drift import listening_ports, scan_values
 from otorchestrator.store.audit import AuditLog
-from otorchestrator.store.journal import RunJournal
+from otorchestrator.store.journal_scan import ScanJournal
 from otorchestrator.store.paths import StatePaths
 from otorchestrator.store.redact import Redactor
 from otorchestrator.store.state import StateStore
@@ -124,8 +127,8 @@ def scan(
     scan_id = scan_id or f"SCAN-{caller.clock.now():%Y%m%dT%H%M%SZ}"
     log.info("scanning %d host(s)", len(assets), extra={"hosts": [a.name for a in assets], "scan": scan_id})
     redactor = Redactor(secrets)
-    outcome = scan_assets(assets, inventory, catalog, caller, paths, scan_id, redactor)
     with scan_journal(caller, paths, scan_id, operator, redactor) as (_, journal):
+        outcome = _scan_through(journal, assets, inventory, catalog, caller, paths, redactor)
         saved, failed = record_baselines(journal, outcome, _baseline_detail)
     recorded = {host: Recorded.of(record) for host, record in saved.items()}
     for host, why in failed.items():
@@ -141,34 +144,55 @@ def scan_assets(
     paths: StatePaths,
     run_id: str,
     redactor: Redactor,
+    operator: str | None = None,
 ) -> ScanOutcome:
-    """The read-only scan of `assets` under `run_id` (the backend's run id and label), hashing the config
-    files of their catalog patches; results scrubbed by `redactor`. Shared by `scan` and
-    `drifts.check_drift`."""
+    """The read-only scan of `assets` under `run_id` (the scan's id: the backend's run id and label, the
+    key of its task events in the store) through the journal of that id, by `operator` (default: the
+    login name), hashing the config files of their catalog patches; results scrubbed by `redactor`.
+    `drifts.check_drift` calls it; `scan` runs the same scan inside the journal it records baselines with."""
+    with scan_journal(caller, paths, run_id, operator or _login(), redactor) as (_, journal):
+        return _scan_through(journal, assets, inventory, catalog, caller, paths, redactor)
+
+
+def _scan_through(
+    journal: ScanJournal,
+    assets: Sequence[Asset],
+    inventory: Path,
+    catalog: Path | None,
+    caller: Caller,
+    paths: StatePaths,
+    redactor: Redactor,
+) -> ScanOutcome:
     patches = catalog_patches(catalog)
-    return run_scan(
+    return journaled_scan(
+        journal,
         caller.backend(paths),
         RunOptions(operator="", inventory=inventory),  # the request's inventory; its defaults otherwise
         [a.name for a in assets],
         caller.clock,
         patches_by_host={a.name: applicable_patches(a, patches) for a in assets},
-        run_id=run_id,
-        run_label=run_id,
         redactor=redactor,
     )
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 @contextmanager
 def scan_journal(
     caller: Caller, paths: StatePaths, run_id: str, operator: str, redactor: Redactor
-) -> Iterator[tuple[StateStore, RunJournal]]:
+) -> Iterator[tuple[StateStore, ScanJournal]]:
     """The store and the journal of one scan's id (audit with the site's sinks and `redactor`), the audit
     log closed on the way out. Shared by `scan` and `drifts.check_drift`."""
     with StateStore(paths.db) as store:
         sinks = audit_sinks_for(caller.audit_config, paths, caller.warn)
         audit = AuditLog(paths.audit, redactor=redactor, head_store=store, sinks=sinks)
         try:
-            yield store, RunJournal(store, audit, run_id, operator)
+            yield store, ScanJournal(store, audit, run_id, operator)
         finally:
             audit.close()
 

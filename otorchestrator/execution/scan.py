@@ -1,10 +1,10 @@
-"""Scan hosts through the Backend (read-only) and keep the scans as baselines.
+"""Scan hosts through the Backend (read-only), through the scan's journal, and keep the scans as baselines.
 
-Used by `otorch scan` (record baselines), `otorch drift` (compare with the recorded baseline) and the
-rollback drill (before and after)."""
+Used by `otorch scan` (record baselines) and `otorch drift` (compare with the recorded baseline)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +12,7 @@ from typing import Any
 
 from otorchestrator.execution.backend import Backend, TaskEvent
 from otorchestrator.execution.options import RunOptions
+from otorchestrator.execution.recorder import _TASK_STATUS as TASK_STATUS  # a run's task statuses
 from otorchestrator.execution.requests import scan_request
 from otorchestrator.models.asset import Asset
 from otorchestrator.models.catalog import Patch
@@ -19,9 +20,11 @@ from otorchestrator.models.results import HostOutcome, PhaseResult
 from otorchestrator.models.run import BaselineRecord
 from otorchestrator.planning.drift import Difference, compare_scans
 from otorchestrator.store.clock import Clock
-from otorchestrator.store.journal import RunJournal
+from otorchestrator.store.journal_scan import ScanJournal
 from otorchestrator.store.redact import Redactor
 from otorchestrator.store.state import StateStore
+
+log = logging.getLogger(__name__)
 
 BASELINE_RECORDED = "baseline_recorded"  # audit kind: a scan became the host's baseline
 
@@ -72,6 +75,53 @@ def run_scan(
     return ScanOutcome(started_at=started, finished_at=clock.now(), results=results)
 
 
+def journaled_scan(
+    journal: ScanJournal,
+    backend: Backend,
+    options: RunOptions,
+    hosts: Sequence[str],
+    clock: Clock,
+    *,
+    patches_by_host: Mapping[str, Sequence[Patch]] | None = None,
+    redactor: Redactor,
+) -> ScanOutcome:
+    """`run_scan` under the journal's id, every fact through the journal: scan_started (then the store's
+    scan), each task event into the store as it arrives (scrubbed, as a run's; a failure to store one is
+    logged, never fails the scan), each host's scan_result with the digest of its stored events, then
+    scan_finished. A backend that raises leaves the scan unfinished (its events are a note in `otorch audit
+    verify`, as a crashed run's)."""
+    journal.start(hosts, clock.now())
+
+    def on_event(event: TaskEvent) -> None:
+        status = TASK_STATUS.get(event.status)
+        if status is None:
+            return
+        task, _ = redactor.scrub(event.task)
+        try:
+            journal.task_event(
+                event.host, event.phase, str(task)[:300], status, event.status == "changed", clock.now()
+            )
+        except Exception as exc:  # evidence only: never break the scan over it
+            log.warning("could not store a task event: %s", type(exc).__name__, extra={"host": event.host})
+
+    outcome = run_scan(
+        backend,
+        options,
+        hosts,
+        clock,
+        patches_by_host=patches_by_host,
+        run_label=journal.run_id,
+        run_id=journal.run_id,
+        redactor=redactor,
+        on_event=on_event,
+    )
+    for host in hosts:
+        journal.result(host, outcome.results.get(host), outcome.finished_at)
+    complete = sum(outcome.ok(h) for h in hosts)
+    journal.finished(outcome.finished_at, {"hosts": len(hosts), "complete": complete})
+    return outcome
+
+
 def _scrubbed(redactor: Redactor, result: PhaseResult) -> PhaseResult:
     data, _ = redactor.scrub(result.model_dump(mode="json", by_alias=True))
     return PhaseResult.model_validate(data)
@@ -88,7 +138,7 @@ def not_recorded(scan: ScanOutcome) -> dict[str, str]:
 
 
 def record_baselines(
-    journal: RunJournal, scan: ScanOutcome, detail: Callable[[PhaseResult], Mapping[str, Any]]
+    journal: ScanJournal, scan: ScanOutcome, detail: Callable[[PhaseResult], Mapping[str, Any]]
 ) -> tuple[dict[str, BaselineRecord], dict[str, str]]:
     """Every complete scan recorded as its host's baseline through `journal` (audit `baseline_recorded`
     with `detail(result)`, then the store, under the journal's run id); (recorded, host -> why not)."""

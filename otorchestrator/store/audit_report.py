@@ -79,6 +79,7 @@ class AuditReport:
                 "runs": s.runs,
                 "transitions": s.transitions,
                 "phase_results": s.phase_results,
+                "scans": s.scans,
                 "problems": [vars(m) for m in s.problems],
             }
         if self.against is not None:

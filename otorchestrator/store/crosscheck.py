@@ -1,4 +1,5 @@
-"""The audit log against the state store: every transition and phase result on both sides.
+"""The audit log against the state store: every transition and phase result on both sides, and every
+scan's task events (crosscheck_scans.py).
 
 The journal writes a transition to the audit log (the intent) and then to the store, and a phase result to
 the store and then to the audit log. Per run and host, the two ordered lists are aligned; what one side
@@ -21,31 +22,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
-from typing import Any
 
 from otorchestrator.models.run import AuditEvent, AuditKind
-from otorchestrator.store.audit_records import TaskEventsDigests
+from otorchestrator.store.crosscheck_events import Key, StoreMismatch, digest_gaps, named
+from otorchestrator.store.crosscheck_scans import check_scans
 from otorchestrator.store.run_records import TaskEventRecord
 from otorchestrator.store.state import StateStore
 
-
-@dataclass(frozen=True)
-class StoreMismatch:
-    run_id: str
-    host: str
-    side: str  # "audit" (only in the audit log) | "store" (only in the store)
-    what: str  # transition | phase_result | run | task_events (the store's differ from the audit's digest)
-    seq: int | None  # the audit record, when it is on the audit side (task_events: the digest's record)
-    detail: str
-
-    def describe(self) -> str:
-        where = f"seq {self.seq}" if self.seq is not None else "store"
-        if self.what == "task_events":
-            return f"{where}: run {self.run_id} host {self.host}: {self.detail}"
-        missing = "store" if self.side == "audit" else "audit log"
-        return (
-            f"{where}: run {self.run_id} host {self.host}: {self.what} {self.detail} missing in the {missing}"
-        )
+__all__ = ["CrossCheck", "StoreMismatch", "cross_check"]
 
 
 @dataclass(frozen=True)
@@ -55,13 +39,11 @@ class CrossCheck:
     phase_results: int
     problems: tuple[StoreMismatch, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    scans: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-Key = tuple[Any, ...]
 
 
 def _align(
@@ -89,11 +71,6 @@ def _uncommitted(m: StoreMismatch, audit: Sequence[tuple[Key, int]], current: st
     if index + 1 < len(audit):
         return bool(audit[index + 1][0][0] == start)
     return current == start
-
-
-def _named(events: Sequence[TaskEventRecord], most: int = 3) -> list[str]:
-    names = [f"{e.phase.value} {e.task!r} {e.status}" for e in events[:most]]
-    return names + ([f"{len(events) - most} more"] if len(events) > most else [])
 
 
 def _show(what: str, key: Key) -> str:
@@ -129,33 +106,6 @@ def _audit_sides(events: Iterable[AuditEvent]) -> tuple[Sides, Sides, Sides, set
                 item = (phase, digest.get("count"), digest.get("digest"))
                 digests.setdefault((e.run_id, e.host), []).append((item, e.seq))
     return transitions, results, digests, runs
-
-
-def _task_events(
-    run_id: str, host: str, audited: Sequence[tuple[Key, int]], stored: Sequence[TaskEventRecord]
-) -> tuple[list[StoreMismatch], int]:
-    """The host's stored task events against each digest its phase-result records carry, in seq order, in
-    one pass over the events: the first record that no longer matches (a cumulative digest: every later
-    one fails with it); and how many stored events the last record covers."""
-    covered = 0
-    digests = TaskEventsDigests(stored)  # one pass: the counts grow with seq
-    for n, ((phase, count, digest), seq) in enumerate(audited):
-        if (
-            not isinstance(count, int)
-            or not 0 <= count <= len(stored)
-            or digests.upto(count) != {"count": count, "digest": digest}
-        ):
-            job = f"{covered + 1}..{count}" if isinstance(count, int) and count > covered else "none"
-            later = len(audited) - n - 1
-            detail = (
-                f"task events of its {phase} job (events {job} of the host, {len(stored)} stored) do not "
-                f"match the digest of its phase result: the audit counted {count} through this job; a task "
-                "event was edited, added or deleted in the store"
-                + (f" ({later} later digest(s) of the host fail with it)" if later else "")
-            )
-            return [StoreMismatch(run_id, host, "store", "task_events", seq, detail)], covered
-        covered = max(covered, count)
-    return [], covered
 
 
 def cross_check(events: Sequence[AuditEvent], store: StateStore) -> CrossCheck:
@@ -225,13 +175,13 @@ def cross_check(events: Sequence[AuditEvent], store: StateStore) -> CrossCheck:
             if dated:
                 at_rest = host in states and states[host].state.terminal
                 stored = stored_events.get(host, [])
-                found, covered = _task_events(run_id, host, audit_d.get((run_id, host), []), stored)
+                found, covered = digest_gaps(run_id, host, audit_d.get((run_id, host), []), stored)
                 problems += found
                 if not found and len(stored) > covered:
                     extra = len(stored) - covered
                     what = (
                         f"{extra} task event(s) stored after the host's last audited phase result "
-                        f"(events {covered + 1}..{len(stored)}: {', '.join(_named(stored[covered:]))})"
+                        f"(events {covered + 1}..{len(stored)}: {', '.join(named(stored[covered:]))})"
                     )
                     if finished and at_rest and not unaudited:
                         problems.append(
@@ -242,19 +192,26 @@ def cross_check(events: Sequence[AuditEvent], store: StateStore) -> CrossCheck:
                             f"run {run_id} host {host}: {what} are not covered by the audit yet (the run "
                             "stopped during the host's job, or has not finished)"
                         )
-    missing_runs = sorted(audit_runs - store_runs)
+    scans = check_scans(events, store)
+    problems += scans.problems
+    notes += scans.notes
+    missing_runs = sorted(audit_runs - store_runs - scans.ids)
     for what, side in (("transition", audit_t), ("phase_result", audit_r)):
         for (run_id, host), items in sorted(side.items()):
             if run_id in missing_runs:
                 problems += [
                     StoreMismatch(run_id, host, "audit", what, seq, _show(what, key)) for key, seq in items
                 ]
-    if missing_runs:  # refused runs are audited but never created in the store
-        notes.append(f"{len(missing_runs)} run id(s) in the audit log have no store record (refused runs)")
+    if missing_runs:  # refused runs are audited but never created in the store, nor were older scans
+        notes.append(
+            f"{len(missing_runs)} run id(s) in the audit log have no store record (refused runs, or scans "
+            "from before the store kept scans)"
+        )
     return CrossCheck(
         runs=len(audit_runs & store_runs),
         transitions=n_transitions,
         phase_results=n_results,
         problems=tuple(problems),
         notes=tuple(notes),
+        scans=scans.scans,
     )

@@ -106,6 +106,12 @@ class Database:
         if not conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
             raise RunNotFound(run_id)
 
+    @staticmethod
+    def _id_taken(conn: sqlite3.Connection, run_id: str) -> bool:
+        """A run or a scan (store/scans.py) has this id: both are the audit records' run id."""
+        sql = "SELECT 1 FROM runs WHERE run_id = ? UNION ALL SELECT 1 FROM scans WHERE scan_id = ?"
+        return conn.execute(sql, (run_id, run_id)).fetchone() is not None
+
     def _migrate(self) -> None:
         with self._tx() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")

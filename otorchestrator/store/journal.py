@@ -58,7 +58,7 @@ class RunJournal(JournalWaves):
         (what resume reads back). Raises `RunExists` before anything is written."""
         if record.run_id != self.run_id:
             raise ValueError(f"journal of {self.run_id} asked to create {record.run_id}")
-        if self._exists():
+        if self._exists() or self.store.is_scan(self.run_id):  # one id space in the audit
             raise RunExists(self.run_id)
         self.event(AuditKind.RUN_STARTED, record.started_at, result=record.status.value, detail=detail)
         return self.store.create_run(record, waves)

@@ -127,7 +127,30 @@ V5: tuple[str, ...] = (
     "CREATE INDEX soaks_run ON soaks (run_id, wave, id)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3, V4, V5)
+# scans (otorch scan, otorch drift): not runs (nothing to resume, report or lock), but their task events are
+# stored as a run's are, keyed by the scan's id (store/scans.py); a store of V5 simply has none
+V6: tuple[str, ...] = (
+    """CREATE TABLE scans (
+        scan_id TEXT PRIMARY KEY,
+        operator TEXT NOT NULL,
+        hosts TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT
+    )""",
+    """CREATE TABLE scan_task_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        scan_id TEXT NOT NULL REFERENCES scans (scan_id),
+        host TEXT NOT NULL,
+        phase TEXT NOT NULL,
+        task TEXT NOT NULL,
+        status TEXT NOT NULL,
+        changed INTEGER NOT NULL,
+        at TEXT NOT NULL
+    )""",
+    "CREATE INDEX scan_task_events_scan_host ON scan_task_events (scan_id, host, id)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3, V4, V5, V6)
 
 # the version whose tables first hold what store/backfill.py copies from an older store's audit log
 BACKFILLED_AT = 5

@@ -34,13 +34,17 @@ class RunTable(Database):
         """`waves`: the waves the run is started with (what `run_waves` answers on resume)."""
         listed = None if waves is None else json.dumps(sorted(waves))
         with self._tx() as conn:
-            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (record.run_id,)).fetchone():
+            if self._id_taken(conn, record.run_id):  # a run's or a scan's (one id space in the audit)
                 raise RunExists(record.run_id)
             conn.execute(
                 "INSERT INTO runs (run_id, started_at, status, record, waves) VALUES (?, ?, ?, ?, ?)",
                 (record.run_id, ts(record.started_at), record.status.value, record.model_dump_json(), listed),
             )
         return record
+
+    def is_run(self, run_id: str) -> bool:
+        """A run has this id (a scan's id is not a run's: store/scans.py)."""
+        return bool(self._query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)))
 
     def run_waves(self, run_id: str) -> set[int] | None:
         """The waves the run was started with (None: not recorded, a run created without them)."""

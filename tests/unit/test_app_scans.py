@@ -45,7 +45,9 @@ def test_scan_records_a_baseline_and_an_audit_record_per_complete_scan(tmp_path:
     with StateStore(tmp_path / "st" / "state.db") as store:
         assert store.latest_baseline("nw-hmi-01") is not None and store.latest_baseline("nw-hmi-02") is None
         assert verify(tmp_path / "st" / "audit.jsonl", expected_head=store.audit_head()).ok
-    (event,) = [e for _, e in read_events(tmp_path / "st" / "audit.jsonl")]
+    (event,) = [
+        e for _, e in read_events(tmp_path / "st" / "audit.jsonl") if e.kind == scans.BASELINE_RECORDED
+    ]
     assert (event.kind, event.host, event.operator) == (scans.BASELINE_RECORDED, "nw-hmi-01", "carol")
     assert event.detail == {"packages": 1, "ports": ["tcp/22", "tcp/9106"]}
 

@@ -19,10 +19,12 @@ from otorchestrator.cli import records
 from otorchestrator.exitcodes import ExitCode
 from otorchestrator.store.audit import read_events, verify
 from otorchestrator.store.clock import FakeClock
+from otorchestrator.store.journal_scan import SCAN_FINISHED, SCAN_RESULT, SCAN_STARTED
 from otorchestrator.store.state import StateStore
 
 LAB = Path(__file__).parents[2] / "inventories" / "lab"
 HOST = "nw-hmi-01"
+SCAN_KINDS = {SCAN_STARTED, SCAN_RESULT, SCAN_FINISHED}
 
 
 def _caller(tmp_path: Path, backend: FakeHosts) -> Caller:
@@ -30,7 +32,8 @@ def _caller(tmp_path: Path, backend: FakeHosts) -> Caller:
 
 
 def _events(tmp_path: Path) -> list[Any]:
-    return [e for _, e in read_events(tmp_path / "st" / "audit.jsonl")]
+    """The audit records besides the scan's own (scan_started, scan_result, scan_finished)."""
+    return [e for _, e in read_events(tmp_path / "st" / "audit.jsonl") if e.kind not in SCAN_KINDS]
 
 
 def test_drift_accept_audits_each_baseline_before_its_store_row_under_the_check_id(
@@ -44,7 +47,7 @@ def test_drift_accept_audits_each_baseline_before_its_store_row_under_the_check_
     save_baseline = StateStore.save_baseline
 
     def spy(self: StateStore, host: str, *args: Any, **kwargs: Any) -> Any:
-        saved_after.append([(e.kind, e.host, e.run_id) for _, e in read_events(audit_path)])
+        saved_after.append([(e.kind, e.host, e.run_id) for e in _events(tmp_path)])
         return save_baseline(self, host, *args, **kwargs)
 
     monkeypatch.setattr(StateStore, "save_baseline", spy)

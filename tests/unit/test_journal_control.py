@@ -21,6 +21,7 @@ from otorchestrator.models.run import AuditKind, HostState
 from otorchestrator.models.waves import WavePlan
 from otorchestrator.store.audit import AuditLog, read_events
 from otorchestrator.store.clock import FakeClock
+from otorchestrator.store.migrations import MIGRATIONS
 from otorchestrator.store.state import StateStore
 
 S = HostState
@@ -101,8 +102,10 @@ def _states(summary: RunSummary) -> dict[str, HostState]:
 
 
 def _as_schema_4(db: Path) -> None:
-    """What the store of the previous release looked like: no soaks table, no runs.waves."""
+    """What the store of the previous release looked like: no soaks table, no runs.waves (nor scans)."""
     with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE scan_task_events")
+        conn.execute("DROP TABLE scans")
         conn.execute("DROP TABLE soaks")
         conn.execute("ALTER TABLE runs DROP COLUMN waves")
         conn.execute("DELETE FROM schema_version WHERE version >= 5")
@@ -158,7 +161,7 @@ def test_a_run_of_a_schema_4_store_resumes_from_what_its_audit_log_held(tmp_path
     else:
         assert _states(summary) == {"b": S.SUCCEEDED}
     with StateStore(tmp_path / "state.db") as store:
-        assert store.schema_version == 5
+        assert store.schema_version == len(MIGRATIONS)
         assert store.run_waves("run-1") == ({0, 1} if cut == "soak" else {1})
         assert store.unfinished_soaks("run-1") == set()
     assert all(h.installs <= 1 for h in site.hosts.values())

@@ -54,7 +54,9 @@ def test_baselines_and_their_audit_records_carry_the_scan_id(tmp_path: Path) -> 
     backend = Leaky()
     _scan(tmp_path, backend, scan_id="SCAN-T1")
     assert [r.run_id for r in backend.requests] == ["SCAN-T1"]  # what end_orphans is given
-    (event,) = [e for _, e in read_events(tmp_path / "st" / "audit.jsonl")]
+    (event,) = [
+        e for _, e in read_events(tmp_path / "st" / "audit.jsonl") if e.kind == scans.BASELINE_RECORDED
+    ]
     assert (event.kind, event.run_id, event.host) == (scans.BASELINE_RECORDED, "SCAN-T1", "nw-hmi-02")
     with StateStore(tmp_path / "st" / "state.db") as store:
         baseline = store.latest_baseline("nw-hmi-02")
