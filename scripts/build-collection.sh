@@ -22,12 +22,13 @@ find "$stage/roles" \( -name __pycache__ -o -name '*.retry' \) -prune -exec rm -
 # module_utils become the collection's plugins (imports and task actions rewritten to otorchestrator.ot.*)
 mkdir -p "$stage/plugins/modules" "$stage/plugins/module_utils" "$stage/plugins/action"
 mods=$(cd roles && ls */library/*.py */action_plugins/*.py 2>/dev/null | xargs -rn1 basename | sed 's/\.py$//' | paste -sd'|')
-for m in roles/*/library/*.py; do
+utils=$(cd roles/ot_common/module_utils && ls *.py | sed 's/\.py$//' | paste -sd'|')
+for m in roles/*/library/*.py roles/ot_common/module_utils/*.py; do
   [[ -e $m ]] || continue
-  sed -E "s/^from ansible\.module_utils\.otorch_probe import/from ansible_collections.$fqcn.plugins.module_utils.otorch_probe import/" \
-    "$m" > "$stage/plugins/modules/$(basename "$m")"
+  case $m in */library/*) dest=$stage/plugins/modules ;; *) dest=$stage/plugins/module_utils ;; esac
+  sed -E "s/^from ansible\.module_utils\.($utils) import/from ansible_collections.$fqcn.plugins.module_utils.\1 import/" \
+    "$m" > "$dest/$(basename "$m")"
 done
-cp roles/ot_common/module_utils/*.py "$stage/plugins/module_utils/"
 for a in roles/*/action_plugins/*.py; do  # collection roles load no role plugin dirs: every role's actions go here
   [[ -e $a ]] || continue
   cp "$a" "$stage/plugins/action/"

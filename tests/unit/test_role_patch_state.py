@@ -1,13 +1,16 @@
-"""ot_patch's state module in-process (roles/ot_patch/library/ot_patch_state.py), dpkg answering with
-recorded-format output: the versions before and after, the installed:<package> and reboot checks."""
+"""ot_patch's push-mode state module in-process (roles/ot_patch/library/ot_patch_state.py, its Python in
+roles/ot_common/module_utils/otorch_patch.py), dpkg answering with recorded-format output: the versions before
+and after, the installed:<package>, reboot and install_step checks."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from role_modules import module, run_module
+from role_modules import ROLES, _load, module, probe, run_module
 
+probe()
+PATCH = _load("ansible.module_utils.otorch_patch", ROLES / "ot_common" / "module_utils" / "otorch_patch.py")
 STATE = module("ot_patch", "ot_patch_state")
 
 DPKG = "nwc-hmi-runtime\t1.1.0\tii \nnwc-gateway\t1.0.0\tiU \n"
@@ -49,7 +52,7 @@ def test_before_reads_the_versions_of_the_present_packages(monkeypatch: pytest.M
         STATE, {"patches": [entry(), entry("nosuch"), {"id": "x"}], "when": "before"}, monkeypatch
     )
     assert out["versions"] == {"nwc-hmi-runtime": "1.1.0", "nwc-gateway": "1.0.0"}
-    assert out["checks"] == [] and out["changed"] is False
+    assert out == {"changed": False, "versions": {"nwc-hmi-runtime": "1.1.0", "nwc-gateway": "1.0.0"}}
     assert calls[0][3:] == ["nwc-hmi-runtime", "nosuch"]
 
 
@@ -70,14 +73,14 @@ def test_after_checks_each_target_version_and_dpkg_state(monkeypatch: pytest.Mon
 def test_a_required_reboot_is_needed_and_refused_when_not_allowed() -> None:
     pkgs = [entry(reboot_required=True)]
     state = {"nwc-hmi-runtime": {"v": "1.1.0", "s": "ii"}}
-    checks, needed = STATE.after(pkgs, state, False, True, False, False)
+    checks, needed = PATCH.after(pkgs, state, False, True, False, False)
     assert needed and [c["name"] for c in checks] == ["installed:nwc-hmi-runtime"]
-    checks, needed = STATE.after(pkgs, state, False, False, False, False)
+    checks, needed = PATCH.after(pkgs, state, False, False, False, False)
     assert needed and [c["name"] for c in checks] == ["reboot", "installed:nwc-hmi-runtime"]
     assert checks[0]["detail"] == "a patch requires a reboot but ot_patch_reboot_allowed is false"
-    assert STATE.after([entry()], state, False, True, False, True)[1] is True  # /var/run/reboot-required
-    assert STATE.after(pkgs, state, False, False, True, True) == (
-        STATE.installed_checks(pkgs, state, False),
+    assert PATCH.after([entry()], state, False, True, False, True)[1] is True  # /var/run/reboot-required
+    assert PATCH.after(pkgs, state, False, False, True, True) == (
+        PATCH.installed_checks(pkgs, state, False),
         False,
     )
 
@@ -90,22 +93,9 @@ def test_a_non_dpkg_host_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     assert out["failed"] and out["checks"][0]["name"] == "os_supported"
 
 
-# --- recorded on the lab (labpatch, 2026-12-03): apt-get update of a repository signed by another key,
-# and the ansible_failed_result of the install steps that fail (ansible.builtin.apt; the keys the module
-# reads) ---
+# --- recorded on the lab (labpatch, 2026-12-03): the ansible_failed_result of the install steps that fail
+# (ansible.builtin.apt; the keys the module reads) ---
 
-ROGUE_UPDATE = (
-    100,
-    "Get:1 file:/srv/nwc-rogue ./ InRelease [1268 B]\n"
-    "Get:1 file:/srv/nwc-rogue ./ InRelease [1268 B]\n"
-    "Err:1 file:/srv/nwc-rogue ./ InRelease\n"
-    "  The following signatures couldn't be verified because the public key is not available: NO_PUBKEY"
-    " 9D42341F89020DCA\n"
-    "Reading package lists...\n",
-    "W: GPG error: file:/srv/nwc-rogue ./ InRelease: The following signatures couldn't be verified because"
-    " the public key is not available: NO_PUBKEY 9D42341F89020DCA\n"
-    "E: The repository 'file:/srv/nwc-rogue ./ InRelease' is not signed.\n",
-)
 _ENG_SUITE_ERR = (
     "nwc-eng-suite: migrating project database to schema 7 ...\n"
     "nwc-eng-suite: ERROR: schema migration failed (license server unreachable); package left unconfigured\n"
@@ -172,53 +162,6 @@ PUSH_ENG_SUITE_FAILED = {
         },
     ],
 }
-REFRESH = [
-    "apt-get",
-    "-q",
-    "-o",
-    "Dir::Etc::sourcelist=sources.list.d/nwc.list",
-    "-o",
-    "Dir::Etc::sourceparts=-",
-    "-o",
-    "APT::Get::List-Cleanup=0",
-    "-o",
-    "APT::Update::Error-Mode=any",
-    "update",
-]
-
-
-def test_before_reads_the_versions_then_refreshes_only_the_patch_repository(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    lists = (0, "Reading package lists...\n", "")
-    calls = fake_host(monkeypatch, {"dpkg-query": (0, DPKG, ""), "apt-get": lists})
-    args = {"patches": [entry()], "when": "before", "refresh_sourcelist": "sources.list.d/nwc.list"}
-    out = run_module(STATE, args, monkeypatch)
-    assert out["versions"] == {"nwc-hmi-runtime": "1.1.0", "nwc-gateway": "1.0.0"} and out["checks"] == []
-    assert [c[0] for c in calls] == ["dpkg-query", "apt-get"]  # the versions are read before anything changes
-    assert calls[1] == REFRESH
-    calls.clear()
-    assert run_module(STATE, args, monkeypatch, check_mode=True)["checks"] == []
-    assert [c[0] for c in calls] == ["dpkg-query"]  # check mode refreshes nothing
-    calls.clear()
-    assert run_module(STATE, dict(args, refresh_sourcelist=""), monkeypatch)["checks"] == []  # push mode
-    assert [c[0] for c in calls] == ["dpkg-query"]
-
-
-def test_a_failed_refresh_is_the_install_step_and_keeps_the_versions(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_host(monkeypatch, {"dpkg-query": (0, DPKG, ""), "apt-get": ROGUE_UPDATE})
-    args = {"patches": [entry()], "when": "before", "refresh_sourcelist": "/tmp/otorch-rogue.list"}
-    out = run_module(STATE, args, monkeypatch)
-    assert "failed" not in out and out["versions"] == {"nwc-hmi-runtime": "1.1.0", "nwc-gateway": "1.0.0"}
-    (step,) = out["checks"]
-    assert (step["name"], step["ok"], step["value"]) == (
-        "install_step",
-        False,
-        "Refresh only the patch repository's package lists",
-    )
-    assert step["detail"].startswith("apt-get update failed (rc=100): W: GPG error: file:/srv/nwc-rogue")
-    assert "is not signed" in step["detail"] and "NO_PUBKEY 9D42341F89020DCA" in step["detail"]
-    assert len(step["detail"]) <= 600
 
 
 def test_a_failed_apt_transaction_names_the_package_dpkg_could_not_install(
@@ -249,7 +192,7 @@ def test_a_failed_apt_transaction_names_the_package_dpkg_could_not_install(
 
 
 def test_the_install_step_of_a_refused_version_and_of_a_failed_push_loop() -> None:
-    step = STATE.failed_step_check("Install the exact target versions", APT_NO_CANDIDATE)
+    step = PATCH.failed_step_check("Install the exact target versions", APT_NO_CANDIDATE)
     assert step == {
         "name": "install_step",
         "ok": False,
@@ -257,15 +200,15 @@ def test_the_install_step_of_a_refused_version_and_of_a_failed_push_loop() -> No
         "threshold": None,
         "detail": "no available installation candidate for nwc-drill-agent=9.9.9",
     }
-    push = STATE.failed_step_check("Install the pushed packages", PUSH_ENG_SUITE_FAILED)["detail"]
+    push = PATCH.failed_step_check("Install the pushed packages", PUSH_ENG_SUITE_FAILED)["detail"]
     assert push.startswith(
         "dpkg could not install: nwc-eng-suite (--install: installed nwc-eng-suite package"
         " post-installation script subprocess returned error exit status 1). dpkg --force-confdef"
         " --force-confold -i /tmp/nwc-eng-suite_1.1.0_all.deb failed nwc-eng-suite: migrating project"
     )
     assert "drill-agent" not in push  # the item that installed is not reported
-    assert STATE.dpkg_failures("Errors were encountered while processing:\n a\n b\nE: x\n") == [
+    assert PATCH.dpkg_failures("Errors were encountered while processing:\n a\n b\nE: x\n") == [
         ("a", "", ""),
         ("b", "", ""),
     ]
-    assert STATE.failed_step_check("", None)["detail"] == ""
+    assert PATCH.failed_step_check("", None)["detail"] == ""
