@@ -13,6 +13,8 @@ from click.testing import CliRunner
 
 from otorchestrator.exitcodes import ExitCode
 from otorchestrator.lab.handle import LabHandle
+from otorchestrator.store.audit import read_events
+from otorchestrator.store.audit_records import task_events_digest
 from otorchestrator.store.state import StateStore
 
 pytestmark = [
@@ -56,6 +58,7 @@ def test_scan_then_drift_finds_a_changed_config(lab_env: LabHandle, tmp_path: Pa
     with StateStore(tmp_path / "st" / "state.db") as store:
         baseline = store.latest_baseline(HOST)
     assert baseline is not None and baseline.data["values"]["config_sha256"][CONF]
+    scan_id = _scan_events_covered(tmp_path / "st", baseline.run_id)
 
     from otorchestrator.cli.records import records
 
@@ -76,3 +79,30 @@ def test_scan_then_drift_finds_a_changed_config(lab_env: LabHandle, tmp_path: Pa
     assert drifted.exit_code == ExitCode.CHANGED, drifted.output
     assert f"config {CONF}: " in drifted.output
     assert '"kind": "config"' in (tmp_path / "drift.json").read_text()
+    drift_ids = {
+        e.run_id for _, e in read_events(tmp_path / "st" / "audit.jsonl") if e.kind == "drift_checked"
+    }
+    for drift_id in drift_ids:  # the drift checks' scans went through their journal too
+        _scan_events_covered(tmp_path / "st", drift_id)
+    assert scan_id not in drift_ids and len(drift_ids) >= 1
+
+
+def _scan_events_covered(root: Path, scan_id: str | None) -> str:
+    """The scan's task events are in the store under its id, its scan_result record carries their digest,
+    and `otorch audit verify` checks them (issue 12 item 1: on main a scan's events were never stored)."""
+    from otorchestrator.cli.audit import audit
+
+    assert scan_id is not None
+    results = [
+        e for _, e in read_events(root / "audit.jsonl") if e.kind == "scan_result" and e.run_id == scan_id
+    ]
+    result = results[-1]  # two drift checks in one second share their id: the digest is cumulative
+    with StateStore(root / "state.db") as store:
+        stored = store.scan_task_events(scan_id, HOST)
+    assert result.host == HOST and result.result == "ok" and len(stored) >= 1
+    assert {e.phase.value for e in stored} == {"scan"}
+    assert result.detail["task_events"] == task_events_digest(stored)
+    verified = CliRunner().invoke(audit, ["verify", "--state-dir", str(root), "--json"])
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(verified.output)["store"]["scans"] >= 1
+    return scan_id
