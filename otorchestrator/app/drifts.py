@@ -63,7 +63,7 @@ def check_drift(
         extra={"hosts": [a.name for a in assets], "run": drift_id},
     )
     redactor = Redactor(secrets)
-    outcome = scan_assets(assets, inventory, catalog, caller, paths, drift_id, redactor)
+    outcome = scan_assets(assets, inventory, catalog, caller, paths, drift_id, redactor, operator)
     with scan_journal(caller, paths, drift_id, operator, redactor) as (store, journal):
         drifts = drift_against_baselines(store, outcome)  # before any accepted scan replaces a baseline
         for d in drifts:

@@ -204,7 +204,10 @@ def status(state_dir: Path | None, run_id: str | None = None) -> StatusOutcome:
     """A run's hosts and states (default: the latest run) and who holds the run lock; nothing is created."""
     paths = existing_paths(state_dir)
     with StateStore(paths.db) as store:
-        record = store.get_run(run_id) if run_id else store.latest_run()
+        try:
+            record = store.get_run(run_id) if run_id else store.latest_run()
+        except RunNotFound as exc:  # an unknown id (a scan's included): a usage error, not a traceback
+            raise AppError(str(exc), ExitCode.USAGE) from exc
         if record is None:
             raise AppError("no runs in the state store", ExitCode.USAGE)
         summary = RunSummary(record, tuple(store.host_states(record.run_id).values()))

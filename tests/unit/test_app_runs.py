@@ -136,6 +136,16 @@ def test_status_needs_a_store_and_names_where_it_looked(tmp_path: Path) -> None:
     assert not (tmp_path / "nowhere").exists()
 
 
+def test_status_of_an_unknown_run_id_is_a_usage_error(tmp_path: Path) -> None:
+    state = tmp_path / "st"
+    state.mkdir()
+    with StateStore(state / "state.db"):
+        pass
+    with pytest.raises(AppError) as unknown:
+        runs.status(state, "run-nope")
+    assert unknown.value.code is ExitCode.USAGE and "run-nope" in str(unknown.value)
+
+
 def test_a_lock_held_by_another_run_is_refused(lab: dict[str, Any]) -> None:
     lab["state"].mkdir()
     request = RunRequest(operator="alice", inventory=lab["inv"])

@@ -59,6 +59,9 @@ def test_drift_accept_audits_each_baseline_before_its_store_row_under_the_check_
 
     drift_id = backend.requests[-1].run_id  # what the backend's orphan clean-up is given
     assert drift_id is not None and drift_id.startswith("DRIFT-")
+    audit = [e for _, e in read_events(audit_path)]
+    started = [e for e in audit if e.kind == "scan_started" and e.run_id == drift_id]
+    assert [e.operator for e in started] == ["dave"]  # the drift check's scan names its --operator
     checked, accepted = _events(tmp_path)[1:]
     assert (checked.kind, checked.host, checked.run_id, checked.result, checked.operator) == (
         drifts.DRIFT_CHECKED, HOST, drift_id, "drift", "dave"
