@@ -36,8 +36,18 @@ def probe() -> ModuleType:
     return sys.modules[name]
 
 
-def module(role: str, name: str) -> ModuleType:
+def services() -> ModuleType:
+    """roles/ot_common/module_utils/otorch_services.py, importable as ansible.module_utils.otorch_services
+    (it imports otorch_probe, loaded first)."""
     probe()
+    name = "ansible.module_utils.otorch_services"
+    if name not in sys.modules:
+        _load(name, ROLES / "ot_common" / "module_utils" / "otorch_services.py")
+    return sys.modules[name]
+
+
+def module(role: str, name: str) -> ModuleType:
+    services()
     return _load(f"otorch_test_{name}", ROLES / role / "library" / f"{name}.py")
 
 

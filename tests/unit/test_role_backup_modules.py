@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from role_modules import fixture, module, probe, run_module
+from role_modules import fixture, module, probe, run_module, services
 
 SNAP = module("ot_backup", "ot_backup_snapshot")
 
@@ -27,7 +27,7 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     }
     monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, argv, **kw: answers[argv[0]])
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: "/usr/bin/" + name)
-    sysv = probe().parse_sysv_status_all(fixture("service_status_all_hmi.txt"))
+    sysv = services().parse_sysv_status_all(fixture("service_status_all_hmi.txt"))
     monkeypatch.setattr(SNAP, "service_states", lambda run, names: {n: sysv.get(n, "absent") for n in names})
     conf = tmp_path / "etc" / "nwc.conf"
     conf.parent.mkdir()

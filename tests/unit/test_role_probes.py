@@ -1,5 +1,5 @@
-"""The shared host probes of the roles' modules (roles/ot_common/module_utils/otorch_probe.py)
-against recorded outputs of the lab's hosts (tests/fixtures/role_probes/)."""
+"""The shared host probes of the roles' modules (roles/ot_common/module_utils/otorch_probe.py and
+otorch_services.py) against recorded outputs of the lab's hosts (tests/fixtures/role_probes/)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import socket
 from pathlib import Path
 
 import pytest
-from role_modules import fixture, probe
+from role_modules import fixture, probe, services
 
 P = probe()
+S = services()
 
 
 def test_dpkg_rows_keep_present_packages_with_trimmed_status() -> None:
@@ -39,16 +40,16 @@ def test_dpkg_state_asks_only_for_named_packages_and_raises_when_dpkg_fails() ->
 
 
 def test_listening_ports_from_ss() -> None:
-    assert P.parse_ss_listening(fixture("ss_listening_hmi.txt")) == [22, 9103, 9106]
+    assert S.parse_ss_listening(fixture("ss_listening_hmi.txt")) == [22, 9103, 9106]
     with pytest.raises(P.ProbeError):
-        P.listening_tcp_ports(lambda argv: (1, "", "ss: not found"))
+        S.listening_tcp_ports(lambda argv: (1, "", "ss: not found"))
 
 
 def test_service_states_sysv_and_systemd() -> None:
-    sysv = P.parse_sysv_status_all(fixture("service_status_all_hmi.txt"))
+    sysv = S.parse_sysv_status_all(fixture("service_status_all_hmi.txt"))
     assert sysv["nwc-hmi-runtime"] == "running" and sysv["procps"] == "stopped"
     assert "hwclock.sh" not in sysv  # '[ ? ]': unknown, as service_facts leaves it out
-    assert P.parse_systemctl_show(fixture("systemctl_show.txt")) == {
+    assert S.parse_systemctl_show(fixture("systemctl_show.txt")) == {
         "nwc-hmi-runtime": "running",
         "nwc-gateway": "stopped",
         "nosuch": "absent",
@@ -65,13 +66,13 @@ def test_service_states_sysv_and_systemd() -> None:
         return {n: s for n, s in sysv_recorded.items() if n in names}
 
     names = ["nwc-hmi-runtime", "nwc-gateway", "nosuch"]
-    assert P.service_states(run, names, systemd=True) == {
+    assert S.service_states(run, names, systemd=True) == {
         "nwc-hmi-runtime": "running",
         "nwc-gateway": "stopped",
         "nosuch": "absent",
     }
-    sysv_recorded = P.parse_sysv_status_all(fixture("service_status_all_hmi.txt"))
-    assert P.service_states(run, [*names, "nwc-hmi-runtime.service"], systemd=False, sysv=sysv) == {
+    sysv_recorded = S.parse_sysv_status_all(fixture("service_status_all_hmi.txt"))
+    assert S.service_states(run, [*names, "nwc-hmi-runtime.service"], systemd=False, sysv=sysv) == {
         "nwc-hmi-runtime": "running",
         "nwc-gateway": "absent",
         "nosuch": "absent",
@@ -93,10 +94,10 @@ def recorded_sysv_status(name: str) -> dict[str, tuple[int, str]]:
 def test_each_scripts_status_is_worded_as_service_status_all_words_it() -> None:
     # both recorded on nw-hmi-02 at once: every /etc/init.d script's `status`, and `service --status-all`
     recorded = recorded_sysv_status("sysv_status_hmi.txt")
-    words = {script: P.parse_sysv_status(rc, out) for script, (rc, out) in recorded.items()}
-    assert words == {**P.parse_sysv_status_all(fixture("service_status_all_hmi.txt")), "hwclock.sh": None}
+    words = {script: S.parse_sysv_status(rc, out) for script, (rc, out) in recorded.items()}
+    assert words == {**S.parse_sysv_status_all(fixture("service_status_all_hmi.txt")), "hwclock.sh": None}
     assert words["procps"] == "stopped" and recorded["procps"] == (0, "")  # exit 0 but silent: '[ - ]'
-    assert P.parse_sysv_status(0, "\n\n") == "stopped" and P.parse_sysv_status(3, "USAGE: x") is None
+    assert S.parse_sysv_status(0, "\n\n") == "stopped" and S.parse_sysv_status(3, "USAGE: x") is None
 
 
 def waits_for(me: str, other: str) -> str:
@@ -128,7 +129,7 @@ def test_sysv_states_ask_only_the_named_scripts_all_at_once_as_service_does(
         path.chmod(0o644 if name == "noexec" else 0o755)
     environ = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "OTORCH_SECRET": "x"}
     names = [*scripts, "nosuch", "../init.d/running", ".hidden"]
-    assert P.sysv_states(names, environ, initd=str(initd)) == {
+    assert S.sysv_states(names, environ, initd=str(initd)) == {
         "running": "running",
         "silent": "stopped",
         "dead": "stopped",
@@ -136,8 +137,8 @@ def test_sysv_states_ask_only_the_named_scripts_all_at_once_as_service_does(
         "a": "running",
         "b": "running",
     }
-    assert P.sysv_script("README", str(initd)) is None and P.sysv_script("x.dpkg-old", str(initd)) is None
-    assert P.run_at_once([["/nonexistent/tool"]])[0][0] == 126
+    assert S.sysv_script("README", str(initd)) is None and S.sysv_script("x.dpkg-old", str(initd)) is None
+    assert S.run_at_once([["/nonexistent/tool"]])[0][0] == 126
 
 
 def test_mounts_memory_and_locks() -> None:
@@ -169,8 +170,8 @@ def test_wait_port_sees_a_listener_and_times_out_on_a_closed_port() -> None:
         srv.bind(("127.0.0.1", 0))
         srv.listen()
         port = srv.getsockname()[1]
-        assert P.wait_port(port, 1) == (True, "")
-    ok, why = P.wait_port(port, 0, sleep=lambda s: None)
+        assert S.wait_port(port, 1) == (True, "")
+    ok, why = S.wait_port(port, 0, sleep=lambda s: None)
     assert not ok and f"Timeout when waiting for 127.0.0.1:{port}" in why
 
 

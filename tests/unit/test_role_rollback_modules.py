@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from role_modules import fixture, module, probe, run_module
+from role_modules import fixture, module, probe, run_module, services
 
 S = module("ot_rollback", "ot_rollback_state")
 SRC = module("ot_rollback", "ot_rollback_source")
@@ -45,7 +45,7 @@ class Host:
     def __init__(self, broken: bool) -> None:
         tag = "" if broken else "_rolled_back"
         self.dpkg = fixture(f"dpkg_query_gw{tag}.txt")
-        self.services = P.parse_sysv_status_all(fixture(f"service_status_all_gw{tag}.txt"))
+        self.services = services().parse_sysv_status_all(fixture(f"service_status_all_gw{tag}.txt"))
         self.health = fixture(f"health_gw{tag}.txt").split("--- stderr\n")
         self.health_rc = 1 if broken else 0
         self.ss = fixture("ss_listening_gw.txt")

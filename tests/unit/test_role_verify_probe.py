@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from role_modules import fixture, module, probe, run_module
+from role_modules import fixture, module, run_module, services
 
 V = module("ot_verify", "ot_verify_probe")
 # what the task chain recorded of the health command: stdout and stderr as the command module strips them
@@ -70,8 +70,8 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> Gateway:
     monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: "/usr/bin/" + name)
     # the lab's hosts run no systemd: the SysV scripts answer as `service --status-all` recorded them
-    recorded = probe().parse_sysv_status_all(fixture("service_status_all_gw.txt"))
-    sysv = functools.partial(probe().service_states, systemd=False, sysv=lambda names, environ: recorded)
+    recorded = services().parse_sysv_status_all(fixture("service_status_all_gw.txt"))
+    sysv = functools.partial(services().service_states, systemd=False, sysv=lambda names, environ: recorded)
     monkeypatch.setattr(V, "service_states", sysv)
     return host
 

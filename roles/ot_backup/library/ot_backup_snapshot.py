@@ -49,12 +49,11 @@ from ansible.module_utils.otorch_probe import (
     dpkg_state,
     file_info,
     host_runs,
-    listening_tcp_ports,
-    service_states,
     sha256_file,
     to_nice_json,
     write_if_changed,
 )
+from ansible.module_utils.otorch_services import listening_tcp_ports, service_states
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
 STORE_ONLY_KEYS = ("archive", "archive_sha256")

@@ -55,8 +55,8 @@ from ansible.module_utils.otorch_probe import (
     parse_meminfo_available_mb,
     parse_mountinfo,
     read_text,
-    service_states,
 )
+from ansible.module_utils.otorch_services import service_states
 
 SIG_ERRORS = re.compile(r"NO_PUBKEY|BADSIG|EXPKEYSIG|REVKEYSIG|is not signed|GPG error|signature|Release file", re.I)
 REBOOT_FLAG = "/var/run/reboot-required"

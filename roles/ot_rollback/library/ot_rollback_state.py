@@ -44,13 +44,11 @@ from ansible.module_utils.otorch_probe import (
     dpkg_state,
     excerpt,
     host_runs,
-    listening_tcp_ports,
     now_of,
     output_detail,
-    service_states,
     sha256_file,
-    wait_port,
 )
+from ansible.module_utils.otorch_services import listening_tcp_ports, service_states, wait_port
 
 CONFIG_DETAIL = "sha256 now (value) against the backup (threshold)"
 NEW_LISTENERS_DETAIL = "TCP ports listening now that did not at backup time"

@@ -42,10 +42,10 @@ from ansible.module_utils.otorch_probe import (
     excerpt,
     host_runs,
     parse_dpkg_rows,
-    parse_sysv_status_all,
     read_text,
     sha256_file,
 )
+from ansible.module_utils.otorch_services import parse_sysv_status_all
 
 _PRESENT = re.compile(r"^.[iFUWt]")
 _DF_ROW = re.compile(r"^(\S+)\s+(\d+)\s+(.+)$")

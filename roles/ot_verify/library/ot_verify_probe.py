@@ -42,9 +42,8 @@ from ansible.module_utils.otorch_probe import (
     host_runs,
     now_of,
     output_detail,
-    service_states,
-    wait_port,
 )
+from ansible.module_utils.otorch_services import service_states, wait_port
 
 CHECK_MODE_NOTE = ("check mode: the install was simulated, so the installed version is checked to be intact, not to "
                    "be the target")
