@@ -37,7 +37,7 @@ MODULES = {
     "ot_verify_probe": "ot_verify",
     "ot_backup_snapshot": "ot_backup",
 }
-MODULE_UTILS = "roles/ot_common/module_utils/otorch_probe.py"
+MODULE_UTILS = "roles/ot_common/module_utils"  # every file of it at the side's revision
 SIDES = ("base", "work")
 PAYLOAD = re.compile(r" TO (/\S+/AnsiballZ_(\w+)\.py)")
 
@@ -129,7 +129,9 @@ def side_tree(side: str, base: str, into: Path) -> Path:
     paths = [
         (f"roles/{role}/library/{name}.py", tree / "library" / f"{name}.py") for name, role in MODULES.items()
     ]
-    paths.append((MODULE_UTILS, tree / "module_utils" / "otorch_probe.py"))
+    paths += [
+        (f"{MODULE_UTILS}/{name}", tree / "module_utils" / name) for name in module_utils_files(side, base)
+    ]
     for src, dst in paths:
         text = (
             _run(["git", "-C", str(ROOT), "show", f"{base}:{src}"])
@@ -138,6 +140,14 @@ def side_tree(side: str, base: str, into: Path) -> Path:
         )
         dst.write_text(text)
     return tree
+
+
+def module_utils_files(side: str, base: str) -> list[str]:
+    """The .py files of roles/ot_common/module_utils at the base revision, or in the work tree."""
+    if side == "base":
+        listed = _run(["git", "-C", str(ROOT), "ls-tree", "--name-only", f"{base}:{MODULE_UTILS}"])
+        return [n for n in listed.split() if n.endswith(".py")]
+    return sorted(p.name for p in (ROOT / MODULE_UTILS).glob("*.py"))
 
 
 def build_payload(host: str, tree: Path, module: str, args: dict[str, Any]) -> str:
